@@ -1,0 +1,396 @@
+package fasttext
+
+import (
+	"math"
+	"runtime"
+	"sync"
+	"sync/atomic"
+)
+
+// fnv is Dictionary::hash: 32-bit FNV-1a, except that each byte is sign-extended
+// (int8 -> uint32) before the xor, so bytes >= 0x80 hash differently from plain FNV-1a.
+func fnvByte(h uint32, b byte) uint32 {
+	return (h ^ uint32(int32(int8(b)))) * 16777619
+}
+
+const fnvOffset uint32 = 2166136261
+
+func hashString(s string) uint32 {
+	h := fnvOffset
+	for i := 0; i < len(s); i++ {
+		h = fnvByte(h, s[i])
+	}
+	return h
+}
+
+// pushBucket is Dictionary::pushHash: maps an n-gram bucket through the prune index.
+func (m *Model) pushBucket(ids []int32, id int32) []int32 {
+	if id < 0 {
+		return ids
+	}
+	if m.pruned {
+		if m.pruneSlice != nil {
+			id = m.pruneSlice[id]
+			if id < 0 {
+				return ids
+			}
+		} else {
+			v, ok := m.pruneMap[id]
+			if !ok {
+				return ids
+			}
+			id = v
+		}
+	}
+	return append(ids, m.nwords+id)
+}
+
+// appendSubwords is Dictionary::computeSubwords on w (already wrapped in < >): every
+// character n-gram of minn..maxn UTF-8 characters except the lone "<" and ">". The
+// hash is extended byte by byte, so each n-gram costs O(1) beyond its last character.
+func (m *Model) appendSubwords(ids []int32, w []byte) []int32 {
+	minn, maxn, bucket := int(m.args.Minn), int(m.args.Maxn), uint32(m.args.Bucket)
+	if maxn <= 0 || bucket == 0 {
+		return ids
+	}
+	for i := 0; i < len(w); i++ {
+		if w[i]&0xC0 == 0x80 {
+			continue
+		}
+		h := fnvOffset
+		j := i
+		for n := 1; j < len(w) && n <= maxn; n++ {
+			h = fnvByte(h, w[j])
+			j++
+			for j < len(w) && w[j]&0xC0 == 0x80 {
+				h = fnvByte(h, w[j])
+				j++
+			}
+			if n >= minn && !(n == 1 && (i == 0 || j == len(w))) {
+				ids = m.pushBucket(ids, int32(h%bucket))
+			}
+		}
+	}
+	return ids
+}
+
+// scratch holds the per-goroutine buffers of one prediction.
+type scratch struct {
+	ids    []int32
+	hashes []int32
+	word   []byte
+	hidden []float32
+	output []float32
+	heap   []scored
+}
+
+type scored struct {
+	score float32 // log probability (std_log)
+	label int32
+}
+
+func (m *Model) newScratch() *scratch {
+	return &scratch{
+		ids:    make([]int32, 0, 256),
+		word:   make([]byte, 0, 64),
+		hidden: make([]float32, m.args.Dim),
+		output: make([]float32, m.nlabels),
+	}
+}
+
+func isSpace(c byte) bool {
+	// Dictionary::readWord's separators; '\n' ends a line in the C++ tool but Predict
+	// treats its whole input as one line.
+	switch c {
+	case ' ', '\n', '\r', '\t', '\v', '\f', 0:
+		return true
+	}
+	return false
+}
+
+// addToken is the body of Dictionary::getLine for one token.
+func (m *Model) addToken(s *scratch, tok string) {
+	wid, known := m.vocab[tok]
+	if known && wid >= m.nwords {
+		return // a label of the model: not an input feature
+	}
+	if !known && len(tok) >= len(labelPrefix) && tok[:len(labelPrefix)] == labelPrefix {
+		return // unknown label
+	}
+	if m.args.WordNgrams > 1 {
+		s.hashes = append(s.hashes, int32(hashString(tok)))
+	}
+	if known {
+		if m.args.Maxn <= 0 {
+			s.ids = append(s.ids, wid)
+		} else {
+			s.ids = append(s.ids, m.subIDs[m.subOff[wid]:m.subOff[wid+1]]...)
+		}
+		return
+	}
+	if tok == eos {
+		return
+	}
+	s.word = append(append(append(s.word[:0], bow...), tok...), eow...)
+	s.ids = m.appendSubwords(s.ids, s.word)
+}
+
+// features turns a line into input row ids, like getLine on text + "\n".
+func (m *Model) features(s *scratch, text string) {
+	s.ids = s.ids[:0]
+	s.hashes = s.hashes[:0]
+	start := -1
+	for i := 0; i < len(text); i++ {
+		if isSpace(text[i]) {
+			if start >= 0 {
+				m.addToken(s, text[start:i])
+				start = -1
+			}
+		} else if start < 0 {
+			start = i
+		}
+	}
+	if start >= 0 {
+		m.addToken(s, text[start:])
+	}
+	m.addToken(s, eos)
+	if n := int(m.args.WordNgrams); n > 1 {
+		// Dictionary::addWordNgrams: hashes are int32 widened with sign extension.
+		hs := s.hashes
+		bucket := uint64(m.args.Bucket)
+		for i := range hs {
+			h := uint64(int64(hs[i]))
+			for j := i + 1; j < len(hs) && j < i+n; j++ {
+				h = h*116049371 + uint64(int64(hs[j]))
+				s.ids = m.pushBucket(s.ids, int32(h%bucket))
+			}
+		}
+	}
+}
+
+func stdLog(x float32) float32 { return float32(math.Log(float64(x) + 1e-5)) }
+
+func expf(x float32) float32 { return float32(math.Exp(float64(x))) }
+
+// predict fills s.heap with the k best (log-prob, label) pairs, best first.
+func (m *Model) predict(s *scratch, text string, k int, threshold float32) {
+	s.heap = s.heap[:0]
+	m.features(s, text)
+	if len(s.ids) == 0 {
+		return
+	}
+	if k <= 0 || k > int(m.nlabels) {
+		k = int(m.nlabels)
+	}
+	h := s.hidden
+	clear(h)
+	for _, id := range s.ids {
+		m.in.addRow(h, id)
+	}
+	inv := float32(1.0 / float64(len(s.ids)))
+	for i := range h {
+		h[i] *= inv
+	}
+	switch m.args.Loss {
+	case LossHS:
+		m.dfs(s, k, stdLog(threshold), int32(2*m.nlabels-2), 0)
+	case LossSoftmax:
+		out := s.output
+		for i := range out {
+			out[i] = m.out.dot(h, i)
+		}
+		mx := out[0]
+		for _, v := range out {
+			mx = max(mx, v)
+		}
+		var z float32
+		for i, v := range out {
+			out[i] = expf(v - mx)
+			z += out[i]
+		}
+		for i := range out {
+			out[i] /= z
+		}
+		m.kBest(s, k, threshold)
+	default: // ns, ova: BinaryLogisticLoss with the lookup-table sigmoid
+		out := s.output
+		for i := range out {
+			out[i] = m.sigmoid(m.out.dot(h, i))
+		}
+		m.kBest(s, k, threshold)
+	}
+}
+
+// insert keeps s.heap as the k best scores in descending order, admitting a score
+// under the same rule as the C++ heap (reject only if strictly below the k-th best).
+func (s *scratch) insert(k int, sc float32, label int32) {
+	hp := s.heap
+	if len(hp) == k && sc < hp[k-1].score {
+		return
+	}
+	pos := len(hp)
+	for pos > 0 && hp[pos-1].score < sc {
+		pos--
+	}
+	if len(hp) < k {
+		hp = append(hp, scored{})
+	}
+	if pos < len(hp) {
+		copy(hp[pos+1:], hp[pos:len(hp)-1])
+		hp[pos] = scored{sc, label}
+	}
+	s.heap = hp
+}
+
+func (m *Model) kBest(s *scratch, k int, threshold float32) {
+	for i, v := range s.output {
+		if v < threshold {
+			continue
+		}
+		sc := stdLog(v)
+		if len(s.heap) == k && sc < s.heap[k-1].score {
+			continue
+		}
+		s.insert(k, sc, int32(i))
+	}
+}
+
+// dfs is HierarchicalSoftmaxLoss::dfs: a branch-and-bound walk of the Huffman tree.
+func (m *Model) dfs(s *scratch, k int, logThreshold float32, node int32, score float32) {
+	if score < logThreshold {
+		return
+	}
+	if len(s.heap) == k && score < s.heap[k-1].score {
+		return
+	}
+	left, right := m.treeLeft[node], m.treeRight[node]
+	if left == -1 && right == -1 {
+		s.insert(k, score, node)
+		return
+	}
+	f := m.out.dot(s.hidden, int(node-m.nlabels))
+	// 1. / (1 + std::exp(-f)) with a float exp, a float sum and a double division.
+	f = float32(1.0 / float64(1+expf(-f)))
+	m.dfs(s, k, logThreshold, left, score+stdLog(float32(1.0-float64(f))))
+	m.dfs(s, k, logThreshold, right, score+stdLog(f))
+}
+
+const (
+	sigmoidTableSize = 512
+	maxSigmoid       = 8
+)
+
+func (m *Model) sigmoid(x float32) float32 {
+	if x < -maxSigmoid {
+		return 0
+	}
+	if x > maxSigmoid {
+		return 1
+	}
+	i := int64((x + maxSigmoid) * sigmoidTableSize / maxSigmoid / 2)
+	return m.sigmoidTable[i]
+}
+
+// buildLoss prepares what the loss needs: the Huffman tree built from label counts
+// (HierarchicalSoftmaxLoss::buildTree) or the sigmoid table (Loss constructor).
+func (m *Model) buildLoss() {
+	switch m.args.Loss {
+	case LossHS:
+		osz := int(m.nlabels)
+		n := 2*osz - 1
+		left := make([]int32, n)
+		right := make([]int32, n)
+		count := make([]int64, n)
+		for i := range n {
+			left[i], right[i], count[i] = -1, -1, 1e15
+		}
+		copy(count, m.labelCounts)
+		leaf, node := osz-1, osz
+		for i := osz; i < n; i++ {
+			var mini [2]int
+			for j := range 2 {
+				if leaf >= 0 && count[leaf] < count[node] {
+					mini[j] = leaf
+					leaf--
+				} else {
+					mini[j] = node
+					node++
+				}
+			}
+			left[i], right[i] = int32(mini[0]), int32(mini[1])
+			count[i] = count[mini[0]] + count[mini[1]]
+		}
+		m.treeLeft, m.treeRight = left, right
+	case LossNS, LossOVA:
+		m.sigmoidTable = make([]float32, sigmoidTableSize+1)
+		for i := range m.sigmoidTable {
+			x := float32(i*2*maxSigmoid)/sigmoidTableSize - maxSigmoid
+			m.sigmoidTable[i] = float32(1.0 / (1.0 + float64(expf(-x))))
+		}
+	}
+}
+
+
+func (m *Model) emit(dst []Prediction, s *scratch) []Prediction {
+	for _, h := range s.heap {
+		dst = append(dst, Prediction{Label: m.labels[h.label], Prob: expf(h.score)})
+	}
+	return dst
+}
+
+// Predict returns up to k labels (all labels if k < 1) whose probability is at least
+// threshold, best first, as `fasttext predict-prob model - k threshold` prints them for
+// text. The whole text is one line: newlines count as spaces. A text with no known
+// feature (only unknown characters and no "</s>" in the vocabulary) gives nil.
+func (m *Model) Predict(text string, k int, threshold float32) []Prediction {
+	return m.PredictInto(nil, text, k, threshold)
+}
+
+// PredictInto is Predict appending to dst, for callers that reuse a buffer to avoid
+// any allocation.
+func (m *Model) PredictInto(dst []Prediction, text string, k int, threshold float32) []Prediction {
+	s, _ := m.scratch.Get().(*scratch)
+	if s == nil {
+		s = m.newScratch()
+	}
+	m.predict(s, text, k, threshold)
+	dst = m.emit(dst, s)
+	m.scratch.Put(s)
+	return dst
+}
+
+// PredictBatch predicts every text with `workers` goroutines (GOMAXPROCS if < 1);
+// result i belongs to texts[i]. The results share one backing array.
+func (m *Model) PredictBatch(texts []string, k int, threshold float32, workers int) [][]Prediction {
+	if workers < 1 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	kk := k
+	if kk <= 0 || kk > int(m.nlabels) {
+		kk = int(m.nlabels)
+	}
+	out := make([][]Prediction, len(texts))
+	backing := make([]Prediction, len(texts)*kk)
+	const block = 64 // texts claimed per step: amortises the atomic, keeps balance
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(workers, (len(texts)+block-1)/block) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s := m.newScratch()
+			for {
+				lo := int(next.Add(block)) - block
+				if lo >= len(texts) {
+					return
+				}
+				for i := lo; i < min(lo+block, len(texts)); i++ {
+					m.predict(s, texts[i], k, threshold)
+					out[i] = m.emit(backing[i*kk:i*kk:(i+1)*kk], s)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return out
+}
