@@ -65,8 +65,8 @@ func (m *Model) Encode(w io.Writer) error {
 		put(uint64(r))
 	}
 	top := m.counts[m.order-1]
-	keys := make([]key, 0, len(top))
-	for k := range top {
+	keys := make([]key, 0, top.len())
+	for k := range top.all {
 		keys = append(keys, k)
 	}
 	// Sorted so that the same model always gives the same bytes.
@@ -81,7 +81,7 @@ func (m *Model) Encode(w io.Writer) error {
 		for i := m.order - 1; i >= 0; i-- {
 			put(uint64(k.sym(i)))
 		}
-		put(uint64(top[k]))
+		put(uint64(top.get(k)))
 	}
 	if err := bw.Flush(); err != nil {
 		return err
@@ -162,7 +162,7 @@ func Decode(r io.Reader) (*Model, error) {
 		if rerr != nil {
 			return nil, rerr
 		}
-		if c == 0 || m.counts[m.order-1][k] != 0 {
+		if c == 0 || m.counts[m.order-1].get(k) != 0 {
 			return nil, fmt.Errorf("%w: zero or repeated n-gram entry", ErrFormat)
 		}
 		m.bump(m.order, k, c)

@@ -147,7 +147,7 @@ type Model struct {
 	vocab  []rune           // id -> rune; ids 0 and 1 are reserved
 	bmp    []uint16         // rune -> id for the Basic Multilingual Plane (0 = unseen)
 	astral map[rune]uint16  // rune -> id above the BMP
-	counts []map[key]uint32 // counts[k-1]: order k; raw at the top order, continuation below
+	counts []*table // counts[k-1]: order k; raw at the top order, continuation below
 	chars  uint64           // characters trained on
 
 	mu    sync.Mutex
@@ -174,10 +174,10 @@ func New(o Options) (*Model, error) {
 		vocab:    []rune{-1, -1},
 		bmp:      make([]uint16, 0x10000),
 		astral:   map[rune]uint16{},
-		counts:   make([]map[key]uint32, o.Order),
+		counts:   make([]*table, o.Order),
 	}
 	for i := range m.counts {
-		m.counts[i] = map[key]uint32{}
+		m.counts[i] = newTable(0)
 	}
 	return m, nil
 }
@@ -199,7 +199,7 @@ func (m *Model) Vocab() []rune {
 func (m *Model) NGrams() []int {
 	out := make([]int, m.order)
 	for i, c := range m.counts {
-		out[i] = len(c)
+		out[i] = c.len()
 	}
 	return out
 }
@@ -251,13 +251,7 @@ func (m *Model) Add(text string) {
 // suffix gains one distinct left extension at order n−1, and so on down.
 func (m *Model) bump(n int, k key, c uint32) {
 	for {
-		mp := m.counts[n-1]
-		old := mp[k]
-		sum := old + c
-		if sum < old {
-			sum = math.MaxUint32 // saturate rather than wrap
-		}
-		mp[k] = sum
+		old := m.counts[n-1].add(k, c)
 		if old != 0 || n == 1 {
 			return
 		}
@@ -279,7 +273,7 @@ func (m *Model) Merge(other *Model) error {
 	for id := 2; id < len(other.vocab); id++ {
 		remap[id] = m.intern(other.vocab[id])
 	}
-	for k, c := range other.counts[m.order-1] {
+	for k, c := range other.counts[m.order-1].all {
 		var nk key
 		for i := m.order - 1; i >= 0; i-- {
 			nk = nk.push(remap[k.sym(i)], m.order)
@@ -299,18 +293,14 @@ func (m *Model) Clone() *Model {
 		vocab:    append([]rune(nil), m.vocab...),
 		bmp:      append([]uint16(nil), m.bmp...),
 		astral:   make(map[rune]uint16, len(m.astral)),
-		counts:   make([]map[key]uint32, m.order),
+		counts:   make([]*table, m.order),
 		chars:    m.chars,
 	}
 	for r, id := range m.astral {
 		c.astral[r] = id
 	}
-	for i, mp := range m.counts {
-		cp := make(map[key]uint32, len(mp))
-		for k, v := range mp {
-			cp[k] = v
-		}
-		c.counts[i] = cp
+	for i, t := range m.counts {
+		c.counts[i] = t.clone()
 	}
 	return c
 }
@@ -328,9 +318,9 @@ func (m *Model) prepare() {
 	m.ctx = make([]map[key]ctxStat, m.order)
 	m.disc = make([][3]float64, m.order)
 	for i, mp := range m.counts {
-		stats := make(map[key]ctxStat, len(mp)/2+1)
+		stats := make(map[key]ctxStat, mp.len()/2+1)
 		var coc [4]float64 // n-grams with count 1, 2, 3, 4
-		for k, c := range mp {
+		for k, c := range mp.all {
 			h := k.context().keep(i)
 			st := stats[h]
 			st.total += uint64(c)
@@ -380,7 +370,7 @@ func (m *Model) prob(h key, w uint16) float64 {
 			break // a longer context containing an unseen one is unseen too
 		}
 		d := &m.disc[n-1]
-		c := m.counts[n-1][ctx.push(w, n)]
+		c := m.counts[n-1].get(ctx.push(w, n))
 		var num float64
 		if c > 0 {
 			num = max(float64(c)-d[min(c, 3)-1], 0)
