@@ -330,7 +330,6 @@ func (m *Model) buildLoss() {
 	}
 }
 
-
 func (m *Model) emit(dst []Prediction, s *scratch) []Prediction {
 	for _, h := range s.heap {
 		dst = append(dst, Prediction{Label: m.labels[h.label], Prob: expf(h.score)})
