@@ -448,9 +448,10 @@ func (c *computer) extrinsic(units map[unitKey]*unit, keepB func(*BenchmarkRecor
 func (c *computer) pooling(units map[unitKey]*unit) *pool {
 	p := &pool{mean: map[string]float64{}, sd: map[string]float64{}}
 	isMain := c.mainPool == nil
+	ordered := sortedUnits(units)
 	for _, name := range c.selected {
 		var xs []float64
-		for _, u := range units {
+		for _, u := range ordered {
 			if m, ok := u.metrics[name]; ok {
 				xs = append(xs, Orient(name, m.Direction, m.Value))
 			}
@@ -480,7 +481,7 @@ func (c *computer) pooling(units map[unitKey]*unit) *pool {
 		}
 	}
 	var ins []float64
-	for _, u := range units {
+	for _, u := range ordered {
 		if v, ok := c.intrinsicRaw(u, p, nil); ok {
 			u.hasIn, u.in = true, v
 			ins = append(ins, v)
@@ -495,6 +496,28 @@ func (c *computer) pooling(units map[unitKey]*unit) *pool {
 		}
 	}
 	return p
+}
+
+// sortedUnits orders units so that floating-point sums do not depend on map order.
+func sortedUnits(units map[unitKey]*unit) []*unit {
+	out := make([]*unit, 0, len(units))
+	for _, u := range units {
+		out = append(out, u)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i].key, out[j].key
+		if a.Teacher != b.Teacher {
+			return a.Teacher < b.Teacher
+		}
+		if a.Language != b.Language {
+			return a.Language < b.Language
+		}
+		if a.Strategy != b.Strategy {
+			return a.Strategy < b.Strategy
+		}
+		return a.Seed < b.Seed
+	})
+	return out
 }
 
 func firstValue(units map[unitKey]*unit, name string) float64 {
@@ -803,7 +826,7 @@ func (c *computer) teachers() {
 func (c *computer) studentGains() {
 	type k struct{ t, l, s string }
 	vals := map[k][]float64{}
-	for _, u := range c.mainUnits {
+	for _, u := range sortedUnits(c.mainUnits) {
 		for s, v := range u.byStudent {
 			kk := k{u.key.Teacher, u.key.Language, s}
 			vals[kk] = append(vals[kk], v)
