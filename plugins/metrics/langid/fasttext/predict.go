@@ -219,27 +219,70 @@ func (m *Model) predict(s *scratch, text string, k int, threshold float32) {
 		}
 		m.kBest(s, k, threshold)
 	}
+	s.sortHeap()
 }
 
-// insert keeps s.heap as the k best scores in descending order, admitting a score
-// under the same rule as the C++ heap (reject only if strictly below the k-th best).
+// The k best predictions are kept in a min-heap ordered exactly like libstdc++'s
+// std::push_heap / pop_heap / sort_heap with fastText's comparePairs (a.score >
+// b.score), so that even tied probabilities come out in the C++ order.
+
+func heapLess(a, b scored) bool { return a.score > b.score } // comparePairs
+
+// siftUp is __push_heap: move value up from hole towards top.
+func siftUp(h []scored, hole, top int, v scored) {
+	parent := (hole - 1) / 2
+	for hole > top && heapLess(h[parent], v) {
+		h[hole] = h[parent]
+		hole = parent
+		parent = (hole - 1) / 2
+	}
+	h[hole] = v
+}
+
+// adjust is __adjust_heap: sift the hole at index down to a leaf, then push v.
+func adjust(h []scored, hole int, v scored) {
+	n := len(h)
+	top, child := hole, hole
+	for child < (n-1)/2 {
+		child = 2 * (child + 1)
+		if heapLess(h[child], h[child-1]) {
+			child--
+		}
+		h[hole] = h[child]
+		hole = child
+	}
+	if n&1 == 0 && child == (n-2)/2 {
+		child = 2 * (child + 1)
+		h[hole] = h[child-1]
+		hole = child - 1
+	}
+	siftUp(h, hole, top, v)
+}
+
+// popHeap moves the heap front to the end of h.
+func popHeap(h []scored) {
+	if n := len(h); n > 1 {
+		v := h[n-1]
+		h[n-1] = h[0]
+		adjust(h[:n-1], 0, v)
+	}
+}
+
+// insert pushes a prediction and drops the worst when more than k are kept.
 func (s *scratch) insert(k int, sc float32, label int32) {
-	hp := s.heap
-	if len(hp) == k && sc < hp[k-1].score {
-		return
+	s.heap = append(s.heap, scored{sc, label})
+	siftUp(s.heap, len(s.heap)-1, 0, s.heap[len(s.heap)-1])
+	if len(s.heap) > k {
+		popHeap(s.heap)
+		s.heap = s.heap[:len(s.heap)-1]
 	}
-	pos := len(hp)
-	for pos > 0 && hp[pos-1].score < sc {
-		pos--
+}
+
+// sortHeap is std::sort_heap: leaves s.heap best first.
+func (s *scratch) sortHeap() {
+	for n := len(s.heap); n > 1; n-- {
+		popHeap(s.heap[:n])
 	}
-	if len(hp) < k {
-		hp = append(hp, scored{})
-	}
-	if pos < len(hp) {
-		copy(hp[pos+1:], hp[pos:len(hp)-1])
-		hp[pos] = scored{sc, label}
-	}
-	s.heap = hp
 }
 
 func (m *Model) kBest(s *scratch, k int, threshold float32) {
@@ -248,7 +291,7 @@ func (m *Model) kBest(s *scratch, k int, threshold float32) {
 			continue
 		}
 		sc := stdLog(v)
-		if len(s.heap) == k && sc < s.heap[k-1].score {
+		if len(s.heap) == k && sc < s.heap[0].score {
 			continue
 		}
 		s.insert(k, sc, int32(i))
@@ -260,7 +303,7 @@ func (m *Model) dfs(s *scratch, k int, logThreshold float32, node int32, score f
 	if score < logThreshold {
 		return
 	}
-	if len(s.heap) == k && score < s.heap[k-1].score {
+	if len(s.heap) == k && score < s.heap[0].score {
 		return
 	}
 	left, right := m.treeLeft[node], m.treeRight[node]
