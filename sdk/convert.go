@@ -179,7 +179,7 @@ func DecodeConfig(dv *pb.DynamicValue) (Config, error) {
 }
 
 func callToProto(c *Call) *pb.Call {
-	p := &pb.Call{Id: c.ID}
+	p := &pb.Call{Id: c.ID, Metadata: c.Metadata}
 	for _, m := range c.Messages {
 		p.Messages = append(p.Messages, &pb.Message{Role: m.Role, Content: m.Content})
 	}
@@ -197,7 +197,7 @@ func callToProto(c *Call) *pb.Call {
 }
 
 func callFromProto(p *pb.Call) *Call {
-	c := &Call{ID: p.GetId()}
+	c := &Call{ID: p.GetId(), Metadata: p.GetMetadata()}
 	for _, m := range p.GetMessages() {
 		c.Messages = append(c.Messages, Message{Role: m.GetRole(), Content: m.GetContent()})
 	}

@@ -36,6 +36,9 @@ type Call struct {
 	Messages []Message    `json:"messages"`
 	Sampling Sampling     `json:"sampling"`
 	Output   OutputFormat `json:"output"`
+	// Metadata says where the call comes from: "strategy", "step",
+	// "language", "seed_id", "cell". Replay teachers depend on it.
+	Metadata map[string]string `json:"metadata,omitempty"`
 }
 
 // Usage counts the tokens a call consumed, as the provider reports them.

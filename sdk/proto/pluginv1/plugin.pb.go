@@ -1187,11 +1187,14 @@ func (x *CallError) GetRaw() string {
 }
 
 type Call struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	Messages      []*Message             `protobuf:"bytes,2,rep,name=messages,proto3" json:"messages,omitempty"`
-	Sampling      *Sampling              `protobuf:"bytes,3,opt,name=sampling,proto3" json:"sampling,omitempty"`
-	Output        *OutputFormat          `protobuf:"bytes,4,opt,name=output,proto3" json:"output,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Id       string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Messages []*Message             `protobuf:"bytes,2,rep,name=messages,proto3" json:"messages,omitempty"`
+	Sampling *Sampling              `protobuf:"bytes,3,opt,name=sampling,proto3" json:"sampling,omitempty"`
+	Output   *OutputFormat          `protobuf:"bytes,4,opt,name=output,proto3" json:"output,omitempty"`
+	// Where the call comes from (strategy, step, language, seed_id, cell):
+	// informative for API teachers, essential for replay teachers.
+	Metadata      map[string]string `protobuf:"bytes,5,rep,name=metadata,proto3" json:"metadata,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1250,6 +1253,13 @@ func (x *Call) GetSampling() *Sampling {
 func (x *Call) GetOutput() *OutputFormat {
 	if x != nil {
 		return x.Output
+	}
+	return nil
+}
+
+func (x *Call) GetMetadata() map[string]string {
+	if x != nil {
+		return x.Metadata
 	}
 	return nil
 }
@@ -3118,7 +3128,7 @@ type Generate_Request struct {
 
 func (x *Generate_Request) Reset() {
 	*x = Generate_Request{}
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[46]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3130,7 +3140,7 @@ func (x *Generate_Request) String() string {
 func (*Generate_Request) ProtoMessage() {}
 
 func (x *Generate_Request) ProtoReflect() protoreflect.Message {
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[46]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3196,7 +3206,7 @@ type Generate_Calls struct {
 
 func (x *Generate_Calls) Reset() {
 	*x = Generate_Calls{}
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[47]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3208,7 +3218,7 @@ func (x *Generate_Calls) String() string {
 func (*Generate_Calls) ProtoMessage() {}
 
 func (x *Generate_Calls) ProtoReflect() protoreflect.Message {
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[47]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3244,7 +3254,7 @@ type Generate_Response struct {
 
 func (x *Generate_Response) Reset() {
 	*x = Generate_Response{}
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[48]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3256,7 +3266,7 @@ func (x *Generate_Response) String() string {
 func (*Generate_Response) ProtoMessage() {}
 
 func (x *Generate_Response) ProtoReflect() protoreflect.Message {
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[48]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3322,7 +3332,7 @@ type Generate_Opened struct {
 
 func (x *Generate_Opened) Reset() {
 	*x = Generate_Opened{}
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[49]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3334,7 +3344,7 @@ func (x *Generate_Opened) String() string {
 func (*Generate_Opened) ProtoMessage() {}
 
 func (x *Generate_Opened) ProtoReflect() protoreflect.Message {
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[49]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3366,7 +3376,7 @@ type Generate_Results struct {
 
 func (x *Generate_Results) Reset() {
 	*x = Generate_Results{}
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[50]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3378,7 +3388,7 @@ func (x *Generate_Results) String() string {
 func (*Generate_Results) ProtoMessage() {}
 
 func (x *Generate_Results) ProtoReflect() protoreflect.Message {
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[50]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3411,7 +3421,7 @@ type SubmitBatch_Request struct {
 
 func (x *SubmitBatch_Request) Reset() {
 	*x = SubmitBatch_Request{}
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[51]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3423,7 +3433,7 @@ func (x *SubmitBatch_Request) String() string {
 func (*SubmitBatch_Request) ProtoMessage() {}
 
 func (x *SubmitBatch_Request) ProtoReflect() protoreflect.Message {
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[51]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3463,7 +3473,7 @@ type SubmitBatch_Response struct {
 
 func (x *SubmitBatch_Response) Reset() {
 	*x = SubmitBatch_Response{}
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[52]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3475,7 +3485,7 @@ func (x *SubmitBatch_Response) String() string {
 func (*SubmitBatch_Response) ProtoMessage() {}
 
 func (x *SubmitBatch_Response) ProtoReflect() protoreflect.Message {
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[52]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3515,7 +3525,7 @@ type PollBatch_Request struct {
 
 func (x *PollBatch_Request) Reset() {
 	*x = PollBatch_Request{}
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[53]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3527,7 +3537,7 @@ func (x *PollBatch_Request) String() string {
 func (*PollBatch_Request) ProtoMessage() {}
 
 func (x *PollBatch_Request) ProtoReflect() protoreflect.Message {
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[53]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3570,7 +3580,7 @@ type PollBatch_Response struct {
 
 func (x *PollBatch_Response) Reset() {
 	*x = PollBatch_Response{}
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[54]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3582,7 +3592,7 @@ func (x *PollBatch_Response) String() string {
 func (*PollBatch_Response) ProtoMessage() {}
 
 func (x *PollBatch_Response) ProtoReflect() protoreflect.Message {
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[54]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3639,7 +3649,7 @@ type Compute_Open struct {
 
 func (x *Compute_Open) Reset() {
 	*x = Compute_Open{}
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[56]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3651,7 +3661,7 @@ func (x *Compute_Open) String() string {
 func (*Compute_Open) ProtoMessage() {}
 
 func (x *Compute_Open) ProtoReflect() protoreflect.Message {
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[56]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3711,7 +3721,7 @@ type Compute_Batch struct {
 
 func (x *Compute_Batch) Reset() {
 	*x = Compute_Batch{}
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[57]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3723,7 +3733,7 @@ func (x *Compute_Batch) String() string {
 func (*Compute_Batch) ProtoMessage() {}
 
 func (x *Compute_Batch) ProtoReflect() protoreflect.Message {
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[57]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3754,7 +3764,7 @@ type Compute_Finish struct {
 
 func (x *Compute_Finish) Reset() {
 	*x = Compute_Finish{}
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[58]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3766,7 +3776,7 @@ func (x *Compute_Finish) String() string {
 func (*Compute_Finish) ProtoMessage() {}
 
 func (x *Compute_Finish) ProtoReflect() protoreflect.Message {
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[58]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3797,7 +3807,7 @@ type Compute_Request struct {
 
 func (x *Compute_Request) Reset() {
 	*x = Compute_Request{}
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[59]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3809,7 +3819,7 @@ func (x *Compute_Request) String() string {
 func (*Compute_Request) ProtoMessage() {}
 
 func (x *Compute_Request) ProtoReflect() protoreflect.Message {
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[59]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3906,7 +3916,7 @@ type Compute_Aggregate struct {
 
 func (x *Compute_Aggregate) Reset() {
 	*x = Compute_Aggregate{}
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[60]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3918,7 +3928,7 @@ func (x *Compute_Aggregate) String() string {
 func (*Compute_Aggregate) ProtoMessage() {}
 
 func (x *Compute_Aggregate) ProtoReflect() protoreflect.Message {
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[60]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3963,7 +3973,7 @@ type Compute_Response struct {
 
 func (x *Compute_Response) Reset() {
 	*x = Compute_Response{}
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[61]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3975,7 +3985,7 @@ func (x *Compute_Response) String() string {
 func (*Compute_Response) ProtoMessage() {}
 
 func (x *Compute_Response) ProtoReflect() protoreflect.Message {
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[61]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4063,7 +4073,7 @@ type Compute_Values struct {
 
 func (x *Compute_Values) Reset() {
 	*x = Compute_Values{}
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[62]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4075,7 +4085,7 @@ func (x *Compute_Values) String() string {
 func (*Compute_Values) ProtoMessage() {}
 
 func (x *Compute_Values) ProtoReflect() protoreflect.Message {
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[62]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4120,7 +4130,7 @@ type Train_Request struct {
 
 func (x *Train_Request) Reset() {
 	*x = Train_Request{}
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[65]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4132,7 +4142,7 @@ func (x *Train_Request) String() string {
 func (*Train_Request) ProtoMessage() {}
 
 func (x *Train_Request) ProtoReflect() protoreflect.Message {
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[65]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4234,7 +4244,7 @@ type Evaluate_Request struct {
 
 func (x *Evaluate_Request) Reset() {
 	*x = Evaluate_Request{}
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[66]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4246,7 +4256,7 @@ func (x *Evaluate_Request) String() string {
 func (*Evaluate_Request) ProtoMessage() {}
 
 func (x *Evaluate_Request) ProtoReflect() protoreflect.Message {
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[66]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4329,7 +4339,7 @@ type HostGenerate_Request struct {
 
 func (x *HostGenerate_Request) Reset() {
 	*x = HostGenerate_Request{}
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[69]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4341,7 +4351,7 @@ func (x *HostGenerate_Request) String() string {
 func (*HostGenerate_Request) ProtoMessage() {}
 
 func (x *HostGenerate_Request) ProtoReflect() protoreflect.Message {
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[69]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4381,7 +4391,7 @@ type HostGenerate_Response struct {
 
 func (x *HostGenerate_Response) Reset() {
 	*x = HostGenerate_Response{}
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[70]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4393,7 +4403,7 @@ func (x *HostGenerate_Response) String() string {
 func (*HostGenerate_Response) ProtoMessage() {}
 
 func (x *HostGenerate_Response) ProtoReflect() protoreflect.Message {
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[70]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4559,12 +4569,16 @@ const file_polyglot_plugin_v1_plugin_proto_rawDesc = "" +
 	"\tCODE_AUTH\x10\x05\x12\x1b\n" +
 	"\x17CODE_MALFORMED_RESPONSE\x10\x06\x12\x12\n" +
 	"\x0eCODE_CANCELLED\x10\a\x12\x19\n" +
-	"\x15CODE_CONTENT_FILTERED\x10\b\"\xc3\x01\n" +
+	"\x15CODE_CONTENT_FILTERED\x10\b\"\xc4\x02\n" +
 	"\x04Call\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x127\n" +
 	"\bmessages\x18\x02 \x03(\v2\x1b.polyglot.plugin.v1.MessageR\bmessages\x128\n" +
 	"\bsampling\x18\x03 \x01(\v2\x1c.polyglot.plugin.v1.SamplingR\bsampling\x128\n" +
-	"\x06output\x18\x04 \x01(\v2 .polyglot.plugin.v1.OutputFormatR\x06output\"\xf4\x01\n" +
+	"\x06output\x18\x04 \x01(\v2 .polyglot.plugin.v1.OutputFormatR\x06output\x12B\n" +
+	"\bmetadata\x18\x05 \x03(\v2&.polyglot.plugin.v1.Call.MetadataEntryR\bmetadata\x1a;\n" +
+	"\rMetadataEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xf4\x01\n" +
 	"\x06Result\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04text\x18\x02 \x01(\tR\x04text\x12#\n" +
@@ -4780,7 +4794,7 @@ func file_polyglot_plugin_v1_plugin_proto_rawDescGZIP() []byte {
 }
 
 var file_polyglot_plugin_v1_plugin_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_polyglot_plugin_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 71)
+var file_polyglot_plugin_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 72)
 var file_polyglot_plugin_v1_plugin_proto_goTypes = []any{
 	(Kind)(0),                       // 0: polyglot.plugin.v1.Kind
 	(Diagnostic_Severity)(0),        // 1: polyglot.plugin.v1.Diagnostic.Severity
@@ -4833,31 +4847,32 @@ var file_polyglot_plugin_v1_plugin_proto_goTypes = []any{
 	(*GetSchema_Response)(nil),      // 48: polyglot.plugin.v1.GetSchema.Response
 	(*ValidateConfig_Request)(nil),  // 49: polyglot.plugin.v1.ValidateConfig.Request
 	(*ValidateConfig_Response)(nil), // 50: polyglot.plugin.v1.ValidateConfig.Response
-	(*Generate_Request)(nil),        // 51: polyglot.plugin.v1.Generate.Request
-	(*Generate_Calls)(nil),          // 52: polyglot.plugin.v1.Generate.Calls
-	(*Generate_Response)(nil),       // 53: polyglot.plugin.v1.Generate.Response
-	(*Generate_Opened)(nil),         // 54: polyglot.plugin.v1.Generate.Opened
-	(*Generate_Results)(nil),        // 55: polyglot.plugin.v1.Generate.Results
-	(*SubmitBatch_Request)(nil),     // 56: polyglot.plugin.v1.SubmitBatch.Request
-	(*SubmitBatch_Response)(nil),    // 57: polyglot.plugin.v1.SubmitBatch.Response
-	(*PollBatch_Request)(nil),       // 58: polyglot.plugin.v1.PollBatch.Request
-	(*PollBatch_Response)(nil),      // 59: polyglot.plugin.v1.PollBatch.Response
-	nil,                             // 60: polyglot.plugin.v1.ExampleValue.ValuesEntry
-	(*Compute_Open)(nil),            // 61: polyglot.plugin.v1.Compute.Open
-	(*Compute_Batch)(nil),           // 62: polyglot.plugin.v1.Compute.Batch
-	(*Compute_Finish)(nil),          // 63: polyglot.plugin.v1.Compute.Finish
-	(*Compute_Request)(nil),         // 64: polyglot.plugin.v1.Compute.Request
-	(*Compute_Aggregate)(nil),       // 65: polyglot.plugin.v1.Compute.Aggregate
-	(*Compute_Response)(nil),        // 66: polyglot.plugin.v1.Compute.Response
-	(*Compute_Values)(nil),          // 67: polyglot.plugin.v1.Compute.Values
-	nil,                             // 68: polyglot.plugin.v1.Compute.Aggregate.ValuesEntry
-	nil,                             // 69: polyglot.plugin.v1.TrainResult.MetricsEntry
-	(*Train_Request)(nil),           // 70: polyglot.plugin.v1.Train.Request
-	(*Evaluate_Request)(nil),        // 71: polyglot.plugin.v1.Evaluate.Request
-	nil,                             // 72: polyglot.plugin.v1.Job.EnvEntry
-	nil,                             // 73: polyglot.plugin.v1.Job.FilesEntry
-	(*HostGenerate_Request)(nil),    // 74: polyglot.plugin.v1.HostGenerate.Request
-	(*HostGenerate_Response)(nil),   // 75: polyglot.plugin.v1.HostGenerate.Response
+	nil,                             // 51: polyglot.plugin.v1.Call.MetadataEntry
+	(*Generate_Request)(nil),        // 52: polyglot.plugin.v1.Generate.Request
+	(*Generate_Calls)(nil),          // 53: polyglot.plugin.v1.Generate.Calls
+	(*Generate_Response)(nil),       // 54: polyglot.plugin.v1.Generate.Response
+	(*Generate_Opened)(nil),         // 55: polyglot.plugin.v1.Generate.Opened
+	(*Generate_Results)(nil),        // 56: polyglot.plugin.v1.Generate.Results
+	(*SubmitBatch_Request)(nil),     // 57: polyglot.plugin.v1.SubmitBatch.Request
+	(*SubmitBatch_Response)(nil),    // 58: polyglot.plugin.v1.SubmitBatch.Response
+	(*PollBatch_Request)(nil),       // 59: polyglot.plugin.v1.PollBatch.Request
+	(*PollBatch_Response)(nil),      // 60: polyglot.plugin.v1.PollBatch.Response
+	nil,                             // 61: polyglot.plugin.v1.ExampleValue.ValuesEntry
+	(*Compute_Open)(nil),            // 62: polyglot.plugin.v1.Compute.Open
+	(*Compute_Batch)(nil),           // 63: polyglot.plugin.v1.Compute.Batch
+	(*Compute_Finish)(nil),          // 64: polyglot.plugin.v1.Compute.Finish
+	(*Compute_Request)(nil),         // 65: polyglot.plugin.v1.Compute.Request
+	(*Compute_Aggregate)(nil),       // 66: polyglot.plugin.v1.Compute.Aggregate
+	(*Compute_Response)(nil),        // 67: polyglot.plugin.v1.Compute.Response
+	(*Compute_Values)(nil),          // 68: polyglot.plugin.v1.Compute.Values
+	nil,                             // 69: polyglot.plugin.v1.Compute.Aggregate.ValuesEntry
+	nil,                             // 70: polyglot.plugin.v1.TrainResult.MetricsEntry
+	(*Train_Request)(nil),           // 71: polyglot.plugin.v1.Train.Request
+	(*Evaluate_Request)(nil),        // 72: polyglot.plugin.v1.Evaluate.Request
+	nil,                             // 73: polyglot.plugin.v1.Job.EnvEntry
+	nil,                             // 74: polyglot.plugin.v1.Job.FilesEntry
+	(*HostGenerate_Request)(nil),    // 75: polyglot.plugin.v1.HostGenerate.Request
+	(*HostGenerate_Response)(nil),   // 76: polyglot.plugin.v1.HostGenerate.Response
 }
 var file_polyglot_plugin_v1_plugin_proto_depIdxs = []int32{
 	1,  // 0: polyglot.plugin.v1.Diagnostic.severity:type_name -> polyglot.plugin.v1.Diagnostic.Severity
@@ -4872,92 +4887,93 @@ var file_polyglot_plugin_v1_plugin_proto_depIdxs = []int32{
 	16, // 9: polyglot.plugin.v1.Call.messages:type_name -> polyglot.plugin.v1.Message
 	17, // 10: polyglot.plugin.v1.Call.sampling:type_name -> polyglot.plugin.v1.Sampling
 	18, // 11: polyglot.plugin.v1.Call.output:type_name -> polyglot.plugin.v1.OutputFormat
-	19, // 12: polyglot.plugin.v1.Result.usage:type_name -> polyglot.plugin.v1.Usage
-	20, // 13: polyglot.plugin.v1.Result.error:type_name -> polyglot.plugin.v1.CallError
-	7,  // 14: polyglot.plugin.v1.TeacherOpen.config:type_name -> polyglot.plugin.v1.DynamicValue
-	60, // 15: polyglot.plugin.v1.ExampleValue.values:type_name -> polyglot.plugin.v1.ExampleValue.ValuesEntry
-	11, // 16: polyglot.plugin.v1.TrainerEvent.progress:type_name -> polyglot.plugin.v1.Progress
-	12, // 17: polyglot.plugin.v1.TrainerEvent.log:type_name -> polyglot.plugin.v1.Log
-	33, // 18: polyglot.plugin.v1.TrainerEvent.train_result:type_name -> polyglot.plugin.v1.TrainResult
-	34, // 19: polyglot.plugin.v1.TrainerEvent.eval_result:type_name -> polyglot.plugin.v1.EvalResult
-	5,  // 20: polyglot.plugin.v1.TrainerEvent.diagnostics:type_name -> polyglot.plugin.v1.Diagnostic
-	69, // 21: polyglot.plugin.v1.TrainResult.metrics:type_name -> polyglot.plugin.v1.TrainResult.MetricsEntry
-	31, // 22: polyglot.plugin.v1.EvalResult.scores:type_name -> polyglot.plugin.v1.BenchmarkScore
-	72, // 23: polyglot.plugin.v1.Job.env:type_name -> polyglot.plugin.v1.Job.EnvEntry
-	73, // 24: polyglot.plugin.v1.Job.files:type_name -> polyglot.plugin.v1.Job.FilesEntry
-	12, // 25: polyglot.plugin.v1.JobEvent.log:type_name -> polyglot.plugin.v1.Log
-	39, // 26: polyglot.plugin.v1.JobEvent.result:type_name -> polyglot.plugin.v1.JobResult
-	44, // 27: polyglot.plugin.v1.Schema.NestedBlock.block:type_name -> polyglot.plugin.v1.Schema.Block
-	2,  // 28: polyglot.plugin.v1.Schema.NestedBlock.nesting:type_name -> polyglot.plugin.v1.Schema.NestedBlock.Nesting
-	42, // 29: polyglot.plugin.v1.Schema.Block.attributes:type_name -> polyglot.plugin.v1.Schema.Attribute
-	43, // 30: polyglot.plugin.v1.Schema.Block.block_types:type_name -> polyglot.plugin.v1.Schema.NestedBlock
-	10, // 31: polyglot.plugin.v1.GetInfo.Response.components:type_name -> polyglot.plugin.v1.Component
-	5,  // 32: polyglot.plugin.v1.GetInfo.Response.diagnostics:type_name -> polyglot.plugin.v1.Diagnostic
-	0,  // 33: polyglot.plugin.v1.GetSchema.Request.kind:type_name -> polyglot.plugin.v1.Kind
-	8,  // 34: polyglot.plugin.v1.GetSchema.Response.schema:type_name -> polyglot.plugin.v1.Schema
-	5,  // 35: polyglot.plugin.v1.GetSchema.Response.diagnostics:type_name -> polyglot.plugin.v1.Diagnostic
-	0,  // 36: polyglot.plugin.v1.ValidateConfig.Request.kind:type_name -> polyglot.plugin.v1.Kind
-	7,  // 37: polyglot.plugin.v1.ValidateConfig.Request.config:type_name -> polyglot.plugin.v1.DynamicValue
-	5,  // 38: polyglot.plugin.v1.ValidateConfig.Response.diagnostics:type_name -> polyglot.plugin.v1.Diagnostic
-	23, // 39: polyglot.plugin.v1.Generate.Request.open:type_name -> polyglot.plugin.v1.TeacherOpen
-	52, // 40: polyglot.plugin.v1.Generate.Request.calls:type_name -> polyglot.plugin.v1.Generate.Calls
-	21, // 41: polyglot.plugin.v1.Generate.Calls.calls:type_name -> polyglot.plugin.v1.Call
-	54, // 42: polyglot.plugin.v1.Generate.Response.opened:type_name -> polyglot.plugin.v1.Generate.Opened
-	55, // 43: polyglot.plugin.v1.Generate.Response.results:type_name -> polyglot.plugin.v1.Generate.Results
-	5,  // 44: polyglot.plugin.v1.Generate.Opened.diagnostics:type_name -> polyglot.plugin.v1.Diagnostic
-	22, // 45: polyglot.plugin.v1.Generate.Results.results:type_name -> polyglot.plugin.v1.Result
-	23, // 46: polyglot.plugin.v1.SubmitBatch.Request.open:type_name -> polyglot.plugin.v1.TeacherOpen
-	21, // 47: polyglot.plugin.v1.SubmitBatch.Request.calls:type_name -> polyglot.plugin.v1.Call
-	5,  // 48: polyglot.plugin.v1.SubmitBatch.Response.diagnostics:type_name -> polyglot.plugin.v1.Diagnostic
-	23, // 49: polyglot.plugin.v1.PollBatch.Request.open:type_name -> polyglot.plugin.v1.TeacherOpen
-	22, // 50: polyglot.plugin.v1.PollBatch.Response.results:type_name -> polyglot.plugin.v1.Result
-	11, // 51: polyglot.plugin.v1.PollBatch.Response.progress:type_name -> polyglot.plugin.v1.Progress
-	5,  // 52: polyglot.plugin.v1.PollBatch.Response.diagnostics:type_name -> polyglot.plugin.v1.Diagnostic
-	7,  // 53: polyglot.plugin.v1.Compute.Open.config:type_name -> polyglot.plugin.v1.DynamicValue
-	27, // 54: polyglot.plugin.v1.Compute.Batch.examples:type_name -> polyglot.plugin.v1.Example
-	61, // 55: polyglot.plugin.v1.Compute.Request.open:type_name -> polyglot.plugin.v1.Compute.Open
-	62, // 56: polyglot.plugin.v1.Compute.Request.reference:type_name -> polyglot.plugin.v1.Compute.Batch
-	62, // 57: polyglot.plugin.v1.Compute.Request.batch:type_name -> polyglot.plugin.v1.Compute.Batch
-	63, // 58: polyglot.plugin.v1.Compute.Request.finish:type_name -> polyglot.plugin.v1.Compute.Finish
-	68, // 59: polyglot.plugin.v1.Compute.Aggregate.values:type_name -> polyglot.plugin.v1.Compute.Aggregate.ValuesEntry
-	67, // 60: polyglot.plugin.v1.Compute.Response.values:type_name -> polyglot.plugin.v1.Compute.Values
-	65, // 61: polyglot.plugin.v1.Compute.Response.aggregate:type_name -> polyglot.plugin.v1.Compute.Aggregate
-	11, // 62: polyglot.plugin.v1.Compute.Response.progress:type_name -> polyglot.plugin.v1.Progress
-	5,  // 63: polyglot.plugin.v1.Compute.Response.diagnostics:type_name -> polyglot.plugin.v1.Diagnostic
-	28, // 64: polyglot.plugin.v1.Compute.Values.values:type_name -> polyglot.plugin.v1.ExampleValue
-	7,  // 65: polyglot.plugin.v1.Train.Request.config:type_name -> polyglot.plugin.v1.DynamicValue
-	7,  // 66: polyglot.plugin.v1.Evaluate.Request.config:type_name -> polyglot.plugin.v1.DynamicValue
-	30, // 67: polyglot.plugin.v1.Evaluate.Request.benchmarks:type_name -> polyglot.plugin.v1.BenchmarkSpec
-	21, // 68: polyglot.plugin.v1.HostGenerate.Request.calls:type_name -> polyglot.plugin.v1.Call
-	22, // 69: polyglot.plugin.v1.HostGenerate.Response.results:type_name -> polyglot.plugin.v1.Result
-	5,  // 70: polyglot.plugin.v1.HostGenerate.Response.diagnostics:type_name -> polyglot.plugin.v1.Diagnostic
-	45, // 71: polyglot.plugin.v1.Plugin.GetInfo:input_type -> polyglot.plugin.v1.GetInfo.Request
-	47, // 72: polyglot.plugin.v1.Plugin.GetSchema:input_type -> polyglot.plugin.v1.GetSchema.Request
-	49, // 73: polyglot.plugin.v1.Plugin.ValidateConfig:input_type -> polyglot.plugin.v1.ValidateConfig.Request
-	51, // 74: polyglot.plugin.v1.Teacher.Generate:input_type -> polyglot.plugin.v1.Generate.Request
-	56, // 75: polyglot.plugin.v1.Teacher.SubmitBatch:input_type -> polyglot.plugin.v1.SubmitBatch.Request
-	58, // 76: polyglot.plugin.v1.Teacher.PollBatch:input_type -> polyglot.plugin.v1.PollBatch.Request
-	64, // 77: polyglot.plugin.v1.Metric.Compute:input_type -> polyglot.plugin.v1.Compute.Request
-	70, // 78: polyglot.plugin.v1.Trainer.Train:input_type -> polyglot.plugin.v1.Train.Request
-	71, // 79: polyglot.plugin.v1.Trainer.Evaluate:input_type -> polyglot.plugin.v1.Evaluate.Request
-	37, // 80: polyglot.plugin.v1.Host.RunJob:input_type -> polyglot.plugin.v1.Job
-	74, // 81: polyglot.plugin.v1.Host.Generate:input_type -> polyglot.plugin.v1.HostGenerate.Request
-	46, // 82: polyglot.plugin.v1.Plugin.GetInfo:output_type -> polyglot.plugin.v1.GetInfo.Response
-	48, // 83: polyglot.plugin.v1.Plugin.GetSchema:output_type -> polyglot.plugin.v1.GetSchema.Response
-	50, // 84: polyglot.plugin.v1.Plugin.ValidateConfig:output_type -> polyglot.plugin.v1.ValidateConfig.Response
-	53, // 85: polyglot.plugin.v1.Teacher.Generate:output_type -> polyglot.plugin.v1.Generate.Response
-	57, // 86: polyglot.plugin.v1.Teacher.SubmitBatch:output_type -> polyglot.plugin.v1.SubmitBatch.Response
-	59, // 87: polyglot.plugin.v1.Teacher.PollBatch:output_type -> polyglot.plugin.v1.PollBatch.Response
-	66, // 88: polyglot.plugin.v1.Metric.Compute:output_type -> polyglot.plugin.v1.Compute.Response
-	32, // 89: polyglot.plugin.v1.Trainer.Train:output_type -> polyglot.plugin.v1.TrainerEvent
-	32, // 90: polyglot.plugin.v1.Trainer.Evaluate:output_type -> polyglot.plugin.v1.TrainerEvent
-	38, // 91: polyglot.plugin.v1.Host.RunJob:output_type -> polyglot.plugin.v1.JobEvent
-	75, // 92: polyglot.plugin.v1.Host.Generate:output_type -> polyglot.plugin.v1.HostGenerate.Response
-	82, // [82:93] is the sub-list for method output_type
-	71, // [71:82] is the sub-list for method input_type
-	71, // [71:71] is the sub-list for extension type_name
-	71, // [71:71] is the sub-list for extension extendee
-	0,  // [0:71] is the sub-list for field type_name
+	51, // 12: polyglot.plugin.v1.Call.metadata:type_name -> polyglot.plugin.v1.Call.MetadataEntry
+	19, // 13: polyglot.plugin.v1.Result.usage:type_name -> polyglot.plugin.v1.Usage
+	20, // 14: polyglot.plugin.v1.Result.error:type_name -> polyglot.plugin.v1.CallError
+	7,  // 15: polyglot.plugin.v1.TeacherOpen.config:type_name -> polyglot.plugin.v1.DynamicValue
+	61, // 16: polyglot.plugin.v1.ExampleValue.values:type_name -> polyglot.plugin.v1.ExampleValue.ValuesEntry
+	11, // 17: polyglot.plugin.v1.TrainerEvent.progress:type_name -> polyglot.plugin.v1.Progress
+	12, // 18: polyglot.plugin.v1.TrainerEvent.log:type_name -> polyglot.plugin.v1.Log
+	33, // 19: polyglot.plugin.v1.TrainerEvent.train_result:type_name -> polyglot.plugin.v1.TrainResult
+	34, // 20: polyglot.plugin.v1.TrainerEvent.eval_result:type_name -> polyglot.plugin.v1.EvalResult
+	5,  // 21: polyglot.plugin.v1.TrainerEvent.diagnostics:type_name -> polyglot.plugin.v1.Diagnostic
+	70, // 22: polyglot.plugin.v1.TrainResult.metrics:type_name -> polyglot.plugin.v1.TrainResult.MetricsEntry
+	31, // 23: polyglot.plugin.v1.EvalResult.scores:type_name -> polyglot.plugin.v1.BenchmarkScore
+	73, // 24: polyglot.plugin.v1.Job.env:type_name -> polyglot.plugin.v1.Job.EnvEntry
+	74, // 25: polyglot.plugin.v1.Job.files:type_name -> polyglot.plugin.v1.Job.FilesEntry
+	12, // 26: polyglot.plugin.v1.JobEvent.log:type_name -> polyglot.plugin.v1.Log
+	39, // 27: polyglot.plugin.v1.JobEvent.result:type_name -> polyglot.plugin.v1.JobResult
+	44, // 28: polyglot.plugin.v1.Schema.NestedBlock.block:type_name -> polyglot.plugin.v1.Schema.Block
+	2,  // 29: polyglot.plugin.v1.Schema.NestedBlock.nesting:type_name -> polyglot.plugin.v1.Schema.NestedBlock.Nesting
+	42, // 30: polyglot.plugin.v1.Schema.Block.attributes:type_name -> polyglot.plugin.v1.Schema.Attribute
+	43, // 31: polyglot.plugin.v1.Schema.Block.block_types:type_name -> polyglot.plugin.v1.Schema.NestedBlock
+	10, // 32: polyglot.plugin.v1.GetInfo.Response.components:type_name -> polyglot.plugin.v1.Component
+	5,  // 33: polyglot.plugin.v1.GetInfo.Response.diagnostics:type_name -> polyglot.plugin.v1.Diagnostic
+	0,  // 34: polyglot.plugin.v1.GetSchema.Request.kind:type_name -> polyglot.plugin.v1.Kind
+	8,  // 35: polyglot.plugin.v1.GetSchema.Response.schema:type_name -> polyglot.plugin.v1.Schema
+	5,  // 36: polyglot.plugin.v1.GetSchema.Response.diagnostics:type_name -> polyglot.plugin.v1.Diagnostic
+	0,  // 37: polyglot.plugin.v1.ValidateConfig.Request.kind:type_name -> polyglot.plugin.v1.Kind
+	7,  // 38: polyglot.plugin.v1.ValidateConfig.Request.config:type_name -> polyglot.plugin.v1.DynamicValue
+	5,  // 39: polyglot.plugin.v1.ValidateConfig.Response.diagnostics:type_name -> polyglot.plugin.v1.Diagnostic
+	23, // 40: polyglot.plugin.v1.Generate.Request.open:type_name -> polyglot.plugin.v1.TeacherOpen
+	53, // 41: polyglot.plugin.v1.Generate.Request.calls:type_name -> polyglot.plugin.v1.Generate.Calls
+	21, // 42: polyglot.plugin.v1.Generate.Calls.calls:type_name -> polyglot.plugin.v1.Call
+	55, // 43: polyglot.plugin.v1.Generate.Response.opened:type_name -> polyglot.plugin.v1.Generate.Opened
+	56, // 44: polyglot.plugin.v1.Generate.Response.results:type_name -> polyglot.plugin.v1.Generate.Results
+	5,  // 45: polyglot.plugin.v1.Generate.Opened.diagnostics:type_name -> polyglot.plugin.v1.Diagnostic
+	22, // 46: polyglot.plugin.v1.Generate.Results.results:type_name -> polyglot.plugin.v1.Result
+	23, // 47: polyglot.plugin.v1.SubmitBatch.Request.open:type_name -> polyglot.plugin.v1.TeacherOpen
+	21, // 48: polyglot.plugin.v1.SubmitBatch.Request.calls:type_name -> polyglot.plugin.v1.Call
+	5,  // 49: polyglot.plugin.v1.SubmitBatch.Response.diagnostics:type_name -> polyglot.plugin.v1.Diagnostic
+	23, // 50: polyglot.plugin.v1.PollBatch.Request.open:type_name -> polyglot.plugin.v1.TeacherOpen
+	22, // 51: polyglot.plugin.v1.PollBatch.Response.results:type_name -> polyglot.plugin.v1.Result
+	11, // 52: polyglot.plugin.v1.PollBatch.Response.progress:type_name -> polyglot.plugin.v1.Progress
+	5,  // 53: polyglot.plugin.v1.PollBatch.Response.diagnostics:type_name -> polyglot.plugin.v1.Diagnostic
+	7,  // 54: polyglot.plugin.v1.Compute.Open.config:type_name -> polyglot.plugin.v1.DynamicValue
+	27, // 55: polyglot.plugin.v1.Compute.Batch.examples:type_name -> polyglot.plugin.v1.Example
+	62, // 56: polyglot.plugin.v1.Compute.Request.open:type_name -> polyglot.plugin.v1.Compute.Open
+	63, // 57: polyglot.plugin.v1.Compute.Request.reference:type_name -> polyglot.plugin.v1.Compute.Batch
+	63, // 58: polyglot.plugin.v1.Compute.Request.batch:type_name -> polyglot.plugin.v1.Compute.Batch
+	64, // 59: polyglot.plugin.v1.Compute.Request.finish:type_name -> polyglot.plugin.v1.Compute.Finish
+	69, // 60: polyglot.plugin.v1.Compute.Aggregate.values:type_name -> polyglot.plugin.v1.Compute.Aggregate.ValuesEntry
+	68, // 61: polyglot.plugin.v1.Compute.Response.values:type_name -> polyglot.plugin.v1.Compute.Values
+	66, // 62: polyglot.plugin.v1.Compute.Response.aggregate:type_name -> polyglot.plugin.v1.Compute.Aggregate
+	11, // 63: polyglot.plugin.v1.Compute.Response.progress:type_name -> polyglot.plugin.v1.Progress
+	5,  // 64: polyglot.plugin.v1.Compute.Response.diagnostics:type_name -> polyglot.plugin.v1.Diagnostic
+	28, // 65: polyglot.plugin.v1.Compute.Values.values:type_name -> polyglot.plugin.v1.ExampleValue
+	7,  // 66: polyglot.plugin.v1.Train.Request.config:type_name -> polyglot.plugin.v1.DynamicValue
+	7,  // 67: polyglot.plugin.v1.Evaluate.Request.config:type_name -> polyglot.plugin.v1.DynamicValue
+	30, // 68: polyglot.plugin.v1.Evaluate.Request.benchmarks:type_name -> polyglot.plugin.v1.BenchmarkSpec
+	21, // 69: polyglot.plugin.v1.HostGenerate.Request.calls:type_name -> polyglot.plugin.v1.Call
+	22, // 70: polyglot.plugin.v1.HostGenerate.Response.results:type_name -> polyglot.plugin.v1.Result
+	5,  // 71: polyglot.plugin.v1.HostGenerate.Response.diagnostics:type_name -> polyglot.plugin.v1.Diagnostic
+	45, // 72: polyglot.plugin.v1.Plugin.GetInfo:input_type -> polyglot.plugin.v1.GetInfo.Request
+	47, // 73: polyglot.plugin.v1.Plugin.GetSchema:input_type -> polyglot.plugin.v1.GetSchema.Request
+	49, // 74: polyglot.plugin.v1.Plugin.ValidateConfig:input_type -> polyglot.plugin.v1.ValidateConfig.Request
+	52, // 75: polyglot.plugin.v1.Teacher.Generate:input_type -> polyglot.plugin.v1.Generate.Request
+	57, // 76: polyglot.plugin.v1.Teacher.SubmitBatch:input_type -> polyglot.plugin.v1.SubmitBatch.Request
+	59, // 77: polyglot.plugin.v1.Teacher.PollBatch:input_type -> polyglot.plugin.v1.PollBatch.Request
+	65, // 78: polyglot.plugin.v1.Metric.Compute:input_type -> polyglot.plugin.v1.Compute.Request
+	71, // 79: polyglot.plugin.v1.Trainer.Train:input_type -> polyglot.plugin.v1.Train.Request
+	72, // 80: polyglot.plugin.v1.Trainer.Evaluate:input_type -> polyglot.plugin.v1.Evaluate.Request
+	37, // 81: polyglot.plugin.v1.Host.RunJob:input_type -> polyglot.plugin.v1.Job
+	75, // 82: polyglot.plugin.v1.Host.Generate:input_type -> polyglot.plugin.v1.HostGenerate.Request
+	46, // 83: polyglot.plugin.v1.Plugin.GetInfo:output_type -> polyglot.plugin.v1.GetInfo.Response
+	48, // 84: polyglot.plugin.v1.Plugin.GetSchema:output_type -> polyglot.plugin.v1.GetSchema.Response
+	50, // 85: polyglot.plugin.v1.Plugin.ValidateConfig:output_type -> polyglot.plugin.v1.ValidateConfig.Response
+	54, // 86: polyglot.plugin.v1.Teacher.Generate:output_type -> polyglot.plugin.v1.Generate.Response
+	58, // 87: polyglot.plugin.v1.Teacher.SubmitBatch:output_type -> polyglot.plugin.v1.SubmitBatch.Response
+	60, // 88: polyglot.plugin.v1.Teacher.PollBatch:output_type -> polyglot.plugin.v1.PollBatch.Response
+	67, // 89: polyglot.plugin.v1.Metric.Compute:output_type -> polyglot.plugin.v1.Compute.Response
+	32, // 90: polyglot.plugin.v1.Trainer.Train:output_type -> polyglot.plugin.v1.TrainerEvent
+	32, // 91: polyglot.plugin.v1.Trainer.Evaluate:output_type -> polyglot.plugin.v1.TrainerEvent
+	38, // 92: polyglot.plugin.v1.Host.RunJob:output_type -> polyglot.plugin.v1.JobEvent
+	76, // 93: polyglot.plugin.v1.Host.Generate:output_type -> polyglot.plugin.v1.HostGenerate.Response
+	83, // [83:94] is the sub-list for method output_type
+	72, // [72:83] is the sub-list for method input_type
+	72, // [72:72] is the sub-list for extension type_name
+	72, // [72:72] is the sub-list for extension extendee
+	0,  // [0:72] is the sub-list for field type_name
 }
 
 func init() { file_polyglot_plugin_v1_plugin_proto_init() }
@@ -4982,21 +4998,21 @@ func file_polyglot_plugin_v1_plugin_proto_init() {
 		(*AttributePath_Step_ElementKeyString)(nil),
 		(*AttributePath_Step_ElementKeyInt)(nil),
 	}
-	file_polyglot_plugin_v1_plugin_proto_msgTypes[46].OneofWrappers = []any{
+	file_polyglot_plugin_v1_plugin_proto_msgTypes[47].OneofWrappers = []any{
 		(*Generate_Request_Open)(nil),
 		(*Generate_Request_Calls)(nil),
 	}
-	file_polyglot_plugin_v1_plugin_proto_msgTypes[48].OneofWrappers = []any{
+	file_polyglot_plugin_v1_plugin_proto_msgTypes[49].OneofWrappers = []any{
 		(*Generate_Response_Opened)(nil),
 		(*Generate_Response_Results)(nil),
 	}
-	file_polyglot_plugin_v1_plugin_proto_msgTypes[59].OneofWrappers = []any{
+	file_polyglot_plugin_v1_plugin_proto_msgTypes[60].OneofWrappers = []any{
 		(*Compute_Request_Open)(nil),
 		(*Compute_Request_Reference)(nil),
 		(*Compute_Request_Batch)(nil),
 		(*Compute_Request_Finish)(nil),
 	}
-	file_polyglot_plugin_v1_plugin_proto_msgTypes[61].OneofWrappers = []any{
+	file_polyglot_plugin_v1_plugin_proto_msgTypes[62].OneofWrappers = []any{
 		(*Compute_Response_Values)(nil),
 		(*Compute_Response_Aggregate)(nil),
 		(*Compute_Response_Progress)(nil),
@@ -5007,7 +5023,7 @@ func file_polyglot_plugin_v1_plugin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_polyglot_plugin_v1_plugin_proto_rawDesc), len(file_polyglot_plugin_v1_plugin_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   71,
+			NumMessages:   72,
 			NumExtensions: 0,
 			NumServices:   5,
 		},

@@ -1,0 +1,353 @@
+package pluginhost
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/go-plugin"
+	"github.com/rs/zerolog"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/polyglot-teachers/polyglot/sdk"
+)
+
+// Manager starts plugins on first use and keeps one process per plugin.
+type Manager struct {
+	// Dirs are the plugin folders searched, in order.
+	Dirs []string
+	// Builtins are the plugins compiled into the host binary; they are
+	// started as SelfExe internal-plugin NAME.
+	Builtins []string
+	SelfExe  string
+	// Constraints maps plugin name to a version constraint
+	// (from required_plugins).
+	Constraints map[string]string
+	// WorkDir is the plugins' working folder (the experiment folder), so
+	// relative paths in their config mean what the user meant.
+	WorkDir string
+	Log     zerolog.Logger
+
+	mu      sync.Mutex
+	running map[string]*Running
+}
+
+// Running is a started plugin.
+type Running struct {
+	Name   string
+	Path   string
+	Info   *sdk.PluginInfo
+	Client *sdk.Client
+	raw    *plugin.Client
+}
+
+// Exited reports whether the plugin process is gone.
+func (r *Running) Exited() bool { return r.raw.Exited() }
+
+// IsBuiltin reports whether name is compiled into the host.
+func (m *Manager) IsBuiltin(name string) bool {
+	for _, b := range m.Builtins {
+		if b == name {
+			return true
+		}
+	}
+	return false
+}
+
+// Resolve finds the binary for a plugin name: an installed binary wins over
+// a built-in of the same name, so users can replace a built-in.
+func (m *Manager) Resolve(name string) (Binary, bool, error) {
+	bins, err := Discover(m.Dirs...)
+	if err != nil {
+		return Binary{}, false, err
+	}
+	b, err := Select(bins, name, m.Constraints[name])
+	if err == nil {
+		return b, false, nil
+	}
+	if m.IsBuiltin(name) && m.Constraints[name] == "" {
+		return Binary{Name: name, Path: m.SelfExe}, true, nil
+	}
+	if m.IsBuiltin(name) {
+		return Binary{}, false, fmt.Errorf("%v (the built-in %q has no version to check against; remove the constraint to use it)", err, name)
+	}
+	return Binary{}, false, fmt.Errorf("%v; install it with `polyglot plugins install --path <binary>` (searched %s; built-ins: %s)", err, strings.Join(m.Dirs, ", "), strings.Join(m.Builtins, ", "))
+}
+
+// Get starts (or returns the running) plugin called name.
+func (m *Manager) Get(ctx context.Context, name string) (*Running, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.running == nil {
+		m.running = map[string]*Running{}
+	}
+	if r, ok := m.running[name]; ok && !r.raw.Exited() {
+		return r, nil
+	}
+	bin, builtin, err := m.Resolve(name)
+	if err != nil {
+		return nil, err
+	}
+	r, err := m.start(ctx, name, bin, builtin)
+	if err != nil {
+		return nil, err
+	}
+	m.running[name] = r
+	return r, nil
+}
+
+func (m *Manager) start(ctx context.Context, name string, bin Binary, builtin bool) (*Running, error) {
+	var cmd *exec.Cmd
+	var secure *plugin.SecureConfig
+	if builtin {
+		cmd = exec.Command(bin.Path, "internal-plugin", name)
+	} else {
+		sum, err := Verify(bin)
+		if err != nil {
+			return nil, err
+		}
+		secure = &plugin.SecureConfig{Checksum: sum, Hash: sha256.New()}
+		cmd = exec.Command(bin.Path)
+	}
+	cmd.Dir = m.WorkDir
+	cmd.Env = os.Environ()
+	start := time.Now()
+	pc := plugin.NewClient(&plugin.ClientConfig{
+		HandshakeConfig:  sdk.Handshake,
+		Plugins:          sdk.PluginMap(),
+		Cmd:              cmd,
+		SecureConfig:     secure,
+		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
+		AutoMTLS:         true,
+		Managed:          true,
+		StartTimeout:     30 * time.Second,
+		Logger:           NewLogBridge(m.Log, name),
+		GRPCDialOptions:  []grpc.DialOption{grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(sdk.MaxMessageBytes), grpc.MaxCallSendMsgSize(sdk.MaxMessageBytes))},
+	})
+	rpc, err := pc.Client()
+	if err != nil {
+		pc.Kill()
+		return nil, explainStart(name, bin.Path, err)
+	}
+	raw, err := rpc.Dispense(sdk.PluginName)
+	if err != nil {
+		pc.Kill()
+		return nil, fmt.Errorf("plugin %q (%s) does not serve the polyglot protocol: %w", name, bin.Path, err)
+	}
+	c := raw.(*sdk.Client)
+	info, err := c.Info(ctx)
+	if err != nil {
+		pc.Kill()
+		return nil, m.Explain(name, bin.Path, err)
+	}
+	if info.Protocol != sdk.ProtocolVersion {
+		pc.Kill()
+		return nil, fmt.Errorf("plugin %q (%s) speaks protocol version %d; this polyglot speaks %d. Install a matching plugin version", name, bin.Path, info.Protocol, sdk.ProtocolVersion)
+	}
+	m.Log.Debug().Str("plugin", name).Str("path", bin.Path).Str("version", info.Version).Dur("startup", time.Since(start)).Msg("plugin started")
+	return &Running{Name: name, Path: bin.Path, Info: info, Client: c, raw: pc}, nil
+}
+
+func explainStart(name, path string, err error) error {
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "Unrecognized remote plugin message"):
+		return fmt.Errorf("plugin %q (%s) wrote to standard output before the handshake, which breaks the plugin protocol. Plugins must log to stderr only (the SDK's Logger does). Run `%s describe` to check that the binary is a polyglot plugin: %w", name, path, path, err)
+	case strings.Contains(msg, "checksums did not match"):
+		return fmt.Errorf("plugin %q (%s) changed while it was being started (checksum mismatch); install it again: %w", name, path, err)
+	case strings.Contains(msg, "Incompatible API version") || strings.Contains(msg, "Incompatible core API version"):
+		return fmt.Errorf("plugin %q (%s) was built for another protocol version: %w", name, path, err)
+	}
+	return fmt.Errorf("starting plugin %q (%s): %w. Run `%s describe` to check the binary", name, path, err, path)
+}
+
+// Explain turns a call error into a sentence that names the plugin: a
+// crash mid-call otherwise surfaces as an opaque transport error.
+func (m *Manager) Explain(name, path string, err error) error {
+	if err == nil {
+		return nil
+	}
+	m.mu.Lock()
+	r := m.running[name]
+	m.mu.Unlock()
+	st, _ := status.FromError(err)
+	exited := r != nil && r.raw.Exited()
+	if exited || st.Code() == codes.Unavailable || errors.Is(err, io.EOF) {
+		if exited {
+			return fmt.Errorf("plugin %q (%s) exited unexpectedly during the call (it crashed or was killed; see its log lines above): %s", name, path, st.Message())
+		}
+		return fmt.Errorf("plugin %q (%s) stopped answering: %s", name, path, st.Message())
+	}
+	if st.Code() == codes.Canceled {
+		return context.Canceled
+	}
+	return fmt.Errorf("plugin %q: %s", name, st.Message())
+}
+
+// ExplainErr is Explain for a running plugin.
+func (m *Manager) ExplainErr(r *Running, err error) error { return m.Explain(r.Name, r.Path, err) }
+
+// Running lists the started plugins.
+func (m *Manager) List() []*Running {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]*Running, 0, len(m.running))
+	for _, r := range m.running {
+		out = append(out, r)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Close stops every plugin.
+func (m *Manager) Close() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, r := range m.running {
+		r.raw.Kill()
+	}
+	m.running = nil
+}
+
+// DescribeBinary runs `BINARY describe` (no handshake) and parses the JSON.
+func DescribeBinary(ctx context.Context, path string, args ...string) (*DescribeOutput, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, path, append(args, "describe")...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("running %s describe: %v: %s", path, err, strings.TrimSpace(stderr.String()))
+	}
+	var d DescribeOutput
+	if err := json.Unmarshal(out, &d); err != nil {
+		return nil, fmt.Errorf("%s describe did not print a polyglot plugin description (is it a polyglot plugin?): %w", path, err)
+	}
+	if d.Name == "" {
+		return nil, fmt.Errorf("%s describe printed no plugin name", path)
+	}
+	return &d, nil
+}
+
+// DescribeOutput is the JSON a plugin prints for `describe`.
+type DescribeOutput struct {
+	Name       string `json:"name"`
+	Version    string `json:"version"`
+	Protocol   int    `json:"protocol_version"`
+	Components []struct {
+		Kind        string          `json:"kind"`
+		Name        string          `json:"name"`
+		Description string          `json:"description"`
+		Config      json.RawMessage `json:"config"`
+	} `json:"components"`
+}
+
+// Install copies a plugin binary into dir under its canonical name and
+// records its checksum in the lock file.
+func Install(ctx context.Context, dir, src, source string) (LockEntry, error) {
+	d, err := DescribeBinary(ctx, src)
+	if err != nil {
+		return LockEntry{}, err
+	}
+	if d.Protocol != sdk.ProtocolVersion {
+		return LockEntry{}, fmt.Errorf("%s speaks plugin protocol %d; this polyglot speaks %d", src, d.Protocol, sdk.ProtocolVersion)
+	}
+	file := Prefix + d.Name
+	if d.Version != "" {
+		file += "_v" + strings.TrimPrefix(d.Version, "v")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return LockEntry{}, err
+	}
+	dst := dir + string(os.PathSeparator) + file
+	if err := copyFile(src, dst); err != nil {
+		return LockEntry{}, fmt.Errorf("copying %s to %s: %w", src, dst, err)
+	}
+	sum, err := FileSHA256(dst)
+	if err != nil {
+		return LockEntry{}, err
+	}
+	lock, err := ReadLock(dir)
+	if err != nil {
+		return LockEntry{}, err
+	}
+	e := LockEntry{Name: d.Name, Version: d.Version, File: file, SHA256: sum, Source: source}
+	lock.Put(e)
+	return e, lock.Write()
+}
+
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	tmp := dst + ".tmp"
+	out, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o755)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	if err := out.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, dst)
+}
+
+// NewLogBridge is an hclog.Logger that forwards plugin log lines into
+// zerolog, tagged with the plugin's name.
+func NewLogBridge(log zerolog.Logger, plugin string) hclog.Logger {
+	return hclog.New(&hclog.LoggerOptions{
+		Name:       "plugin",
+		Level:      hclog.Debug,
+		Output:     &zerologWriter{log: log.With().Str("plugin", plugin).Logger()},
+		JSONFormat: true,
+	})
+}
+
+type zerologWriter struct{ log zerolog.Logger }
+
+func (w *zerologWriter) Write(p []byte) (int, error) {
+	var m map[string]any
+	if err := json.Unmarshal(p, &m); err != nil {
+		w.log.Info().Msg(strings.TrimSpace(string(p)))
+		return len(p), nil
+	}
+	lvl := zerolog.DebugLevel
+	switch m["@level"] {
+	case "trace":
+		lvl = zerolog.TraceLevel
+	case "info":
+		lvl = zerolog.InfoLevel
+	case "warn":
+		lvl = zerolog.WarnLevel
+	case "error":
+		lvl = zerolog.ErrorLevel
+	}
+	ev := w.log.WithLevel(lvl)
+	msg, _ := m["@message"].(string)
+	for k, v := range m {
+		if strings.HasPrefix(k, "@") || k == "timestamp" {
+			continue
+		}
+		ev = ev.Interface(k, v)
+	}
+	ev.Msg(msg)
+	return len(p), nil
+}
