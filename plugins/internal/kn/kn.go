@@ -144,11 +144,11 @@ type Model struct {
 	order    int
 	discount float64
 
-	vocab  []rune           // id -> rune; ids 0 and 1 are reserved
-	bmp    []uint16         // rune -> id for the Basic Multilingual Plane (0 = unseen)
-	astral map[rune]uint16  // rune -> id above the BMP
-	counts []*table // counts[k-1]: order k; raw at the top order, continuation below
-	chars  uint64           // characters trained on
+	vocab  []rune          // id -> rune; ids 0 and 1 are reserved
+	bmp    []uint16        // rune -> id for the Basic Multilingual Plane (0 = unseen)
+	astral map[rune]uint16 // rune -> id above the BMP
+	counts []*table        // counts[k-1]: order k; raw at the top order, continuation below
+	chars  uint64          // characters trained on
 
 	mu    sync.Mutex
 	ready atomic.Bool
