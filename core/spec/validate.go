@@ -1,0 +1,74 @@
+package spec
+
+import (
+	"fmt"
+
+	"github.com/hashicorp/hcl/v2"
+)
+
+// validate runs the checks that span blocks: names used in one block must
+// be declared by another.
+func (l *loader) validate() {
+	e := l.e
+	names := func(n int, get func(int) string) []string {
+		out := make([]string, n)
+		for i := range out {
+			out[i] = get(i)
+		}
+		return out
+	}
+	teachers := names(len(e.Teachers), func(i int) string { return e.Teachers[i].Name })
+	seeds := names(len(e.SeedSets), func(i int) string { return e.SeedSets[i].Name })
+	metrics := names(len(e.Metrics), func(i int) string { return e.Metrics[i].Name })
+
+	unknown := func(rng hcl.Range, what, name string, known []string) {
+		l.diags = append(l.diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Unknown " + what,
+			Detail:   fmt.Sprintf("No %s named %q is declared.%s Declare a %s %q {} block or use one of: %s.", what, name, didYouMean(name, known), what, name, quoteList(known)),
+			Subject:  rng.Ptr(),
+		})
+	}
+
+	for _, c := range e.Controls {
+		if contains(teachers, c.Name) {
+			l.diags = append(l.diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  fmt.Sprintf("Duplicate teacher %q", c.Name),
+				Detail:   "Controls are ranked next to teachers, so a control cannot share a teacher's name; rename one of them.",
+				Subject:  c.DeclRange.Ptr(),
+			})
+		}
+		if c.Seeds != "" && !contains(seeds, c.Seeds) {
+			unknown(c.Ranges["seeds"], "seeds", c.Seeds, seeds)
+		}
+		for i, m := range c.CaughtBy {
+			if !contains(metrics, m) {
+				rng := c.Ranges["caught_by"]
+				if l.controlExprs != nil {
+					if ex := l.controlExprs[c.Name]; ex != nil {
+						rng = elemRange(ex, i)
+					}
+				}
+				unknown(rng, "metric", m, metrics)
+			}
+		}
+	}
+	for _, s := range e.Strategies {
+		if s.Input.Seeds != "" && !contains(seeds, s.Input.Seeds) {
+			unknown(s.Input.Ranges["seeds"], "seeds", s.Input.Seeds, seeds)
+		}
+		for _, st := range s.Steps {
+			if st.Teacher != "self" && st.Teacher != "" && !contains(teachers, st.Teacher) {
+				unknown(st.Ranges["teacher"], "teacher", st.Teacher, append([]string{"self"}, teachers...))
+			}
+		}
+	}
+	if r := l.scoreReader; r != nil {
+		for i, m := range e.Score.Metrics {
+			if !contains(metrics, m) {
+				unknown(r.elemRange("metrics", i), "metric", m, metrics)
+			}
+		}
+	}
+}
