@@ -153,22 +153,22 @@ type loader struct {
 	byAddr  map[string]*node
 	configs []*hcl.Block // plugin config blocks: references checked, not evaluated
 
-	vars     map[string]cty.Value
-	locals   map[string]cty.Value
-	blocks   map[string]map[string]cty.Value // type -> name -> value
-	singles  map[string]cty.Value            // experiment, score
-	funcs    map[string]function.Function
+	vars    map[string]cty.Value
+	locals  map[string]cty.Value
+	blocks  map[string]map[string]cty.Value // type -> name -> value
+	singles map[string]cty.Value            // experiment, score
+	funcs   map[string]function.Function
 
 	// typed results, filled during evaluation
-	seedSets   map[string]*SeedSet
-	teachers   map[string]*Teacher
-	controls   map[string]*Control
-	strategies map[string]*Strategy
-	metrics    map[string]*Metric
-	students   map[string]*Student
-	benchmarks map[string]*Benchmark
-	plugins    map[string]*RequiredPlugin
-	localDecl  map[string]*Local
+	seedSets     map[string]*SeedSet
+	teachers     map[string]*Teacher
+	controls     map[string]*Control
+	strategies   map[string]*Strategy
+	metrics      map[string]*Metric
+	students     map[string]*Student
+	benchmarks   map[string]*Benchmark
+	plugins      map[string]*RequiredPlugin
+	localDecl    map[string]*Local
 	scoreReader  *reader
 	controlExprs map[string]hcl.Expression // caught_by expressions, for element ranges
 }

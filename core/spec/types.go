@@ -83,12 +83,12 @@ type RequiredPlugin struct {
 
 // SeedSet is a `seeds "name" {}` block. The data is not read at load time.
 type SeedSet struct {
-	Name     string
-	Path     string   // as written (relative to the spec dir, may be a glob)
-	Files    []string // absolute paths the pattern matched, sorted
-	Format   string   // jsonl | csv | parquet
-	Columns  SeedColumns
-	Language string // fixed language when the data has no language column; "" otherwise
+	Name      string
+	Path      string   // as written (relative to the spec dir, may be a glob)
+	Files     []string // absolute paths the pattern matched, sorted
+	Format    string   // jsonl | csv | parquet
+	Columns   SeedColumns
+	Language  string // fixed language when the data has no language column; "" otherwise
 	DeclRange hcl.Range
 	Ranges    map[string]hcl.Range
 }
