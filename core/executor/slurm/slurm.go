@@ -1,0 +1,279 @@
+// Package slurm is the executor backend that runs jobs on a Slurm cluster through its
+// command-line tools (sbatch, squeue, sacct, scontrol, scancel), which exist on every
+// login node whatever the Slurm version or site configuration. The REST API (slurmrestd)
+// is often not deployed, so it is not used.
+//
+// Submit renders Job into an sbatch script (WorkDir/logs/job.sbatch) whose #SBATCH lines
+// carry the resources (--partition, --account, --gres=gpu:N, --cpus-per-task, --mem,
+// --time, --array, Extra flags) and send stdout/stderr into WorkDir/logs, submits it with
+// `sbatch --parsable`, and records the Slurm job id in the job's state file, so any later
+// polyglot process re-attaches by reading it. Jobs are submitted with --no-requeue: a node
+// failure or preemption then ends the job with NODE_FAIL/PREEMPTED, which Wait reports as a
+// retryable error, and polyglot decides about the retry (Attempt+1) itself.
+//
+// Wait polls (every PollInterval) `squeue` for live state, one line per array task. Once
+// no task is pending or running it reads final states and exit codes from `sacct`; when
+// accounting is disabled (no slurmdbd) it falls back to `scontrol show job`, which keeps
+// finished jobs for the cluster's MinJobAge (300 s by default — re-attaching later than
+// that to a job that ended meanwhile yields ReasonLost). Log lines are streamed by tailing
+// the output files, which assumes WorkDir is on a filesystem shared with the compute
+// nodes — true of any Slurm cluster's home/project/scratch space.
+//
+// Slurm's terminal states map to executor.Reason: TIMEOUT and DEADLINE → ReasonTimeout,
+// OUT_OF_MEMORY → ReasonOutOfMemory, NODE_FAIL and BOOT_FAIL → ReasonNodeFail, PREEMPTED →
+// ReasonPreempted, CANCELLED → ReasonCancelled, FAILED and others → ReasonFailed with the
+// exit code and signal from Slurm's "code:signal" ExitCode.
+package slurm
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/polyglot-teachers/polyglot/core/executor"
+)
+
+// Backend is the name recorded in handles of this executor.
+const Backend = "slurm"
+
+// Executor submits jobs to Slurm. Create it with New and adjust the fields before use.
+type Executor struct {
+	// PollInterval is how often Wait asks Slurm for the job's state and reads new log
+	// lines (default 5s; keep it >= a few seconds on a busy production cluster).
+	PollInterval time.Duration
+	// Partition and Account are used when a Job's Resources leave them empty.
+	Partition string
+	Account   string
+	// BinDir holds the Slurm commands; empty means look them up in PATH.
+	BinDir string
+	// Shell is the interpreter line of the rendered script (default /bin/sh).
+	Shell string
+	// Requeue lets Slurm requeue the job itself after a node failure or preemption
+	// (default false: the job ends and Wait reports a retryable error).
+	Requeue bool
+}
+
+// New returns an executor with default settings.
+func New() *Executor { return &Executor{PollInterval: 5 * time.Second, Shell: "/bin/sh"} }
+
+var _ executor.Executor = (*Executor)(nil)
+
+// info is the backend-specific part of the state file.
+type info struct {
+	JobID   string `json:"job_id"`
+	Cluster string `json:"cluster,omitempty"`
+	Script  string `json:"script"`
+}
+
+func (e *Executor) bin(name string) string {
+	if e.BinDir == "" {
+		return name
+	}
+	return filepath.Join(e.BinDir, name)
+}
+
+// run executes one Slurm command and returns its stdout; the error carries stderr, which
+// is where Slurm explains itself.
+func (e *Executor) run(ctx context.Context, name string, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, e.bin(name), args...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		msg := strings.TrimSpace(errb.String())
+		if msg == "" {
+			msg = strings.TrimSpace(out.String())
+		}
+		if errors.Is(err, exec.ErrNotFound) {
+			return "", fmt.Errorf("%s not found: install the Slurm client tools or set Executor.BinDir", name)
+		}
+		return out.String(), &cmdError{cmd: name + " " + strings.Join(args, " "), msg: msg, err: err}
+	}
+	return out.String(), nil
+}
+
+type cmdError struct {
+	cmd, msg string
+	err      error
+}
+
+func (c *cmdError) Error() string { return fmt.Sprintf("%s: %v: %s", c.cmd, c.err, c.msg) }
+func (c *cmdError) Unwrap() error { return c.err }
+
+// Script renders the sbatch script for j. It is exported so callers can show it (dry run).
+func (e *Executor) Script(j executor.Job) (string, error) {
+	if err := j.Validate(); err != nil {
+		return "", err
+	}
+	r := j.Resources
+	if r.Partition == "" {
+		r.Partition = e.Partition
+	}
+	if r.Account == "" {
+		r.Account = e.Account
+	}
+	// #SBATCH lines are split on whitespace by sbatch; values with spaces or newlines
+	// would silently turn into other options.
+	check := func(what, v string) error {
+		if strings.ContainsAny(v, " \t\r\n") {
+			return fmt.Errorf("job %q: %s %q contains whitespace, which sbatch directives cannot carry", j.Name, what, v)
+		}
+		return nil
+	}
+	name := j.Name
+	if name == "" {
+		name = "polyglot-" + j.Key
+	}
+	name = strings.Map(func(c rune) rune {
+		if c == ' ' || c == '\t' || c == '\n' || c == '\r' {
+			return '_'
+		}
+		return c
+	}, name)
+	for what, v := range map[string]string{"WorkDir": j.WorkDir, "Partition": r.Partition, "Account": r.Account} {
+		if err := check(what, v); err != nil {
+			return "", err
+		}
+	}
+	var b strings.Builder
+	shell := e.Shell
+	if shell == "" {
+		shell = "/bin/sh"
+	}
+	fmt.Fprintf(&b, "#!%s\n# Rendered by polyglot (core/executor/slurm) for job key %s, attempt %d.\n", shell, j.Key, j.Attempt)
+	d := func(format string, a ...any) { fmt.Fprintf(&b, "#SBATCH "+format+"\n", a...) }
+	d("--job-name=%s", name)
+	d("--chdir=%s", j.WorkDir)
+	out, errf := executor.LogPath(j.WorkDir, "stdout", -1), executor.LogPath(j.WorkDir, "stderr", -1)
+	if j.Array > 0 {
+		// %a is Slurm's array-task index; it yields executor.LogPath(dir, stream, task).
+		out, errf = filepath.Join(executor.LogDir(j.WorkDir), "stdout.%a.log"), filepath.Join(executor.LogDir(j.WorkDir), "stderr.%a.log")
+	}
+	d("--output=%s", out)
+	d("--error=%s", errf)
+	if r.Partition != "" {
+		d("--partition=%s", r.Partition)
+	}
+	if r.Account != "" {
+		d("--account=%s", r.Account)
+	}
+	if r.GPUs > 0 {
+		d("--gres=gpu:%d", r.GPUs)
+	}
+	if r.CPUs > 0 {
+		d("--cpus-per-task=%d", r.CPUs)
+	}
+	if r.MemoryMB > 0 {
+		d("--mem=%dM", r.MemoryMB)
+	}
+	if r.TimeLimit > 0 {
+		// Slurm counts whole minutes; round up so the job gets at least what it asked for.
+		d("--time=%d", int((r.TimeLimit+time.Minute-1)/time.Minute))
+	}
+	if j.Array > 0 {
+		d("--array=0-%d", j.Array-1)
+	}
+	if !e.Requeue {
+		d("--no-requeue")
+	}
+	for _, x := range r.Extra {
+		if !strings.HasPrefix(x, "-") || strings.ContainsAny(x, "\r\n") {
+			return "", fmt.Errorf("job %q: Extra flag %q: give one sbatch option per entry, starting with '-'", j.Name, x)
+		}
+		d("%s", x)
+	}
+	fmt.Fprintf(&b, "\nexport POLYGLOT_JOB_KEY=%s\n", shq(j.Key))
+	if j.Array > 0 {
+		b.WriteString("export POLYGLOT_ARRAY_TASK_ID=\"$SLURM_ARRAY_TASK_ID\"\n")
+	}
+	for _, kv := range j.SortedEnv() {
+		k, v, _ := strings.Cut(kv, "=")
+		fmt.Fprintf(&b, "export %s=%s\n", k, shq(v))
+	}
+	b.WriteString("exec")
+	for _, a := range j.Argv {
+		b.WriteString(" " + shq(a))
+	}
+	b.WriteString("\n")
+	return b.String(), nil
+}
+
+// shq quotes s for a POSIX shell.
+func shq(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+// Submit starts j with sbatch, or returns the handle already recorded in j.WorkDir.
+func (e *Executor) Submit(ctx context.Context, j executor.Job) (executor.Handle, error) {
+	script, err := e.Script(j)
+	if err != nil {
+		return executor.Handle{}, err
+	}
+	s, err := executor.Begin(j, Backend)
+	if err != nil {
+		return executor.Handle{}, err
+	}
+	defer s.Close()
+	if s.Existing != nil {
+		return s.Existing.Handle, nil
+	}
+	if err := s.Prepare(); err != nil {
+		return executor.Handle{}, err
+	}
+	path := filepath.Join(executor.LogDir(j.WorkDir), "job.sbatch")
+	if err := os.WriteFile(path, []byte(script), 0o755); err != nil {
+		return executor.Handle{}, err
+	}
+	out, err := e.run(ctx, "sbatch", "--parsable", path)
+	if err != nil {
+		return executor.Handle{}, fmt.Errorf("job %q: submit: %w", j.Name, err)
+	}
+	// --parsable prints "jobid" or "jobid;cluster".
+	id, cluster, _ := strings.Cut(strings.TrimSpace(out), ";")
+	if _, err := strconv.ParseUint(id, 10, 64); err != nil {
+		return executor.Handle{}, fmt.Errorf("job %q: sbatch printed %q, expected a job id", j.Name, out)
+	}
+	h := executor.Handle{Backend: Backend, Key: j.Key, Attempt: j.Attempt, ID: id, WorkDir: j.WorkDir, Array: j.Array}
+	if _, err := s.Commit(h, info{JobID: id, Cluster: cluster, Script: path}); err != nil {
+		// Unrecorded, the job could never be found again: cancel it rather than leak it.
+		_, _ = e.run(context.WithoutCancel(ctx), "scancel", id)
+		return executor.Handle{}, fmt.Errorf("job %q: record state: %w", j.Name, err)
+	}
+	return h, nil
+}
+
+func load(h executor.Handle) (info, error) {
+	var in info
+	if h.Backend != Backend {
+		return in, fmt.Errorf("%s: not a %s handle", h, Backend)
+	}
+	rec, err := executor.LoadState(h.WorkDir)
+	if err != nil {
+		return in, fmt.Errorf("%s: read state: %w", h, err)
+	}
+	if rec.Handle.Key != h.Key || rec.Handle.Attempt != h.Attempt || rec.Handle.ID != h.ID {
+		return in, fmt.Errorf("%s: WorkDir now holds %s attempt %d; the handle is stale", h, rec.Handle, rec.Handle.Attempt)
+	}
+	if err := json.Unmarshal(rec.Backend, &in); err != nil {
+		return in, fmt.Errorf("%s: corrupt slurm state: %w", h, err)
+	}
+	return in, nil
+}
+
+// Cancel stops every task of h with scancel. A finished job is not an error.
+func (e *Executor) Cancel(ctx context.Context, h executor.Handle) error {
+	if _, err := load(h); err != nil {
+		return err
+	}
+	_, err := e.run(ctx, "scancel", h.ID)
+	var ce *cmdError
+	if errors.As(err, &ce) && (strings.Contains(ce.msg, "already completing or completed") || strings.Contains(ce.msg, "Invalid job id")) {
+		return nil
+	}
+	return err
+}
