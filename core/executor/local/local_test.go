@@ -361,3 +361,28 @@ func TestWaitHonoursContext(t *testing.T) {
 		t.Fatalf("Wait with expired ctx: %v", err)
 	}
 }
+
+func TestConcurrentSubmitStartsOnce(t *testing.T) {
+	dir := t.TempDir()
+	job := executor.Job{Key: "once", Name: "once", WorkDir: dir, Argv: []string{"/bin/sh", "-c", "echo run >> runs.txt"}}
+	const n = 8
+	handles := make([]executor.Handle, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() { defer wg.Done(); handles[i], errs[i] = newExec().Submit(context.Background(), job) }()
+	}
+	wg.Wait()
+	for i := 0; i < n; i++ {
+		if errs[i] != nil || handles[i] != handles[0] {
+			t.Fatalf("submit %d: %+v %v, want %+v", i, handles[i], errs[i], handles[0])
+		}
+	}
+	if _, err := newExec().Wait(waitCtx(t), handles[0], nil); err != nil {
+		t.Fatal(err)
+	}
+	if runs, _ := os.ReadFile(filepath.Join(dir, "runs.txt")); string(runs) != "run\n" {
+		t.Fatalf("runs.txt %q: %d concurrent submits must start the job once", runs, n)
+	}
+}

@@ -102,9 +102,9 @@ func TestSubmitRunsToCompletion(t *testing.T) {
 			e := newExec()
 			h, err := e.Submit(context.Background(), executor.Job{
 				Key: executor.KeyOf("complete", tc.name), Name: "polyglot test " + tc.name, WorkDir: dir,
-				Argv:  []string{"/bin/sh", "-c", `echo "in: $(cat input.txt)"; echo "it's $GREETING" >&2; exit "$1"`, "sh", tc.code},
-				Env:   map[string]string{"GREETING": "quoted 'env'"},
-				Files: map[string][]byte{"input.txt": []byte("a file")},
+				Argv:      []string{"/bin/sh", "-c", `echo "in: $(cat input.txt)"; echo "it's $GREETING" >&2; exit "$1"`, "sh", tc.code},
+				Env:       map[string]string{"GREETING": "quoted 'env'"},
+				Files:     map[string][]byte{"input.txt": []byte("a file")},
 				Resources: executor.Resources{CPUs: 1, MemoryMB: 100, TimeLimit: 5 * time.Minute},
 			})
 			if err != nil {
