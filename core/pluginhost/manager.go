@@ -351,3 +351,11 @@ func (w *zerologWriter) Write(p []byte) (int, error) {
 	ev.Msg(msg)
 	return len(p), nil
 }
+
+// Pid is the plugin process id (0 when unknown).
+func (r *Running) Pid() int {
+	if rc := r.raw.ReattachConfig(); rc != nil {
+		return rc.Pid
+	}
+	return 0
+}

@@ -1,0 +1,19 @@
+// Command polyglot ranks teacher models for synthetic multilingual training
+// data. See README.md.
+package main
+
+import (
+	"os"
+
+	"github.com/polyglot-teachers/polyglot/core/command"
+	"github.com/polyglot-teachers/polyglot/sdk"
+)
+
+// builtins are the plugins compiled into this binary. They still run out of
+// process: the host re-executes itself as `polyglot internal-plugin NAME`.
+// core never imports a plugin; only this file does.
+var builtins = map[string]sdk.ServeOpts{}
+
+func main() {
+	os.Exit(command.Main(os.Args[1:], builtins))
+}
