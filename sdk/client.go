@@ -73,7 +73,9 @@ func newClient(conn *grpc.ClientConn, broker *plugin.GRPCBroker) *Client {
 
 // NewClient wraps a gRPC connection to a plugin (tests and non-go-plugin
 // transports); broker may be nil, which disables host callbacks.
-func NewClient(conn *grpc.ClientConn, broker *plugin.GRPCBroker) *Client { return newClient(conn, broker) }
+func NewClient(conn *grpc.ClientConn, broker *plugin.GRPCBroker) *Client {
+	return newClient(conn, broker)
+}
 
 // SetHost registers the callbacks plugins of this client may use. It must be
 // called before the first call that needs them; later calls are ignored.
@@ -148,8 +150,8 @@ func (o TeacherOpen) proto() (*pb.TeacherOpen, error) {
 // TeacherStream is an open Generate stream: send calls, receive results in
 // completion order.
 type TeacherStream struct {
-	s   pb.Teacher_GenerateClient
-	mu  sync.Mutex
+	s  pb.Teacher_GenerateClient
+	mu sync.Mutex
 }
 
 // OpenTeacher opens a Generate stream. Configuration problems come back as

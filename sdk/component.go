@@ -57,7 +57,9 @@ type Generator interface {
 // GeneratorFunc adapts a function to Generator.
 type GeneratorFunc func(ctx context.Context, call *Call) (*Result, error)
 
-func (f GeneratorFunc) Generate(ctx context.Context, call *Call) (*Result, error) { return f(ctx, call) }
+func (f GeneratorFunc) Generate(ctx context.Context, call *Call) (*Result, error) {
+	return f(ctx, call)
+}
 
 // BatchGenerator is implemented by generators whose provider has a batch
 // API (cheaper, slower). The host persists the batch id so that polling

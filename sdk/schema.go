@@ -70,11 +70,11 @@ func Attr(name string, t cty.Type) AttrBuilder {
 	return AttrBuilder{&Attribute{Name: name, Type: t}}
 }
 
-func (ab AttrBuilder) Required() AttrBuilder          { ab.a.Required = true; return ab }
-func (ab AttrBuilder) Sensitive() AttrBuilder         { ab.a.Sensitive = true; return ab }
-func (ab AttrBuilder) Doc(s string) AttrBuilder       { ab.a.Description = s; return ab }
+func (ab AttrBuilder) Required() AttrBuilder           { ab.a.Required = true; return ab }
+func (ab AttrBuilder) Sensitive() AttrBuilder          { ab.a.Sensitive = true; return ab }
+func (ab AttrBuilder) Doc(s string) AttrBuilder        { ab.a.Description = s; return ab }
 func (ab AttrBuilder) Default(v cty.Value) AttrBuilder { ab.a.Default = v; return ab }
-func (ab AttrBuilder) addTo(b *Block)                 { b.Attributes = append(b.Attributes, ab.a) }
+func (ab AttrBuilder) addTo(b *Block)                  { b.Attributes = append(b.Attributes, ab.a) }
 
 type nestedItem struct{ n *NestedBlock }
 

@@ -23,13 +23,13 @@ import (
 
 // Component is one spec block bound to a plugin component.
 type Component struct {
-	Kind      sdk.Kind
-	Address   string // "teacher.gpt4o"
-	Plugin    string
-	Name      string // component name inside the plugin
-	Version   string
-	Running   *pluginhost.Running
-	Info      sdk.ComponentInfo
+	Kind    sdk.Kind
+	Address string // "teacher.gpt4o"
+	Plugin  string
+	Name    string // component name inside the plugin
+	Version string
+	Running *pluginhost.Running
+	Info    sdk.ComponentInfo
 	// Config is the decoded config with sensitive marks removed: it is what
 	// the plugin receives. Never log it; use Redacted.
 	Config cty.Value

@@ -12,7 +12,9 @@ import (
 
 type crashy struct{}
 
-func (crashy) Describe() sdk.Description { return sdk.Description{Name: "crashy", Schema: sdk.Schema()} }
+func (crashy) Describe() sdk.Description {
+	return sdk.Description{Name: "crashy", Schema: sdk.Schema()}
+}
 
 func (crashy) Open(ctx context.Context, req sdk.OpenRequest) (sdk.Generator, sdk.Diagnostics) {
 	return sdk.GeneratorFunc(func(ctx context.Context, c *sdk.Call) (*sdk.Result, error) {
