@@ -203,7 +203,7 @@ func (l *loader) load(paths []string) {
 	var varBlocks []*hcl.Block
 	for _, f := range files {
 		content, d := f.Body.Content(rootSchema)
-		l.diags = append(l.diags, d...)
+		l.diags = append(l.diags, advise(d, rootSchema)...)
 		for _, blk := range content.Blocks {
 			switch blk.Type {
 			case "experiment":

@@ -93,7 +93,9 @@ type evalBlock struct {
 }
 
 func evalBody(body hcl.Body, bs *blockSpec, ctx *hcl.EvalContext, owner hcl.Range) (*evaluated, hcl.Diagnostics) {
-	content, diags := body.Content(bs.hclSchema())
+	schema := bs.hclSchema()
+	content, diags := body.Content(schema)
+	diags = advise(diags, schema)
 	ev := &evaluated{body: body, owner: owner, attrs: content.Attributes, blocks: map[string][]*evalBlock{}}
 	obj := map[string]cty.Value{}
 	for _, a := range bs.attrs {

@@ -94,7 +94,9 @@ func (l *loader) evalStrategy(n *node, ctx *hcl.EvalContext) {
 			s.Emit.Response = "steps." + last.Name + ".text"
 		}
 	}
-	l.checkEmit(s, em)
+	if len(s.Steps) > 0 {
+		l.checkEmit(s, em)
+	}
 	l.strategies[n.name] = s
 }
 

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/agext/levenshtein"
+	"github.com/hashicorp/hcl/v2"
 )
 
 // didYouMean returns ` Did you mean "x"?` for the closest candidate within
@@ -17,10 +18,49 @@ func didYouMean(given string, candidates []string) string {
 			best, bestD = c, d
 		}
 	}
-	if best == "" || bestD > 3 || bestD >= len(given) && len(given) > 0 && bestD > 1 {
-		return ""
+	if best != "" && bestD < 3 && bestD < len(best) {
+		return fmt.Sprintf(" Did you mean %q?", best)
 	}
-	return fmt.Sprintf(" Did you mean %q?", best)
+	// A truncated or extended name ("scramble" for "scramble_words").
+	for _, c := range candidates {
+		if len(given) >= 3 && len(c) >= 3 && (strings.HasPrefix(c, given) || strings.HasPrefix(given, c)) {
+			return fmt.Sprintf(" Did you mean %q?", c)
+		}
+	}
+	return ""
+}
+
+// advise appends what to do to the diagnostics hcl's Content produces,
+// whose details only state the problem.
+func advise(diags hcl.Diagnostics, schema *hcl.BodySchema) hcl.Diagnostics {
+	var attrs, blocks []string
+	for _, a := range schema.Attributes {
+		attrs = append(attrs, a.Name)
+	}
+	for _, b := range schema.Blocks {
+		blocks = append(blocks, b.Type)
+	}
+	for _, d := range diags {
+		switch d.Summary {
+		case "Missing required argument":
+			d.Detail += " Add it to this block."
+		case "Unsupported argument":
+			if len(attrs) == 0 {
+				d.Detail += " This block takes no arguments; remove it."
+			} else {
+				d.Detail += " Fix the name or remove it; arguments allowed here: " + strings.Join(attrs, ", ") + "."
+			}
+		case "Unsupported block type":
+			if len(blocks) == 0 {
+				d.Detail += " This block takes no nested blocks; remove it."
+			} else {
+				d.Detail += " Fix the name or remove it; blocks allowed here: " + strings.Join(blocks, ", ") + "."
+			}
+		case "Missing name for " + strings.TrimPrefix(d.Summary, "Missing name for "):
+			d.Detail += " Add a name in quotes after the block type."
+		}
+	}
+	return diags
 }
 
 func quoteList(xs []string) string {

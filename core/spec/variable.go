@@ -44,10 +44,13 @@ func (l *loader) loadVariables(blocks []*hcl.Block) {
 		declared[name] = v
 		l.vars[name] = cty.DynamicVal
 		content, d := blk.Body.Content(variableSchema)
+		d = advise(d, variableSchema)
 		l.diags = append(l.diags, d...)
+		broken := d.HasErrors() // set when a bad type or default was already reported
 		if a, ok := content.Attributes["type"]; ok {
 			ty, d := typeexpr.TypeConstraint(a.Expr)
 			l.diags = append(l.diags, d...)
+			broken = broken || d.HasErrors()
 			if !d.HasErrors() {
 				v.Type = ty
 			}
@@ -73,9 +76,11 @@ func (l *loader) loadVariables(blocks []*hcl.Block) {
 		if a, ok := content.Attributes["default"]; ok {
 			val, d := a.Expr.Value(fctx)
 			l.diags = append(l.diags, d...)
+			broken = broken || d.HasErrors()
 			if !d.HasErrors() {
 				cv, err := convert.Convert(val, v.Type)
 				if err != nil {
+					broken = true
 					l.diags = append(l.diags, &hcl.Diagnostic{
 						Severity: hcl.DiagError,
 						Summary:  "Invalid default value for variable",
@@ -87,7 +92,9 @@ func (l *loader) loadVariables(blocks []*hcl.Block) {
 				}
 			}
 		}
-		l.resolveVariable(v)
+		if !broken {
+			l.resolveVariable(v)
+		}
 		l.e.Variables = append(l.e.Variables, v)
 	}
 	for _, name := range sortedKeys(l.opts.Vars) {

@@ -1,0 +1,7 @@
+experiment "bad" {
+  languages = ["ar", "english"] # ERROR: Invalid language tag
+}
+teacher "t" {
+  plugin = "echo"
+  model  = "m"
+}

@@ -1,0 +1,10 @@
+experiment "bad" {
+  languages = [
+    "ar",
+    "ar", # ERROR: Duplicate language
+  ]
+}
+teacher "t" {
+  plugin = "echo"
+  model  = "m"
+}

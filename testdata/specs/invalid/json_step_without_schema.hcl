@@ -1,0 +1,13 @@
+experiment "bad" {
+  languages = ["ar", "de"]
+}
+teacher "t" {
+  plugin = "echo"
+  model  = "m"
+}
+strategy "respond" {
+  step "answer" {
+    template = "templates/respond.txt"
+    output   = "json" # ERROR: Missing schema
+  }
+}

@@ -1,0 +1,14 @@
+experiment "bad" {
+  languages = ["ar", "de"]
+}
+teacher "t" {
+  plugin = "echo"
+  model  = "m"
+}
+student "s" {
+  base_model = "b"
+  trainer    = "trl"
+  executor "slurm" { # ERROR: Missing required argument
+    gpus = 1
+  }
+}

@@ -1,0 +1,5 @@
+# ERROR: Missing experiment block
+teacher "t" {
+  plugin = "echo"
+  model  = "m"
+}
