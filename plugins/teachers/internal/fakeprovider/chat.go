@@ -1,0 +1,66 @@
+package fakeprovider
+
+import (
+	"net/http"
+)
+
+// serveChat is the synchronous path shared by all dialects: count, check
+// the key, check the shape, inject a fault or answer.
+func (s *Server) serveChat(w http.ResponseWriter, r *http.Request, d *dialect, route, presentedKey string, parse func([]byte) (*chat, error), render func(*chat, answer, bool) []byte) {
+	body, err := readBody(r)
+	n := s.count(route, r, body)
+	if err != nil {
+		s.badShape(w, d, "reading the body: %v", err)
+		return
+	}
+	if !s.checkKey(w, d, presentedKey) {
+		return
+	}
+	c, err := parse(body)
+	if err != nil {
+		s.badShape(w, d, "%v", err)
+		return
+	}
+	f := s.pickFault(n, c.lastUser())
+	a := s.answerFor(c)
+	success := render(c, a, f == FaultContentFilter)
+	if s.applyFault(w, r, d, f, presentedKey, success) {
+		return
+	}
+	writeJSON(w, http.StatusOK, success)
+}
+
+// batchFault is how a fault directive shows in a batch line; transport
+// faults (hang, truncation) cannot happen inside a batch, so they become
+// server errors.
+func batchFault(f Fault) (errKind, bool) {
+	switch f {
+	case "", FaultContentFilter:
+		return 0, false
+	case FaultBadRequest:
+		return kindInvalid, true
+	case FaultNotFound:
+		return kindNotFound, true
+	case FaultAuth:
+		return kindAuth, true
+	case FaultRateLimit, FaultRateLimitBare, FaultRateLimitDate:
+		return kindRateLimit, true
+	case FaultOverloaded:
+		return kindOverloaded, true
+	}
+	return kindServer, true
+}
+
+type batch struct {
+	id       string
+	polls    int
+	created  int64
+	endpoint string
+	// OpenAI
+	inputFile, outputFile, errorFile string
+	total, completed, failed         int
+	// Anthropic: results JSONL once ended; counts by outcome.
+	lines                                      [][]byte
+	succeeded, errored, canceled, expired, all int
+	ended                                      bool
+}
