@@ -31,6 +31,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -56,13 +57,18 @@ type Executor struct {
 	BinDir string
 	// Shell is the interpreter line of the rendered script (default /bin/sh).
 	Shell string
+	// MaxQueryFailures is how many polls in a row may fail (slurmctld restarting, network
+	// blips) before Wait gives up (default 20).
+	MaxQueryFailures int
 	// Requeue lets Slurm requeue the job itself after a node failure or preemption
 	// (default false: the job ends and Wait reports a retryable error).
 	Requeue bool
 }
 
 // New returns an executor with default settings.
-func New() *Executor { return &Executor{PollInterval: 5 * time.Second, Shell: "/bin/sh"} }
+func New() *Executor {
+	return &Executor{PollInterval: 5 * time.Second, Shell: "/bin/sh", MaxQueryFailures: 20}
+}
 
 var _ executor.Executor = (*Executor)(nil)
 
@@ -91,7 +97,7 @@ func (e *Executor) run(ctx context.Context, name string, args ...string) (string
 		if msg == "" {
 			msg = strings.TrimSpace(out.String())
 		}
-		if errors.Is(err, exec.ErrNotFound) {
+		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, fs.ErrNotExist) {
 			return "", fmt.Errorf("%s not found: install the Slurm client tools or set Executor.BinDir", name)
 		}
 		return out.String(), &cmdError{cmd: name + " " + strings.Join(args, " "), msg: msg, err: err}

@@ -200,10 +200,6 @@ func (e *Executor) final(ctx context.Context, id string) (map[int]taskState, str
 	return nil, strings.Join(notes, "; ")
 }
 
-// MaxQueryFailures is how many polls in a row may fail (slurmctld restarting, network
-// blips) before Wait gives up.
-var MaxQueryFailures = 20
-
 // Wait follows h until all its tasks have ended.
 func (e *Executor) Wait(ctx context.Context, h executor.Handle, on func(executor.Event)) (executor.Result, error) {
 	if _, err := load(h); err != nil {
@@ -229,7 +225,11 @@ func (e *Executor) Wait(ctx context.Context, h executor.Handle, on func(executor
 			if ctx.Err() != nil {
 				return executor.Result{State: executor.StateRunning}, ctx.Err()
 			}
-			if failures++; failures >= MaxQueryFailures {
+			limit := e.MaxQueryFailures
+			if limit <= 0 {
+				limit = 20
+			}
+			if failures++; failures >= limit {
 				return executor.Result{}, fmt.Errorf("%s: squeue failed %d times in a row, last: %w", h, failures, err)
 			}
 		} else {
