@@ -176,7 +176,7 @@ func TestLoadFull(t *testing.T) {
 		want := []*Teacher{
 			{Name: "gpt4o", Plugin: "openai", Component: "chat", Model: "gpt-4o", Family: "gpt",
 				Parameters: ptr(2e11), BenchmarkStrength: ptr(0.8), Batch: true,
-				Price: Price{InputPerMTok: 2.5, OutputPerMTok: 10},
+				Price:    Price{InputPerMTok: 2.5, OutputPerMTok: 10},
 				Sampling: Sampling{Temperature: ptr(0.8), TopP: ptr(0.9), TopK: ptr(64), MaxTokens: ptr(2048), Seed: ptr[int64](1), Stop: []string{"\n\n"}},
 				Limits: Limits{Concurrency: 16, RequestsPerMinute: 500, TokensPerMinute: 200000, Timeout: 60 * time.Second,
 					MaxRetries: 5, BudgetUSD: ptr(20.0), Reasks: 2, Adaptive: true}},
