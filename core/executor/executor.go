@@ -23,7 +23,7 @@
 // fresh Executor of the same backend can Wait on or Cancel a handle made by another process.
 //
 // Logs always land in files inside the job folder (WorkDir/logs/stdout.log, or
-// stdout.<task>.log for array jobs) and are streamed by tailing those files (Tail), so
+// stdout.<task>.log for array jobs) and are streamed by tailing those files (Follower), so
 // streaming works identically after a restart and for backends whose processes are not ours.
 //
 // # Adding a backend (Kubernetes, SkyPilot, ...)
