@@ -1,0 +1,300 @@
+package report
+
+import (
+	"bytes"
+	_ "embed"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/polyglot-teachers/polyglot/core/analysis"
+	"github.com/polyglot-teachers/polyglot/core/score"
+)
+
+// Model is everything a report shows.
+type Model struct {
+	Title    string
+	Created  time.Time // zero = not shown (keeps reports byte-identical across runs)
+	Study    *score.Study
+	Result   *score.Result
+	Analysis *analysis.Analysis // nil = analysis.Run with default options
+	// Examples for the example browser; nil = Study.Examples.
+	Examples []score.Example
+	// ExamplesShown is how many best and worst examples to show per metric and cell; 0 = 3.
+	ExamplesShown int
+}
+
+//go:embed report.html.tmpl
+var htmlTemplate string
+
+// Write writes report.html, report.md, report.json and the CSV tables into dir (created if needed).
+func Write(dir string, m *Model) error {
+	if m == nil || m.Result == nil || m.Study == nil {
+		return fmt.Errorf("report: the model needs a Study and a Result")
+	}
+	if m.Analysis == nil {
+		m.Analysis = analysis.Run(m.Study, m.Result, analysis.Options{Seed: m.Result.Settings.Seed})
+	}
+	if m.Title == "" {
+		m.Title = "polyglot report"
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	v := newView(m)
+	var html bytes.Buffer
+	if err := pageTemplate.Execute(&html, v); err != nil {
+		return fmt.Errorf("report: rendering report.html: %w", err)
+	}
+	files := map[string][]byte{"report.html": html.Bytes(), "report.md": markdown(v)}
+	js, err := json.MarshalIndent(struct {
+		Title    string             `json:"title"`
+		Created  string             `json:"created,omitempty"`
+		Result   *score.Result      `json:"result"`
+		Analysis *analysis.Analysis `json:"analysis"`
+	}{m.Title, v.Created, m.Result, m.Analysis}, "", "  ")
+	if err != nil {
+		return fmt.Errorf("report: report.json: %w", err)
+	}
+	files["report.json"] = js
+	for name, rows := range tables(v) {
+		var b bytes.Buffer
+		w := csv.NewWriter(&b)
+		if err := w.WriteAll(rows); err != nil {
+			return fmt.Errorf("report: %s: %w", name, err)
+		}
+		files[name] = b.Bytes()
+	}
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			return fmt.Errorf("report: %w", err)
+		}
+	}
+	return nil
+}
+
+var pageTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
+	"num": num,
+	"pct": func(v float64) string { return fmt.Sprintf("%.1f%%", v*100) },
+	"ci": func(c *score.Interval) string {
+		if c == nil {
+			return "–"
+		}
+		return fmt.Sprintf("[%s, %s]", num(c.Lo), num(c.Hi))
+	},
+	"mark": mark,
+	"add1": func(i int) int { return i + 1 },
+}).Parse(htmlTemplate))
+
+// mark is the symbol for a standing: ★ best, ≈ indistinguishable from it, ? no information.
+func mark(s string) string {
+	switch s {
+	case score.StandingBest:
+		return "★"
+	case score.StandingIndistinguishable:
+		return "≈"
+	case score.StandingUnknown:
+		return "?"
+	}
+	return ""
+}
+
+type exampleGroup struct {
+	Teacher, Language, Strategy, Metric string
+	Best, Worst                         []score.Example
+	Higher                              bool
+}
+
+type controlRow struct {
+	Control, Kind, Language string
+	Cells                   []controlCell
+}
+
+type controlCell struct {
+	Present, Designated, Caught bool
+	Control, Reference          float64
+}
+
+type alphaRow struct {
+	Alpha float64
+	Rho   []float64
+}
+
+// view is the report's data, prepared once for the HTML, Markdown and CSV writers.
+type view struct {
+	*Model
+	Created        string
+	Settings       score.Settings
+	Languages      []string
+	HeatmapSVG     template.HTML
+	ScreeSVG       template.HTML
+	ScaleSVG       template.HTML
+	InExSVG        template.HTML
+	Alpha          []alphaRow
+	ControlMetrics []string
+	ControlRows    []controlRow
+	ExampleGroups  []exampleGroup
+	StrategyLangs  []string
+	WarningCount   int
+}
+
+func newView(m *Model) *view {
+	v := &view{Model: m, Settings: m.Result.Settings, Languages: m.Result.Languages}
+	if !m.Created.IsZero() {
+		v.Created = m.Created.UTC().Format(time.RFC3339)
+	}
+	res, a := m.Result, m.Analysis
+	var teachers []string
+	for _, t := range res.Teachers {
+		teachers = append(teachers, t.Teacher)
+	}
+	pg := map[[2]string]float64{}
+	for _, c := range res.Cells {
+		pg[[2]string{c.Teacher, c.Language}] = c.PG
+	}
+	if len(res.Cells) > 0 {
+		v.HeatmapSVG = heatmap("heatmap", teachers, res.Languages, func(r, c string) (float64, bool) {
+			x, ok := pg[[2]string{r, c}]
+			return x, ok
+		})
+	}
+	if a.PCA != nil {
+		v.ScreeSVG = scree("scree", a.PCA.Explained, a.PCA.Cumulative)
+	}
+	var sp []point
+	for _, t := range res.Teachers {
+		if p := m.Study.Teacher(t.Teacher).Parameters; p > 0 {
+			sp = append(sp, point{math.Log10(p), t.PG, t.Teacher})
+		}
+	}
+	if len(sp) > 0 {
+		var line *[2]float64
+		if f := a.ScaleParams; f != nil {
+			line = &[2]float64{f.Intercept, f.Slope}
+		}
+		v.ScaleSVG = scatter("scale", "PG-Score against log10(parameter count)", "log10(parameters)", "PG-Score", sp, line)
+	}
+	var ie []point
+	for _, c := range res.Cells {
+		if c.HasIntrinsic && c.HasExtrinsic {
+			ie = append(ie, point{c.Intrinsic, c.Extrinsic, c.Teacher + "/" + c.Language})
+		}
+	}
+	if len(ie) > 0 {
+		v.InExSVG = scatter("inex", "Intrinsic against extrinsic quality per cell", "Intrinsic (mean z)", "Extrinsic (PGR)", ie, nil)
+	}
+	if am := a.AlphaRobustness; am != nil {
+		for i, al := range am.Alphas {
+			v.Alpha = append(v.Alpha, alphaRow{al, am.Rho[i]})
+		}
+	}
+	v.controls()
+	v.examples()
+	for _, d := range res.Diagnostics {
+		if d.Severity == "warning" {
+			v.WarningCount++
+		}
+	}
+	return v
+}
+
+func (v *view) controls() {
+	type key struct{ c, l string }
+	cells := map[key]map[string]analysis.ControlCheck{}
+	metrics := map[string]bool{}
+	var order []key
+	kinds := map[string]string{}
+	for _, c := range v.Analysis.Controls {
+		k := key{c.Control, c.Language}
+		if cells[k] == nil {
+			cells[k] = map[string]analysis.ControlCheck{}
+			order = append(order, k)
+		}
+		cells[k][c.Metric] = c
+		metrics[c.Metric] = true
+		kinds[c.Control] = c.Kind
+	}
+	for m := range metrics {
+		v.ControlMetrics = append(v.ControlMetrics, m)
+	}
+	sort.Strings(v.ControlMetrics)
+	for _, k := range order {
+		r := controlRow{Control: k.c, Kind: kinds[k.c], Language: k.l}
+		for _, m := range v.ControlMetrics {
+			c, ok := cells[k][m]
+			r.Cells = append(r.Cells, controlCell{Present: ok, Designated: c.Designated, Caught: c.Caught, Control: c.ControlValue, Reference: c.ReferenceValue})
+		}
+		v.ControlRows = append(v.ControlRows, r)
+	}
+}
+
+func (v *view) examples() {
+	ex := v.Examples
+	if ex == nil {
+		ex = v.Study.Examples
+	}
+	n := v.ExamplesShown
+	if n == 0 {
+		n = 3
+	}
+	dir := map[string]score.Direction{}
+	for _, m := range v.Result.Metrics {
+		dir[m.Metric] = m.Direction
+	}
+	type key struct{ t, l, s, m string }
+	groups := map[key][]score.Example{}
+	for _, e := range ex {
+		k := key{e.Teacher, e.Language, e.Strategy, e.Metric}
+		groups[k] = append(groups[k], e)
+	}
+	keys := make([]key, 0, len(groups))
+	for k := range groups {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		a, b := keys[i], keys[j]
+		return strings.Join([]string{a.m, a.l, a.t, a.s}, "\x00") < strings.Join([]string{b.m, b.l, b.t, b.s}, "\x00")
+	})
+	for _, k := range keys {
+		es := append([]score.Example(nil), groups[k]...)
+		// "Best" follows the metric's direction (unknown metrics: higher is better).
+		higher := dir[k.m] != score.Lower
+		sort.SliceStable(es, func(i, j int) bool {
+			if higher {
+				return es[i].Value > es[j].Value
+			}
+			return es[i].Value < es[j].Value
+		})
+		g := exampleGroup{Teacher: k.t, Language: k.l, Strategy: k.s, Metric: k.m, Higher: higher}
+		g.Best = es[:min(n, len(es))]
+		if len(es) > n {
+			rest := es[n:]
+			tail := rest[max(0, len(rest)-n):]
+			for i := len(tail) - 1; i >= 0; i-- { // the very worst first
+				g.Worst = append(g.Worst, tail[i])
+			}
+		}
+		v.ExampleGroups = append(v.ExampleGroups, g)
+	}
+}
+
+func ciLo(c *score.Interval) float64 {
+	if c == nil {
+		return 0
+	}
+	return c.Lo
+}
+
+func ciHi(c *score.Interval) float64 {
+	if c == nil {
+		return 0
+	}
+	return c.Hi
+}

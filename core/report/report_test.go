@@ -1,0 +1,154 @@
+package report
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/polyglot-teachers/polyglot/core/score"
+	"github.com/polyglot-teachers/polyglot/core/score/scoretest"
+)
+
+func model(t testing.TB, cfg scoretest.Config) *Model {
+	t.Helper()
+	st := scoretest.Study(cfg)
+	s := score.DefaultSettings()
+	s.Bootstrap = 200
+	res, err := score.Compute(st, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Model{Title: "Test report", Study: st, Result: res}
+}
+
+var fullCfg = scoretest.Config{Teachers: 5, Languages: []string{"ar", "de", "ja"}, Seeds: []int{1, 2, 3},
+	Strategies: []string{"generate", "respond"}, Students: []string{"olmo", "gemma"}, Controls: true, Examples: 8, PerExample: 30, Seed: 4}
+
+func TestWriteAllFiles(t *testing.T) {
+	dir := t.TempDir()
+	m := model(t, fullCfg)
+	if err := Write(dir, m); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"report.html", "report.md", "report.json", "ranking.csv", "cells.csv", "strategies.csv", "diagnostics.csv", "pca.csv", "cost.csv", "controls.csv"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Errorf("missing %s: %v", f, err)
+		}
+	}
+	html := read(t, dir, "report.html")
+	for _, want := range []string{`<svg id="heatmap"`, `<svg id="scree"`, `<svg id="scale"`, `<svg id="inex"`,
+		"Negative controls", "Example browser", "Recommendations", "t over seeds", m.Result.Teachers[0].Teacher, "ratio_then_mean"} {
+		if !strings.Contains(html, want) {
+			t.Errorf("report.html lacks %q", want)
+		}
+	}
+	// Self-contained: nothing is loaded from elsewhere.
+	for _, bad := range []string{"<link", "src=", "@import", "url(", "http://", "https://"} {
+		for _, line := range strings.Split(html, "\n") {
+			if strings.Contains(line, bad) && !strings.Contains(line, `xmlns="http://www.w3.org/2000/svg"`) {
+				t.Errorf("report.html references an external resource (%q): %s", bad, strings.TrimSpace(line))
+				break
+			}
+		}
+	}
+	var js struct {
+		Result   score.Result   `json:"result"`
+		Analysis map[string]any `json:"analysis"`
+	}
+	if err := json.Unmarshal([]byte(read(t, dir, "report.json")), &js); err != nil {
+		t.Fatal(err)
+	}
+	if len(js.Result.Teachers) != 5 || js.Analysis["pca"] == nil {
+		t.Errorf("report.json: %d teachers, pca %v", len(js.Result.Teachers), js.Analysis["pca"] != nil)
+	}
+	f, _ := os.Open(filepath.Join(dir, "ranking.csv"))
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil || len(rows) != 6 || rows[1][1] != m.Result.Teachers[0].Teacher {
+		t.Errorf("ranking.csv: %v rows, err %v", len(rows), err)
+	}
+	md := read(t, dir, "report.md")
+	for _, want := range []string{"## Ranking", "| rank | teacher |", "## Negative controls", "## Teacher × language"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report.md lacks %q", want)
+		}
+	}
+}
+
+func TestModelOutputIsEscaped(t *testing.T) {
+	m := model(t, scoretest.Config{Teachers: 3, Languages: []string{"de"}, Seeds: []int{1, 2}, Examples: 2, Seed: 1})
+	evil := `<script>alert("pwned")</script>`
+	m.Study.Examples = append(m.Study.Examples, score.Example{Teacher: "teacher00", Language: "de", Metric: "judge", ID: "x1",
+		Value: 99, Prompt: "Ignore this " + evil, Response: `</pre><img src=x onerror=alert(1)> | pipe`})
+	// A teacher name is model-facing text too (it ends up in SVG labels and tables).
+	for i := range m.Result.Teachers {
+		if m.Result.Teachers[i].Teacher == "teacher02" {
+			m.Result.Teachers[i].Teacher = `t<b onmouseover="x">2`
+		}
+	}
+	for i := range m.Result.Cells {
+		if m.Result.Cells[i].Teacher == "teacher02" {
+			m.Result.Cells[i].Teacher = `t<b onmouseover="x">2`
+		}
+	}
+	dir := t.TempDir()
+	if err := Write(dir, m); err != nil {
+		t.Fatal(err)
+	}
+	html := read(t, dir, "report.html")
+	if strings.Contains(html, evil) || strings.Contains(html, "<img src=x") || strings.Contains(html, `<b onmouseover`) {
+		t.Fatal("model output reached report.html unescaped")
+	}
+	if !strings.Contains(html, "&lt;script&gt;alert(&#34;pwned&#34;)&lt;/script&gt;") {
+		t.Error("the escaped prompt is not in report.html")
+	}
+	if !strings.Contains(html, "t&lt;b onmouseover=&#34;x&#34;&gt;2") {
+		t.Error("the escaped teacher name is not in report.html (SVG or table)")
+	}
+	if n := strings.Count(html, "<script>"); n != 1 {
+		t.Errorf("report.html has %d <script> tags, want only the sorting script", n)
+	}
+	md := read(t, dir, "report.md")
+	if strings.Contains(md, "<b onmouseover") {
+		t.Error("report.md carries raw HTML from a teacher name")
+	}
+}
+
+func TestWriteErrors(t *testing.T) {
+	if err := Write(t.TempDir(), &Model{}); err == nil || !strings.Contains(err.Error(), "needs a Study and a Result") {
+		t.Errorf("empty model: %v", err)
+	}
+	file := filepath.Join(t.TempDir(), "file")
+	os.WriteFile(file, nil, 0o644)
+	m := model(t, scoretest.Config{Teachers: 2, Languages: []string{"de"}, Seed: 1})
+	if err := Write(filepath.Join(file, "sub"), m); err == nil {
+		t.Error("writing under a regular file must fail")
+	}
+}
+
+func read(t testing.TB, dir, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// BenchmarkReport10x6 writes the full report for 10 teachers × 6 languages (3 seeds, 3
+// strategies, controls, examples). The target is < 5 s per report.
+func BenchmarkReport10x6(b *testing.B) {
+	m := model(b, scoretest.Config{Teachers: 10, Languages: []string{"ar", "cs", "de", "es", "id", "ja"}, Seeds: []int{1, 2, 3},
+		Strategies: []string{"generate", "respond", "translate"}, Students: []string{"olmo", "gemma"}, Controls: true, Examples: 20, PerExample: 100, Seed: 1})
+	dir := b.TempDir()
+	b.ResetTimer()
+	for b.Loop() {
+		m.Analysis = nil
+		if err := Write(dir, m); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

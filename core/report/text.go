@@ -1,0 +1,228 @@
+package report
+
+import (
+	"bytes"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// mdCell makes text safe inside a Markdown table cell: pipes and newlines would break the
+// table, and HTML would be rendered by most viewers, so both are escaped.
+func mdCell(s string) string {
+	r := strings.NewReplacer("|", `\|`, "\n", " ", "\r", "", "<", "&lt;", ">", "&gt;", "&", "&amp;")
+	return r.Replace(s)
+}
+
+func mdTable(b *bytes.Buffer, rows [][]string) {
+	if len(rows) == 0 {
+		return
+	}
+	for i, r := range rows {
+		cells := make([]string, len(r))
+		for j, c := range r {
+			cells[j] = mdCell(c)
+		}
+		fmt.Fprintf(b, "| %s |\n", strings.Join(cells, " | "))
+		if i == 0 {
+			fmt.Fprintf(b, "|%s\n", strings.Repeat(" --- |", len(r)))
+		}
+	}
+	b.WriteString("\n")
+}
+
+func ciText(lo, hi float64, ok bool) string {
+	if !ok {
+		return ""
+	}
+	return fmt.Sprintf("[%s, %s]", num(lo), num(hi))
+}
+
+func ff(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+
+// tables returns the CSV tables (full precision) by file name.
+func tables(v *view) map[string][][]string {
+	res, a := v.Result, v.Analysis
+	out := map[string][][]string{}
+	rk := [][]string{{"rank", "teacher", "family", "pg", "ci_lo", "ci_hi", "ci_method", "intrinsic", "extrinsic", "standing", "test", "languages"}}
+	for _, t := range res.Teachers {
+		lo, hi, m := "", "", ""
+		if t.CI != nil {
+			lo, hi, m = ff(t.CI.Lo), ff(t.CI.Hi), t.CI.Method
+		}
+		rk = append(rk, []string{strconv.Itoa(t.Rank), t.Teacher, t.Family, ff(t.PG), lo, hi, m, ff(t.Intrinsic), ff(t.Extrinsic), t.Standing, t.Test, strconv.Itoa(len(t.Languages))})
+	}
+	out["ranking.csv"] = rk
+	cellRows := func(strat bool) [][]string {
+		rows := [][]string{{"language", "strategy", "teacher", "rank", "pg", "ci_lo", "ci_hi", "intrinsic", "extrinsic", "standing"}}
+		cs := res.Cells
+		if strat {
+			cs = res.ByStrategy
+		}
+		for _, c := range cs {
+			lo, hi := "", ""
+			if c.CI != nil {
+				lo, hi = ff(c.CI.Lo), ff(c.CI.Hi)
+			}
+			in, ex := "", ""
+			if c.HasIntrinsic {
+				in = ff(c.Intrinsic)
+			}
+			if c.HasExtrinsic {
+				ex = ff(c.Extrinsic)
+			}
+			rows = append(rows, []string{c.Language, c.Strategy, c.Teacher, strconv.Itoa(c.Rank), ff(c.PG), lo, hi, in, ex, c.Standing})
+		}
+		return rows
+	}
+	out["cells.csv"] = cellRows(false)
+	out["strategies.csv"] = cellRows(true)
+	dg := [][]string{{"severity", "kind", "language", "benchmark", "student", "teacher", "strategy", "metric", "message"}}
+	for _, d := range res.Diagnostics {
+		dg = append(dg, []string{d.Severity, d.Kind, d.Language, d.Benchmark, d.Student, d.Teacher, d.Strategy, d.Metric, d.Message})
+	}
+	out["diagnostics.csv"] = dg
+	if p := a.PCA; p != nil {
+		rows := [][]string{append([]string{"component", "variance", "explained", "cumulative"}, p.Features...)}
+		for i, l := range p.Loadings {
+			r := []string{fmt.Sprintf("PC%d", i+1), ff(p.Variance[i]), ff(p.Explained[i]), ff(p.Cumulative[i])}
+			for _, x := range l {
+				r = append(r, ff(x))
+			}
+			rows = append(rows, r)
+		}
+		out["pca.csv"] = rows
+	}
+	cost := [][]string{{"teacher", "cost_usd", "examples", "cost_per_example", "pg", "pg_per_dollar", "extrinsic", "extrinsic_per_dollar"}}
+	for _, c := range a.Cost {
+		cost = append(cost, []string{c.Teacher, ff(c.CostUSD), strconv.Itoa(c.Examples), ff(c.CostPerExample), ff(c.PG), ff(c.PGPerDollar), ff(c.Extrinsic), ff(c.PGRPerDollar)})
+	}
+	out["cost.csv"] = cost
+	ctl := [][]string{{"control", "kind", "language", "metric", "designated", "control_value", "reference_value", "caught"}}
+	for _, c := range a.Controls {
+		ctl = append(ctl, []string{c.Control, c.Kind, c.Language, c.Metric, strconv.FormatBool(c.Designated), ff(c.ControlValue), ff(c.ReferenceValue), strconv.FormatBool(c.Caught)})
+	}
+	out["controls.csv"] = ctl
+	return out
+}
+
+// markdown renders the report's main tables as GitHub-flavoured Markdown.
+func markdown(v *view) []byte {
+	var b bytes.Buffer
+	res, a := v.Result, v.Analysis
+	fmt.Fprintf(&b, "# %s\n\n", mdCell(v.Title))
+	if v.Created != "" {
+		fmt.Fprintf(&b, "Created %s\n\n", v.Created)
+	}
+	s := v.Settings
+	var in []string
+	for _, m := range res.Metrics {
+		if m.InScore {
+			in = append(in, m.Metric+" ("+m.Transform+")")
+		}
+	}
+	b.WriteString("## Settings\n\n")
+	mdTable(&b, [][]string{{"setting", "value"}, {"alpha", num(s.Alpha)}, {"metrics", strings.Join(in, ", ")}, {"pgr", s.PGR},
+		{"standardize", s.Standardize}, {"confidence", num(s.Confidence)}, {"bootstrap", fmt.Sprintf("%d (seed %d)", s.Bootstrap, s.Seed)}})
+	b.WriteString("## Recommendations\n\n")
+	for _, r := range a.Recommendations {
+		fmt.Fprintf(&b, "- **%s** (%s): %s\n", mdCell(r.Scope), r.Kind, mdCell(r.Text))
+	}
+	b.WriteString("\n## Ranking\n\n★ best, ≈ not distinguishable from the best, ? no uncertainty information.\n\n")
+	rows := [][]string{{"rank", "teacher", "PG-Score", "CI", "intrinsic", "extrinsic", "vs best"}}
+	for _, t := range res.Teachers {
+		rows = append(rows, []string{strconv.Itoa(t.Rank), t.Teacher, num(t.PG), ciText(ciLo(t.CI), ciHi(t.CI), t.CI != nil), num(t.Intrinsic), num(t.Extrinsic), mark(t.Standing) + " " + t.Standing})
+	}
+	mdTable(&b, rows)
+	b.WriteString("## Teacher × language (PG-Score)\n\n")
+	hdr := append([]string{"teacher"}, res.Languages...)
+	rows = [][]string{hdr}
+	for _, t := range res.Teachers {
+		r := []string{t.Teacher}
+		for _, l := range res.Languages {
+			if c, ok := res.Cell(t.Teacher, l); ok {
+				r = append(r, num(c.PG)+" "+mark(c.Standing))
+			} else {
+				r = append(r, "–")
+			}
+		}
+		rows = append(rows, r)
+	}
+	mdTable(&b, rows)
+	if len(res.ByStrategy) > 0 {
+		b.WriteString("## Per strategy\n\n")
+		rows = [][]string{{"language", "strategy", "teacher", "PG-Score", "CI"}}
+		for _, c := range res.ByStrategy {
+			rows = append(rows, []string{c.Language, c.Strategy, c.Teacher, num(c.PG), ciText(ciLo(c.CI), ciHi(c.CI), c.CI != nil)})
+		}
+		mdTable(&b, rows)
+	}
+	b.WriteString("## Analyses\n\n")
+	if p := a.PCA; p != nil {
+		rows = [][]string{append([]string{"component", "explained", "cumulative"}, p.Features...)}
+		for i, l := range p.Loadings {
+			r := []string{fmt.Sprintf("PC%d", i+1), fmt.Sprintf("%.1f%%", p.Explained[i]*100), fmt.Sprintf("%.1f%%", p.Cumulative[i]*100)}
+			for _, x := range l {
+				r = append(r, num(x))
+			}
+			rows = append(rows, r)
+		}
+		mdTable(&b, rows)
+	}
+	if r := a.Regression; r != nil {
+		fmt.Fprintf(&b, "Student performance on the first %d components: held-out R² %s, RMSE %s (%d-fold); in-sample R² %s, RMSE %s.\n\n", r.K, num(r.HeldOutR2), num(r.HeldOutRMSE), r.Folds, num(r.InSampleR2), num(r.InSampleRMSE))
+	}
+	if c := a.IntrinsicExtrinsic; c != nil {
+		fmt.Fprintf(&b, "Intrinsic vs extrinsic: Spearman ρ = %s (p = %s, %d cells).\n\n", num(c.Rho), num(c.P), c.N)
+	}
+	if f := a.ScaleParams; f != nil {
+		fmt.Fprintf(&b, "PG-Score vs log10(parameters): slope %s ± %s, p = %s.\n\n", num(f.Slope), num(f.SlopeSE), num(f.P))
+	}
+	if f := a.ScaleStrength; f != nil {
+		fmt.Fprintf(&b, "PG-Score vs benchmark strength: slope %s ± %s, p = %s.\n\n", num(f.Slope), num(f.SlopeSE), num(f.P))
+	}
+	if f := a.Family; f != nil {
+		fmt.Fprintf(&b, "Family matching: matched mean PGR %s (%d), unmatched %s (%d), Welch p = %s.\n\n", num(f.Test.MeanA), f.Matched, num(f.Test.MeanB), f.Unmatched, num(f.Test.P))
+	}
+	for _, n := range a.Notes {
+		fmt.Fprintf(&b, "- %s\n", mdCell(n))
+	}
+	b.WriteString("\n## Diagnostics\n\n")
+	if len(res.Diagnostics) == 0 {
+		b.WriteString("No anchor or data problem found.\n\n")
+	} else {
+		rows = [][]string{{"severity", "kind", "message"}}
+		for _, d := range res.Diagnostics {
+			rows = append(rows, []string{d.Severity, d.Kind, d.Message})
+		}
+		mdTable(&b, rows)
+	}
+	if len(a.Cost) > 0 {
+		b.WriteString("## Cost\n\n")
+		rows = [][]string{{"teacher", "cost (USD)", "PG-Score", "PG / USD", "PGR / USD"}}
+		for _, c := range a.Cost {
+			rows = append(rows, []string{c.Teacher, num(c.CostUSD), num(c.PG), num(c.PGPerDollar), num(c.PGRPerDollar)})
+		}
+		mdTable(&b, rows)
+	}
+	if len(v.ControlRows) > 0 {
+		b.WriteString("## Negative controls\n\n✓ caught (below the reference data), ✗ missed; * designated metric.\n\n")
+		rows = [][]string{append([]string{"control", "language"}, v.ControlMetrics...)}
+		for _, r := range v.ControlRows {
+			row := []string{r.Control, r.Language}
+			for _, c := range r.Cells {
+				cell := "–"
+				if c.Present {
+					cell = map[bool]string{true: "✓", false: "✗"}[c.Caught]
+					if c.Designated {
+						cell += "*"
+					}
+				}
+				row = append(row, cell)
+			}
+			rows = append(rows, row)
+		}
+		mdTable(&b, rows)
+	}
+	return b.Bytes()
+}
