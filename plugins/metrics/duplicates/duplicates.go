@@ -1,0 +1,504 @@
+// Package duplicates finds exact and near-duplicate prompts and responses
+// within a cell and against the seed data (copying seeds is a failure mode
+// of the "generate" strategy; METHOD.md §2–3).
+//
+// Exact duplicates: texts equal after normalisation (NFKC, lower case,
+// whitespace runs collapsed to one space, trimmed), found by a 128-bit hash
+// of the normalised text.
+//
+// Near duplicates: the Jaccard similarity of the sets of character k-grams
+// ("shingles", k = 5 by default) of the normalised texts is estimated with
+// MinHash and candidates are found with LSH banding (b bands of r rows; a
+// pair with Jaccard J becomes a candidate with probability 1 − (1 − J^r)^b;
+// 16 × 8 puts the 50 % point near J = 0.7, below the default threshold 0.8).
+// The signature uses one-permutation hashing with optimal densification
+// (Shrivastava, ICML 2017): one hash per shingle instead of one per shingle
+// and permutation, 128× less work at the same estimator quality; written by
+// hand because no maintained Go library implements it.
+//
+// An example is flagged against the earliest matching example before it in
+// the cell (so the first of a group is never a duplicate) and against the
+// seeds given to AddSeeds. Prompts are compared with prompts and responses
+// with responses. Empty texts are never flagged.
+package duplicates
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"math"
+	"runtime"
+	"strings"
+	"sync"
+	"unicode"
+
+	"golang.org/x/text/unicode/norm"
+)
+
+// Example is one (prompt, response) pair of a cell.
+type Example struct {
+	ID       string
+	Prompt   string
+	Response string
+}
+
+// Seed is one row of seed data.
+type Seed struct {
+	ID       string
+	Prompt   string
+	Response string
+}
+
+// Options configures an Accumulator; zero fields take the defaults.
+type Options struct {
+	Shingle   int     // characters per shingle, default 5
+	NumHashes int     // MinHash signature length, default 128
+	Bands     int     // LSH bands, default 16; must divide NumHashes
+	Threshold float64 // estimated Jaccard at or above which texts are near duplicates, default 0.8
+	// MaxCandidates bounds the LSH candidates examined per text (most
+	// recent first), default 256, so that a cell full of near-copies stays
+	// linear; beyond the bound a better match may be missed.
+	MaxCandidates int
+	Workers       int    // goroutines computing signatures, default GOMAXPROCS
+	HashSeed      uint64 // seed of the shingle hash
+}
+
+func (o *Options) defaults() error {
+	if o.Shingle == 0 {
+		o.Shingle = 5
+	}
+	if o.NumHashes == 0 {
+		o.NumHashes = 128
+	}
+	if o.Bands == 0 {
+		o.Bands = 16
+	}
+	if o.Threshold == 0 {
+		o.Threshold = 0.8
+	}
+	if o.MaxCandidates == 0 {
+		o.MaxCandidates = 256
+	}
+	if o.Workers <= 0 {
+		o.Workers = runtime.GOMAXPROCS(0)
+	}
+	switch {
+	case o.Shingle < 1 || o.Shingle > 64:
+		return fmt.Errorf("duplicates: Shingle %d out of range 1..64", o.Shingle)
+	case o.NumHashes < 1 || o.NumHashes > 4096:
+		return fmt.Errorf("duplicates: NumHashes %d out of range 1..4096", o.NumHashes)
+	case o.Bands < 1 || o.NumHashes%o.Bands != 0:
+		return fmt.Errorf("duplicates: Bands %d must be positive and divide NumHashes %d", o.Bands, o.NumHashes)
+	case o.Threshold < 0 || o.Threshold > 1 || math.IsNaN(o.Threshold):
+		return fmt.Errorf("duplicates: Threshold %v must be in (0, 1]", o.Threshold)
+	case o.MaxCandidates < 1:
+		return fmt.Errorf("duplicates: MaxCandidates %d must be positive", o.MaxCandidates)
+	}
+	return nil
+}
+
+// Flags describes one field (prompt or response) of one example.
+type Flags struct {
+	// Of is the index (in the cell, in Add order) of the earlier example
+	// this text duplicates, or −1. Exact tells whether it is an exact
+	// duplicate; otherwise Jaccard ≥ Threshold is the MinHash estimate.
+	Of      int
+	OfID    string
+	Exact   bool
+	Jaccard float64
+	// SeedID is the seed this text duplicates ("" if none), with
+	// SeedExact and SeedJaccard as above.
+	SeedID      string
+	SeedExact   bool
+	SeedJaccard float64
+}
+
+// Duplicate reports whether the text duplicates an earlier example.
+func (f Flags) Duplicate() bool { return f.Of >= 0 }
+
+// CopiesSeed reports whether the text duplicates a seed.
+func (f Flags) CopiesSeed() bool { return f.SeedID != "" }
+
+// ExampleFlags are the flags of one example.
+type ExampleFlags struct {
+	ID       string
+	Prompt   Flags
+	Response Flags
+	// PairExact: prompt and response together exactly equal an earlier
+	// example's (PairOf, else −1) or a seed's (PairSeedID).
+	PairOf     int
+	PairSeedID string
+}
+
+// Rates summarises one field over the cell. Each rate is a share of N
+// (all examples, empty texts included); Near counts include exact ones.
+type Rates struct {
+	N, Empty                int
+	Exact, Near             int
+	SeedExact, SeedNear     int
+	ExactRate, NearRate     float64
+	SeedExactRate, SeedRate float64
+	MeanJaccardOfDuplicates float64 // mean Jaccard of the Near matches (exact count 1); NaN if none
+	MeanJaccardOfSeedCopies float64
+}
+
+// Result is what Finish returns.
+type Result struct {
+	N          int
+	Prompt     Rates
+	Response   Rates
+	PairExact  int // examples whose (prompt, response) exactly repeat an earlier one
+	PairSeed   int // examples whose (prompt, response) exactly repeat a seed
+	PerExample []ExampleFlags
+}
+
+// Accumulator finds duplicates batch by batch.
+type Accumulator struct {
+	opts     Options
+	hasher   *minHasher
+	prompt   *field
+	response *field
+
+	seedIDs   []string
+	seedPairs map[[16]byte]int32
+	cellPairs map[[16]byte]int32
+	ids       []string
+	flags     []ExampleFlags
+	started   bool
+	finished  bool
+}
+
+// New returns an Accumulator.
+func New(opts Options) (*Accumulator, error) {
+	if err := opts.defaults(); err != nil {
+		return nil, err
+	}
+	h := newMinHasher(opts.Shingle, opts.NumHashes, opts.HashSeed)
+	return &Accumulator{
+		opts:      opts,
+		hasher:    h,
+		prompt:    newField(opts),
+		response:  newField(opts),
+		seedPairs: map[[16]byte]int32{},
+		cellPairs: map[[16]byte]int32{},
+	}, nil
+}
+
+var (
+	// ErrFinished is returned after Finish.
+	ErrFinished = errors.New("duplicates: accumulator already finished; create a new one per cell")
+	// ErrSeedsAfterExamples is returned by AddSeeds after Add.
+	ErrSeedsAfterExamples = errors.New("duplicates: AddSeeds must come before the first Add")
+)
+
+// text is one normalised text with its hashes.
+type text struct {
+	empty bool
+	exact [16]byte
+	sig   []uint32
+}
+
+// prepare normalises and hashes the prompts and responses of n rows on
+// Workers goroutines. get returns row i's prompt and response.
+func (a *Accumulator) prepare(ctx context.Context, n int, get func(int) (string, string)) (p, r []text, err error) {
+	p, r = make([]text, n), make([]text, n)
+	slabP := make([]uint32, n*a.opts.NumHashes)
+	slabR := make([]uint32, n*a.opts.NumHashes)
+	var wg sync.WaitGroup
+	workers := min(a.opts.Workers, max(1, n/16))
+	chunk := (n + workers - 1) / workers
+	for w := range workers {
+		lo, hi := w*chunk, min((w+1)*chunk, n)
+		wg.Go(func() {
+			var sc scratch
+			for i := lo; i < hi; i++ {
+				if i%128 == 0 && ctx.Err() != nil {
+					return
+				}
+				ps, rs := get(i)
+				k := a.opts.NumHashes
+				p[i] = a.hasher.text(ps, slabP[i*k:(i+1)*k:(i+1)*k], &sc)
+				r[i] = a.hasher.text(rs, slabR[i*k:(i+1)*k:(i+1)*k], &sc)
+			}
+		})
+	}
+	wg.Wait()
+	return p, r, ctx.Err()
+}
+
+// AddSeeds indexes seed rows; call it (any number of times) before Add.
+func (a *Accumulator) AddSeeds(ctx context.Context, seeds []Seed) error {
+	if a.finished {
+		return ErrFinished
+	}
+	if a.started {
+		return ErrSeedsAfterExamples
+	}
+	p, r, err := a.prepare(ctx, len(seeds), func(i int) (string, string) { return seeds[i].Prompt, seeds[i].Response })
+	if err != nil {
+		return err
+	}
+	for i, s := range seeds {
+		id := int32(len(a.seedIDs))
+		a.seedIDs = append(a.seedIDs, s.ID)
+		a.prompt.seeds.insert(id, p[i])
+		a.response.seeds.insert(id, r[i])
+		if !p[i].empty || !r[i].empty {
+			if _, ok := a.seedPairs[pairKey(p[i], r[i])]; !ok {
+				a.seedPairs[pairKey(p[i], r[i])] = id
+			}
+		}
+	}
+	return nil
+}
+
+// Add flags a batch against the seeds and all earlier examples. On error
+// (a cancelled context) nothing of the batch is kept.
+func (a *Accumulator) Add(ctx context.Context, batch []Example) error {
+	if a.finished {
+		return ErrFinished
+	}
+	a.started = true
+	p, r, err := a.prepare(ctx, len(batch), func(i int) (string, string) { return batch[i].Prompt, batch[i].Response })
+	if err != nil {
+		return err
+	}
+	// Matching is sequential: each example is compared with those before it.
+	for i, e := range batch {
+		idx := int32(len(a.ids))
+		a.ids = append(a.ids, e.ID)
+		f := ExampleFlags{ID: e.ID, PairOf: -1}
+		f.Prompt = a.prompt.match(idx, p[i], a)
+		f.Response = a.response.match(idx, r[i], a)
+		if !p[i].empty || !r[i].empty {
+			key := pairKey(p[i], r[i])
+			if j, ok := a.cellPairs[key]; ok {
+				f.PairOf = int(j)
+			} else {
+				a.cellPairs[key] = idx
+			}
+			if s, ok := a.seedPairs[key]; ok {
+				f.PairSeedID = a.seedIDs[s]
+			}
+		}
+		a.flags = append(a.flags, f)
+	}
+	return nil
+}
+
+func pairKey(p, r text) [16]byte {
+	var b [32]byte
+	copy(b[:16], p.exact[:])
+	copy(b[16:], r.exact[:])
+	s := sha256.Sum256(b[:])
+	return [16]byte(s[:16])
+}
+
+// Finish returns the rates and per-example flags.
+func (a *Accumulator) Finish() (*Result, error) {
+	if a.finished {
+		return nil, ErrFinished
+	}
+	a.finished = true
+	res := &Result{N: len(a.flags), PerExample: a.flags}
+	res.Prompt = rates(a.flags, func(f *ExampleFlags) Flags { return f.Prompt }, a.prompt.empty)
+	res.Response = rates(a.flags, func(f *ExampleFlags) Flags { return f.Response }, a.response.empty)
+	for _, f := range a.flags {
+		if f.PairOf >= 0 {
+			res.PairExact++
+		}
+		if f.PairSeedID != "" {
+			res.PairSeed++
+		}
+	}
+	a.prompt, a.response = nil, nil // free the indexes
+	return res, nil
+}
+
+func rates(flags []ExampleFlags, get func(*ExampleFlags) Flags, empty int) Rates {
+	r := Rates{N: len(flags), Empty: empty}
+	var sj, ssj float64
+	for i := range flags {
+		f := get(&flags[i])
+		if f.Duplicate() {
+			r.Near++
+			sj += f.Jaccard
+			if f.Exact {
+				r.Exact++
+			}
+		}
+		if f.CopiesSeed() {
+			r.SeedNear++
+			ssj += f.SeedJaccard
+			if f.SeedExact {
+				r.SeedExact++
+			}
+		}
+	}
+	div := func(a int, b int) float64 {
+		if b == 0 {
+			return math.NaN()
+		}
+		return float64(a) / float64(b)
+	}
+	r.ExactRate, r.NearRate = div(r.Exact, r.N), div(r.Near, r.N)
+	r.SeedExactRate, r.SeedRate = div(r.SeedExact, r.N), div(r.SeedNear, r.N)
+	r.MeanJaccardOfDuplicates = math.NaN()
+	if r.Near > 0 {
+		r.MeanJaccardOfDuplicates = sj / float64(r.Near)
+	}
+	r.MeanJaccardOfSeedCopies = math.NaN()
+	if r.SeedNear > 0 {
+		r.MeanJaccardOfSeedCopies = ssj / float64(r.SeedNear)
+	}
+	return r
+}
+
+// field holds the indexes of one field: the cell's and the seeds'.
+type field struct {
+	cell, seeds *lshIndex
+	empty       int
+}
+
+func newField(o Options) *field {
+	return &field{cell: newLSHIndex(o), seeds: newLSHIndex(o)}
+}
+
+// match flags t (example idx) and then indexes it.
+func (fl *field) match(idx int32, t text, a *Accumulator) Flags {
+	f := Flags{Of: -1}
+	if t.empty {
+		fl.empty++
+		return f
+	}
+	if s, j, exact, ok := fl.seeds.best(t, a.opts.Threshold); ok {
+		f.SeedID, f.SeedJaccard, f.SeedExact = a.seedIDs[s], j, exact
+	}
+	if o, j, exact, ok := fl.cell.best(t, a.opts.Threshold); ok {
+		f.Of, f.OfID, f.Jaccard, f.Exact = int(o), a.ids[o], j, exact
+	}
+	// Exact repeats add nothing to the index (their first occurrence is
+	// there), which keeps candidate lists short in repetitive cells.
+	if !f.Exact {
+		fl.cell.insert(idx, t)
+	}
+	return f
+}
+
+// lshIndex stores signatures with banded LSH buckets and an exact-hash map.
+type lshIndex struct {
+	k, bands, rows, maxCand int
+	exact                   map[[16]byte]int32
+	ids                     []int32  // document ids in insertion order
+	sigs                    []uint32 // signatures, row-major by insertion
+	heads                   []map[uint64]int32
+	next                    [][]int32 // per band: next position in bucket chain, −1 ends
+	stamp                   []uint32  // per position: last query that saw it
+	query                   uint32
+}
+
+func newLSHIndex(o Options) *lshIndex {
+	x := &lshIndex{k: o.NumHashes, bands: o.Bands, rows: o.NumHashes / o.Bands, maxCand: o.MaxCandidates, exact: map[[16]byte]int32{}}
+	x.heads = make([]map[uint64]int32, x.bands)
+	x.next = make([][]int32, x.bands)
+	for b := range x.heads {
+		x.heads[b] = map[uint64]int32{}
+	}
+	return x
+}
+
+func (x *lshIndex) bandKey(sig []uint32, b int) uint64 {
+	h := uint64(b) * 0x9e3779b97f4a7c15
+	for _, v := range sig[b*x.rows : (b+1)*x.rows] {
+		h = mix64(h ^ uint64(v))
+	}
+	return h
+}
+
+func (x *lshIndex) insert(id int32, t text) {
+	if t.empty {
+		return
+	}
+	if _, ok := x.exact[t.exact]; !ok {
+		x.exact[t.exact] = id
+	}
+	pos := int32(len(x.ids))
+	x.ids = append(x.ids, id)
+	x.sigs = append(x.sigs, t.sig...)
+	x.stamp = append(x.stamp, 0)
+	for b := range x.bands {
+		key := x.bandKey(t.sig, b)
+		head, ok := x.heads[b][key]
+		if !ok {
+			head = -1
+		}
+		x.next[b] = append(x.next[b], head)
+		x.heads[b][key] = pos
+	}
+}
+
+// best returns the id with the highest estimated Jaccard ≥ threshold among
+// the exact match (preferred) and the LSH candidates.
+func (x *lshIndex) best(t text, threshold float64) (id int32, jaccard float64, exact, ok bool) {
+	if j, hit := x.exact[t.exact]; hit {
+		return j, 1, true, true
+	}
+	x.query++
+	bestPos, bestJ, seen := int32(-1), -1.0, 0
+	for b := 0; b < x.bands && seen < x.maxCand; b++ {
+		pos, hit := x.heads[b][x.bandKey(t.sig, b)]
+		if !hit {
+			continue
+		}
+		for ; pos >= 0 && seen < x.maxCand; pos = x.next[b][pos] {
+			if x.stamp[pos] == x.query {
+				continue
+			}
+			x.stamp[pos] = x.query
+			seen++
+			j := estimate(t.sig, x.sigs[int(pos)*x.k:(int(pos)+1)*x.k])
+			// Ties go to the earlier example, so results do not depend on
+			// the order candidates are visited.
+			if j > bestJ || (j == bestJ && x.ids[pos] < x.ids[bestPos]) {
+				bestPos, bestJ = pos, j
+			}
+		}
+	}
+	if bestPos < 0 || bestJ < threshold {
+		return -1, 0, false, false
+	}
+	return x.ids[bestPos], bestJ, false, true
+}
+
+// estimate is the MinHash Jaccard estimate: the share of equal positions.
+func estimate(a, b []uint32) float64 {
+	eq := 0
+	for i, v := range a {
+		if v == b[i] {
+			eq++
+		}
+	}
+	return float64(eq) / float64(len(a))
+}
+
+// Normalize returns the normal form used for exact matching and shingling:
+// NFKC, lower case, whitespace runs collapsed to one space, trimmed.
+func Normalize(s string) string {
+	s = strings.ToLower(norm.NFKC.String(s))
+	var b strings.Builder
+	b.Grow(len(s))
+	space := false
+	for _, r := range s {
+		if unicode.IsSpace(r) {
+			space = b.Len() > 0
+			continue
+		}
+		if space {
+			b.WriteByte(' ')
+			space = false
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
