@@ -242,3 +242,32 @@ func TestEvalContextFunctions(t *testing.T) {
 func hclParseExpr(src string) (hcl.Expression, hcl.Diagnostics) {
 	return hclsyntax.ParseExpression([]byte(src), "test.hcl", hcl.InitialPos)
 }
+
+func TestLookups(t *testing.T) {
+	e := loadFull(t, nil, nil)
+	cases := []struct {
+		name string
+		got  any
+		want string
+	}{
+		{"teacher", e.Teacher("aya").Model, "AYA-EXPANSE-8B"},
+		{"seeds", e.SeedSet("native").Format, "jsonl"},
+		{"control", e.Control("truncated").Kind, "truncate"},
+		{"strategy", e.Strategy("translate").Steps[1].Teacher, "gpt4o"},
+		{"metric", e.Metric("ppl").Direction, "lower"},
+		{"student", e.Student("olmo").Executor.Kind, "slurm"},
+		{"benchmark", e.Benchmark("mgsm").Task, "mgsm"},
+		{"plugin", e.RequiredPlugin("echo").Source, "./plugins/echo"},
+	}
+	for _, tc := range cases {
+		if tc.got != tc.want {
+			t.Errorf("%s: got %v, want %v", tc.name, tc.got, tc.want)
+		}
+	}
+	if e.Teacher("nope") != nil || e.Metric("nope") != nil {
+		t.Errorf("lookup of an absent name must be nil")
+	}
+	if v, ok := e.Value("teacher.gpt4o"); !ok || v.GetAttr("limits").GetAttr("timeout").AsString() != "60s" {
+		t.Errorf("Value(teacher.gpt4o) = %#v", v)
+	}
+}
