@@ -175,8 +175,8 @@ func renderOpenAI(id string) func(c *chat, a answer, filtered bool) []byte {
 		b, _ := json.Marshal(map[string]any{
 			"id": id, "object": "chat.completion", "created": time.Now().Unix(), "model": c.Model,
 			"system_fingerprint": "fp_fake",
-			"choices": []any{map[string]any{"index": 0, "message": map[string]any{"role": "assistant", "content": content, "refusal": nil}, "logprobs": nil, "finish_reason": finish}},
-			"usage":   map[string]any{"prompt_tokens": a.In, "completion_tokens": a.Out, "total_tokens": a.In + a.Out},
+			"choices":            []any{map[string]any{"index": 0, "message": map[string]any{"role": "assistant", "content": content, "refusal": nil}, "logprobs": nil, "finish_reason": finish}},
+			"usage":              map[string]any{"prompt_tokens": a.In, "completion_tokens": a.Out, "total_tokens": a.In + a.Out},
 		})
 		return b
 	}

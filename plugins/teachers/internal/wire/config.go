@@ -3,9 +3,11 @@ package wire
 import (
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
+	"github.com/rs/zerolog"
 	"github.com/zclconf/go-cty/cty"
 	ctyjson "github.com/zclconf/go-cty/cty/json"
 
@@ -121,4 +123,10 @@ func Attr(cfg sdk.Config, name string) cty.Value {
 		return cty.NullVal(cty.DynamicPseudoType)
 	}
 	return v.GetAttr(name)
+}
+
+// Logger is the teacher's logger: JSON lines on stderr, which the plugin
+// host forwards. Never log a config value that may hold the key.
+func Logger(plugin string) zerolog.Logger {
+	return zerolog.New(os.Stderr).With().Timestamp().Str("teacher", plugin).Logger()
 }
