@@ -29,6 +29,10 @@ var fullCfg = scoretest.Config{Teachers: 5, Languages: []string{"ar", "de", "ja"
 
 func TestWriteAllFiles(t *testing.T) {
 	dir := t.TempDir()
+	// POLYGLOT_REPORT_OUT keeps the sample report for a look in a browser.
+	if out := os.Getenv("POLYGLOT_REPORT_OUT"); out != "" {
+		dir = out
+	}
 	m := model(t, fullCfg)
 	if err := Write(dir, m); err != nil {
 		t.Fatal(err)
