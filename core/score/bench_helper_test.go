@@ -19,7 +19,7 @@ func benchStudy() *Study {
 					rec := MetricRecord{Teacher: fmt.Sprint("t", t), Language: l, Seed: seed, Metric: m.name, Direction: m.dir}
 					var s float64
 					for range 1000 {
-						v := float64(t) + rng.NormFloat64()
+						v := 5 + float64(t) + rng.NormFloat64()
 						rec.PerExample = append(rec.PerExample, v)
 						s += v
 					}

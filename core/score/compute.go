@@ -158,6 +158,10 @@ func (c *computer) selectMetrics() error {
 				m.Metric, d, m.Direction, m.Teacher, m.Language)
 		}
 		c.dirs[m.Metric] = m.Direction
+		if IsPerplexity(m.Metric) && (m.Value < 0 || slices.ContainsFunc(m.PerExample, func(v float64) bool { return v < 0 })) {
+			return fmt.Errorf("score: perplexity metric %q of teacher %q, language %q, seed %d has a negative value; perplexity is >= 1 by definition, check the metric's output",
+				m.Metric, m.Teacher, m.Language, m.Seed)
+		}
 	}
 	names := make([]string, 0, len(c.dirs))
 	for n := range c.dirs {

@@ -185,6 +185,8 @@ func TestContradictoryDataFails(t *testing.T) {
 			{Teacher: "A", Language: "de", Metric: "judge", Value: 1, Direction: score.Higher},
 			{Teacher: "A", Language: "de", Metric: "judge", Value: 2, Direction: score.Higher}}}, "is given twice"},
 		{"empty", score.Study{}, "has no metric or student benchmark records"},
+		{"negative perplexity", score.Study{Metrics: []score.MetricRecord{
+			{Teacher: "A", Language: "de", Metric: "ppl", Value: -2, Direction: score.Lower}}}, "has a negative value"},
 	}
 	for _, tc := range tests {
 		_, err := score.Compute(&tc.st, score.DefaultSettings())

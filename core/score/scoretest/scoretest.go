@@ -116,7 +116,7 @@ func addMetrics(st *score.Study, rng *rand.Rand, c Config, teacher, lang, strat 
 	for _, m := range []spec{
 		{"diversity.prompt", score.Higher, 0.5, 0.2, 0.05},
 		{"diversity.response", score.Higher, 0.4, 0.1, 0.05},
-		{"ppl", score.Lower, 20, -10, 3},
+		{"ppl", score.Lower, 30, -10, 3},
 		{"judge", score.Higher, 3, 1.5, 0.6},
 		{"length.prompt", score.None, 40, 5, 8},
 		{"length.response", score.None, 200, 40, 30},
@@ -127,6 +127,9 @@ func addMetrics(st *score.Study, rng *rand.Rand, c Config, teacher, lang, strat 
 			var s float64
 			for range c.PerExample {
 				v := mean + m.sd*rng.NormFloat64()
+				if m.name == "ppl" {
+					v = math.Max(1, v) // a perplexity is at least 1
+				}
 				rec.PerExample = append(rec.PerExample, v)
 				s += v
 			}
