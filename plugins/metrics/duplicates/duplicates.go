@@ -445,7 +445,12 @@ func (x *lshIndex) best(t text, threshold float64) (id int32, jaccard float64, e
 		return j, 1, true, true
 	}
 	x.query++
-	bestPos, bestJ, seen := int32(-1), -1.0, 0
+	// need is the number of equal positions a candidate must reach to
+	// matter: the threshold, then the best so far (ties are kept for the
+	// earlier-id rule). Comparisons stop as soon as it is out of reach,
+	// which makes dissimilar candidates cheap.
+	need := int(math.Ceil(threshold*float64(x.k) - 1e-9))
+	bestPos, bestEq, seen := int32(-1), -1, 0
 	for b := 0; b < x.bands && seen < x.maxCand; b++ {
 		pos, hit := x.heads[b][x.bandKey(t.sig, b)]
 		if !hit {
@@ -457,18 +462,41 @@ func (x *lshIndex) best(t text, threshold float64) (id int32, jaccard float64, e
 			}
 			x.stamp[pos] = x.query
 			seen++
-			j := estimate(t.sig, x.sigs[int(pos)*x.k:(int(pos)+1)*x.k])
+			eq, ok := equalAtLeast(t.sig, x.sigs[int(pos)*x.k:(int(pos)+1)*x.k], max(need, bestEq))
+			if !ok {
+				continue
+			}
 			// Ties go to the earlier example, so results do not depend on
 			// the order candidates are visited.
-			if j > bestJ || (j == bestJ && x.ids[pos] < x.ids[bestPos]) {
-				bestPos, bestJ = pos, j
+			if eq > bestEq || x.ids[pos] < x.ids[bestPos] {
+				bestPos, bestEq = pos, eq
 			}
 		}
 	}
-	if bestPos < 0 || bestJ < threshold {
+	if bestPos < 0 {
 		return -1, 0, false, false
 	}
-	return x.ids[bestPos], bestJ, false, true
+	return x.ids[bestPos], float64(bestEq) / float64(x.k), false, true
+}
+
+// equalAtLeast counts equal positions of a and b, giving up (ok = false) as
+// soon as fewer than need can be reached.
+func equalAtLeast(a, b []uint32, need int) (eq int, ok bool) {
+	allowed := len(a) - need // mismatches that still leave need reachable
+	if allowed < 0 {
+		return 0, false
+	}
+	miss := 0
+	b = b[:len(a)]
+	for i, v := range a {
+		if v != b[i] {
+			miss++
+			if miss > allowed {
+				return 0, false
+			}
+		}
+	}
+	return len(a) - miss, true
 }
 
 // estimate is the MinHash Jaccard estimate: the share of equal positions.
@@ -485,7 +513,10 @@ func estimate(a, b []uint32) float64 {
 // Normalize returns the normal form used for exact matching and shingling:
 // NFKC, lower case, whitespace runs collapsed to one space, trimmed.
 func Normalize(s string) string {
-	s = strings.ToLower(norm.NFKC.String(s))
+	if !isASCII(s) { // ASCII is already NFKC
+		s = norm.NFKC.String(s)
+	}
+	s = strings.ToLower(s)
 	var b strings.Builder
 	b.Grow(len(s))
 	space := false
@@ -501,4 +532,13 @@ func Normalize(s string) string {
 		b.WriteRune(r)
 	}
 	return b.String()
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
