@@ -6,13 +6,16 @@ import (
 	"os"
 
 	"github.com/polyglot-teachers/polyglot/core/command"
+	"github.com/polyglot-teachers/polyglot/plugins/teachers/dataset"
 	"github.com/polyglot-teachers/polyglot/sdk"
 )
 
 // builtins are the plugins compiled into this binary. They still run out of
 // process: the host re-executes itself as `polyglot internal-plugin NAME`.
 // core never imports a plugin; only this file does.
-var builtins = map[string]sdk.ServeOpts{}
+var builtins = map[string]sdk.ServeOpts{
+	"dataset": {Name: "dataset", Version: command.Version, Teachers: []sdk.Teacher{dataset.New()}},
+}
 
 func main() {
 	os.Exit(command.Main(os.Args[1:], builtins))

@@ -340,11 +340,17 @@ func (w *zerologWriter) Write(p []byte) (int, error) {
 	case "error":
 		lvl = zerolog.ErrorLevel
 	}
-	ev := w.log.WithLevel(lvl)
 	msg, _ := m["@message"].(string)
+	if msg == "plugin process exited" && m["error"] == nil {
+		lvl = zerolog.DebugLevel // a normal shutdown, not news
+	}
+	ev := w.log.WithLevel(lvl)
 	for k, v := range m {
-		if strings.HasPrefix(k, "@") || k == "timestamp" {
+		switch {
+		case strings.HasPrefix(k, "@") || k == "timestamp":
 			continue
+		case k == "plugin": // go-plugin's own field is the binary's path
+			k = "path"
 		}
 		ev = ev.Interface(k, v)
 	}

@@ -1,0 +1,114 @@
+package command
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"text/tabwriter"
+
+	"github.com/polyglot-teachers/polyglot/core/plan"
+)
+
+func init() {
+	register(cmd{name: "plan", synopsis: "show what a run would do and what it would cost", run: runPlan})
+}
+
+// StageSummary is one row of `polyglot plan`.
+type StageSummary struct {
+	Stage      plan.Stage `json:"stage"`
+	Units      int        `json:"units"`
+	Done       int        `json:"done"`
+	Partial    int        `json:"partial"`
+	ToRun      int        `json:"to_run"`
+	Requests   int        `json:"requests,omitempty"`
+	EstCostUSD float64    `json:"est_cost_usd"`
+}
+
+// PlanOutput is `polyglot plan --json`.
+type PlanOutput struct {
+	Experiment string         `json:"experiment"`
+	Stages     []StageSummary `json:"stages"`
+	EstCostUSD float64        `json:"est_cost_usd"`
+	Units      []UnitStatus   `json:"units,omitempty"`
+}
+
+// UnitStatus is a unit with its state in the store.
+type UnitStatus struct {
+	*plan.Unit
+	State string `json:"state"`
+}
+
+// unitStates returns each unit's state in the store ("done", "partial",
+// "pending"); an experiment never run has none.
+type unitStateFunc func(key string) string
+
+func summarize(name string, p *plan.Plan, state unitStateFunc, withUnits bool) *PlanOutput {
+	out := &PlanOutput{Experiment: name}
+	for _, st := range plan.Stages {
+		s := StageSummary{Stage: st}
+		for _, u := range p.Of(st) {
+			s.Units++
+			us := "pending"
+			if state != nil {
+				us = state(u.Key)
+			}
+			switch us {
+			case "done":
+				s.Done++
+			case "partial":
+				s.Partial++
+				s.ToRun++
+				s.EstCostUSD += u.EstCostUSD // an upper bound: part is already paid
+				s.Requests += u.N
+			default:
+				s.ToRun++
+				s.EstCostUSD += u.EstCostUSD
+				s.Requests += u.N
+			}
+			if withUnits {
+				out.Units = append(out.Units, UnitStatus{Unit: u, State: us})
+			}
+		}
+		out.Stages = append(out.Stages, s)
+		out.EstCostUSD += s.EstCostUSD
+	}
+	return out
+}
+
+func printPlan(w io.Writer, po *PlanOutput) {
+	tw := tabwriter.NewWriter(w, 0, 2, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "STAGE\tUNITS\tDONE\tRESUMES\tTO RUN\tREQUESTS\tEST. COST\t")
+	for _, s := range po.Stages {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t$%.2f\t\n", s.Stage, s.Units, s.Done, s.Partial, s.ToRun, s.Requests, s.EstCostUSD)
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "\nEstimated cost of what is left to run: $%.2f (from the prices in the spec; real cost uses reported token usage).\n", po.EstCostUSD)
+}
+
+func runPlan(ctx context.Context, env *Env, args []string) error {
+	fs := flag.NewFlagSet("plan", flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	sf := addSpecFlags(fs)
+	asJSON := fs.Bool("json", false, "print the plan as JSON, with every unit")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	p, mgr, err := prepare(ctx, env, sf, dirArg(fs))
+	if err != nil {
+		return err
+	}
+	defer mgr.Close()
+	state, closeStore := storeStates(p.Exp.Store)
+	defer closeStore()
+	po := summarize(p.Exp.Name, p.Plan, state, *asJSON)
+	if *asJSON {
+		enc := json.NewEncoder(env.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(po)
+	}
+	fmt.Fprintf(env.Stdout, "Experiment %q\n\n", p.Exp.Name)
+	printPlan(env.Stdout, po)
+	return nil
+}
