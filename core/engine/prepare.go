@@ -6,6 +6,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 
 	"github.com/hashicorp/hcl/v2"
@@ -34,7 +35,13 @@ type Prepared struct {
 // plugins, decoding their config blocks against their schemas) and builds
 // the plan. It has no side effects beyond starting plugin processes.
 func Prepare(ctx context.Context, dir string, opts spec.LoadOptions, mgr *pluginhost.Manager) (*Prepared, hcl.Diagnostics) {
-	exp, diags := spec.LoadDir(dir, opts)
+	var exp *spec.Experiment
+	var diags hcl.Diagnostics
+	if st, err := os.Stat(dir); err == nil && !st.IsDir() {
+		exp, diags = spec.LoadFiles([]string{dir}, opts) // a single spec file
+	} else {
+		exp, diags = spec.LoadDir(dir, opts)
+	}
 	if diags.HasErrors() {
 		return &Prepared{Exp: exp}, diags
 	}

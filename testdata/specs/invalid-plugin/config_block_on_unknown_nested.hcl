@@ -1,0 +1,12 @@
+experiment "x" {
+  languages = ["de"]
+}
+teacher "t" {
+  plugin = "echo"
+  model  = "m"
+  config {
+    headers { # ERROR: Unsupported block type
+      a = "b"
+    }
+  }
+}

@@ -1,0 +1,7 @@
+experiment "x" {
+  languages = ["de"]
+}
+teacher "human" { # ERROR: Missing required argument
+  plugin = "dataset"
+  model  = "human"
+}

@@ -1,0 +1,6 @@
+experiment "x" {
+  languages = ["de"]
+}
+metric "m" {
+  plugin = "echo" # ERROR: No metric component
+}
