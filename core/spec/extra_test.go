@@ -2,6 +2,7 @@ package spec
 
 import (
 	"bytes"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -269,5 +270,66 @@ func TestLookups(t *testing.T) {
 	}
 	if v, ok := e.Value("teacher.gpt4o"); !ok || v.GetAttr("limits").GetAttr("timeout").AsString() != "60s" {
 		t.Errorf("Value(teacher.gpt4o) = %#v", v)
+	}
+}
+
+// TestMultiFile checks that blocks from several files form one experiment,
+// references cross files, and duplicates across files are reported at the
+// second declaration with the first one's location in the detail.
+func TestMultiFile(t *testing.T) {
+	cases := []struct {
+		name    string
+		files   map[string]string
+		summary string // "" = must load cleanly
+		file    string
+		line    int
+	}{
+		{"cross-file reference", map[string]string{
+			"a.hcl": "experiment \"x\" {\n  languages = [\"de\"]\n}\n",
+			"b.hcl": "teacher \"t\" {\n  plugin = \"echo\"\n  model  = join(\"-\", experiment.languages)\n}\n",
+		}, "", "", 0},
+		{"duplicate teacher across files", map[string]string{
+			"a.hcl": "experiment \"x\" {\n  languages = [\"de\"]\n}\nteacher \"t\" {\n  plugin = \"echo\"\n  model  = \"m\"\n}\n",
+			"b.hcl": "\nteacher \"t\" {\n  plugin = \"echo\"\n  model  = \"m\"\n}\n",
+		}, "Duplicate teacher", "b.hcl", 2},
+		{"duplicate experiment across files", map[string]string{
+			"a.hcl": "experiment \"x\" {\n  languages = [\"de\"]\n}\n",
+			"b.hcl": "experiment \"y\" {\n  languages = [\"de\"]\n}\n",
+		}, "Duplicate experiment block", "b.hcl", 1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			for n, src := range tc.files {
+				if err := os.WriteFile(filepath.Join(dir, n), []byte(src), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			e, diags := LoadDir(dir, LoadOptions{Env: noEnv})
+			if tc.summary == "" {
+				if diags.HasErrors() {
+					t.Fatalf("unexpected: %v", diags)
+				}
+				if e.Teachers[0].Model != "de" {
+					t.Errorf("model = %q", e.Teachers[0].Model)
+				}
+				return
+			}
+			if len(diags) != 1 || !strings.Contains(diags[0].Summary, tc.summary) ||
+				filepath.Base(diags[0].Subject.Filename) != tc.file || diags[0].Subject.Start.Line != tc.line ||
+				!strings.Contains(diags[0].Detail, "a.hcl:") {
+				t.Errorf("want one %q at %s:%d citing a.hcl, got %v", tc.summary, tc.file, tc.line, diags)
+			}
+		})
+	}
+}
+
+func BenchmarkLoadFull(b *testing.B) {
+	opts := LoadOptions{Vars: map[string]string{"api_key": "k"}, Env: mapEnv(map[string]string{"POLYGLOT_TEST_KEY": "x"})}
+	dir := filepath.Join(validDir, "full")
+	for b.Loop() {
+		if _, diags := LoadDir(dir, opts); diags.HasErrors() {
+			b.Fatal(diags)
+		}
 	}
 }
