@@ -110,6 +110,11 @@ func bindOne(ctx context.Context, exp *spec.Experiment, r Resolver, br blockRef)
 		return nil, hcl.Diagnostics{d}
 	}
 	val, diags := spec.DecodeBody(br.body, info.Schema.DecoderSpec(), exp.EvalContext())
+	for _, d := range diags {
+		// hcldec's wording knows nothing of plugins: say whose schema it is
+		// and how to see it.
+		d.Detail = strings.TrimSpace(d.Detail + fmt.Sprintf(" This is the config block of %s, checked against the schema of plugin %q (component %q); run `polyglot plugins describe %s` to see every attribute it takes.", br.addr, br.plugin, info.Name, br.plugin))
+	}
 	if diags.HasErrors() {
 		return nil, diags
 	}
