@@ -271,6 +271,7 @@ func BenchmarkStream100k(b *testing.B) {
 	b.ResetTimer()
 	for b.Loop() {
 		stop := peakHeap()
+		cpu0 := cpuSeconds()
 		s := NewStream(true)
 		for _, v := range vecs {
 			if err := s.Add(v); err != nil {
@@ -280,6 +281,7 @@ func BenchmarkStream100k(b *testing.B) {
 		if _, err := s.Finish(); err != nil {
 			b.Fatal(err)
 		}
+		b.ReportMetric(cpuSeconds()-cpu0, "cpu-s")
 		b.ReportMetric(float64(stop())/(1<<20), "peak-heap-over-input-MiB")
 	}
 }
@@ -291,7 +293,9 @@ func BenchmarkNaive5k(b *testing.B) {
 	vecs := flatRandom(5_000, 512)
 	b.ResetTimer()
 	for b.Loop() {
+		cpu0 := cpuSeconds()
 		naivePairs(vecs)
+		b.ReportMetric(cpuSeconds()-cpu0, "cpu-s")
 	}
 }
 
@@ -325,6 +329,7 @@ func BenchmarkDiversity100k(b *testing.B) {
 	b.ResetTimer()
 	for b.Loop() {
 		stop := peakHeap()
+		cpu0 := cpuSeconds()
 		a, err := New(Options{})
 		if err != nil {
 			b.Fatal(err)
@@ -337,6 +342,7 @@ func BenchmarkDiversity100k(b *testing.B) {
 		if _, err := a.Finish(); err != nil {
 			b.Fatal(err)
 		}
+		b.ReportMetric(cpuSeconds()-cpu0, "cpu-s")
 		b.ReportMetric(float64(stop())/(1<<20), "peak-heap-over-input-MiB")
 	}
 }

@@ -291,6 +291,7 @@ func BenchmarkDuplicates100k(b *testing.B) {
 	b.ResetTimer()
 	for b.Loop() {
 		stop := peakHeap()
+		cpu0 := cpuSeconds()
 		a, err := New(Options{})
 		if err != nil {
 			b.Fatal(err)
@@ -307,6 +308,7 @@ func BenchmarkDuplicates100k(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
+		b.ReportMetric(cpuSeconds()-cpu0, "cpu-s")
 		b.ReportMetric(float64(stop())/(1<<20), "peak-heap-over-input-MiB")
 		b.ReportMetric(res.Response.NearRate, "response-near-rate")
 	}

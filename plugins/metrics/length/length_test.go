@@ -265,6 +265,7 @@ func BenchmarkLength100k(b *testing.B) {
 	b.ResetTimer()
 	for b.Loop() {
 		stop := peakHeap()
+		cpu0 := cpuSeconds()
 		a, err := New(Options{})
 		if err != nil {
 			b.Fatal(err)
@@ -277,6 +278,7 @@ func BenchmarkLength100k(b *testing.B) {
 		if _, err := a.Finish(); err != nil {
 			b.Fatal(err)
 		}
+		b.ReportMetric(cpuSeconds()-cpu0, "cpu-s")
 		b.ReportMetric(float64(stop())/(1<<20), "peak-heap-over-input-MiB")
 	}
 }

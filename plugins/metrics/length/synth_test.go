@@ -1,8 +1,10 @@
 package length
 
 import (
+	"math"
 	"math/rand/v2"
 	"strings"
+	"syscall"
 )
 
 // Word lists for synthetic multilingual examples used by tests and
@@ -20,9 +22,45 @@ var synthWords = map[string][]string{
 
 var synthLangs = []string{"en", "de", "es", "cs", "id", "tl", "ar", "ja"}
 
+// synthSyllables build pseudo-words, so that each language has a large,
+// Zipf-distributed vocabulary like real text (the real words above are the
+// most frequent ranks).
+var synthSyllables = map[string][]string{
+	"en": strings.Fields("ta ble con ver sa tion ing er pro duct ly ment im por tant"),
+	"de": strings.Fields("ver ge schaft lich keit ung stän dig be wer tung ein heit zu"),
+	"es": strings.Fields("ción mien to ra do que ar es pe ci al men te in"),
+	"cs": strings.Fields("ně ko li vat ost ní pro vě dě ní stá le za při"),
+	"id": strings.Fields("ber ke an me nga ta ha di pe rang kan si lah"),
+	"tl": strings.Fields("pag ka ma na ri ta la ba ngi hin an um gi"),
+	"ar": strings.Fields("ال مس تش فى كت اب ون ين ات ية سل ام عل"),
+	"ja": strings.Fields("かん こう せい ぶん りょ てき じょう ほう 化 学 経 済 社 会"),
+}
+
+var synthZipf = map[*rand.Rand]*rand.Zipf{}
+
+// synthWord returns the word of the given frequency rank in lang.
+func synthWord(lang string, rank uint64) string {
+	if list := synthWords[lang]; rank < uint64(len(list)) {
+		return list[rank]
+	}
+	syl := synthSyllables[lang]
+	x := rank*0x9e3779b97f4a7c15 + 1
+	var b strings.Builder
+	for range 1 + rank%4 {
+		x ^= x >> 29
+		x *= 0xbf58476d1ce4e5b9
+		b.WriteString(syl[x%uint64(len(syl))])
+	}
+	return b.String()
+}
+
 // synthText returns a pseudo-random text of words words in lang.
 func synthText(r *rand.Rand, lang string, words int) string {
-	list := synthWords[lang]
+	z, ok := synthZipf[r]
+	if !ok {
+		z = rand.NewZipf(r, 1.1, 2, 50_000)
+		synthZipf[r] = z
+	}
 	sep := " "
 	if lang == "ja" {
 		sep = ""
@@ -32,7 +70,7 @@ func synthText(r *rand.Rand, lang string, words int) string {
 		if i > 0 {
 			b.WriteString(sep)
 		}
-		b.WriteString(list[r.IntN(len(list))])
+		b.WriteString(synthWord(lang, z.Uint64()))
 		if r.IntN(12) == 0 {
 			b.WriteString(". ")
 		}
@@ -54,4 +92,14 @@ func synthExamples(seed uint64, n int) []Example {
 		}
 	}
 	return out
+}
+
+// cpuSeconds is the process's user+system CPU time; benchmarks report its
+// delta because wall time on a shared machine depends on other load.
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return math.NaN()
+	}
+	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
 }
