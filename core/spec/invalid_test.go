@@ -101,3 +101,31 @@ func hasDiag(diags hcl.Diagnostics, path string, m marker) bool {
 	}
 	return false
 }
+
+// TestSuggestions checks the "did you mean" part of selected errors.
+func TestSuggestions(t *testing.T) {
+	cases := []struct {
+		file string
+		want string
+	}{
+		{"unknown_block", `Did you mean "teacher"?`},
+		{"unknown_attribute_typo", `Did you mean "family"?`},
+		{"unknown_ref_root", `Did you mean "teacher"?`},
+		{"bad_control_kind", `Did you mean "scramble_words"?`},
+		{"control_unknown_seeds", `Did you mean "human"?`},
+		{"control_unknown_seeds_ref", `Did you mean "human"?`},
+		{"bad_pgr", `Did you mean "ratio_then_mean"?`},
+		{"unknown_function", `Did you mean "upper"?`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.file, func(t *testing.T) {
+			_, diags := LoadFiles([]string{filepath.Join("../../testdata/specs/invalid", tc.file+".hcl")}, LoadOptions{Env: noEnv})
+			for _, d := range diags {
+				if strings.Contains(d.Detail, tc.want) {
+					return
+				}
+			}
+			t.Errorf("no detail contains %q: %v", tc.want, diags)
+		})
+	}
+}

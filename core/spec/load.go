@@ -264,6 +264,7 @@ func (l *loader) load(paths []string) {
 	if !l.diags.HasErrors() {
 		l.validate()
 	}
+	adviseFunctions(l.diags, sortedKeys(l.funcs))
 }
 
 func (l *loader) addNode(n *node) {

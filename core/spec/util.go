@@ -2,6 +2,7 @@ package spec
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 
 	"github.com/agext/levenshtein"
@@ -69,4 +70,21 @@ func quoteList(xs []string) string {
 		q[i] = fmt.Sprintf("%q", x)
 	}
 	return strings.Join(q, ", ")
+}
+
+var unknownFuncName = regexp.MustCompile(`no function named "([^"]+)"`)
+
+// adviseFunctions completes hcl's "Call to unknown function" errors, whose
+// suggestion only catches small typos, with a closer match and the list.
+func adviseFunctions(diags hcl.Diagnostics, funcs []string) {
+	for _, d := range diags {
+		if d.Summary != "Call to unknown function" || strings.Contains(d.Detail, "Did you mean") {
+			continue
+		}
+		m := unknownFuncName.FindStringSubmatch(d.Detail)
+		if m == nil {
+			continue
+		}
+		d.Detail += didYouMean(m[1], funcs) + " Available functions: " + strings.Join(funcs, ", ") + "."
+	}
 }
