@@ -219,8 +219,11 @@ func isTimeout(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
-// Truncate cuts s to MaxRaw bytes on a rune boundary.
+// Truncate cuts s to MaxRaw bytes on a rune boundary and replaces invalid
+// UTF-8 (a body cut mid-character), which protobuf refuses to marshal: one
+// such string would take down the whole Generate stream.
 func Truncate(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
 	if len(s) <= MaxRaw {
 		return s
 	}
@@ -359,8 +362,8 @@ func (s Scrubber) String(in string) string {
 // Error scrubs a CallError in place and returns it.
 func (s Scrubber) Error(ce *sdk.CallError) *sdk.CallError {
 	if ce != nil {
-		ce.Message = s.String(ce.Message)
-		ce.Raw = s.String(ce.Raw)
+		ce.Message = strings.ToValidUTF8(s.String(ce.Message), "\uFFFD")
+		ce.Raw = strings.ToValidUTF8(s.String(ce.Raw), "\uFFFD")
 	}
 	return ce
 }
