@@ -22,7 +22,7 @@ type Calibration struct {
 }
 
 // DefaultCalibration was tuned on gettext messages; see the package documentation.
-var DefaultCalibration = Calibration{MinLetters: 12, MinProb: 0.5, MinMargin: 0.2}
+var DefaultCalibration = Calibration{MinLetters: 4, MinProb: 0.54, MinMargin: 0.1}
 
 // Result is the language and script identified for one text.
 type Result struct {
@@ -107,7 +107,7 @@ func countLetters(s string) int {
 
 func (d *Detector) result(text string, preds []fasttext.Prediction) Result {
 	st := DetectScript(text)
-	r := Result{Lang: Und, Script: st.Script, ScriptShare: st.Share, Letters: countLetters(text)}
+	r := Result{Script: st.Script, ScriptShare: st.Share, Letters: countLetters(text)}
 	if len(preds) > 0 {
 		r.Guess = LabelLang(preds[0].Label)
 		r.Prob = min(preds[0].Prob, 1) // the C++ convention reports p + 1e-5
@@ -119,15 +119,21 @@ func (d *Detector) result(text string, preds []fasttext.Prediction) Result {
 		r.ExpectedScript = ExpectedScript(r.Guess)
 		r.ScriptMismatch = r.Letters > 0 && !ScriptMatches(st.Script, r.ExpectedScript)
 	}
+	return d.cal.apply(r)
+}
+
+// apply sets Lang, Undetermined and Reason of a raw result from its Guess.
+func (c Calibration) apply(r Result) Result {
+	r.Lang, r.Undetermined, r.Reason = Und, true, ""
 	switch {
-	case r.Letters < d.cal.MinLetters || len(preds) == 0:
-		r.Undetermined, r.Reason = true, "short"
-	case r.Prob < d.cal.MinProb:
-		r.Undetermined, r.Reason = true, "low-confidence"
-	case r.Margin < d.cal.MinMargin:
-		r.Undetermined, r.Reason = true, "ambiguous"
+	case r.Letters < c.MinLetters || r.Guess == "":
+		r.Reason = "short"
+	case r.Prob < c.MinProb:
+		r.Reason = "low-confidence"
+	case r.Margin < c.MinMargin:
+		r.Reason = "ambiguous"
 	default:
-		r.Lang = r.Guess
+		r.Lang, r.Undetermined = r.Guess, false
 	}
 	return r
 }

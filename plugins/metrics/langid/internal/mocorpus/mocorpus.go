@@ -23,7 +23,8 @@ import (
 const DefaultRoot = "/usr/share/locale"
 
 // ReadMO returns the translations in a .mo file: the first plural form of each
-// non-empty msgstr, skipping the catalog header (the entry with an empty msgid).
+// non-empty msgstr, skipping the catalog header (the entry with an empty msgid) and
+// translations identical to their msgid.
 func ReadMO(path string) ([]string, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -75,7 +76,12 @@ func ParseMO(b []byte) ([]string, error) {
 		if j := strings.IndexByte(tr, 0); j >= 0 {
 			tr = tr[:j]
 		}
-		if tr != "" {
+		if i := strings.IndexByte(id, 0); i >= 0 {
+			id = id[:i]
+		}
+		// A translation equal to its English msgid is an untranslated copy, not text
+		// in the catalog's language.
+		if tr != "" && tr != id {
 			out = append(out, tr)
 		}
 	}
