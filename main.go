@@ -7,6 +7,8 @@ import (
 
 	"github.com/polyglot-teachers/polyglot/core/command"
 	"github.com/polyglot-teachers/polyglot/plugins/teachers/dataset"
+	"github.com/polyglot-teachers/polyglot/plugins/trainers/cpu"
+	"github.com/polyglot-teachers/polyglot/plugins/trainers/trl"
 	"github.com/polyglot-teachers/polyglot/sdk"
 )
 
@@ -15,6 +17,8 @@ import (
 // core never imports a plugin; only this file does.
 var builtins = map[string]sdk.ServeOpts{
 	"dataset": {Name: "dataset", Version: command.Version, Teachers: []sdk.Teacher{dataset.New()}},
+	"cpu":     {Name: "cpu", Version: command.Version, Trainers: []sdk.Trainer{cpu.Trainer{}}},
+	"trl":     {Name: "trl", Version: command.Version, Trainers: []sdk.Trainer{trl.Trainer{}}},
 }
 
 func main() {
