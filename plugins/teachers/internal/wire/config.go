@@ -72,6 +72,7 @@ func ParseCommon(cfg sdk.Config, defaultURL string) (Common, sdk.Diagnostics) {
 func (c Common) Header(provider map[string]string) http.Header {
 	h := make(http.Header, len(provider)+len(c.Headers)+2)
 	h.Set("Accept", "application/json")
+	h.Set("Content-Type", "application/json")
 	h.Set("User-Agent", "polyglot-teacher")
 	for k, v := range provider {
 		if v != "" {

@@ -87,8 +87,9 @@ func PutBuffer(b *bytes.Buffer) {
 type Request struct {
 	Method string
 	URL    string
-	// Header is sent as is; callers build it once per generator and share it
-	// read-only between calls.
+	// Header is sent as is; callers build it once per generator (with
+	// Content-Type: application/json, see Common.Header) and share it
+	// read-only between calls. It is never modified.
 	Header http.Header
 	// JSON is encoded as the body when Body is nil.
 	JSON any
@@ -148,14 +149,24 @@ func Do(ctx context.Context, r Request) (*Response, *sdk.CallError) {
 	if err != nil {
 		return nil, &sdk.CallError{Code: sdk.ErrInvalidRequest, Message: "building the request: " + err.Error()}
 	}
-	if r.Header != nil {
-		req.Header = r.Header.Clone()
+	// The shared header is used as is when it already says what the body
+	// is: net/http only reads it, and a clone per call costs more than the
+	// rest of the request building.
+	ct := r.ContentType
+	if ct == "" && r.JSON != nil {
+		ct = "application/json"
 	}
 	switch {
-	case r.Body != nil && r.ContentType != "":
-		req.Header.Set("Content-Type", r.ContentType)
-	case r.JSON != nil:
-		req.Header.Set("Content-Type", "application/json")
+	case r.Header == nil:
+		req.Header = http.Header{}
+		if ct != "" {
+			req.Header.Set("Content-Type", ct)
+		}
+	case ct == "" || r.Header.Get("Content-Type") == ct:
+		req.Header = r.Header
+	default:
+		req.Header = r.Header.Clone()
+		req.Header.Set("Content-Type", ct)
 	}
 	start := time.Now()
 	resp, err := Client.Do(req)
@@ -176,10 +187,18 @@ func Do(ctx context.Context, r Request) (*Response, *sdk.CallError) {
 
 // encodeJSON writes v and splices extra into the top-level object.
 func encodeJSON(buf *bytes.Buffer, v any, extra []byte) error {
-	enc := json.NewEncoder(buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return err
+	if a, ok := v.(AppendJSON); ok {
+		b, err := a.AppendJSON(buf.AvailableBuffer())
+		if err != nil {
+			return err
+		}
+		buf.Write(b)
+	} else {
+		enc := json.NewEncoder(buf)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(v); err != nil {
+			return err
+		}
 	}
 	if len(extra) == 0 {
 		return nil
