@@ -1,0 +1,179 @@
+package store
+
+import (
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Cache is a response cache: request hash -> response bytes (JSON).
+// Both *Store (the experiment's own cache) and *CacheFile implement it.
+type Cache interface {
+	CacheGet(hash string) ([]byte, bool, error)
+	CachePut(hash string, v []byte) error
+}
+
+var (
+	_ Cache = (*Store)(nil)
+	_ Cache = (*CacheFile)(nil)
+)
+
+func cacheGet(db *sql.DB, wrap func(string, error) error, hash string) ([]byte, bool, error) {
+	var b []byte
+	err := db.QueryRow(`SELECT value FROM cache WHERE hash = ?`, hash).Scan(&b)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, wrap("cache get", err)
+	}
+	return b, true, nil
+}
+
+func cachePut(db *sql.DB, wrap func(string, error) error, hash string, v []byte) error {
+	if hash == "" {
+		return errors.New("cache put: empty hash")
+	}
+	if v == nil {
+		v = []byte{}
+	}
+	_, err := db.Exec(`INSERT OR REPLACE INTO cache (hash, value, created) VALUES (?,?,?)`, hash, v, nowMS())
+	return wrap("cache put", err)
+}
+
+// CacheGet returns the cached response for a request hash.
+func (s *Store) CacheGet(hash string) ([]byte, bool, error) { return cacheGet(s.rdb, s.wrap, hash) }
+
+// CachePut stores a response under a request hash.
+func (s *Store) CachePut(hash string, v []byte) error {
+	if err := s.writable(); err != nil {
+		return err
+	}
+	return cachePut(s.wdb, s.wrap, hash, v)
+}
+
+// CacheFile is a response cache in its own SQLite file, shared by several
+// experiments (and processes) at once: no exclusive lock, WAL and a busy
+// timeout let them take turns.
+type CacheFile struct {
+	path string
+	db   *sql.DB
+}
+
+// cacheMigrations is the cache file's own schema history.
+var cacheMigrations = []string{cacheTable}
+
+// OpenCache opens (creating) a user-level cache file.
+func OpenCache(path string) (*CacheFile, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("cache %q: %w", path, err)
+	}
+	if err := os.MkdirAll(filepath.Dir(abs), 0o755); err != nil {
+		return nil, fmt.Errorf("cannot create the cache folder %s: %w", filepath.Dir(abs), err)
+	}
+	db, err := sql.Open("sqlite", dsn(abs, false))
+	if err != nil {
+		return nil, fmt.Errorf("open cache %s: %w", abs, err)
+	}
+	db.SetMaxOpenConns(4)
+	c := &CacheFile{path: abs, db: db}
+	var ver int
+	if err := db.QueryRow("PRAGMA user_version").Scan(&ver); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("cache %s is not a readable SQLite database (%v); delete it to start a new cache", abs, err)
+	}
+	if ver > len(cacheMigrations) {
+		db.Close()
+		return nil, fmt.Errorf("%w: this cache was written by a newer polyglot (schema %d > %d); upgrade polyglot (%s)", ErrNewerSchema, ver, len(cacheMigrations), abs)
+	}
+	var mode string
+	if err := db.QueryRow("PRAGMA journal_mode=WAL").Scan(&mode); err != nil {
+		db.Close()
+		return nil, c.wrap("enable WAL", err)
+	}
+	if err := migrateList(db, ver, cacheMigrations); err != nil {
+		db.Close()
+		return nil, c.wrap("migrate", err)
+	}
+	return c, nil
+}
+
+func (c *CacheFile) wrap(what string, err error) error {
+	if err == nil {
+		return nil
+	}
+	s := &Store{dir: filepath.Dir(c.path), path: c.path}
+	return s.wrap("cache "+filepath.Base(c.path)+": "+what, err)
+}
+
+// CacheGet returns the cached response for a request hash.
+func (c *CacheFile) CacheGet(hash string) ([]byte, bool, error) { return cacheGet(c.db, c.wrap, hash) }
+
+// CachePut stores a response under a request hash.
+func (c *CacheFile) CachePut(hash string, v []byte) error { return cachePut(c.db, c.wrap, hash, v) }
+
+// Close closes the cache file.
+func (c *CacheFile) Close() error { return c.db.Close() }
+
+// PutArtifact stores r's content under artifacts/ by its SHA-256 and returns
+// the hex digest and the absolute path. Storing the same content twice is
+// cheap and yields the same path. The file is written under a temporary
+// name, synced, then renamed, so a crash never leaves a partial artifact.
+func (s *Store) PutArtifact(r io.Reader) (sha string, path string, err error) {
+	if err := s.writable(); err != nil {
+		return "", "", err
+	}
+	root := filepath.Join(s.dir, "artifacts")
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return "", "", fmt.Errorf("artifacts folder %s: %w", root, err)
+	}
+	tmp, err := os.CreateTemp(root, ".incoming-*")
+	if err != nil {
+		return "", "", fmt.Errorf("cannot create an artifact in %s: %w", root, err)
+	}
+	defer func() {
+		if tmp != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	h := sha256.New()
+	if _, err := io.Copy(io.MultiWriter(tmp, h), r); err != nil {
+		return "", "", fmt.Errorf("writing artifact to %s: %w", root, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		return "", "", fmt.Errorf("writing artifact to %s: %w", root, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return "", "", fmt.Errorf("writing artifact to %s: %w", root, err)
+	}
+	sha = hex.EncodeToString(h.Sum(nil))
+	path = s.ArtifactPath(sha)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return "", "", fmt.Errorf("artifacts folder: %w", err)
+	}
+	if _, err := os.Stat(path); err == nil {
+		return sha, path, nil // already stored; the deferred cleanup drops the copy
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return "", "", fmt.Errorf("storing artifact %s: %w", sha, err)
+	}
+	tmp = nil
+	return sha, path, nil
+}
+
+// ArtifactPath is where the artifact with this SHA-256 lives (it may not exist).
+func (s *Store) ArtifactPath(sha string) string {
+	sha = strings.ToLower(sha)
+	if len(sha) < 3 {
+		return filepath.Join(s.dir, "artifacts", sha)
+	}
+	return filepath.Join(s.dir, "artifacts", sha[:2], sha[2:])
+}

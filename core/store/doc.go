@@ -1,0 +1,23 @@
+// Package store is polyglot's durable experiment store: one SQLite database
+// (dir/polyglot.db, WAL journal, synchronous=NORMAL) plus a content-addressed
+// artifact folder (dir/artifacts/ab/cdef…, SHA-256).
+//
+// It is what makes a study of a million and more examples survivable: every
+// generated example, failure, metric value, training and evaluation result is
+// kept as soon as it is produced; writes are batched into transactions so a
+// crash loses at most the uncommitted batch; and DoneRequests lets the engine
+// resume without paying for a request twice.
+//
+// Concurrency model. Open takes an exclusive advisory lock (flock on
+// dir/lock, which holds the owner's pid) so two `polyglot run`s can never
+// write the same store; OpenReadOnly takes no lock and relies on WAL so that
+// `polyglot status` can read while a run is going. Inside one process all
+// writes go through a single SQLite connection (BEGIN IMMEDIATE), reads use a
+// separate pool, so a long streaming read never blocks the writer.
+//
+// Schema changes are migrations keyed by PRAGMA user_version; a store written
+// by a newer polyglot is refused (ErrNewerSchema) before anything is changed.
+//
+// The pure-Go driver modernc.org/sqlite is used so that polyglot stays a
+// single static binary without cgo.
+package store

@@ -1,0 +1,185 @@
+package store
+
+import (
+	"database/sql"
+	"fmt"
+)
+
+// migrations[i] takes the schema from version i to i+1. Never edit a released
+// entry: append a new one. len(migrations) is the current schema version.
+var migrations = []string{
+	// 1: the initial schema. Times are Unix milliseconds (cheap, sortable).
+	`
+CREATE TABLE runs (
+	id        INTEGER PRIMARY KEY,
+	spec_hash TEXT NOT NULL,
+	command   TEXT NOT NULL,
+	pid       INTEGER NOT NULL,
+	host      TEXT NOT NULL,
+	started   INTEGER NOT NULL,
+	ended     INTEGER,
+	status    TEXT NOT NULL DEFAULT 'running'
+);
+
+CREATE TABLE units (
+	key      TEXT PRIMARY KEY,
+	stage    TEXT NOT NULL,
+	label    TEXT NOT NULL DEFAULT '',
+	state    TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending','running','done','failed')),
+	attempts INTEGER NOT NULL DEFAULT 0,
+	detail   TEXT,
+	updated  INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX units_stage ON units (stage, key);
+
+-- rowid table: rows are ~1 KB, too large to cluster on a text key.
+CREATE TABLE examples (
+	key           TEXT NOT NULL UNIQUE,
+	unit_key      TEXT NOT NULL,
+	teacher       TEXT NOT NULL,
+	model         TEXT NOT NULL,
+	language      TEXT NOT NULL,
+	strategy      TEXT NOT NULL,
+	seed          INTEGER NOT NULL,
+	seed_row_id   TEXT NOT NULL,
+	idx           INTEGER NOT NULL,
+	prompt        TEXT NOT NULL,
+	response      TEXT NOT NULL,
+	params        TEXT,
+	input_tokens  INTEGER NOT NULL,
+	output_tokens INTEGER NOT NULL,
+	latency_ms    REAL NOT NULL,
+	cost_usd      REAL NOT NULL,
+	created       INTEGER NOT NULL
+);
+-- The export/iteration order, and the resume check (covering).
+CREATE INDEX examples_order ON examples (teacher, language, strategy, seed, idx, key);
+CREATE INDEX examples_unit ON examples (unit_key, key);
+
+CREATE TABLE failures (
+	key      TEXT PRIMARY KEY,
+	unit_key TEXT NOT NULL,
+	teacher  TEXT NOT NULL,
+	language TEXT NOT NULL,
+	strategy TEXT NOT NULL,
+	seed     INTEGER NOT NULL,
+	reason   TEXT NOT NULL,
+	raw      TEXT NOT NULL,
+	attempts INTEGER NOT NULL,
+	final    INTEGER NOT NULL,
+	updated  INTEGER NOT NULL
+);
+CREATE INDEX failures_unit ON failures (unit_key, final, key);
+CREATE INDEX failures_cell ON failures (teacher, language, strategy, seed, key);
+
+-- Running totals per cell, maintained by the Writer in the same transaction
+-- as the rows, so status is instant on a store of millions of examples.
+CREATE TABLE cell_totals (
+	teacher       TEXT NOT NULL,
+	language      TEXT NOT NULL,
+	strategy      TEXT NOT NULL,
+	seed          INTEGER NOT NULL,
+	examples      INTEGER NOT NULL,
+	input_tokens  INTEGER NOT NULL,
+	output_tokens INTEGER NOT NULL,
+	cost_usd      REAL NOT NULL,
+	PRIMARY KEY (teacher, language, strategy, seed)
+) WITHOUT ROWID;
+
+CREATE TABLE metric_values (
+	metric      TEXT NOT NULL,
+	example_key TEXT NOT NULL,
+	value       REAL NOT NULL,
+	detail      TEXT,
+	PRIMARY KEY (metric, example_key)
+) WITHOUT ROWID;
+
+CREATE TABLE metric_aggregates (
+	metric    TEXT NOT NULL,
+	teacher   TEXT NOT NULL,
+	language  TEXT NOT NULL,
+	strategy  TEXT NOT NULL,
+	seed      INTEGER NOT NULL,
+	value     REAL NOT NULL,
+	direction TEXT NOT NULL,
+	n         INTEGER NOT NULL,
+	stderr    REAL NOT NULL,
+	detail    TEXT,
+	updated   INTEGER NOT NULL,
+	PRIMARY KEY (metric, teacher, language, strategy, seed)
+) WITHOUT ROWID;
+
+CREATE TABLE trainings (
+	unit_key   TEXT PRIMARY KEY,
+	student    TEXT NOT NULL,
+	teacher    TEXT NOT NULL,
+	language   TEXT NOT NULL,
+	strategy   TEXT NOT NULL,
+	seed       INTEGER NOT NULL,
+	status     TEXT NOT NULL,
+	checkpoint TEXT NOT NULL,
+	detail     TEXT,
+	updated    INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE evals (
+	role           TEXT NOT NULL,
+	student        TEXT NOT NULL,
+	student_family TEXT NOT NULL,
+	teacher        TEXT NOT NULL,
+	strategy       TEXT NOT NULL,
+	language       TEXT NOT NULL,
+	seed           INTEGER NOT NULL,
+	benchmark      TEXT NOT NULL,
+	score          REAL NOT NULL,
+	stderr         REAL NOT NULL,
+	detail         TEXT,
+	updated        INTEGER NOT NULL,
+	PRIMARY KEY (role, student, teacher, strategy, language, seed, benchmark)
+) WITHOUT ROWID;
+
+CREATE TABLE kv (
+	ns      TEXT NOT NULL,
+	key     TEXT NOT NULL,
+	value   TEXT NOT NULL,
+	updated INTEGER NOT NULL,
+	PRIMARY KEY (ns, key)
+) WITHOUT ROWID;
+` + cacheTable,
+}
+
+const cacheTable = `
+CREATE TABLE IF NOT EXISTS cache (
+	hash    TEXT PRIMARY KEY,
+	value   BLOB NOT NULL,
+	created INTEGER NOT NULL
+);
+`
+
+// migrate applies every migration after version from, each in its own
+// transaction together with its user_version bump, so a crash mid-migration
+// leaves the previous version intact.
+func migrate(db *sql.DB, from int) error {
+	return migrateList(db, from, migrations)
+}
+
+func migrateList(db *sql.DB, from int, list []string) error {
+	for v := from; v < len(list); v++ {
+		tx, err := db.Begin()
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(list[v]); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("migration %d: %w", v+1, err)
+		}
+		if _, err := tx.Exec(fmt.Sprintf("PRAGMA user_version = %d", v+1)); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("migration %d: %w", v+1, err)
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("migration %d: %w", v+1, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,389 @@
+package store
+
+import (
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// Example is one generated (prompt, response) pair. Key is the request key:
+// a stable hash of everything that determines the request, so a resumed run
+// recognises work already paid for.
+type Example struct {
+	Key          string
+	Unit         string // unit key
+	Teacher      string
+	Model        string
+	Language     string
+	Strategy     string
+	Seed         int // experiment random seed
+	SeedRowID    string
+	Idx          int // position in the cell
+	Prompt       string
+	Response     string
+	Params       json.RawMessage // sampling parameters actually sent (JSON), may be nil
+	InputTokens  int
+	OutputTokens int
+	Latency      time.Duration
+	CostUSD      float64
+	Created      time.Time // set by the Writer when zero
+}
+
+// Failure is a request that did not give an example. Final failures count
+// as done (DoneRequests); non-final ones are retried by the next run. An
+// example stored later for the same key removes its failure.
+type Failure struct {
+	Key      string
+	Unit     string
+	Teacher  string
+	Language string
+	Strategy string
+	Seed     int
+	Reason   string
+	Raw      string // the raw payload that could not be used, for diagnosis
+	Attempts int
+	Final    bool
+	Updated  time.Time // read only
+}
+
+// MetricValue is a metric's value for one example.
+type MetricValue struct {
+	Metric     string
+	ExampleKey string
+	Value      float64
+	Detail     json.RawMessage // e.g. a judge's rationale; may be nil
+}
+
+// WriterOptions tune the batching of a Writer.
+type WriterOptions struct {
+	// BatchRows commits once this many rows are buffered (default 1000).
+	BatchRows int
+	// BatchInterval commits buffered rows at least this often (default 1s),
+	// bounding what a crash can lose.
+	BatchInterval time.Duration
+	// OnCommit, when set, is called after each commit with the rows written
+	// (from the Writer's goroutine; keep it quick).
+	OnCommit func(rows int)
+}
+
+type opKind uint8
+
+const (
+	opExample opKind = iota
+	opFailure
+	opMetric
+)
+
+type op struct {
+	kind opKind
+	ex   *Example
+	fail *Failure
+	mv   MetricValue
+}
+
+type batch struct {
+	ops  []op
+	done chan error // non-nil for Flush: receives the commit result
+}
+
+// Writer batches rows from many goroutines into transactions committed by
+// one goroutine. Each batch is atomic: after a crash the store holds whole
+// batches only. A commit error (e.g. disk full) is sticky: it is returned
+// by the next call and by Close, and later rows are refused; rows of
+// earlier batches stay committed.
+type Writer struct {
+	s    *Store
+	opts WriterOptions
+
+	mu     sync.Mutex // guards buf, closed; held while handing a batch over so batches keep their order
+	buf    []op
+	closed bool
+
+	errMu sync.Mutex
+	err   error
+
+	ch   chan batch
+	stop chan struct{}
+	wg   sync.WaitGroup
+}
+
+// NewWriter starts a Writer. Close it to commit the rest. On a read-only
+// store every call returns ErrReadOnly.
+func (s *Store) NewWriter(opts WriterOptions) *Writer {
+	if opts.BatchRows <= 0 {
+		opts.BatchRows = 1000
+	}
+	if opts.BatchInterval <= 0 {
+		opts.BatchInterval = time.Second
+	}
+	w := &Writer{s: s, opts: opts, ch: make(chan batch, 2), stop: make(chan struct{})}
+	if err := s.writable(); err != nil {
+		w.err = err
+	}
+	w.wg.Add(2)
+	go w.commitLoop()
+	go w.tickLoop()
+	return w
+}
+
+func (w *Writer) sticky() error {
+	w.errMu.Lock()
+	defer w.errMu.Unlock()
+	return w.err
+}
+
+func (w *Writer) add(o op) error {
+	if err := w.sticky(); err != nil {
+		return err
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return errors.New("store writer is closed")
+	}
+	w.buf = append(w.buf, o)
+	if len(w.buf) >= w.opts.BatchRows {
+		w.ch <- batch{ops: w.buf}
+		w.buf = make([]op, 0, w.opts.BatchRows)
+	}
+	return nil
+}
+
+// Example queues an example. e must not be changed afterwards.
+func (w *Writer) Example(e *Example) error {
+	if e == nil || e.Key == "" || e.Unit == "" {
+		return errors.New("store: an example needs a request key and a unit key")
+	}
+	if e.Params != nil && !json.Valid(e.Params) {
+		return fmt.Errorf("store: example %s: params are not valid JSON", e.Key)
+	}
+	return w.add(op{kind: opExample, ex: e})
+}
+
+// Failure queues a failure. f must not be changed afterwards.
+func (w *Writer) Failure(f *Failure) error {
+	if f == nil || f.Key == "" || f.Unit == "" {
+		return errors.New("store: a failure needs a request key and a unit key")
+	}
+	return w.add(op{kind: opFailure, fail: f})
+}
+
+// MetricValues queues per-example metric values (replacing earlier values
+// of the same metric and example).
+func (w *Writer) MetricValues(vs ...MetricValue) error {
+	for _, v := range vs {
+		if v.Metric == "" || v.ExampleKey == "" {
+			return errors.New("store: a metric value needs a metric name and an example key")
+		}
+		if v.Detail != nil && !json.Valid(v.Detail) {
+			return fmt.Errorf("store: metric %s of %s: detail is not valid JSON", v.Metric, v.ExampleKey)
+		}
+		if err := w.add(op{kind: opMetric, mv: v}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Flush commits everything queued so far and waits for it.
+func (w *Writer) Flush() error {
+	if err := w.sticky(); err != nil {
+		return err
+	}
+	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		return w.sticky()
+	}
+	done := make(chan error, 1)
+	w.ch <- batch{ops: w.buf, done: done}
+	w.buf = nil
+	w.mu.Unlock()
+	return <-done
+}
+
+// Close commits the rest and stops the Writer. It returns the first commit
+// error, if any.
+func (w *Writer) Close() error {
+	ferr := w.Flush()
+	w.mu.Lock()
+	if !w.closed {
+		w.closed = true
+		close(w.stop)
+		close(w.ch)
+	}
+	w.mu.Unlock()
+	w.wg.Wait()
+	if err := w.sticky(); err != nil {
+		return err
+	}
+	return ferr
+}
+
+func (w *Writer) tickLoop() {
+	defer w.wg.Done()
+	t := time.NewTicker(w.opts.BatchInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-w.stop:
+			return
+		case <-t.C:
+			w.mu.Lock()
+			if !w.closed && len(w.buf) > 0 {
+				w.ch <- batch{ops: w.buf}
+				w.buf = make([]op, 0, w.opts.BatchRows)
+			}
+			w.mu.Unlock()
+		}
+	}
+}
+
+func (w *Writer) commitLoop() {
+	defer w.wg.Done()
+	for b := range w.ch {
+		err := w.sticky()
+		if err == nil && len(b.ops) > 0 {
+			err = w.s.commitBatch(b.ops)
+			if err != nil {
+				w.errMu.Lock()
+				if w.err == nil {
+					w.err = err
+				}
+				w.errMu.Unlock()
+			} else if w.opts.OnCommit != nil {
+				w.opts.OnCommit(len(b.ops))
+			}
+		}
+		if b.done != nil {
+			b.done <- err
+		}
+	}
+}
+
+type cellKey struct {
+	teacher, language, strategy string
+	seed                        int
+}
+
+type cellSum struct {
+	n, in, out int64
+	cost       float64
+}
+
+// commitBatch writes one batch in one transaction.
+func (s *Store) commitBatch(ops []op) error {
+	return s.tx(fmt.Sprintf("write a batch of %d rows", len(ops)), func(tx *sql.Tx) error {
+		var anyFailures bool
+		if err := tx.QueryRow(`SELECT EXISTS (SELECT 1 FROM failures)`).Scan(&anyFailures); err != nil {
+			return err
+		}
+		var insEx, delFail, insFail, hasEx, insMV *sql.Stmt
+		prep := func(p **sql.Stmt, q string) error {
+			if *p != nil {
+				return nil
+			}
+			st, err := tx.Prepare(q)
+			*p = st
+			return err
+		}
+		defer func() {
+			for _, st := range []*sql.Stmt{insEx, delFail, insFail, hasEx, insMV} {
+				if st != nil {
+					st.Close()
+				}
+			}
+		}()
+		totals := map[cellKey]*cellSum{}
+		now := nowMS()
+		for _, o := range ops {
+			switch o.kind {
+			case opExample:
+				e := o.ex
+				if err := prep(&insEx, `INSERT INTO examples (key, unit_key, teacher, model, language, strategy, seed, seed_row_id, idx, prompt, response, params, input_tokens, output_tokens, latency_ms, cost_usd, created)
+VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (key) DO NOTHING`); err != nil {
+					return err
+				}
+				created := now
+				if !e.Created.IsZero() {
+					created = e.Created.UnixMilli()
+				}
+				var params any
+				if len(e.Params) > 0 {
+					params = string(e.Params)
+				}
+				r, err := insEx.Exec(e.Key, e.Unit, e.Teacher, e.Model, e.Language, e.Strategy, e.Seed, e.SeedRowID, e.Idx,
+					e.Prompt, e.Response, params, e.InputTokens, e.OutputTokens, float64(e.Latency)/float64(time.Millisecond), e.CostUSD, created)
+				if err != nil {
+					return fmt.Errorf("example %s: %w", e.Key, err)
+				}
+				if n, _ := r.RowsAffected(); n == 1 {
+					k := cellKey{e.Teacher, e.Language, e.Strategy, e.Seed}
+					c := totals[k]
+					if c == nil {
+						c = &cellSum{}
+						totals[k] = c
+					}
+					c.n++
+					c.in += int64(e.InputTokens)
+					c.out += int64(e.OutputTokens)
+					c.cost += e.CostUSD
+				}
+				if anyFailures {
+					if err := prep(&delFail, `DELETE FROM failures WHERE key = ?`); err != nil {
+						return err
+					}
+					if _, err := delFail.Exec(e.Key); err != nil {
+						return err
+					}
+				}
+			case opFailure:
+				f := o.fail
+				if err := prep(&hasEx, `SELECT EXISTS (SELECT 1 FROM examples WHERE key = ?)`); err != nil {
+					return err
+				}
+				var exists bool
+				if err := hasEx.QueryRow(f.Key).Scan(&exists); err != nil {
+					return err
+				}
+				if exists { // an example already settled this request
+					continue
+				}
+				if err := prep(&insFail, `INSERT INTO failures (key, unit_key, teacher, language, strategy, seed, reason, raw, attempts, final, updated)
+VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (key) DO UPDATE SET unit_key = excluded.unit_key, reason = excluded.reason, raw = excluded.raw,
+attempts = excluded.attempts, final = excluded.final, updated = excluded.updated`); err != nil {
+					return err
+				}
+				if _, err := insFail.Exec(f.Key, f.Unit, f.Teacher, f.Language, f.Strategy, f.Seed, f.Reason, f.Raw, f.Attempts, f.Final, now); err != nil {
+					return fmt.Errorf("failure %s: %w", f.Key, err)
+				}
+				anyFailures = true
+			case opMetric:
+				v := o.mv
+				if err := prep(&insMV, `INSERT INTO metric_values (metric, example_key, value, detail) VALUES (?,?,?,?)
+ON CONFLICT (metric, example_key) DO UPDATE SET value = excluded.value, detail = excluded.detail`); err != nil {
+					return err
+				}
+				var d any
+				if len(v.Detail) > 0 {
+					d = string(v.Detail)
+				}
+				if _, err := insMV.Exec(v.Metric, v.ExampleKey, v.Value, d); err != nil {
+					return fmt.Errorf("metric %s of %s: %w", v.Metric, v.ExampleKey, err)
+				}
+			}
+		}
+		for k, c := range totals {
+			if _, err := tx.Exec(`INSERT INTO cell_totals (teacher, language, strategy, seed, examples, input_tokens, output_tokens, cost_usd) VALUES (?,?,?,?,?,?,?,?)
+ON CONFLICT DO UPDATE SET examples = examples + excluded.examples, input_tokens = input_tokens + excluded.input_tokens,
+output_tokens = output_tokens + excluded.output_tokens, cost_usd = cost_usd + excluded.cost_usd`,
+				k.teacher, k.language, k.strategy, k.seed, c.n, c.in, c.out, c.cost); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
