@@ -15,14 +15,24 @@ const Und = "und"
 // A text is undetermined when it has fewer than MinLetters letters, when the top
 // probability is below MinProb, or when the top two are closer than MinMargin
 // (the signature of code-switching: two languages share the mass).
+//
+// Code-switching where one language leads is invisible to those thresholds, because
+// fastText's average of word vectors still favours the leading language. So a text with
+// at least 2*halfMinLetters letters is also split in two at the whitespace nearest its
+// middle: when both halves are identified with probability >= MinHalfProb as different
+// languages, the text is undetermined ("code-switched"). MinHalfProb 0 disables this.
 type Calibration struct {
-	MinLetters int
-	MinProb    float32
-	MinMargin  float32
+	MinLetters  int
+	MinProb     float32
+	MinMargin   float32
+	MinHalfProb float32
 }
 
+// halfMinLetters is the fewest letters a half must have to be judged on its own.
+const halfMinLetters = 20
+
 // DefaultCalibration was tuned on gettext messages; see the package documentation.
-var DefaultCalibration = Calibration{MinLetters: 4, MinProb: 0.54, MinMargin: 0.1}
+var DefaultCalibration = Calibration{MinLetters: 4, MinProb: 0.32, MinMargin: 0, MinHalfProb: 0.3}
 
 // Result is the language and script identified for one text.
 type Result struct {
@@ -37,8 +47,12 @@ type Result struct {
 	ExpectedScript string  // usual script of Guess ("" if unknown)
 	ScriptMismatch bool    // Script does not fit ExpectedScript
 
+	// Halves are the languages of the two halves of a long text ("" when not split).
+	Halves    [2]string
+	HalfProbs [2]float32
+
 	Undetermined bool
-	Reason       string // why undetermined: "short", "low-confidence" or "ambiguous"
+	Reason       string // why undetermined: "short", "low-confidence", "ambiguous" or "code-switched"
 	Letters      int    // letters in the text
 }
 
@@ -81,18 +95,70 @@ func LabelLang(label string) string {
 
 // Detect identifies the language and script of text.
 func (d *Detector) Detect(text string) Result {
-	var buf [2]fasttext.Prediction
-	return d.result(text, d.model.PredictInto(buf[:0], text, 2, 0))
+	var buf [6]fasttext.Prediction
+	preds := d.model.PredictInto(buf[:0], text, 2, 0)
+	var halves [2][]fasttext.Prediction
+	if a, b, ok := splitHalves(text); ok {
+		halves[0] = d.model.PredictInto(buf[2:2], a, 1, 0)
+		halves[1] = d.model.PredictInto(buf[4:4], b, 1, 0)
+	}
+	return d.result(text, preds, halves)
 }
 
 // DetectBatch is Detect over many texts on `workers` goroutines (all cores if < 1).
 func (d *Detector) DetectBatch(texts []string, workers int) []Result {
 	preds := d.model.PredictBatch(texts, 2, 0, workers)
+	var parts []string
+	var owner []int // parts[2j], parts[2j+1] are the halves of texts[owner[j]]
+	for i, t := range texts {
+		if a, b, ok := splitHalves(t); ok {
+			parts = append(parts, a, b)
+			owner = append(owner, i)
+		}
+	}
+	halfPreds := d.model.PredictBatch(parts, 1, 0, workers)
+	halves := make([][2][]fasttext.Prediction, len(texts))
+	for j, i := range owner {
+		halves[i] = [2][]fasttext.Prediction{halfPreds[2*j], halfPreds[2*j+1]}
+	}
 	out := make([]Result, len(texts))
 	for i, t := range texts {
-		out[i] = d.result(t, preds[i])
+		out[i] = d.result(t, preds[i], halves[i])
 	}
 	return out
+}
+
+// splitHalves cuts text at the whitespace nearest its middle (or, for scripts written
+// without spaces, at the middle character) when each side has halfMinLetters letters.
+func splitHalves(text string) (string, string, bool) {
+	if len(text) < 2*halfMinLetters {
+		return "", "", false
+	}
+	mid := len(text) / 2
+	cut := -1
+	for off := 0; off < mid && cut < 0; off++ {
+		for _, i := range [2]int{mid + off, mid - off} {
+			if i > 0 && i < len(text) && isSpaceByte(text[i]) {
+				cut = i
+				break
+			}
+		}
+	}
+	if cut < 0 { // no spaces: cut at a character boundary
+		cut = mid
+		for cut < len(text) && text[cut]&0xC0 == 0x80 {
+			cut++
+		}
+	}
+	a, b := text[:cut], text[cut:]
+	if countLetters(a) < halfMinLetters || countLetters(b) < halfMinLetters {
+		return "", "", false
+	}
+	return a, b, true
+}
+
+func isSpaceByte(c byte) bool {
+	return c == ' ' || c == '\n' || c == '\t' || c == '\r' || c == '\v' || c == '\f'
 }
 
 func countLetters(s string) int {
@@ -105,7 +171,7 @@ func countLetters(s string) int {
 	return n
 }
 
-func (d *Detector) result(text string, preds []fasttext.Prediction) Result {
+func (d *Detector) result(text string, preds []fasttext.Prediction, halves [2][]fasttext.Prediction) Result {
 	st := DetectScript(text)
 	r := Result{Script: st.Script, ScriptShare: st.Share, Letters: countLetters(text)}
 	if len(preds) > 0 {
@@ -119,21 +185,36 @@ func (d *Detector) result(text string, preds []fasttext.Prediction) Result {
 		r.ExpectedScript = ExpectedScript(r.Guess)
 		r.ScriptMismatch = r.Letters > 0 && !ScriptMatches(st.Script, r.ExpectedScript)
 	}
+	for i, h := range halves {
+		if len(h) > 0 {
+			r.Halves[i], r.HalfProbs[i] = LabelLang(h[0].Label), min(h[0].Prob, 1)
+		}
+	}
 	return d.cal.apply(r)
 }
 
 // apply sets Lang, Undetermined and Reason of a raw result from its Guess.
 func (c Calibration) apply(r Result) Result {
-	r.Lang, r.Undetermined, r.Reason = Und, true, ""
-	switch {
-	case r.Letters < c.MinLetters || r.Guess == "":
-		r.Reason = "short"
-	case r.Prob < c.MinProb:
-		r.Reason = "low-confidence"
-	case r.Margin < c.MinMargin:
-		r.Reason = "ambiguous"
-	default:
-		r.Lang, r.Undetermined = r.Guess, false
+	r.Reason = c.reason(&r)
+	r.Lang, r.Undetermined = r.Guess, r.Reason != ""
+	if r.Undetermined {
+		r.Lang = Und
 	}
 	return r
+}
+
+// reason says why r is undetermined under c, or "" when its Guess stands.
+func (c Calibration) reason(r *Result) string {
+	switch {
+	case r.Letters < c.MinLetters || r.Guess == "":
+		return "short"
+	case r.Prob < c.MinProb:
+		return "low-confidence"
+	case r.Margin < c.MinMargin:
+		return "ambiguous"
+	case c.MinHalfProb > 0 && r.Halves[0] != "" && r.Halves[1] != "" && r.Halves[0] != r.Halves[1] &&
+		r.HalfProbs[0] >= c.MinHalfProb && r.HalfProbs[1] >= c.MinHalfProb:
+		return "code-switched"
+	}
+	return ""
 }
