@@ -59,8 +59,12 @@ type Stream struct {
 	sum        []float64
 	sumSq      float64
 	n, skipped int
-	vecs       []float32 // retained unit vectors, row-major, skipped rows zero
-	finished   bool
+	// Retained unit vectors, row-major in chunks of chunkRows rows (skipped
+	// rows zero). Fixed-size chunks avoid the 2–3× transient peak and the
+	// copying of a doubling slice.
+	chunks   [][]float32
+	rows     int
+	finished bool
 }
 
 // NewStream returns a Stream; keepVectors enables per-example values. The
@@ -79,8 +83,7 @@ func (s *Stream) Add(v []float32) error {
 	}
 	var row []float32
 	if s.keep {
-		s.vecs = append(s.vecs, make([]float32, s.dim)...)
-		row = s.vecs[len(s.vecs)-s.dim:]
+		row = s.nextRow()
 	}
 	var ss float64
 	for _, x := range v {
@@ -103,6 +106,25 @@ func (s *Stream) Add(v []float32) error {
 	s.sumSq += us
 	s.n++
 	return nil
+}
+
+const chunkRows = 1024
+
+// nextRow returns the zeroed storage of the next retained row.
+func (s *Stream) nextRow() []float32 {
+	r := s.rows % chunkRows
+	if r == 0 {
+		s.chunks = append(s.chunks, make([]float32, chunkRows*s.dim))
+	}
+	s.rows++
+	c := s.chunks[len(s.chunks)-1]
+	return c[r*s.dim : (r+1)*s.dim : (r+1)*s.dim]
+}
+
+// row returns retained row i.
+func (s *Stream) row(i int) []float32 {
+	c, r := s.chunks[i/chunkRows], i%chunkRows
+	return c[r*s.dim : (r+1)*s.dim]
 }
 
 // check reports why v cannot be added, without changing s.
@@ -147,7 +169,7 @@ func (s *Stream) Finish() (FieldResult, error) {
 		total := s.n + s.skipped
 		r.PerExample = make([]float64, total)
 		for i := range total {
-			row := s.vecs[i*s.dim : (i+1)*s.dim]
+			row := s.row(i)
 			var dot, self float64
 			for j, x := range row {
 				u := float64(x)
@@ -160,7 +182,7 @@ func (s *Stream) Finish() (FieldResult, error) {
 			}
 			r.PerExample[i] = 1 - (dot-self)/(n-1)
 		}
-		s.vecs = nil // let the GC take the vectors before the caller continues
+		s.chunks = nil // let the GC take the vectors before the caller continues
 	}
 	return r, nil
 }
