@@ -152,7 +152,7 @@ func (s *Store) MetricValues(metric string, f Filter, fn func(*MetricValue) erro
 
 // StageCount counts a stage's units by state.
 type StageCount struct {
-	Stage                           string
+	Stage                          string
 	Pending, Running, Done, Failed int
 }
 

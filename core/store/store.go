@@ -110,6 +110,7 @@ func dsn(path string, readOnly bool, extra ...string) string {
 	q.Add("_pragma", "synchronous(NORMAL)")
 	// 64 MiB page cache: keeps the indexes hot during bulk inserts.
 	q.Add("_pragma", "cache_size(-65536)")
+	q.Add("_pragma", "mmap_size(1073741824)")
 	if readOnly {
 		q.Set("mode", "ro")
 		q.Add("_pragma", "query_only(1)")
@@ -167,6 +168,14 @@ func (s *Store) openDBs(readOnly bool) error {
 			return fail(fmt.Errorf("store %s has schema %d, this polyglot needs %d; run `polyglot run` once to upgrade it", s.path, ver, len(migrations)))
 		}
 		return nil
+	}
+	if ver == 0 {
+		// Examples are ~1 KB rows: 16 KiB pages hold many per page and
+		// halve the write syscalls of the default 4 KiB. Only possible
+		// before the first table exists.
+		if _, err := s.wdb.Exec("PRAGMA page_size = 16384"); err != nil {
+			return fail(s.wrap("set page size", err))
+		}
 	}
 	var mode string
 	if err := s.wdb.QueryRow("PRAGMA journal_mode=WAL").Scan(&mode); err != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 )
@@ -281,7 +282,7 @@ func (s *Store) commitBatch(ops []op) error {
 		if err := tx.QueryRow(`SELECT EXISTS (SELECT 1 FROM failures)`).Scan(&anyFailures); err != nil {
 			return err
 		}
-		var insEx, delFail, insFail, hasEx, insMV *sql.Stmt
+		var delFail, insFail, hasEx, insMV *sql.Stmt
 		prep := func(p **sql.Stmt, q string) error {
 			if *p != nil {
 				return nil
@@ -291,7 +292,7 @@ func (s *Store) commitBatch(ops []op) error {
 			return err
 		}
 		defer func() {
-			for _, st := range []*sql.Stmt{insEx, delFail, insFail, hasEx, insMV} {
+			for _, st := range []*sql.Stmt{delFail, insFail, hasEx, insMV} {
 				if st != nil {
 					st.Close()
 				}
@@ -299,47 +300,34 @@ func (s *Store) commitBatch(ops []op) error {
 		}()
 		totals := map[cellKey]*cellSum{}
 		now := nowMS()
-		for _, o := range ops {
+		stmts := map[int]*sql.Stmt{}
+		defer func() {
+			for _, st := range stmts {
+				st.Close()
+			}
+		}()
+		for i := 0; i < len(ops); i++ {
+			o := ops[i]
 			switch o.kind {
 			case opExample:
-				e := o.ex
-				if err := prep(&insEx, `INSERT INTO examples (key, unit_key, teacher, model, language, strategy, seed, seed_row_id, idx, prompt, response, params, input_tokens, output_tokens, latency_ms, cost_usd, created)
-VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (key) DO NOTHING`); err != nil {
+				j := i
+				for j < len(ops) && j-i < exampleChunk && ops[j].kind == opExample {
+					j++
+				}
+				if err := insertExamples(tx, stmts, ops[i:j], now, totals); err != nil {
 					return err
-				}
-				created := now
-				if !e.Created.IsZero() {
-					created = e.Created.UnixMilli()
-				}
-				var params any
-				if len(e.Params) > 0 {
-					params = string(e.Params)
-				}
-				r, err := insEx.Exec(e.Key, e.Unit, e.Teacher, e.Model, e.Language, e.Strategy, e.Seed, e.SeedRowID, e.Idx,
-					e.Prompt, e.Response, params, e.InputTokens, e.OutputTokens, float64(e.Latency)/float64(time.Millisecond), e.CostUSD, created)
-				if err != nil {
-					return fmt.Errorf("example %s: %w", e.Key, err)
-				}
-				if n, _ := r.RowsAffected(); n == 1 {
-					k := cellKey{e.Teacher, e.Language, e.Strategy, e.Seed}
-					c := totals[k]
-					if c == nil {
-						c = &cellSum{}
-						totals[k] = c
-					}
-					c.n++
-					c.in += int64(e.InputTokens)
-					c.out += int64(e.OutputTokens)
-					c.cost += e.CostUSD
 				}
 				if anyFailures {
 					if err := prep(&delFail, `DELETE FROM failures WHERE key = ?`); err != nil {
 						return err
 					}
-					if _, err := delFail.Exec(e.Key); err != nil {
-						return err
+					for _, o := range ops[i:j] {
+						if _, err := delFail.Exec(o.ex.Key); err != nil {
+							return err
+						}
 					}
 				}
+				i = j - 1
 			case opFailure:
 				f := o.fail
 				if err := prep(&hasEx, `SELECT EXISTS (SELECT 1 FROM examples WHERE key = ?)`); err != nil {
@@ -386,4 +374,78 @@ output_tokens = output_tokens + excluded.output_tokens, cost_usd = cost_usd + ex
 		}
 		return nil
 	})
+}
+
+// exampleChunk rows go into one multi-row INSERT: per-statement overhead of
+// the driver dominated single-row inserts.
+const exampleChunk = 64
+
+const exampleInsertCols = 17
+
+// insertExamples inserts a run of examples with one statement; RETURNING
+// tells which keys were new, so duplicates never inflate the cell totals.
+func insertExamples(tx *sql.Tx, stmts map[int]*sql.Stmt, ops []op, now int64, totals map[cellKey]*cellSum) error {
+	n := len(ops)
+	st := stmts[n]
+	if st == nil {
+		var b strings.Builder
+		b.WriteString(`INSERT INTO examples (key, unit_key, teacher, model, language, strategy, seed, seed_row_id, idx, prompt, response, params, input_tokens, output_tokens, latency_ms, cost_usd, created) VALUES `)
+		row := "(" + strings.TrimSuffix(strings.Repeat("?,", exampleInsertCols), ",") + ")"
+		for i := 0; i < n; i++ {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(row)
+		}
+		b.WriteString(` ON CONFLICT (key) DO NOTHING RETURNING key`)
+		var err error
+		if st, err = tx.Prepare(b.String()); err != nil {
+			return err
+		}
+		stmts[n] = st
+	}
+	args := make([]any, 0, n*exampleInsertCols)
+	byKey := make(map[string]*Example, n)
+	for _, o := range ops {
+		e := o.ex
+		created := now
+		if !e.Created.IsZero() {
+			created = e.Created.UnixMilli()
+		}
+		var params any
+		if len(e.Params) > 0 {
+			params = string(e.Params)
+		}
+		args = append(args, e.Key, e.Unit, e.Teacher, e.Model, e.Language, e.Strategy, e.Seed, e.SeedRowID, e.Idx,
+			e.Prompt, e.Response, params, e.InputTokens, e.OutputTokens, float64(e.Latency)/float64(time.Millisecond), e.CostUSD, created)
+		if _, dup := byKey[e.Key]; !dup {
+			byKey[e.Key] = e
+		}
+	}
+	rows, err := st.Query(args...)
+	if err != nil {
+		return fmt.Errorf("examples %s…: %w", ops[0].ex.Key, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			return err
+		}
+		e := byKey[k]
+		if e == nil {
+			continue
+		}
+		ck := cellKey{e.Teacher, e.Language, e.Strategy, e.Seed}
+		c := totals[ck]
+		if c == nil {
+			c = &cellSum{}
+			totals[ck] = c
+		}
+		c.n++
+		c.in += int64(e.InputTokens)
+		c.out += int64(e.OutputTokens)
+		c.cost += e.CostUSD
+	}
+	return rows.Err()
 }
