@@ -6,7 +6,11 @@ import (
 	"os"
 
 	"github.com/polyglot-teachers/polyglot/core/command"
+	"github.com/polyglot-teachers/polyglot/plugins/teachers/anthropic"
+	"github.com/polyglot-teachers/polyglot/plugins/teachers/cohere"
 	"github.com/polyglot-teachers/polyglot/plugins/teachers/dataset"
+	"github.com/polyglot-teachers/polyglot/plugins/teachers/gemini"
+	"github.com/polyglot-teachers/polyglot/plugins/teachers/openai"
 	"github.com/polyglot-teachers/polyglot/plugins/trainers/cpu"
 	"github.com/polyglot-teachers/polyglot/plugins/trainers/trl"
 	"github.com/polyglot-teachers/polyglot/sdk"
@@ -16,9 +20,13 @@ import (
 // process: the host re-executes itself as `polyglot internal-plugin NAME`.
 // core never imports a plugin; only this file does.
 var builtins = map[string]sdk.ServeOpts{
-	"dataset": {Name: "dataset", Version: command.Version, Teachers: []sdk.Teacher{dataset.New()}},
-	"cpu":     {Name: "cpu", Version: command.Version, Trainers: []sdk.Trainer{cpu.Trainer{}}},
-	"trl":     {Name: "trl", Version: command.Version, Trainers: []sdk.Trainer{trl.Trainer{}}},
+	"dataset":   {Name: "dataset", Version: command.Version, Teachers: []sdk.Teacher{dataset.New()}},
+	"openai":    {Name: "openai", Version: command.Version, Teachers: []sdk.Teacher{openai.New()}},
+	"anthropic": {Name: "anthropic", Version: command.Version, Teachers: []sdk.Teacher{anthropic.New()}},
+	"gemini":    {Name: "gemini", Version: command.Version, Teachers: []sdk.Teacher{gemini.New()}},
+	"cohere":    {Name: "cohere", Version: command.Version, Teachers: []sdk.Teacher{cohere.New()}},
+	"cpu":       {Name: "cpu", Version: command.Version, Trainers: []sdk.Trainer{cpu.Trainer{}}},
+	"trl":       {Name: "trl", Version: command.Version, Trainers: []sdk.Trainer{trl.Trainer{}}},
 }
 
 func main() {

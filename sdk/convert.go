@@ -3,6 +3,7 @@ package sdk
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/zclconf/go-cty/cty"
@@ -212,9 +213,11 @@ func callFromProto(p *pb.Call) *Call {
 }
 
 func resultToProto(r *Result) *pb.Result {
-	p := &pb.Result{Id: r.ID, Text: r.Text, FinishReason: r.FinishReason, Usage: &pb.Usage{InputTokens: r.Usage.InputTokens, OutputTokens: r.Usage.OutputTokens}, LatencyMicros: r.Latency.Microseconds(), Model: r.Model}
+	// Protobuf refuses invalid UTF-8, and a provider's body cut mid-rune
+	// would otherwise kill the whole stream instead of one call.
+	p := &pb.Result{Id: r.ID, Text: strings.ToValidUTF8(r.Text, "\uFFFD"), FinishReason: r.FinishReason, Usage: &pb.Usage{InputTokens: r.Usage.InputTokens, OutputTokens: r.Usage.OutputTokens}, LatencyMicros: r.Latency.Microseconds(), Model: r.Model}
 	if r.Err != nil {
-		p.Error = &pb.CallError{Code: pb.CallError_Code(r.Err.Code), Message: r.Err.Message, RetryAfterMillis: r.Err.RetryAfter.Milliseconds(), HttpStatus: int32(r.Err.HTTPStatus), Raw: r.Err.Raw}
+		p.Error = &pb.CallError{Code: pb.CallError_Code(r.Err.Code), Message: strings.ToValidUTF8(r.Err.Message, "\uFFFD"), RetryAfterMillis: r.Err.RetryAfter.Milliseconds(), HttpStatus: int32(r.Err.HTTPStatus), Raw: strings.ToValidUTF8(r.Err.Raw, "\uFFFD")}
 	}
 	return p
 }
