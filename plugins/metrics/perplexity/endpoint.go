@@ -107,10 +107,10 @@ type promptLogprob struct {
 }
 
 type completionChoice struct {
-	Index          *int                        `json:"index"`
-	Logprobs       *legacyLogprobs             `json:"logprobs"`
+	Index          *int                       `json:"index"`
+	Logprobs       *legacyLogprobs            `json:"logprobs"`
 	PromptLogprobs []map[string]promptLogprob `json:"prompt_logprobs"`
-	PromptTokenIDs []int                       `json:"prompt_token_ids"`
+	PromptTokenIDs []int                      `json:"prompt_token_ids"`
 }
 
 type completionResponse struct {
