@@ -32,7 +32,7 @@ type Calibration struct {
 const halfMinLetters = 20
 
 // DefaultCalibration was tuned on gettext messages; see the package documentation.
-var DefaultCalibration = Calibration{MinLetters: 4, MinProb: 0.32, MinMargin: 0, MinHalfProb: 0.3}
+var DefaultCalibration = Calibration{MinLetters: 4, MinProb: 0.52, MinMargin: 0.1, MinHalfProb: 0.7}
 
 // Result is the language and script identified for one text.
 type Result struct {
