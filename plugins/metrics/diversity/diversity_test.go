@@ -78,48 +78,52 @@ func TestStreamMatchesNaive(t *testing.T) {
 		{200, 128, 0, 0},
 		{300, 512, 0.3, 17},
 	}
-	for _, tt := range tests {
-		r := rand.New(rand.NewPCG(uint64(tt.n), uint64(tt.d)))
-		vecs := randomVectors(r, tt.n, tt.d, tt.bias, tt.zeroEvery)
-		s := NewStream(true)
-		for _, v := range vecs {
-			if err := s.Add(v); err != nil {
+	for _, tc := range []struct {
+		f32 bool
+		tol float64 // per-example absolute tolerance
+	}{{true, 1e-6}, {false, 2e-3}} {
+		for _, tt := range tests {
+			r := rand.New(rand.NewPCG(uint64(tt.n), uint64(tt.d)))
+			vecs := randomVectors(r, tt.n, tt.d, tt.bias, tt.zeroEvery)
+			s := NewStream(true, tc.f32)
+			for _, v := range vecs {
+				if err := s.Add(v); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got, err := s.Finish()
+			if err != nil {
 				t.Fatal(err)
 			}
-		}
-		got, err := s.Finish()
-		if err != nil {
-			t.Fatal(err)
-		}
-		wantMean, wantPer := naive(vecs)
-		if rel := math.Abs(got.Diversity-(1-wantMean)) / math.Abs(1-wantMean); rel > 1e-9 {
-			t.Errorf("n=%d d=%d: diversity %.15g, naive %.15g (rel %g)", tt.n, tt.d, got.Diversity, 1-wantMean, rel)
-		}
-		if math.Abs(got.MeanCosine-wantMean) > 1e-12 {
-			t.Errorf("n=%d d=%d: mean cosine %.15g, naive %.15g", tt.n, tt.d, got.MeanCosine, wantMean)
-		}
-		skipped := 0
-		for i := range vecs {
-			if math.IsNaN(wantPer[i]) {
-				skipped++
-				if !math.IsNaN(got.PerExample[i]) {
-					t.Errorf("n=%d: example %d is a zero vector, got %v", tt.n, i, got.PerExample[i])
+			wantMean, wantPer := naive(vecs)
+			if rel := math.Abs(got.Diversity-(1-wantMean)) / math.Abs(1-wantMean); rel > 1e-9 {
+				t.Errorf("n=%d d=%d: diversity %.15g, naive %.15g (rel %g)", tt.n, tt.d, got.Diversity, 1-wantMean, rel)
+			}
+			if math.Abs(got.MeanCosine-wantMean) > 1e-12 {
+				t.Errorf("n=%d d=%d: mean cosine %.15g, naive %.15g", tt.n, tt.d, got.MeanCosine, wantMean)
+			}
+			skipped := 0
+			for i := range vecs {
+				if math.IsNaN(wantPer[i]) {
+					skipped++
+					if !math.IsNaN(got.PerExample[i]) {
+						t.Errorf("n=%d: example %d is a zero vector, got %v", tt.n, i, got.PerExample[i])
+					}
+					continue
 				}
-				continue
+				if math.Abs(got.PerExample[i]-wantPer[i]) > tc.tol {
+					t.Errorf("n=%d d=%d: per-example %d = %.12g, naive %.12g", tt.n, tt.d, i, got.PerExample[i], wantPer[i])
+				}
 			}
-			// float32 retained vectors: about 1e-7 absolute.
-			if math.Abs(got.PerExample[i]-wantPer[i]) > 1e-6 {
-				t.Errorf("n=%d d=%d: per-example %d = %.12g, naive %.12g", tt.n, tt.d, i, got.PerExample[i], wantPer[i])
+			if got.Skipped != skipped || got.N != tt.n-skipped {
+				t.Errorf("n=%d: N/Skipped = %d/%d, want %d/%d", tt.n, got.N, got.Skipped, tt.n-skipped, skipped)
 			}
-		}
-		if got.Skipped != skipped || got.N != tt.n-skipped {
-			t.Errorf("n=%d: N/Skipped = %d/%d, want %d/%d", tt.n, got.N, got.Skipped, tt.n-skipped, skipped)
 		}
 	}
 }
 
 func TestStreamEdgeCases(t *testing.T) {
-	s := NewStream(true)
+	s := NewStream(true, false)
 	if err := s.Add([]float32{1, 0}); err != nil {
 		t.Fatal(err)
 	}
@@ -139,14 +143,14 @@ func TestStreamEdgeCases(t *testing.T) {
 		t.Error("second Finish should fail")
 	}
 	// Identical directions: diversity 0; opposite: mean cosine −1.
-	s = NewStream(false)
+	s = NewStream(false, false)
 	for _, v := range [][]float32{{1, 1}, {2, 2}, {3, 3}} {
 		_ = s.Add(v)
 	}
 	if r, _ := s.Finish(); math.Abs(r.Diversity) > 1e-12 || r.PerExample != nil {
 		t.Errorf("identical: %+v", r)
 	}
-	s = NewStream(false)
+	s = NewStream(false, false)
 	_ = s.Add([]float32{1, 0})
 	_ = s.Add([]float32{-1, 0})
 	if r, _ := s.Finish(); math.Abs(r.Diversity-2) > 1e-12 {
@@ -272,7 +276,7 @@ func BenchmarkStream100k(b *testing.B) {
 	for b.Loop() {
 		stop := peakHeap()
 		cpu0 := cpuSeconds()
-		s := NewStream(true)
+		s := NewStream(true, false)
 		for _, v := range vecs {
 			if err := s.Add(v); err != nil {
 				b.Fatal(err)
@@ -344,5 +348,23 @@ func BenchmarkDiversity100k(b *testing.B) {
 		}
 		b.ReportMetric(cpuSeconds()-cpu0, "cpu-s")
 		b.ReportMetric(float64(stop())/(1<<20), "peak-heap-over-input-MiB")
+	}
+}
+
+func TestBF16(t *testing.T) {
+	tests := []struct {
+		in   float32
+		want uint16
+	}{
+		{1, 0x3f80}, {-2, 0xc000}, {0, 0},
+		{1 + 1.0/256, 0x3f80},                      // tie: to even (down)
+		{1 + 3.0/256, 0x3f82},                      // tie: to even (up)
+		{1 + 1.0/256 + 1.0/4096, 0x3f81},           // above the tie: up
+		{math.Float32frombits(0x3f80ffff), 0x3f81}, // rounds up
+	}
+	for _, tt := range tests {
+		if got := toBF16(tt.in); got != tt.want {
+			t.Errorf("toBF16(%v) = %#x, want %#x", tt.in, got, tt.want)
+		}
 	}
 }
