@@ -331,8 +331,12 @@ func (b *builder) build(teachers []TeacherRef) error {
 			}
 			for _, lang := range exp.Languages {
 				benches := b.benchmarksFor(lang)
+				var baseKey string
 				for _, role := range []string{"base", "reference"} {
 					u := &Unit{Stage: Train, Label: fmt.Sprintf("train %s %s/%s seed %d", s.Name, role, lang, seed), Student: s.Name, Role: role, Language: lang, Seed: seed}
+					if role == "reference" {
+						u.Deps = []string{baseKey}
+					}
 					frag := map[string]any{"student": sfrag, "role": role, "language": lang}
 					if role == "reference" {
 						sh, err := b.seedsHash()
@@ -342,13 +346,16 @@ func (b *builder) build(teachers []TeacherRef) error {
 						frag["reference_data"] = sh
 					}
 					b.add(u, frag)
+					if role == "base" {
+						baseKey = u.Key
+					}
 					ev := &Unit{Stage: Evaluate, Label: fmt.Sprintf("evaluate %s %s/%s seed %d", s.Name, role, lang, seed), Student: s.Name, Role: role, Language: lang, Seed: seed, Deps: []string{u.Key}}
 					b.add(ev, map[string]any{"benchmarks": benches})
 					evalKeys = append(evalKeys, ev.Key)
 				}
 				for _, t := range teachers {
 					ck := cellKey{t.Name, lang, seed}
-					u := &Unit{Stage: Train, Label: fmt.Sprintf("train %s on %s/%s seed %d", s.Name, t.Name, lang, seed), Student: s.Name, Role: "student", Teacher: t.Name, Language: lang, Seed: seed, Deps: sorted(cellGen[ck]), Control: t.Control}
+					u := &Unit{Stage: Train, Label: fmt.Sprintf("train %s on %s/%s seed %d", s.Name, t.Name, lang, seed), Student: s.Name, Role: "student", Teacher: t.Name, Language: lang, Seed: seed, Deps: sorted(append(cellGen[ck], baseKey)), Control: t.Control}
 					b.add(u, map[string]any{"student": sfrag, "role": "student", "language": lang})
 					ev := &Unit{Stage: Evaluate, Label: fmt.Sprintf("evaluate %s on %s/%s seed %d", s.Name, t.Name, lang, seed), Student: s.Name, Role: "student", Teacher: t.Name, Language: lang, Seed: seed, Deps: []string{u.Key}, Control: t.Control}
 					b.add(ev, map[string]any{"benchmarks": benches})

@@ -1,0 +1,89 @@
+package command
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/polyglot-teachers/polyglot/core/analysis"
+	"github.com/polyglot-teachers/polyglot/core/engine"
+	"github.com/polyglot-teachers/polyglot/core/report"
+	"github.com/polyglot-teachers/polyglot/core/score"
+	"github.com/polyglot-teachers/polyglot/core/store"
+)
+
+func init() {
+	register(cmd{name: "report", synopsis: "score what a run produced and write the HTML report", run: runReport})
+	register(cmd{name: "score", synopsis: "score imported results (--import FILE) without running anything", run: runScore})
+}
+
+func runReport(ctx context.Context, env *Env, args []string) error {
+	fs := flag.NewFlagSet("report", flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	sf := addSpecFlags(fs)
+	out := fs.String("out", "", "report folder (default: the store's report folder)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	p, mgr, err := prepare(ctx, env, sf, dirArg(fs))
+	if err != nil {
+		return err
+	}
+	defer mgr.Close()
+	st, err := store.OpenReadOnly(p.Exp.Store)
+	if err != nil {
+		return fmt.Errorf("%w (has the experiment run? `polyglot run`)", err)
+	}
+	defer st.Close()
+	dir := *out
+	if dir == "" {
+		dir = engine.ReportDir(p.Exp.Store)
+	}
+	if _, err := engine.WriteReport(p, st, dir); err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "Report: %s\n", filepath.Join(dir, "report.html"))
+	return nil
+}
+
+func runScore(ctx context.Context, env *Env, args []string) error {
+	fs := flag.NewFlagSet("score", flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	imp := fs.String("import", "", "results to score: JSONL or CSV (schema: core/score/IMPORT.md)")
+	out := fs.String("out", "report", "report folder")
+	alpha := fs.Float64("alpha", 0.5, "weight of the intrinsic part (0..1)")
+	pgr := fs.String("pgr", score.RatioThenMean, "PGR variant: "+score.RatioThenMean+" or "+score.MeanThenRatio)
+	std := fs.String("standardize", score.Published, "PG variant: "+score.Published+" or restandardized")
+	boot := fs.Int("bootstrap", 1000, "bootstrap resamples (0: off)")
+	title := fs.String("title", "Imported results", "report title")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *imp == "" {
+		return fmt.Errorf("usage: polyglot score --import FILE [--out DIR]")
+	}
+	study, err := score.ImportFile(*imp)
+	if err != nil {
+		return err
+	}
+	set := score.DefaultSettings()
+	set.Alpha, set.PGR, set.Standardize, set.Bootstrap = *alpha, *pgr, *std, *boot
+	if err := set.Validate(); err != nil {
+		return err
+	}
+	res, err := score.Compute(study, set)
+	if err != nil {
+		return err
+	}
+	a := analysis.Run(study, res, analysis.Options{Alpha: set.Alpha})
+	if err := os.MkdirAll(*out, 0o755); err != nil {
+		return err
+	}
+	if err := report.Write(*out, &report.Model{Title: *title, Study: study, Result: res, Analysis: a}); err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "Scored %d cells; report: %s\n", len(res.Cells), filepath.Join(*out, "report.html"))
+	return nil
+}

@@ -1,0 +1,85 @@
+package command
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/polyglot-teachers/polyglot/core/engine"
+	"github.com/polyglot-teachers/polyglot/core/store"
+)
+
+func init() {
+	register(cmd{name: "run", synopsis: "generate, measure, train, score and report (resumes where it stopped)", run: runRun})
+}
+
+func runRun(ctx context.Context, env *Env, args []string) error {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	sf := addSpecFlags(fs)
+	only := fs.String("only", "", "restrict the run, e.g. teacher=aya,language=de (keys: teacher, language, strategy, metric, student, stage)")
+	fs.Usage = func() {
+		fmt.Fprintln(env.Stderr, "Usage: polyglot run [flags] [DIR]\n\nRuns every unit of the plan that is not done yet. Kill it at any time:\nrunning it again continues where it stopped without paying twice.")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	onlyMap, err := engine.ParseOnly(*only)
+	if err != nil {
+		return err
+	}
+	p, mgr, err := prepare(ctx, env, sf, dirArg(fs))
+	if err != nil {
+		return err
+	}
+	defer mgr.Close()
+	st, err := store.Open(p.Exp.Store)
+	if err != nil {
+		if errors.Is(err, store.ErrLocked) {
+			return fmt.Errorf("%w. Wait for it to finish, or watch it with `polyglot status`", err)
+		}
+		return err
+	}
+	defer st.Close()
+	runID, err := st.BeginRun(specHash(p.Exp.Files), "polyglot run "+strings.Join(args, " "))
+	if err != nil {
+		return err
+	}
+	prog := newProgress(env)
+	err = engine.Run(ctx, p, st, engine.Options{Only: onlyMap, Log: env.Log, Progress: prog})
+	prog.finish()
+	status := "ok"
+	switch {
+	case errors.Is(err, context.Canceled):
+		status = "interrupted"
+	case err != nil:
+		status = "failed"
+	}
+	if eerr := st.EndRun(runID, status); eerr != nil && err == nil {
+		err = eerr
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "Done. Report: %s/report.html\n", engine.ReportDir(p.Exp.Store))
+	return nil
+}
+
+// specHash identifies the spec text a run used.
+func specHash(files []string) string {
+	h := sha256.New()
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err == nil {
+			h.Write([]byte(f))
+			h.Write(b)
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
+}

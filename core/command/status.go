@@ -1,0 +1,72 @@
+package command
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"text/tabwriter"
+
+	"github.com/polyglot-teachers/polyglot/core/spec"
+	"github.com/polyglot-teachers/polyglot/core/store"
+)
+
+func init() {
+	register(cmd{name: "status", synopsis: "show where a run stands (also while it runs)", run: runStatus})
+}
+
+// openStoreOf loads just enough of the spec to find its store.
+func openStoreOf(env *Env, sf *specFlags, dir string) (*spec.Experiment, *store.Store, error) {
+	exp, diags := spec.LoadDir(dir, spec.LoadOptions{Vars: sf.vars})
+	if diags.HasErrors() {
+		exp.WriteDiagnostics(env.Stderr, diags, isTerminal(env.Stderr))
+		return nil, nil, exitError{1}
+	}
+	if _, err := os.Stat(exp.Store); errors.Is(err, os.ErrNotExist) {
+		return exp, nil, fmt.Errorf("no store at %s yet: nothing has run (start with `polyglot run %s`)", exp.Store, dir)
+	}
+	st, err := store.OpenReadOnly(exp.Store)
+	return exp, st, err
+}
+
+func runStatus(ctx context.Context, env *Env, args []string) error {
+	fs := flag.NewFlagSet("status", flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	sf := addSpecFlags(fs)
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	exp, st, err := openStoreOf(env, sf, dirArg(fs))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	sum, err := st.Summary()
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(env.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(map[string]any{"experiment": exp.Name, "store": exp.Store, "summary": sum})
+	}
+	fmt.Fprintf(env.Stdout, "Experiment %q (store %s)\n\n", exp.Name, exp.Store)
+	tw := tabwriter.NewWriter(env.Stdout, 0, 2, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "STAGE\tPENDING\tRUNNING\tDONE\tFAILED\t")
+	for _, s := range sum.Stages {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t\n", s.Stage, s.Pending, s.Running, s.Done, s.Failed)
+	}
+	tw.Flush()
+	fmt.Fprintln(env.Stdout)
+	tw = tabwriter.NewWriter(env.Stdout, 0, 2, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "TEACHER\tLANGUAGE\tSTRATEGY\tSEED\tEXAMPLES\tFAILED\tRETRYING\tTOKENS IN\tTOKENS OUT\tCOST\t")
+	for _, c := range sum.Cells {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t$%.4f\t\n", c.Teacher, c.Language, c.Strategy, c.Seed, c.Examples, c.Failures, c.Retrying, c.InputTokens, c.OutputTokens, c.CostUSD)
+	}
+	t := sum.Total
+	fmt.Fprintf(tw, "total\t\t\t\t%d\t%d\t%d\t%d\t%d\t$%.4f\t\n", t.Examples, t.Failures, t.Retrying, t.InputTokens, t.OutputTokens, t.CostUSD)
+	return tw.Flush()
+}

@@ -1,0 +1,557 @@
+package engine
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/polyglot-teachers/polyglot/core/apictl"
+	"github.com/polyglot-teachers/polyglot/core/bind"
+	"github.com/polyglot-teachers/polyglot/core/plan"
+	"github.com/polyglot-teachers/polyglot/core/seeds"
+	"github.com/polyglot-teachers/polyglot/core/spec"
+	"github.com/polyglot-teachers/polyglot/core/store"
+	"github.com/polyglot-teachers/polyglot/core/strategy"
+	"github.com/polyglot-teachers/polyglot/sdk"
+)
+
+// generator runs the generate stage: it expands each (teacher, language,
+// strategy) unit into requests, runs each request's steps through the
+// teachers' streams under API control, and stores every outcome.
+//
+// Durability: a request holds one of its teacher's slots from its first
+// call until its example (or final failure) is committed, so when the
+// process dies the requests that must be sent again are at most the
+// teacher's concurrency.
+type generator struct {
+	r      *Runner
+	budget *apictl.Budget
+
+	mu       sync.Mutex
+	conns    map[string]*teacherConn
+	rows     []strategy.Row
+	rowsErr  error
+	rowsOnce sync.Once
+
+	commits chan commitReq
+	wg      sync.WaitGroup
+}
+
+type commitReq struct {
+	ex   *store.Example
+	fail *store.Failure
+	done chan error
+}
+
+func newGenerator(r *Runner) *generator {
+	g := &generator{r: r, conns: map[string]*teacherConn{}, commits: make(chan commitReq, 1024)}
+	if b := r.P.Exp.BudgetUSD; b != nil {
+		g.budget = apictl.NewBudget("experiment", *b)
+	}
+	g.wg.Add(1)
+	go g.commitLoop()
+	return g
+}
+
+// commitLoop is a group commit: it takes every outcome waiting, writes
+// them in one transaction, then tells all their requests at once.
+func (g *generator) commitLoop() {
+	defer g.wg.Done()
+	for first := range g.commits {
+		group := []commitReq{first}
+	drain:
+		for len(group) < 4096 {
+			select {
+			case c, ok := <-g.commits:
+				if !ok {
+					break drain
+				}
+				group = append(group, c)
+			default:
+				break drain
+			}
+		}
+		var err error
+		for _, c := range group {
+			if c.ex != nil {
+				err = errors.Join(err, g.r.writer.Example(c.ex))
+			} else if c.fail != nil {
+				err = errors.Join(err, g.r.writer.Failure(c.fail))
+			}
+		}
+		if err == nil {
+			err = g.r.writer.Flush()
+		}
+		for _, c := range group {
+			c.done <- err
+		}
+	}
+}
+
+func (g *generator) commit(ctx context.Context, ex *store.Example, fail *store.Failure) error {
+	done := make(chan error, 1)
+	g.commits <- commitReq{ex: ex, fail: fail, done: done}
+	if err := <-done; err != nil {
+		return &fatalError{err}
+	}
+	return nil
+}
+
+func (g *generator) close() {
+	g.mu.Lock()
+	for _, c := range g.conns {
+		c.close()
+	}
+	g.mu.Unlock()
+	close(g.commits)
+	g.wg.Wait()
+}
+
+// teacherConn is one open Generate stream to a teacher plugin.
+type teacherConn struct {
+	name     string
+	comp     *bind.Component
+	spec     *spec.Teacher
+	ctl      *apictl.Controller
+	slots    chan struct{}
+	price    spec.Price
+	sampling sdk.Sampling
+
+	mu      sync.Mutex
+	stream  *sdk.TeacherStream
+	pending map[string]chan *sdk.Result
+	broken  error
+}
+
+func (g *generator) conn(ctx context.Context, name string) (*teacherConn, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if c, ok := g.conns[name]; ok {
+		c.mu.Lock()
+		broken := c.broken
+		c.mu.Unlock()
+		if broken == nil {
+			return c, nil
+		}
+		delete(g.conns, name) // the plugin died: start again
+	}
+	comp := g.r.P.Bound.Teachers[name]
+	if comp == nil {
+		return nil, fmt.Errorf("teacher %q is not bound", name)
+	}
+	ts := g.r.P.Exp.Teacher(name)
+	lim := apictl.Limits{Concurrency: 64}
+	var budgets []*apictl.Budget
+	c := &teacherConn{name: name, comp: comp, spec: ts, pending: map[string]chan *sdk.Result{}}
+	if ts != nil {
+		lim = apictl.FromSpec(ts.Limits)
+		c.price = ts.Price
+		c.sampling = resolveSampling(ts)
+		if ts.Limits.BudgetUSD != nil {
+			budgets = append(budgets, apictl.NewBudget("teacher "+name, *ts.Limits.BudgetUSD))
+		}
+	}
+	if g.budget != nil {
+		budgets = append(budgets, g.budget)
+	}
+	c.ctl = apictl.New(name, lim, budgets...)
+	conc := max(lim.Concurrency, 1)
+	c.slots = make(chan struct{}, conc)
+	run := comp.Running
+	if run.Exited() {
+		var err error
+		if run, err = g.r.P.Plugins.Get(ctx, comp.Plugin); err != nil {
+			return nil, err
+		}
+		comp.Running = run
+	}
+	model := ""
+	if ts != nil {
+		model = ts.Model
+	}
+	// The stream outlives this unit: it is closed with the generator.
+	stream, diags, err := run.Client.OpenTeacher(context.WithoutCancel(ctx), sdk.TeacherOpen{Component: comp.Name, Model: model, Config: comp.Config, Concurrency: conc})
+	if err != nil {
+		return nil, g.r.P.Plugins.ExplainErr(run, err)
+	}
+	if diags.HasErrors() {
+		return nil, fmt.Errorf("teacher %q: %w", name, diags.Err())
+	}
+	c.stream = stream
+	go c.recvLoop(g)
+	g.conns[name] = c
+	return c, nil
+}
+
+func (c *teacherConn) recvLoop(g *generator) {
+	for {
+		rs, err := c.stream.Recv()
+		if err != nil {
+			if err == io.EOF {
+				err = errors.New("stream closed")
+			}
+			err = g.r.P.Plugins.ExplainErr(c.comp.Running, err)
+			c.mu.Lock()
+			c.broken = err
+			for id, ch := range c.pending {
+				ch <- &sdk.Result{ID: id, Err: &sdk.CallError{Code: sdk.ErrServer, Message: err.Error()}}
+				delete(c.pending, id)
+			}
+			c.mu.Unlock()
+			return
+		}
+		c.mu.Lock()
+		for _, r := range rs {
+			if ch, ok := c.pending[r.ID]; ok {
+				ch <- r
+				delete(c.pending, r.ID)
+			}
+		}
+		c.mu.Unlock()
+	}
+}
+
+func (c *teacherConn) close() { _ = c.stream.CloseSend() }
+
+// send makes one attempt of a call on the stream.
+func (c *teacherConn) send(ctx context.Context, call *sdk.Call) *sdk.Result {
+	ch := make(chan *sdk.Result, 1)
+	c.mu.Lock()
+	if c.broken != nil {
+		c.mu.Unlock()
+		return &sdk.Result{ID: call.ID, Err: &sdk.CallError{Code: sdk.ErrServer, Message: c.broken.Error()}}
+	}
+	c.pending[call.ID] = ch
+	c.mu.Unlock()
+	if err := c.stream.Send([]*sdk.Call{call}); err != nil {
+		c.mu.Lock()
+		delete(c.pending, call.ID)
+		c.mu.Unlock()
+		return &sdk.Result{ID: call.ID, Err: &sdk.CallError{Code: sdk.ErrServer, Message: err.Error()}}
+	}
+	select {
+	case r := <-ch:
+		return r
+	case <-ctx.Done():
+		c.mu.Lock()
+		delete(c.pending, call.ID)
+		c.mu.Unlock()
+		return &sdk.Result{ID: call.ID, Err: &sdk.CallError{Code: sdk.ErrTimeout, Message: "no answer in time: " + ctx.Err().Error()}}
+	}
+}
+
+func (c *teacherConn) cost(u sdk.Usage) float64 {
+	return apictl.EstimateCost(c.price, int(u.InputTokens), int(u.OutputTokens))
+}
+
+// call sends a call to a teacher with retries, rate limits and budgets;
+// the result's error is set when every attempt failed. A returned error is
+// fatal for the run (budget exhausted, cancelled).
+func (g *generator) call(ctx context.Context, teacher string, call *sdk.Call, attempts *int) (*sdk.Result, error) {
+	c, err := g.conn(ctx, teacher)
+	if err != nil {
+		return nil, err
+	}
+	applySampling(call, c.sampling)
+	estIn := 0
+	for _, m := range call.Messages {
+		estIn += len(m.Content) / 4
+	}
+	estOut := call.Sampling.MaxTokens
+	if estOut <= 0 {
+		estOut = 1024
+	}
+	permit, err := c.ctl.Acquire(ctx, estIn+estOut, apictl.EstimateCost(c.price, estIn, estOut))
+	for {
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			if errors.Is(err, apictl.ErrBudgetExhausted) {
+				return nil, &fatalError{fmt.Errorf("spending budget reached (%w); everything so far is saved. Raise budget_usd to continue", err)}
+			}
+			return &sdk.Result{ID: call.ID, Err: &sdk.CallError{Code: sdk.ErrServer, Message: err.Error()}}, nil
+		}
+		if attempts != nil {
+			*attempts++
+		}
+		start := time.Now()
+		res := c.send(permit.Context(), call)
+		if res.Latency == 0 {
+			res.Latency = time.Since(start)
+		}
+		retry, wait := permit.Done(res, c.cost(res.Usage))
+		if res.Err == nil || !retry {
+			return res, nil
+		}
+		g.r.log.Debug().Str("teacher", teacher).Str("error", res.Err.Error()).Dur("wait", wait).Msg("retrying call")
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(wait):
+		}
+		permit, err = permit.Next(ctx)
+	}
+}
+
+func (g *generator) seedRows() ([]strategy.Row, error) {
+	g.rowsOnce.Do(func() {
+		for _, set := range g.r.P.Exp.SeedSets {
+			err := seeds.Read(set, func(r seeds.Row) error {
+				g.rows = append(g.rows, strategy.Row{Set: set.Name, ID: r.ID, Prompt: r.Prompt, Response: r.Response, Language: r.Language, Strategies: r.Strategies, Tags: r.Tags})
+				return nil
+			})
+			if err != nil {
+				g.rowsErr = err
+				return
+			}
+		}
+	})
+	return g.rows, g.rowsErr
+}
+
+func requestKey(unitKey, reqID string) string {
+	h := sha256.Sum256([]byte(unitKey + "\x00" + reqID))
+	return hex.EncodeToString(h[:16])
+}
+
+func (g *generator) runUnit(ctx context.Context, u *plan.Unit) (any, error) {
+	st := g.r.P.Exp.Strategy(u.Strategy)
+	if st == nil {
+		return nil, fmt.Errorf("strategy %q not in the spec", u.Strategy)
+	}
+	rows, err := g.seedRows()
+	if err != nil {
+		return nil, &fatalError{err}
+	}
+	lang, err := strategy.ResolveLanguage(u.Language)
+	if err != nil {
+		return nil, err
+	}
+	reqs := strategy.Expand(st, rows, u.Language, u.N, u.Seed)
+	if len(reqs) == 0 {
+		return nil, fmt.Errorf("strategy %q has no seed rows for language %q (check its input block and the seeds' language and strategies columns)", st.Name, u.Language)
+	}
+	done, err := g.r.Store.DoneRequests(u.Key)
+	if err != nil {
+		return nil, err
+	}
+	own, err := g.conn(ctx, u.Teacher)
+	if err != nil {
+		return nil, err
+	}
+	var mu sync.Mutex
+	var firstFatal error
+	produced, failed := 0, 0
+	var wg sync.WaitGroup
+	for i := range reqs {
+		req := &reqs[i]
+		key := requestKey(u.Key, req.ID)
+		if done[key] {
+			continue
+		}
+		select {
+		case own.slots <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		mu.Lock()
+		stop := firstFatal != nil
+		mu.Unlock()
+		if stop {
+			<-own.slots
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-own.slots }()
+			ok, err := g.runRequest(ctx, u, st, req, key, lang)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil && firstFatal == nil {
+				firstFatal = err
+			}
+			if ok {
+				produced++
+			} else if err == nil {
+				failed++
+			}
+		}()
+	}
+	wg.Wait()
+	if firstFatal != nil {
+		return nil, firstFatal
+	}
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	// Done only when every request has a final outcome; temporary
+	// failures (rate limits that outlasted the retries) run again next time.
+	doneNow, err := g.r.Store.DoneRequests(u.Key)
+	if err != nil {
+		return nil, err
+	}
+	missing := 0
+	for i := range reqs {
+		if !doneNow[requestKey(u.Key, reqs[i].ID)] {
+			missing++
+		}
+	}
+	if missing > 0 {
+		return nil, fmt.Errorf("%d of %d requests failed temporarily (see `polyglot status`); run again to retry them", missing, len(reqs))
+	}
+	return map[string]int{"requests": len(reqs), "new_examples": produced, "new_failures": failed}, nil
+}
+
+// runRequest runs a request's steps and commits its outcome. ok reports an
+// example; a returned error is fatal for the run.
+func (g *generator) runRequest(ctx context.Context, u *plan.Unit, st *spec.Strategy, req *strategy.Request, key string, lang strategy.Language) (bool, error) {
+	outputs := map[string]strategy.StepOutput{}
+	var usage sdk.Usage
+	var cost float64
+	var latency time.Duration
+	var model string
+	attempts := 0
+	reasks := 0
+	if ts := g.r.P.Exp.Teacher(u.Teacher); ts != nil {
+		reasks = ts.Limits.Reasks
+	}
+	fail := func(reason, raw string, final bool) (bool, error) {
+		err := g.commit(ctx, nil, &store.Failure{Key: key, Unit: u.Key, Teacher: u.Teacher, Language: u.Language, Strategy: u.Strategy, Seed: int(u.Seed), Reason: reason, Raw: raw, Attempts: attempts, Final: final})
+		g.r.Opts.Progress.Advance(plan.Generate, 1, cost)
+		return false, err
+	}
+	var params json.RawMessage
+	for _, step := range st.Steps {
+		teacher := step.Teacher
+		if teacher == "" || teacher == "self" {
+			teacher = u.Teacher
+		}
+		var out strategy.StepOutput
+		for ask := 0; ; ask++ {
+			call, err := strategy.BuildCall(step, req, outputs, lang)
+			if err != nil {
+				return fail("template_error", err.Error(), true)
+			}
+			call.Metadata["seed_prompt"] = req.Seed.Prompt
+			call.Metadata["cell"] = u.Teacher + "/" + u.Language
+			if ask > 0 {
+				// A re-ask is a new request: a new id and a nudge, so
+				// neither the cache nor a deterministic server repeats
+				// the unusable answer.
+				call.ID += "/reask" + strconv.Itoa(ask)
+				call.Messages = append(call.Messages, sdk.Message{Role: "user", Content: "Your previous answer could not be used. Answer again, exactly in the requested format."})
+			}
+			res, err := g.call(ctx, teacher, call, &attempts)
+			if err != nil {
+				return false, err
+			}
+			usage.InputTokens += res.Usage.InputTokens
+			usage.OutputTokens += res.Usage.OutputTokens
+			latency += res.Latency
+			if c, cerr := g.conn(ctx, teacher); cerr == nil {
+				cost += c.cost(res.Usage)
+			}
+			if teacher == u.Teacher {
+				model = res.Model
+				params, _ = json.Marshal(call.Sampling)
+			}
+			if res.Err != nil {
+				final := !res.Err.Code.Retryable()
+				return fail("call_error:"+res.Err.Code.String(), truncate(res.Err.Message+"\n"+res.Err.Raw, 8192), final)
+			}
+			o, f := strategy.ParseOutput(step, res, maxOutputChars)
+			if f == nil {
+				out = o
+				break
+			}
+			if ask >= reasks {
+				return fail(f.Reason, truncate(f.Raw, 65536), true)
+			}
+		}
+		outputs[step.Name] = out
+	}
+	prompt, response, err := strategy.Emit(st, req, outputs)
+	if err != nil {
+		return fail("emit_error", err.Error(), true)
+	}
+	if model == "" && g.r.P.Exp.Teacher(u.Teacher) != nil {
+		model = g.r.P.Exp.Teacher(u.Teacher).Model
+	}
+	ex := &store.Example{Key: key, Unit: u.Key, Teacher: u.Teacher, Model: model, Language: u.Language, Strategy: u.Strategy, Seed: int(u.Seed), SeedRowID: req.Seed.ID, Idx: req.Index,
+		Prompt: prompt, Response: response, Params: params, InputTokens: int(usage.InputTokens), OutputTokens: int(usage.OutputTokens), Latency: latency, CostUSD: cost}
+	if err := g.commit(ctx, ex, nil); err != nil {
+		return false, err
+	}
+	g.r.Opts.Progress.Advance(plan.Generate, 1, cost)
+	return true, nil
+}
+
+// maxOutputChars bounds one answer: longer ones are recorded as "too_long"
+// failures rather than stored.
+const maxOutputChars = 64 << 10
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// resolveSampling merges the family's recommended sampling with what the
+// teacher block sets (the block wins).
+func resolveSampling(t *spec.Teacher) sdk.Sampling {
+	s := strategy.DefaultSampling(t.Family)
+	if t.Sampling.Temperature != nil {
+		s.Temperature = t.Sampling.Temperature
+	}
+	if t.Sampling.TopP != nil {
+		s.TopP = t.Sampling.TopP
+	}
+	if t.Sampling.TopK != nil {
+		s.TopK = t.Sampling.TopK
+	}
+	if t.Sampling.MaxTokens != nil {
+		s.MaxTokens = *t.Sampling.MaxTokens
+	}
+	if t.Sampling.Seed != nil {
+		s.Seed = t.Sampling.Seed
+	}
+	if len(t.Sampling.Stop) > 0 {
+		s.Stop = t.Sampling.Stop
+	}
+	return s
+}
+
+// applySampling fills what the call does not set from the teacher's
+// sampling (a step's max_tokens wins over the teacher's).
+func applySampling(call *sdk.Call, s sdk.Sampling) {
+	if call.Sampling.Temperature == nil {
+		call.Sampling.Temperature = s.Temperature
+	}
+	if call.Sampling.TopP == nil {
+		call.Sampling.TopP = s.TopP
+	}
+	if call.Sampling.TopK == nil {
+		call.Sampling.TopK = s.TopK
+	}
+	if call.Sampling.MaxTokens == 0 {
+		call.Sampling.MaxTokens = s.MaxTokens
+	}
+	if call.Sampling.Seed == nil {
+		call.Sampling.Seed = s.Seed
+	}
+	if len(call.Sampling.Stop) == 0 {
+		call.Sampling.Stop = s.Stop
+	}
+}

@@ -1,0 +1,253 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"hash/fnv"
+	"math"
+	"slices"
+	"sort"
+	"strconv"
+
+	"github.com/polyglot-teachers/polyglot/core/plan"
+	"github.com/polyglot-teachers/polyglot/core/seeds"
+	"github.com/polyglot-teachers/polyglot/core/store"
+	"github.com/polyglot-teachers/polyglot/sdk"
+)
+
+type sampled struct {
+	key, strategy string
+	h             uint64
+}
+
+// sampleCell picks the metric sample of a cell: stratified by strategy
+// (each strategy keeps its share), and within a strategy the examples with
+// the smallest hash of (key, seed). The choice depends only on the cell's
+// examples and the seed, so every metric sees the same sample and a re-run
+// sees the same one too.
+func (r *Runner) sampleCell(genUnits []string, seed int64, size int) (map[string]bool, int, error) {
+	byStrategy := map[string][]sampled{}
+	total := 0
+	for _, gu := range genUnits {
+		err := r.Store.Examples(store.Filter{Unit: gu}, func(e *store.Example) error {
+			h := fnv.New64a()
+			h.Write([]byte(e.Key))
+			h.Write([]byte(strconv.FormatInt(seed, 10)))
+			byStrategy[e.Strategy] = append(byStrategy[e.Strategy], sampled{e.Key, e.Strategy, h.Sum64()})
+			total++
+			return nil
+		})
+		if err != nil {
+			return nil, 0, err
+		}
+	}
+	chosen := map[string]bool{}
+	if total == 0 {
+		return chosen, 0, nil
+	}
+	names := make([]string, 0, len(byStrategy))
+	for k := range byStrategy {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	quota := map[string]int{}
+	used := 0
+	for _, n := range names {
+		q := int(math.Floor(float64(size) * float64(len(byStrategy[n])) / float64(total)))
+		quota[n] = min(q, len(byStrategy[n]))
+		used += quota[n]
+	}
+	for i := 0; used < min(size, total); i++ { // hand out the remainder
+		n := names[i%len(names)]
+		if quota[n] < len(byStrategy[n]) {
+			quota[n]++
+			used++
+		}
+	}
+	for _, n := range names {
+		xs := byStrategy[n]
+		slices.SortFunc(xs, func(a, b sampled) int {
+			if a.h != b.h {
+				if a.h < b.h {
+					return -1
+				}
+				return 1
+			}
+			if a.key < b.key {
+				return -1
+			}
+			return 1
+		})
+		for _, x := range xs[:quota[n]] {
+			chosen[x.key] = true
+		}
+	}
+	return chosen, total, nil
+}
+
+func (r *Runner) runMetric(ctx context.Context, u *plan.Unit) (any, error) {
+	m := r.P.Exp.Metric(u.Metric)
+	comp := r.P.Bound.Metrics[u.Metric]
+	if m == nil || comp == nil {
+		return nil, fmt.Errorf("metric %q is not bound", u.Metric)
+	}
+	size := m.Sample
+	if size <= 0 {
+		size = r.P.Exp.MetricSample
+	}
+	chosen, total, err := r.sampleCell(u.Deps, u.Seed, size)
+	if err != nil {
+		return nil, err
+	}
+	if len(chosen) == 0 {
+		return nil, fmt.Errorf("the cell %s/%s has no examples to measure (every request failed? see `polyglot status`)", u.Teacher, u.Language)
+	}
+	client := comp.Running.Client
+	ms, diags, err := client.OpenMetric(ctx, sdk.MetricOpen{Component: comp.Name, Config: comp.Config, Language: u.Language, Cell: u.Teacher + "/" + u.Language})
+	if err != nil {
+		return nil, r.P.Plugins.ExplainErr(comp.Running, err)
+	}
+	if diags.HasErrors() {
+		return nil, diags.Err()
+	}
+	if comp.Info.Metric != nil && comp.Info.Metric.WantsReference {
+		if err := r.sendReference(ms, u.Language); err != nil {
+			return nil, r.P.Plugins.ExplainErr(comp.Running, err)
+		}
+	}
+	valueNames := map[string]bool{"value": true}
+	direction := m.Direction
+	if comp.Info.Metric != nil {
+		for _, v := range comp.Info.Metric.Values {
+			valueNames[v] = true
+		}
+		if direction == "" {
+			direction = comp.Info.Metric.Direction
+		}
+	}
+	if direction == "" {
+		direction = "none"
+	}
+	perExample := map[string][]float64{}
+	store1 := func(vals []sdk.ExampleValue) error {
+		for _, v := range vals {
+			for k, x := range v.Values {
+				name := u.Metric
+				if k != "value" {
+					name += "." + k
+				}
+				perExample[k] = append(perExample[k], x)
+				mv := store.MetricValue{Metric: name, ExampleKey: v.ID, Value: x}
+				if v.Note != "" {
+					mv.Detail, _ = json.Marshal(map[string]string{"note": v.Note})
+				}
+				if err := r.writer.MetricValues(mv); err != nil {
+					return &fatalError{err}
+				}
+			}
+		}
+		return nil
+	}
+	batch := make([]sdk.Example, 0, r.Opts.MetricBatch)
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		vals, err := ms.Add(batch)
+		if err != nil {
+			return r.P.Plugins.ExplainErr(comp.Running, err)
+		}
+		batch = batch[:0]
+		return store1(vals)
+	}
+	for _, gu := range u.Deps {
+		err := r.Store.Examples(store.Filter{Unit: gu}, func(e *store.Example) error {
+			if !chosen[e.Key] {
+				return nil
+			}
+			batch = append(batch, sdk.Example{ID: e.Key, Prompt: e.Prompt, Response: e.Response, Language: e.Language, Strategy: e.Strategy, Teacher: e.Teacher})
+			if len(batch) == cap(batch) {
+				return flush()
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	if err := flush(); err != nil {
+		return nil, err
+	}
+	vals, agg, err := ms.Finish()
+	if err != nil {
+		return nil, r.P.Plugins.ExplainErr(comp.Running, err)
+	}
+	if err := store1(vals); err != nil {
+		return nil, err
+	}
+	var aggs []store.MetricAggregate
+	for k, v := range agg.Values {
+		name, dir := u.Metric, direction
+		if k != "value" {
+			name += "." + k
+			if !valueNames[k] {
+				dir = "none"
+			}
+		}
+		a := store.MetricAggregate{Metric: name, Teacher: u.Teacher, Language: u.Language, Seed: int(u.Seed), Value: v, Direction: dir, N: len(chosen)}
+		if pe := perExample[k]; len(pe) > 1 {
+			a.Stderr = stderr(pe)
+			a.Detail, _ = json.Marshal(pe)
+		}
+		aggs = append(aggs, a)
+	}
+	sort.Slice(aggs, func(i, j int) bool { return aggs[i].Metric < aggs[j].Metric })
+	if err := r.Store.PutMetricAggregate(aggs...); err != nil {
+		return nil, &fatalError{err}
+	}
+	r.Opts.Progress.Advance(plan.Metrics, 1, 0)
+	return map[string]any{"sample": len(chosen), "cell_examples": total, "values": agg.Values}, nil
+}
+
+func stderr(xs []float64) float64 {
+	n := float64(len(xs))
+	mean := 0.0
+	for _, x := range xs {
+		mean += x
+	}
+	mean /= n
+	ss := 0.0
+	for _, x := range xs {
+		ss += (x - mean) * (x - mean)
+	}
+	return math.Sqrt(ss/(n-1)) / math.Sqrt(n)
+}
+
+// sendReference streams the experiment's seed rows in the cell's language
+// (and English ones, the translate strategy's sources) to a metric that
+// compares against them.
+func (r *Runner) sendReference(ms *sdk.MetricStream, lang string) error {
+	var batch []sdk.Example
+	for _, set := range r.P.Exp.SeedSets {
+		err := seeds.Read(set, func(row seeds.Row) error {
+			if row.Language != lang && row.Language != "en" {
+				return nil
+			}
+			batch = append(batch, sdk.Example{ID: "seed:" + row.ID, Prompt: row.Prompt, Response: row.Response, Language: row.Language})
+			if len(batch) == 512 {
+				err := ms.Reference(batch)
+				batch = nil
+				return err
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	if len(batch) > 0 {
+		return ms.Reference(batch)
+	}
+	return nil
+}

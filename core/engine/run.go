@@ -1,0 +1,262 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/polyglot-teachers/polyglot/core/plan"
+	"github.com/polyglot-teachers/polyglot/core/store"
+)
+
+// Options tune a run.
+type Options struct {
+	// Only restricts the run to units whose fields match (keys: teacher,
+	// language, strategy, metric, student, stage).
+	Only map[string]string
+	Log  zerolog.Logger
+	// Progress receives progress events; nil = none.
+	Progress Progress
+	// Cache is a response cache shared by experiments; nil = the store's own.
+	Cache store.Cache
+	// MetricBatch is the number of examples per metric batch (default 256).
+	MetricBatch int
+	// StageConcurrency bounds how many units of one stage run at once
+	// (default 2: this is a laptop-friendly default; API-bound generation
+	// gets its parallelism from each teacher's concurrency limit).
+	StageConcurrency int
+}
+
+// Progress is told what happens; the CLI draws bars or logs lines.
+type Progress interface {
+	StageStart(stage plan.Stage, units, items int)
+	Advance(stage plan.Stage, items int, costUSD float64)
+	StageDone(stage plan.Stage)
+}
+
+type nopProgress struct{}
+
+func (nopProgress) StageStart(plan.Stage, int, int)   {}
+func (nopProgress) Advance(plan.Stage, int, float64) {}
+func (nopProgress) StageDone(plan.Stage)             {}
+
+// Runner executes a prepared plan against a store.
+type Runner struct {
+	P     *Prepared
+	Store *store.Store
+	Opts  Options
+	log   zerolog.Logger
+
+	writer *store.Writer
+	gen    *generator
+	mu     sync.Mutex
+	failed []string
+}
+
+// Match reports whether u passes the --only filter.
+func (o Options) Match(u *plan.Unit) bool {
+	for k, v := range o.Only {
+		var got string
+		switch k {
+		case "teacher":
+			got = u.Teacher
+		case "language":
+			got = u.Language
+		case "strategy":
+			got = u.Strategy
+		case "metric":
+			got = u.Metric
+		case "student":
+			got = u.Student
+		case "stage":
+			got = string(u.Stage)
+		}
+		// Units that do not have the field (a base student has no teacher)
+		// are kept unless the filter is about their own kind.
+		if got != "" && got != v {
+			return false
+		}
+		if got == "" && k == "stage" {
+			return false
+		}
+	}
+	return true
+}
+
+// ParseOnly parses "teacher=aya,language=de".
+func ParseOnly(s string) (map[string]string, error) {
+	out := map[string]string{}
+	if s == "" {
+		return out, nil
+	}
+	for _, part := range strings.Split(s, ",") {
+		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
+		switch {
+		case !ok || v == "":
+			return nil, fmt.Errorf("--only wants key=value pairs separated by commas, got %q", part)
+		case k != "teacher" && k != "language" && k != "strategy" && k != "metric" && k != "student" && k != "stage":
+			return nil, fmt.Errorf("--only: unknown key %q; use teacher, language, strategy, metric, student or stage", k)
+		}
+		out[k] = v
+	}
+	return out, nil
+}
+
+// Run executes every unit that is not done yet, stage by stage.
+func Run(ctx context.Context, p *Prepared, st *store.Store, opts Options) error {
+	if opts.Progress == nil {
+		opts.Progress = nopProgress{}
+	}
+	if opts.MetricBatch <= 0 {
+		opts.MetricBatch = 256
+	}
+	if opts.StageConcurrency <= 0 {
+		opts.StageConcurrency = 2
+	}
+	r := &Runner{P: p, Store: st, Opts: opts, log: opts.Log}
+	units := make([]store.Unit, len(p.Plan.Units))
+	for i, u := range p.Plan.Units {
+		units[i] = store.Unit{Key: u.Key, Stage: string(u.Stage), Label: u.Label, State: store.Pending}
+	}
+	if err := st.PutUnits(units); err != nil {
+		return err
+	}
+	r.writer = st.NewWriter(store.WriterOptions{})
+	defer r.writer.Close()
+	r.gen = newGenerator(r)
+	defer r.gen.close()
+	hostCallbacks := &host{r: r}
+	for _, c := range p.Bound.Metrics {
+		c.Running.Client.SetHost(hostCallbacks)
+	}
+	for _, c := range p.Bound.Students {
+		c.Running.Client.SetHost(hostCallbacks)
+	}
+	for _, stage := range plan.Stages {
+		if err := r.runStage(ctx, stage); err != nil {
+			return err
+		}
+		if err := r.writer.Flush(); err != nil {
+			return err
+		}
+	}
+	if len(r.failed) > 0 {
+		return fmt.Errorf("%d units failed (the rest is saved; fix the cause and run again): %s", len(r.failed), strings.Join(r.failed[:min(5, len(r.failed))], "; "))
+	}
+	return nil
+}
+
+func (r *Runner) runStage(ctx context.Context, stage plan.Stage) error {
+	var todo []*plan.Unit
+	items := 0
+	for _, u := range r.P.Plan.Of(stage) {
+		if !r.Opts.Match(u) {
+			continue
+		}
+		su, ok, err := r.Store.Unit(u.Key)
+		if err != nil {
+			return err
+		}
+		if ok && su.State == store.Done {
+			continue
+		}
+		todo = append(todo, u)
+		items += max(u.N, 1)
+	}
+	if len(todo) == 0 {
+		return nil
+	}
+	r.Opts.Progress.StageStart(stage, len(todo), items)
+	defer r.Opts.Progress.StageDone(stage)
+	start := time.Now()
+	conc := r.Opts.StageConcurrency
+	if stage == plan.Generate {
+		conc = len(todo) // bounded per teacher by its own limits
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(max(conc, 1))
+	for _, u := range todo {
+		g.Go(func() error {
+			if !r.depsDone(u) {
+				r.log.Warn().Str("unit", u.Label).Msg("skipped: what it depends on is not done (restricted with --only, or failed)")
+				return nil
+			}
+			if err := r.Store.SetUnit(u.Key, store.Running, nil); err != nil {
+				return err
+			}
+			detail, err := r.runUnit(gctx, u)
+			if err != nil {
+				if errors.Is(err, context.Canceled) || gctx.Err() != nil {
+					_ = r.Store.SetUnit(u.Key, store.Pending, nil)
+					return ctx.Err()
+				}
+				var fatal *fatalError
+				if errors.As(err, &fatal) {
+					_ = r.Store.SetUnit(u.Key, store.Pending, map[string]string{"error": err.Error()})
+					return err
+				}
+				r.log.Error().Str("unit", u.Label).Err(err).Msg("unit failed")
+				r.mu.Lock()
+				r.failed = append(r.failed, u.Label+": "+err.Error())
+				r.mu.Unlock()
+				return r.Store.SetUnit(u.Key, store.Failed, map[string]string{"error": err.Error()})
+			}
+			if err := r.writer.Flush(); err != nil {
+				return err
+			}
+			return r.Store.SetUnit(u.Key, store.Done, detail)
+		})
+	}
+	err := g.Wait()
+	r.log.Info().Str("stage", string(stage)).Int("units", len(todo)).Dur("took", time.Since(start).Round(time.Millisecond)).Msg("stage finished")
+	return err
+}
+
+// fatalError stops the whole run (budget exhausted, store unwritable).
+type fatalError struct{ err error }
+
+func (f *fatalError) Error() string { return f.err.Error() }
+func (f *fatalError) Unwrap() error { return f.err }
+
+func (r *Runner) depsDone(u *plan.Unit) bool {
+	for _, d := range u.Deps {
+		su, ok, err := r.Store.Unit(d)
+		if err != nil || !ok || su.State != store.Done {
+			return false
+		}
+	}
+	return true
+}
+
+func (r *Runner) runUnit(ctx context.Context, u *plan.Unit) (any, error) {
+	switch u.Stage {
+	case plan.Generate:
+		return r.gen.runUnit(ctx, u)
+	case plan.Metrics:
+		return r.runMetric(ctx, u)
+	case plan.Train:
+		return r.runTrain(ctx, u)
+	case plan.Evaluate:
+		return r.runEvaluate(ctx, u)
+	case plan.Score:
+		return r.runScore(ctx, u)
+	}
+	return nil, fmt.Errorf("unknown stage %q", u.Stage)
+}
+
+// WorkDir is a unit's own folder for files it produces.
+func (r *Runner) WorkDir(u *plan.Unit) (string, error) {
+	d := filepath.Join(r.Store.Dir(), "work", string(u.Stage), u.Key[:16])
+	return d, os.MkdirAll(d, 0o755)
+}
+
+// ReportDir is where `polyglot run` and `polyglot report` write the report.
+func ReportDir(storeDir string) string { return filepath.Join(storeDir, "report") }

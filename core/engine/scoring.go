@@ -1,0 +1,237 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/polyglot-teachers/polyglot/core/analysis"
+	"github.com/polyglot-teachers/polyglot/core/plan"
+	"github.com/polyglot-teachers/polyglot/core/report"
+	"github.com/polyglot-teachers/polyglot/core/score"
+	"github.com/polyglot-teachers/polyglot/core/store"
+)
+
+// Settings turns the spec's score block into scoring settings.
+func (p *Prepared) Settings() score.Settings {
+	s := score.DefaultSettings()
+	sc := p.Exp.Score
+	if sc == nil {
+		return s
+	}
+	s.Alpha, s.PGR, s.Standardize, s.Confidence, s.Bootstrap = sc.Alpha, sc.PGR, sc.Standardize, sc.Confidence, sc.Bootstrap
+	if len(sc.Alphas) > 0 {
+		s.Alphas = sc.Alphas
+	}
+	s.Metrics = sc.Metrics
+	return s
+}
+
+// Study reads what the store holds for the current plan into the scoring
+// model: results of teachers, languages, seeds or metrics no longer in the
+// spec are left out.
+func (p *Prepared) Study(st *store.Store, examplesShown int) (*score.Study, error) {
+	exp := p.Exp
+	teachers := map[string]bool{}
+	for _, t := range p.Teachers {
+		teachers[t.Name] = true
+	}
+	langs := setOf(exp.Languages)
+	seedsOK := map[int]bool{}
+	for _, s := range exp.RandomSeeds {
+		seedsOK[int(s)] = true
+	}
+	metrics := map[string]bool{}
+	for _, m := range exp.Metrics {
+		metrics[m.Name] = true
+	}
+	study := &score.Study{}
+	aggs, err := st.MetricAggregates()
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range aggs {
+		base, _, _ := strings.Cut(a.Metric, ".")
+		if !teachers[a.Teacher] || !langs[a.Language] || !seedsOK[a.Seed] || !metrics[base] {
+			continue
+		}
+		rec := score.MetricRecord{Teacher: a.Teacher, Language: a.Language, Strategy: a.Strategy, Seed: a.Seed, Metric: a.Metric, Value: a.Value, Direction: score.Direction(a.Direction), N: a.N, Stderr: a.Stderr}
+		if len(a.Detail) > 0 {
+			_ = json.Unmarshal(a.Detail, &rec.PerExample)
+		}
+		study.Metrics = append(study.Metrics, rec)
+	}
+	evs, err := st.Evals()
+	if err != nil {
+		return nil, err
+	}
+	students := map[string]bool{}
+	for _, s := range exp.Students {
+		students[s.Name] = true
+	}
+	for _, e := range evs {
+		if !students[e.Student] || !langs[e.Language] || !seedsOK[e.Seed] || (e.Role == "student" && !teachers[e.Teacher]) {
+			continue
+		}
+		study.Benchmarks = append(study.Benchmarks, score.BenchmarkRecord{Role: e.Role, Teacher: e.Teacher, Strategy: e.Strategy, Language: e.Language, Student: e.Student, StudentFamily: e.StudentFamily, Seed: e.Seed, Benchmark: e.Benchmark, Score: e.Score, Stderr: e.Stderr})
+	}
+	sum, err := st.Summary()
+	if err != nil {
+		return nil, err
+	}
+	cost := map[string]float64{}
+	count := map[string]int{}
+	for _, c := range sum.Cells {
+		cost[c.Teacher] += c.CostUSD
+		count[c.Teacher] += c.Examples
+	}
+	for _, t := range p.Teachers {
+		ti := score.TeacherInfo{Teacher: t.Name, CostUSD: cost[t.Name], Examples: count[t.Name]}
+		if t.Spec != nil {
+			ti.Family = t.Spec.Family
+			if t.Spec.Parameters != nil {
+				ti.Parameters = *t.Spec.Parameters
+			}
+			if t.Spec.BenchmarkStrength != nil {
+				ti.BenchmarkStrength = *t.Spec.BenchmarkStrength
+			}
+		} else {
+			ti.Family = "control"
+		}
+		study.Teachers = append(study.Teachers, ti)
+	}
+	for _, c := range exp.Controls {
+		study.Controls = append(study.Controls, score.Control{Name: c.Name, Kind: c.Kind, Reference: p.referenceTeacher(c.Seeds), CaughtBy: c.CaughtBy})
+	}
+	if examplesShown > 0 {
+		ex, err := p.browserExamples(st, examplesShown)
+		if err != nil {
+			return nil, err
+		}
+		study.Examples = ex
+	}
+	return study, nil
+}
+
+// referenceTeacher finds the teacher that replays a seeds set unchanged: the
+// yardstick a negative control is compared with.
+func (p *Prepared) referenceTeacher(seedsName string) string {
+	set := p.Exp.SeedSet(seedsName)
+	for _, t := range p.Teachers {
+		if t.Control || t.Bound == nil || t.Bound.Plugin != ControlPlugin || set == nil {
+			continue
+		}
+		v := t.Bound.Config
+		if v.Type().IsObjectType() && v.Type().HasAttribute("path") && !v.GetAttr("path").IsNull() {
+			path := v.GetAttr("path").AsString()
+			corr := "none"
+			if v.Type().HasAttribute("corruption") && !v.GetAttr("corruption").IsNull() {
+				corr = v.GetAttr("corruption").AsString()
+			}
+			if corr == "none" && (path == set.Path || strings.HasSuffix(path, strings.TrimPrefix(set.Path, "./"))) {
+				return t.Name
+			}
+		}
+	}
+	return ""
+}
+
+// browserExamples picks, per cell and metric value, the best and worst
+// examples for the report's example browser.
+func (p *Prepared) browserExamples(st *store.Store, k int) ([]score.Example, error) {
+	aggs, err := st.MetricAggregates()
+	if err != nil {
+		return nil, err
+	}
+	type cell struct{ teacher, lang string }
+	names := map[string]bool{}
+	for _, a := range aggs {
+		if a.Direction != "none" {
+			names[a.Metric] = true
+		}
+	}
+	var out []score.Example
+	for _, t := range p.Teachers {
+		for _, lang := range p.Exp.Languages {
+			f := store.Filter{Teachers: []string{t.Name}, Languages: []string{lang}, Seeds: []int{int(p.Exp.RandomSeeds[0])}}
+			type pick struct {
+				metric, key string
+				value       float64
+			}
+			var picks []pick
+			for name := range names {
+				var vals []pick
+				if err := st.MetricValues(name, f, func(v *store.MetricValue) error {
+					vals = append(vals, pick{name, v.ExampleKey, v.Value})
+					return nil
+				}); err != nil {
+					return nil, err
+				}
+				sort.Slice(vals, func(i, j int) bool { return vals[i].value < vals[j].value })
+				if len(vals) > 2*k {
+					vals = append(vals[:k], vals[len(vals)-k:]...)
+				}
+				picks = append(picks, vals...)
+			}
+			if len(picks) == 0 {
+				continue
+			}
+			want := map[string][]pick{}
+			for _, pk := range picks {
+				want[pk.key] = append(want[pk.key], pk)
+			}
+			if err := st.Examples(f, func(e *store.Example) error {
+				for _, pk := range want[e.Key] {
+					out = append(out, score.Example{Teacher: e.Teacher, Language: e.Language, Strategy: e.Strategy, Metric: pk.metric, ID: e.Key[:12], Value: pk.value, Prompt: e.Prompt, Response: e.Response})
+				}
+				return nil
+			}); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
+}
+
+func setOf(xs []string) map[string]bool {
+	m := map[string]bool{}
+	for _, x := range xs {
+		m[x] = true
+	}
+	return m
+}
+
+// WriteReport scores what the store holds and writes the report.
+func WriteReport(p *Prepared, st *store.Store, dir string) (*score.Result, error) {
+	study, err := p.Study(st, 3)
+	if err != nil {
+		return nil, err
+	}
+	if len(study.Metrics) == 0 && len(study.Benchmarks) == 0 {
+		return nil, fmt.Errorf("nothing to score yet: run the experiment first (`polyglot run`)")
+	}
+	res, err := score.Compute(study, p.Settings())
+	if err != nil {
+		return nil, err
+	}
+	a := analysis.Run(study, res, analysis.Options{Alpha: p.Settings().Alpha})
+	if err := report.Write(dir, &report.Model{Title: p.Exp.Name, Study: study, Result: res, Analysis: a}); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+func (r *Runner) runScore(ctx context.Context, u *plan.Unit) (any, error) {
+	if len(r.P.Exp.Metrics) == 0 && len(r.P.Exp.Students) == 0 {
+		r.log.Info().Msg("no metrics and no students: nothing to score; the generated data is in the store (`polyglot export`)")
+		return map[string]any{"skipped": "no metrics or students"}, nil
+	}
+	res, err := WriteReport(r.P, r.Store, ReportDir(r.Store.Dir()))
+	if err != nil {
+		return nil, err
+	}
+	r.log.Info().Str("report", ReportDir(r.Store.Dir())+"/report.html").Msg("report written")
+	return map[string]any{"cells": len(res.Cells)}, nil
+}
