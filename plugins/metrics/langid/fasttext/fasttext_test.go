@@ -231,3 +231,28 @@ func TestPredictBatchMatchesPredict(t *testing.T) {
 		t.Errorf("empty batch gave %d results", len(got))
 	}
 }
+
+// TestQuantizedRowPath forces the per-row decoding used for very large .ftz inputs
+// and checks it predicts exactly what the decoded table does.
+func TestQuantizedRowPath(t *testing.T) {
+	decoded, err := LoadFile("testdata/tiny.ftz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := maxDecodedInputBytes
+	maxDecodedInputBytes = 0
+	defer func() { maxDecodedInputBytes = old }()
+	perRow, err := LoadFile("testdata/tiny.ftz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := perRow.in.(*quant); !ok {
+		t.Fatalf("input matrix is %T, want the per-row *quant", perRow.in)
+	}
+	for _, q := range readLines(t, "testdata/tiny.queries") {
+		a, b := decoded.Predict(q, 5, 0), perRow.Predict(q, 5, 0)
+		if fmt.Sprint(a) != fmt.Sprint(b) {
+			t.Errorf("%q: decoded %v, per-row %v", q, a, b)
+		}
+	}
+}

@@ -15,14 +15,16 @@ const (
 	bow         = "<"
 	eow         = ">"
 
-	// A quantized input matrix is decoded into float32 rows when the table stays
-	// below this size; larger ones are decoded per row at prediction time.
-	maxDecodedInputBytes = 256 << 20
 	// Bucket counts up to this use a flat slice for the pruned-bucket index.
 	maxPruneSlice = 1 << 23
 	// Largest sane dimension; guards allocations against corrupt headers.
 	maxDim = 1 << 16
 )
+
+// maxDecodedInputBytes: a quantized input matrix is decoded into float32 rows when the
+// table stays below this size; larger ones are decoded per row at prediction time.
+// A variable so tests can exercise both paths.
+var maxDecodedInputBytes int64 = 256 << 20
 
 // reader wraps the input with position tracking so errors can say where a file is bad.
 type reader struct {
