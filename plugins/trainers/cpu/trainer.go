@@ -33,7 +33,7 @@ func (Trainer) Describe() sdk.Description {
 		Description: "embedded character-level Kneser-Ney student; pure Go, no GPU",
 		Schema: sdk.Schema(
 			sdk.Doc("Settings of the embedded CPU student."),
-			sdk.Attr("base_corpus", cty.String).Doc("generic text corpus the base model is trained on (one document per line, or JSONL)"),
+			sdk.Attr("base_corpus", cty.String).Doc("generic text corpus the base model is trained on (one document per line, or JSONL); {lang} is replaced by the language"),
 			sdk.Attr("data_dir", cty.String).Doc("directory that relative benchmark task paths are resolved against"),
 			sdk.Attr("order", cty.Number).Doc("n-gram order (1 to 8)").Default(cty.NumberIntVal(kn.DefaultOrder)),
 			sdk.Attr("discount", cty.Number).Doc("0 for modified Kneser-Ney, or a fixed discount in (0, 1]").Default(cty.NumberIntVal(0)),
@@ -57,7 +57,7 @@ func (Trainer) ValidateConfig(_ context.Context, cfg sdk.Config) sdk.Diagnostics
 			ds = append(ds, sdk.AttrError(a, a+" is negative", "set %s to 0 or more", a))
 		}
 	}
-	if p := cfg.String("base_corpus"); p != "" {
+	if p := cfg.String("base_corpus"); p != "" && !strings.Contains(p, "{lang}") {
 		if _, err := os.Stat(p); err != nil {
 			ds = append(ds, sdk.AttrError("base_corpus", "base corpus not found", "%v; give the path of a text file", err))
 		}
@@ -120,7 +120,8 @@ func (Trainer) Train(ctx context.Context, req *sdk.TrainRequest, r sdk.Reporter)
 	if err := os.MkdirAll(req.WorkDir, 0o755); err != nil {
 		return nil, fmt.Errorf("cpu: %w", err)
 	}
-	corpus := req.Config.String("base_corpus")
+	// {lang} lets one student block use a base corpus per language.
+	corpus := strings.ReplaceAll(req.Config.String("base_corpus"), "{lang}", req.Language)
 	var (
 		m  *kn.Model
 		st Stats
