@@ -1,0 +1,203 @@
+package strategy
+
+import (
+	"encoding/binary"
+	"fmt"
+	"hash/fnv"
+	"math/bits"
+	"math/rand/v2"
+	"slices"
+	"strings"
+
+	"github.com/polyglot-teachers/polyglot/core/spec"
+)
+
+// Row is one seed row, with the logical fields of spec.SeedColumns.
+type Row struct {
+	Set        string   // name of the seeds block it came from
+	ID         string   // columns.id
+	Prompt     string   // columns.prompt
+	Response   string   // columns.response
+	Language   string   // columns.language, or the seeds block's fixed language
+	Strategies []string // columns.strategies: strategies the row may feed; empty = any
+	Tags       []string // columns.tags
+}
+
+// TaskFamily is one of the ten task families of the generate strategy.
+type TaskFamily struct {
+	Name        string // short name, recorded in call metadata
+	Description string // what the teacher reads in {{task_family}}
+}
+
+// TaskFamilies are the ten families of METHOD.md §2, in the order requests
+// cycle through them.
+var TaskFamilies = []TaskFamily{
+	{"reasoning", "reasoning or error analysis: find and explain the flaw in an argument or a worked answer"},
+	{"math", "a math problem solved with a step-by-step explanation"},
+	{"classification", "classification: sort, label or categorise given items and justify the choice"},
+	{"dialogue", "dialogue or role-play: continue or write a conversation in a given role and situation"},
+	{"translation", "constrained translation or paraphrase: rewrite a text under explicit constraints of register, length or wording"},
+	{"procedure", "a procedure: clear step-by-step instructions for a practical task"},
+	{"grammar", "grammar or linguistic analysis of a word, phrase or sentence in the language"},
+	{"creative", "short creative writing under given constraints (a poem, a short story, a letter)"},
+	{"knowledge", "knowledge recall: a factual question answered accurately with brief context"},
+	{"cultural", "cultural or pragmatic judgement: what is appropriate, polite or customary in a situation and why"},
+}
+
+// Request is one unit of work for a strategy: a seed row, its in-context
+// examples and, for strategies that ask for one, a task family.
+type Request struct {
+	ID         string // stable: the same inputs give the same ID
+	Strategy   string
+	Language   string // target language tag
+	Index      int    // 0..n-1
+	Seed       Row
+	Examples   []Row
+	TaskFamily string // a TaskFamilies name; "" when no template uses {{task_family}}
+}
+
+// Eligible returns the rows the strategy's input block selects for the
+// target language, in a canonical order (by set, id, prompt) so that the
+// order rows were read in does not matter.
+func Eligible(st *spec.Strategy, rows []Row, target string) []Row {
+	want := st.Input.Language
+	if want == "" || want == "target" {
+		want = target
+	}
+	wantKey, ok := langKey(want)
+	if !ok {
+		return nil
+	}
+	var out []Row
+	for _, r := range rows {
+		if st.Input.Seeds != "" && r.Set != st.Input.Seeds {
+			continue
+		}
+		if k, ok := langKey(r.Language); !ok || k != wantKey {
+			continue
+		}
+		if len(r.Strategies) > 0 && !slices.Contains(r.Strategies, st.Name) {
+			continue
+		}
+		if len(st.Input.Tags) > 0 && !slices.ContainsFunc(r.Tags, func(t string) bool { return slices.Contains(st.Input.Tags, t) }) {
+			continue
+		}
+		out = append(out, r)
+	}
+	slices.SortStableFunc(out, func(a, b Row) int {
+		if c := strings.Compare(a.Set, b.Set); c != 0 {
+			return c
+		}
+		if c := strings.Compare(a.ID, b.ID); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Prompt, b.Prompt)
+	})
+	return out
+}
+
+// UsesTaskFamily reports whether any template of the strategy uses
+// {{task_family}}; such strategies get a family per request. Unreadable
+// templates count as not using it (Validate reports them).
+func UsesTaskFamily(st *spec.Strategy) bool {
+	for _, step := range st.Steps {
+		for _, p := range []string{step.System, step.Template} {
+			if p == "" {
+				continue
+			}
+			if t, err := loadCached(p); err == nil && t.Uses("task_family") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Expand selects n requests for the target language. Seed rows are drawn
+// without replacement in a seeded random order, reshuffled each time the
+// eligible rows run out; request i depends only on i and the inputs, not on
+// n, so a larger n extends a smaller one. Each request gets
+// min(InContext, rows-1) in-context examples distinct from its seed row,
+// and task families cycle through TaskFamilies when the strategy uses them.
+// It returns nil when no row is eligible (see Eligible).
+func Expand(st *spec.Strategy, rows []Row, language string, n int, seed int64) []Request {
+	pool := Eligible(st, rows, language)
+	if len(pool) == 0 || n <= 0 {
+		return nil
+	}
+	families := UsesTaskFamily(st)
+	k := min(st.InContext, len(pool)-1)
+	reqs := make([]Request, 0, n)
+	var perm []int
+	for i := 0; i < n; i++ {
+		epoch := i / len(pool)
+		if i%len(pool) == 0 {
+			perm = permutation(newRNG(seed, st.Name, language, "order", epoch), len(pool))
+		}
+		si := perm[i%len(pool)]
+		req := Request{Strategy: st.Name, Language: language, Index: i, Seed: pool[si]}
+		if k > 0 {
+			rng := newRNG(seed, st.Name, language, "examples", i)
+			// Partial Fisher–Yates over every index but the seed's.
+			idx := make([]int, 0, len(pool)-1)
+			for j := range pool {
+				if j != si {
+					idx = append(idx, j)
+				}
+			}
+			for j := 0; j < k; j++ {
+				r := j + intn(rng, len(idx)-j)
+				idx[j], idx[r] = idx[r], idx[j]
+				req.Examples = append(req.Examples, pool[idx[j]])
+			}
+		}
+		if families {
+			req.TaskFamily = TaskFamilies[i%len(TaskFamilies)].Name
+		}
+		req.ID = requestID(seed, &req)
+		reqs = append(reqs, req)
+	}
+	return reqs
+}
+
+// requestID names a request by strategy, language and index, plus a digest
+// of everything it contains, so that an ID never refers to different work.
+func requestID(seed int64, r *Request) string {
+	h := fnv.New64a()
+	fmt.Fprintf(h, "%d\x00%s\x00%s\x00%s\x00%s", seed, r.Seed.Set, r.Seed.ID, r.Seed.Prompt, r.TaskFamily)
+	for _, e := range r.Examples {
+		fmt.Fprintf(h, "\x00%s\x00%s", e.Set, e.ID)
+	}
+	return fmt.Sprintf("%s-%s-%06d-%08x", r.Strategy, r.Language, r.Index, h.Sum64()&0xffffffff)
+}
+
+func newRNG(seed int64, parts ...any) *rand.PCG {
+	h := fnv.New64a()
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], uint64(seed))
+	h.Write(b[:])
+	for _, p := range parts {
+		fmt.Fprintf(h, "\x00%v", p)
+	}
+	s := h.Sum64()
+	return rand.NewPCG(s, s^0x9e3779b97f4a7c15)
+}
+
+// intn draws from [0, n) by multiply-high (Lemire); the bias is below
+// n/2^64, far under anything that matters here.
+func intn(r *rand.PCG, n int) int {
+	hi, _ := bits.Mul64(r.Uint64(), uint64(n))
+	return int(hi)
+}
+
+func permutation(r *rand.PCG, n int) []int {
+	p := make([]int, n)
+	for i := range p {
+		p[i] = i
+	}
+	for i := n - 1; i > 0; i-- {
+		j := intn(r, i+1)
+		p[i], p[j] = p[j], p[i]
+	}
+	return p
+}
