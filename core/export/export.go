@@ -1,0 +1,340 @@
+// Package export streams a store's examples to the files people train on:
+// Hugging Face chat JSONL, Parquet (parquet-go, bounded row groups) and a
+// dataset card (README.md with YAML front matter).
+//
+// All outputs are produced in one pass over the store's ordered iterator,
+// so memory stays bounded by one Parquet row group whatever the dataset
+// size. Each file is written under a temporary name in its destination
+// folder and renamed into place only when every output succeeded, so a
+// reader never sees a half-written export. Output is deterministic: the
+// same store gives byte-identical files (the store's order is total, maps
+// are sorted before printing, and nothing time-dependent is written).
+package export
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"github.com/parquet-go/parquet-go"
+
+	"github.com/polyglot-teachers/polyglot/core/store"
+)
+
+// Source is where examples come from; *store.Store implements it.
+type Source interface {
+	Examples(f store.Filter, fn func(*store.Example) error) error
+}
+
+// Options say what to export and where. At least one of JSONL, Parquet and
+// Card must be set.
+type Options struct {
+	Filter  store.Filter
+	JSONL   string // Hugging Face chat JSONL path; "" = none
+	Parquet string // Parquet path; "" = none
+	Card    string // dataset card (README.md) path; "" = none
+
+	// RowGroupRows and RowGroupBytes bound a Parquet row group (defaults
+	// 20,000 rows and 64 MiB of text): the writer holds one in memory.
+	RowGroupRows  int
+	RowGroupBytes int
+
+	// Dataset card contents.
+	Name        string                  // dataset title; default "polyglot synthetic SFT data"
+	License     string                  // Hugging Face license id; default "other"
+	Description string                  // free text under the title
+	Metrics     []store.MetricAggregate // metric values to list; none = no metrics section
+}
+
+// CellCount is the number of examples of one (teacher, language, strategy).
+type CellCount struct {
+	Teacher, Language, Strategy string
+	Examples                    int
+}
+
+// Result describes what was exported.
+type Result struct {
+	Examples   int
+	Teachers   []string // sorted
+	Languages  []string
+	Strategies []string
+	Cells      []CellCount // sorted by teacher, language, strategy
+	Files      []string    // final paths written
+}
+
+// Message is one chat turn.
+type Message struct {
+	Role    string `json:"role" parquet:"role"`
+	Content string `json:"content" parquet:"content"`
+}
+
+// Record is one exported example; JSONL and Parquet carry the same fields.
+type Record struct {
+	Messages []Message `json:"messages" parquet:"messages,list"`
+	Teacher  string    `json:"teacher" parquet:"teacher,dict"`
+	Language string    `json:"language" parquet:"language,dict"`
+	Strategy string    `json:"strategy" parquet:"strategy,dict"`
+	ID       string    `json:"id" parquet:"id"`
+}
+
+// Export writes the requested files in one pass over src.
+func Export(src Source, opts Options) (*Result, error) {
+	if opts.JSONL == "" && opts.Parquet == "" && opts.Card == "" {
+		return nil, errors.New("export: nothing to write; give a JSONL, Parquet or card path")
+	}
+	if opts.RowGroupRows <= 0 {
+		opts.RowGroupRows = 20000
+	}
+	if opts.RowGroupBytes <= 0 {
+		opts.RowGroupBytes = 64 << 20
+	}
+	var outs []*atomicFile
+	cleanup := func() {
+		for _, o := range outs {
+			o.abort()
+		}
+	}
+	open := func(path string) (*atomicFile, error) {
+		f, err := createAtomic(path)
+		if err != nil {
+			cleanup()
+			return nil, err
+		}
+		outs = append(outs, f)
+		return f, nil
+	}
+
+	var jw *jsonlSink
+	var pw *parquetSink
+	if opts.JSONL != "" {
+		f, err := open(opts.JSONL)
+		if err != nil {
+			return nil, err
+		}
+		jw = newJSONLSink(f)
+	}
+	if opts.Parquet != "" {
+		f, err := open(opts.Parquet)
+		if err != nil {
+			return nil, err
+		}
+		pw = newParquetSink(f, opts.RowGroupRows, opts.RowGroupBytes)
+	}
+
+	type ck struct{ t, l, s string }
+	counts := map[ck]int{}
+	total := 0
+	rec := Record{Messages: make([]Message, 2)}
+	err := src.Examples(opts.Filter, func(e *store.Example) error {
+		rec.Messages = []Message{{Role: "user", Content: e.Prompt}, {Role: "assistant", Content: e.Response}}
+		rec.Teacher, rec.Language, rec.Strategy, rec.ID = e.Teacher, e.Language, e.Strategy, e.Key
+		if jw != nil {
+			if err := jw.write(&rec); err != nil {
+				return fmt.Errorf("writing %s: %w", opts.JSONL, err)
+			}
+		}
+		if pw != nil {
+			if err := pw.write(rec); err != nil {
+				return fmt.Errorf("writing %s: %w", opts.Parquet, err)
+			}
+		}
+		counts[ck{e.Teacher, e.Language, e.Strategy}]++
+		total++
+		return nil
+	})
+	if err == nil && jw != nil {
+		if err = jw.close(); err != nil {
+			err = fmt.Errorf("writing %s: %w", opts.JSONL, err)
+		}
+	}
+	if err == nil && pw != nil {
+		if err = pw.close(); err != nil {
+			err = fmt.Errorf("writing %s: %w", opts.Parquet, err)
+		}
+	}
+	if err != nil {
+		cleanup()
+		return nil, err
+	}
+
+	res := &Result{Examples: total}
+	tset, lset, sset := map[string]bool{}, map[string]bool{}, map[string]bool{}
+	for k, n := range counts {
+		res.Cells = append(res.Cells, CellCount{k.t, k.l, k.s, n})
+		tset[k.t], lset[k.l], sset[k.s] = true, true, true
+	}
+	sort.Slice(res.Cells, func(i, j int) bool {
+		a, b := res.Cells[i], res.Cells[j]
+		if a.Teacher != b.Teacher {
+			return a.Teacher < b.Teacher
+		}
+		if a.Language != b.Language {
+			return a.Language < b.Language
+		}
+		return a.Strategy < b.Strategy
+	})
+	res.Teachers, res.Languages, res.Strategies = sortedKeys(tset), sortedKeys(lset), sortedKeys(sset)
+
+	if opts.Card != "" {
+		f, err := open(opts.Card)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := f.Write(Card(res, opts)); err != nil {
+			cleanup()
+			return nil, fmt.Errorf("writing %s: %w", opts.Card, err)
+		}
+	}
+	// Commit: every output is complete; rename them into place.
+	for i, o := range outs {
+		if err := o.commit(); err != nil {
+			for _, rest := range outs[i:] {
+				rest.abort()
+			}
+			return nil, err
+		}
+		res.Files = append(res.Files, o.path)
+	}
+	return res, nil
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// atomicFile is written under a temporary name and renamed on commit.
+type atomicFile struct {
+	*os.File
+	path string
+	done bool
+}
+
+func createAtomic(path string) (*atomicFile, error) {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("export: cannot create the folder %s: %w", dir, err)
+	}
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return nil, fmt.Errorf("export: cannot write in %s: %w; check the folder's permissions and free space", dir, err)
+	}
+	return &atomicFile{File: f, path: path}, nil
+}
+
+func (a *atomicFile) commit() error {
+	if err := a.Sync(); err != nil {
+		a.abort()
+		return fmt.Errorf("export: writing %s: %w", a.path, err)
+	}
+	if err := a.Close(); err != nil {
+		a.abort()
+		return fmt.Errorf("export: writing %s: %w", a.path, err)
+	}
+	if err := os.Chmod(a.Name(), 0o644); err != nil {
+		a.abort()
+		return fmt.Errorf("export: %s: %w", a.path, err)
+	}
+	if err := os.Rename(a.Name(), a.path); err != nil {
+		a.abort()
+		return fmt.Errorf("export: cannot move the finished file to %s: %w", a.path, err)
+	}
+	a.done = true
+	return nil
+}
+
+func (a *atomicFile) abort() {
+	if a.done {
+		return
+	}
+	a.Close()
+	os.Remove(a.Name())
+	a.done = true
+}
+
+type jsonlSink struct {
+	bw  *bufio.Writer
+	enc *json.Encoder
+}
+
+func newJSONLSink(f *atomicFile) *jsonlSink {
+	bw := bufio.NewWriterSize(f, 1<<20)
+	enc := json.NewEncoder(bw)
+	enc.SetEscapeHTML(false) // keep "<" and "&" readable in prompts
+	return &jsonlSink{bw: bw, enc: enc}
+}
+
+func (j *jsonlSink) write(r *Record) error { return j.enc.Encode(r) }
+func (j *jsonlSink) close() error          { return j.bw.Flush() }
+
+// parquetSink buffers a few hundred rows per Write call and cuts a row
+// group when it reaches the row or byte bound.
+type parquetSink struct {
+	bw              *bufio.Writer
+	w               *parquet.GenericWriter[Record]
+	buf             []Record
+	rows, bytes     int
+	maxRows, maxLen int
+}
+
+func newParquetSink(f *atomicFile, maxRows, maxBytes int) *parquetSink {
+	bw := bufio.NewWriterSize(f, 1<<20)
+	w := parquet.NewGenericWriter[Record](bw,
+		parquet.Compression(&parquet.Snappy),
+		// A fixed creator string keeps files identical across builds.
+		parquet.CreatedBy("polyglot", "1", "export"),
+	)
+	return &parquetSink{bw: bw, w: w, maxRows: maxRows, maxLen: maxBytes, buf: make([]Record, 0, 256)}
+}
+
+func (p *parquetSink) write(r Record) error {
+	r.Messages = append([]Message(nil), r.Messages...)
+	p.buf = append(p.buf, r)
+	p.rows++
+	p.bytes += len(r.Messages[0].Content) + len(r.Messages[1].Content) + len(r.ID) + 64
+	if len(p.buf) == cap(p.buf) {
+		if err := p.drain(); err != nil {
+			return err
+		}
+	}
+	if p.rows >= p.maxRows || p.bytes >= p.maxLen {
+		if err := p.drain(); err != nil {
+			return err
+		}
+		if err := p.w.Flush(); err != nil {
+			return err
+		}
+		p.rows, p.bytes = 0, 0
+	}
+	return nil
+}
+
+func (p *parquetSink) drain() error {
+	if len(p.buf) == 0 {
+		return nil
+	}
+	if _, err := p.w.Write(p.buf); err != nil {
+		return err
+	}
+	clear(p.buf)
+	p.buf = p.buf[:0]
+	return nil
+}
+
+func (p *parquetSink) close() error {
+	if err := p.drain(); err != nil {
+		return err
+	}
+	if err := p.w.Close(); err != nil {
+		return err
+	}
+	return p.bw.Flush()
+}
