@@ -1,0 +1,378 @@
+package spec
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/zclconf/go-cty/cty"
+)
+
+// The reference is generated from the block specs the loader uses (names,
+// types, required flags, schema defaults, nesting) so that it cannot drift
+// from what the loader accepts. Only the prose lives here: a description per
+// block and attribute, the allowed values of enum attributes, and the
+// defaults the loader computes in code instead of declaring in the schema.
+// reference_test.go fails when an attribute has no description, when a
+// description names an attribute that no longer exists, and when an enum
+// list here disagrees with the loader's error message.
+
+// refBlock ties a block type to its spec and prose.
+type refBlock struct {
+	typeName string
+	label    string // "" for unlabeled blocks
+	spec     *blockSpec
+	count    string // how many may appear
+	doc      string
+}
+
+// attrDoc is the prose of one attribute. Addresses are "BLOCK.ATTR" or
+// "BLOCK.NESTED.ATTR".
+type attrDoc struct {
+	doc     string
+	def     string   // default computed in code; only for attributes without a schema default
+	allowed []string // enum values
+}
+
+// topBlocks documents the top-level blocks in the order of rootSchema.
+// variable, locals and required_plugins have no blockSpec: their bodies are
+// decoded by hand (variableSchema) or are free-form.
+var topBlocks = map[string]refBlock{
+	"experiment": {label: "NAME", spec: experimentSpec, count: "exactly one",
+		doc: "Names the experiment and sets its axes: target languages, random seeds, data sizes and the spend cap."},
+	"variable": {label: "NAME", count: "any number",
+		doc: "An input value, referenced as `var.NAME`. The value comes from `-var NAME=VALUE`, then the environment variable `POLYGLOT_VAR_NAME`, then `default`; a variable without a default must be set."},
+	"locals": {count: "any number (merged)",
+		doc: "Named expressions, referenced as `local.NAME`. Each attribute of the block is one local: `locals { prefix = \"run\" }`."},
+	"required_plugins": {count: "any number (merged)",
+		doc: "Plugins the experiment needs beyond the built-ins. Each attribute is `NAME = { source = \"...\", version = \">= 0.1.0\" }`; `version` is a version constraint checked against the installed plugin."},
+	"seeds":     {label: "NAME", spec: seedsSpec, count: "any number", doc: "A seed data set: human-written (prompt, response) rows that strategies consume. The data is read when the experiment runs, not at load time."},
+	"teacher":   {label: "NAME", spec: teacherSpec, count: "any number", doc: "A candidate teacher model, served by a teacher plugin. The `config {}` block belongs to the plugin; see the plugin section of this reference or `polyglot plugins describe PLUGIN`."},
+	"control":   {label: "NAME", spec: controlSpec, count: "any number", doc: "A negative control: a pseudo-teacher whose data is seed data damaged in a known way. It is ranked next to the teachers; the metrics in `caught_by` are expected to rank it last."},
+	"strategy":  {label: "NAME", spec: strategySpec, count: "any number", doc: "How a teacher turns seed rows into (prompt, response) pairs: one or more steps, each a call to a teacher with a template, then `emit` names the final pair. Templates use placeholders such as `{{language}}`, `{{seed.prompt}}`, `{{examples}}`, `{{task_family}}` and `{{steps.NAME.text}}`."},
+	"metric":    {label: "NAME", spec: metricSpec, count: "any number", doc: "An intrinsic metric, computed per cell by a metric plugin over a sample of the cell's data."},
+	"student":   {label: "NAME", spec: studentSpec, count: "any number", doc: "A student model that is finetuned on each cell's data and evaluated on the benchmarks (extrinsic quality). The base model and the reference are trained and evaluated too, for the Performance Gap Recovered."},
+	"benchmark": {label: "NAME", spec: benchmarkSpec, count: "any number", doc: "A benchmark the students are evaluated on. The trainer plugin decides how `task` is run."},
+	"score":     {spec: scoreSpec, count: "at most one", doc: "How the Polyglot Score is computed (METHOD.md §5). Without a score block every attribute takes its default."},
+}
+
+// nestedDocs describe nested blocks, by address.
+var nestedDocs = map[string]string{
+	"seeds.columns":    "Column names in the seed files, for files whose columns are named differently.",
+	"teacher.price":    "Price in USD per million tokens, used for cost estimates and budgets.",
+	"teacher.sampling": "Decoding parameters. An attribute left out takes the model family's recommended value (gemma: T=1.0, top-p 0.95, top-k 64; llama: T=0.6, top-p 0.9; aya, command: T=0.3; others: T=0.8, top-p 0.9), which a plugin may refine.",
+	"teacher.limits":   "Traffic and spend limits of this teacher, enforced by the host for every call (generation and judge calls alike).",
+	"strategy.input":   "Which seed rows the strategy consumes.",
+	"strategy.step":    "One call to a teacher. Steps run in order; later templates can use earlier outputs as `{{steps.NAME.text}}` or `{{steps.NAME.FIELD}}`.",
+	"strategy.emit":    "Where the final (prompt, response) pair comes from.",
+	"student.executor": "Where training and evaluation jobs run. The label is the executor kind; without the block jobs run locally.",
+}
+
+// nestedLabels are the allowed labels of labeled nested blocks.
+var nestedLabels = map[string][]string{
+	"student.executor": executorKinds,
+}
+
+// variableDocs document variableSchema's attributes (decoded by hand in
+// variable.go, so they have no blockSpec).
+var variableDocs = map[string][2]string{ // name -> {type, description}
+	"type":        {"type expression", "type constraint such as `string`, `number`, `list(string)` or `map(number)`; the value is converted to it"},
+	"default":     {"any", "value used when neither `-var` nor `POLYGLOT_VAR_NAME` sets one; without it the variable is required"},
+	"description": {"string", "what the variable is for"},
+	"sensitive":   {"bool", "hide the value in output and plan keys (default false); env() results are sensitive anyway"},
+}
+
+var attrDocs = map[string]attrDoc{
+	"experiment.languages":         {doc: "target languages as BCP-47 tags, e.g. `[\"ar\", \"de\", \"pt-BR\"]`; each becomes a cell per teacher"},
+	"experiment.seeds":             {doc: "random seeds; the whole experiment is repeated once per seed"},
+	"experiment.store":             {doc: "folder of the experiment store (results, caches, artifacts), relative to the spec folder"},
+	"experiment.examples_per_cell": {doc: "examples generated per (teacher, language) and seed, split between strategies by their `share`"},
+	"experiment.metric_sample":     {doc: "examples per cell that metrics see, stratified by strategy"},
+	"experiment.budget_usd":        {doc: "spend cap in USD for the whole experiment", def: "no cap"},
+
+	"seeds.path":     {doc: "file or glob (`data/*.jsonl`), relative to the spec folder"},
+	"seeds.format":   {doc: "file format", def: "from the file extension", allowed: seedFormats},
+	"seeds.language": {doc: "language of every row, for files without a language column", def: "the language column"},
+
+	"seeds.columns.id":         {doc: "column holding a stable row id"},
+	"seeds.columns.prompt":     {doc: "column holding the prompt"},
+	"seeds.columns.response":   {doc: "column holding the response"},
+	"seeds.columns.language":   {doc: "column holding the row's BCP-47 language tag"},
+	"seeds.columns.strategies": {doc: "column listing the strategies a row may feed (empty: any)"},
+	"seeds.columns.tags":       {doc: "column holding tags that `strategy.input.tags` selects on"},
+
+	"teacher.plugin":             {doc: "teacher plugin, `\"NAME\"` or `\"NAME/COMPONENT\"`"},
+	"teacher.model":              {doc: "model name sent to the plugin, e.g. `\"gpt-4o\"`"},
+	"teacher.family":             {doc: "model family (`gemma`, `llama`, `qwen`, `aya`, `command`, `gpt`, ...), used for sampling defaults and teacher-student family matching", def: "none"},
+	"teacher.parameters":         {doc: "parameter count, for the scale analysis", def: "unknown"},
+	"teacher.benchmark_strength": {doc: "the teacher's own benchmark score, for the analysis of whether strength predicts effectiveness", def: "unknown"},
+	"teacher.batch":              {doc: "use the provider's batch API (cheaper, slower) when the plugin supports one"},
+
+	"teacher.price.input_per_mtok":  {doc: "USD per million input tokens"},
+	"teacher.price.output_per_mtok": {doc: "USD per million output tokens"},
+
+	"teacher.sampling.temperature": {doc: "sampling temperature (0 or more)", def: "family default"},
+	"teacher.sampling.top_p":       {doc: "nucleus sampling mass, in (0, 1]", def: "family default"},
+	"teacher.sampling.top_k":       {doc: "top-k sampling (sent only where the API takes it)", def: "family default"},
+	"teacher.sampling.max_tokens":  {doc: "output token limit per call; a step's `max_tokens` wins", def: "plugin default"},
+	"teacher.sampling.seed":        {doc: "sampling seed sent to APIs that take one", def: "none"},
+	"teacher.sampling.stop":        {doc: "stop sequences", def: "none"},
+
+	"teacher.limits.concurrency":         {doc: "calls in flight at once"},
+	"teacher.limits.requests_per_minute": {doc: "request rate limit (0: unlimited)"},
+	"teacher.limits.tokens_per_minute":   {doc: "token rate limit (0: unlimited)"},
+	"teacher.limits.timeout":             {doc: "time limit of one call, a Go duration such as `\"90s\"`"},
+	"teacher.limits.max_retries":         {doc: "retries after rate limits, server errors and timeouts, with backoff"},
+	"teacher.limits.budget_usd":          {doc: "spend cap in USD for this teacher", def: "no cap"},
+	"teacher.limits.reasks":              {doc: "re-asks after a structured output that does not parse (a failure is recorded either way)"},
+	"teacher.limits.adaptive":            {doc: "lower concurrency on rate-limit answers and raise it again when they stop"},
+
+	"control.kind":      {doc: "the corruption applied to the seed data", allowed: controlKinds},
+	"control.seeds":     {doc: "seeds block the control is built from, `\"NAME\"` or `seeds.NAME`"},
+	"control.caught_by": {doc: "metrics expected to catch this control, i.e. to rank it below the real teachers", def: "none"},
+	"control.fraction":  {doc: "share of rows corrupted, in (0, 1]"},
+
+	"strategy.share":      {doc: "relative share of a cell's examples (shares are normalised over the strategies)"},
+	"strategy.in_context": {doc: "number of seed pairs shown as in-context examples (`{{examples}}`); the study's generate strategy uses 3"},
+
+	"strategy.input.seeds":    {doc: "seeds block to read, `\"NAME\"` or `seeds.NAME`", def: "every seeds block"},
+	"strategy.input.language": {doc: "`\"target\"` takes rows in the cell's language; a BCP-47 tag (e.g. `\"en\"`) takes rows in that language, as the translate strategy does"},
+	"strategy.input.tags":     {doc: "only rows carrying one of these tags", def: "all rows"},
+
+	"strategy.step.teacher":    {doc: "`\"self\"` (the cell's teacher) or another teacher's name, e.g. a fixed judge or translator"},
+	"strategy.step.system":     {doc: "system message template file, relative to the spec folder", def: "none"},
+	"strategy.step.template":   {doc: "user message template file, relative to the spec folder"},
+	"strategy.step.output":     {doc: "what the call returns", allowed: []string{"text", "json"}},
+	"strategy.step.schema":     {doc: "fields a json step must return, each with a type", def: "none", allowed: schemaTypes},
+	"strategy.step.max_tokens": {doc: "output token limit of this step, overriding the teacher's", def: "the teacher's"},
+
+	"strategy.emit.prompt":   {doc: "source of the final prompt: `seed.FIELD` or `steps.NAME.FIELD`"},
+	"strategy.emit.response": {doc: "source of the final response", def: "`steps.LAST.text`, or `steps.LAST.response` for a json step"},
+
+	"metric.plugin":    {doc: "metric plugin, `\"NAME\"` or `\"NAME/COMPONENT\"`"},
+	"metric.direction": {doc: "whether higher values are better; overrides the plugin's own direction", def: "the plugin's", allowed: []string{"higher", "lower", "none"}},
+	"metric.in_score":  {doc: "include the metric in the intrinsic part of the score (unless `score.metrics` lists metrics explicitly)"},
+	"metric.sample":    {doc: "examples per cell this metric sees", def: "`experiment.metric_sample`"},
+
+	"student.base_model":      {doc: "base model to finetune (hub id or path)"},
+	"student.family":          {doc: "model family, for teacher-student family matching", def: "none"},
+	"student.reference":       {doc: "reference model for the Performance Gap Recovered: the same base after a strong, known SFT", def: "none"},
+	"student.trainer":         {doc: "trainer plugin, `\"NAME\"` or `\"NAME/COMPONENT\"`"},
+	"student.hyperparameters": {doc: "object of training hyper-parameters passed to the trainer, e.g. `{ learning_rate = 5e-5, epochs = 2 }`; the trainer checks the keys", def: "the trainer's defaults"},
+
+	"student.executor.partition": {doc: "slurm partition (required for slurm)", def: "none"},
+	"student.executor.account":   {doc: "slurm account", def: "none"},
+	"student.executor.qos":       {doc: "slurm quality of service", def: "none"},
+	"student.executor.time":      {doc: "slurm time limit, e.g. `\"04:00:00\"`", def: "none"},
+	"student.executor.gpus":      {doc: "GPUs per job", def: "none"},
+	"student.executor.extra":     {doc: "extra scheduler options, e.g. `{ constraint = \"a100\" }`", def: "none"},
+
+	"benchmark.languages": {doc: "languages the benchmark exists for", def: "`experiment.languages`"},
+	"benchmark.task":      {doc: "task name or path as the trainer's evaluation harness knows it", def: "the block name"},
+	"benchmark.shots":     {doc: "few-shot examples"},
+	"benchmark.metric":    {doc: "the harness metric read as the score"},
+	"benchmark.weight":    {doc: "weight in the mean over benchmarks (greater than 0)"},
+
+	"score.alpha":       {doc: "weight of intrinsic against extrinsic quality, in [0, 1]"},
+	"score.metrics":     {doc: "metrics in the intrinsic part", def: "every metric with `in_score = true`"},
+	"score.pgr":         {doc: "`ratio_then_mean`: PGR per benchmark, then the mean (the paper's equation); `mean_then_ratio`: mean of the scores, then one ratio (the study's code)", allowed: []string{"ratio_then_mean", "mean_then_ratio"}},
+	"score.standardize": {doc: "`published`: the sum of pooled z-scores as in the published tables; `restandardized`: the sum standardised again, as the paper's text says", allowed: []string{"published", "restandardized"}},
+	"score.confidence":  {doc: "confidence level of the intervals, in (0, 1)"},
+	"score.bootstrap":   {doc: "bootstrap resamples for the intervals (0: none)"},
+	"score.alphas":      {doc: "alphas of the robustness analysis (rank correlation between rankings)", def: formatNums(defaultAlphas)},
+}
+
+// Reference returns the Markdown reference of the spec language: every
+// block, its attributes with type, default, allowed values and meaning,
+// and the expression functions.
+func Reference() string {
+	var b strings.Builder
+	b.WriteString("# Spec reference\n\n")
+	b.WriteString("An experiment is the set of `*.hcl` files in one folder, read in name order as one document. ")
+	b.WriteString("Relative paths resolve against that folder. This reference is generated from the loader's own schema ")
+	b.WriteString("(`polyglot docs`); plugin `config {}` blocks are described by the plugins (`polyglot docs --plugins`).\n\n")
+	b.WriteString("Blocks:")
+	for i, h := range rootSchema.Blocks {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		fmt.Fprintf(&b, " [`%s`](#%s)", h.Type, h.Type)
+	}
+	b.WriteString(".\n")
+	for _, h := range rootSchema.Blocks {
+		rb := topBlocks[h.Type]
+		rb.typeName = h.Type
+		if len(h.LabelNames) == 0 {
+			rb.label = ""
+		}
+		writeTop(&b, rb)
+	}
+	writeExpressions(&b)
+	return b.String()
+}
+
+func header(typeName, label string) string {
+	if label == "" {
+		return typeName
+	}
+	return fmt.Sprintf("%s \"%s\"", typeName, label)
+}
+
+func writeTop(b *strings.Builder, rb refBlock) {
+	fmt.Fprintf(b, "\n<a id=\"%s\"></a>\n## `%s { ... }`\n\n%s\n\nHow many: %s.\n", rb.typeName, header(rb.typeName, rb.label), rb.doc, rb.count)
+	switch rb.typeName {
+	case "variable":
+		b.WriteString("\n| attribute | type | description |\n|---|---|---|\n")
+		for _, a := range variableSchema.Attributes {
+			d := variableDocs[a.Name]
+			fmt.Fprintf(b, "| `%s` | %s | %s |\n", a.Name, d[0], d[1])
+		}
+		return
+	}
+	if rb.spec == nil {
+		return
+	}
+	writeSpec(b, rb.typeName, rb.spec)
+}
+
+func writeSpec(b *strings.Builder, addr string, bs *blockSpec) {
+	if len(bs.attrs) > 0 {
+		b.WriteString("\n| attribute | type | default | description |\n|---|---|---|---|\n")
+		for _, a := range bs.attrs {
+			d := attrDocs[addr+"."+a.name]
+			desc := d.doc
+			if len(d.allowed) > 0 {
+				desc += "; one of " + codeList(d.allowed)
+			}
+			fmt.Fprintf(b, "| `%s` | %s | %s | %s |\n", a.name, refType(a.ty), refDefault(a, d), escapeCell(desc))
+		}
+	}
+	if bs.config {
+		b.WriteString("\nA plugin-owned `config { ... }` block is allowed (at most one); its attributes are the plugin's.\n")
+	}
+	for _, nb := range bs.blocks {
+		sub := addr + "." + nb.typeName
+		label := ""
+		if nb.label != "" {
+			label = strings.ToUpper(nb.label)
+		}
+		fmt.Fprintf(b, "\n### `%s` › `%s { ... }`\n\n%s\n\nHow many: %s.", addr, header(nb.typeName, label), nestedDocs[sub], nestedCount(nb))
+		if ls := nestedLabels[sub]; len(ls) > 0 {
+			fmt.Fprintf(b, " Label: one of %s.", codeList(ls))
+		}
+		b.WriteString("\n")
+		writeSpec(b, sub, nb.spec)
+	}
+}
+
+func nestedCount(nb nestedSpec) string {
+	switch {
+	case nb.min > 0 && nb.max == 0:
+		return fmt.Sprintf("at least %d", nb.min)
+	case nb.min > 0:
+		return fmt.Sprintf("%d to %d", nb.min, nb.max)
+	case nb.max == 1:
+		return "at most one"
+	case nb.max > 1:
+		return fmt.Sprintf("at most %d", nb.max)
+	}
+	return "any number"
+}
+
+func refType(t cty.Type) string {
+	switch {
+	case t == cty.DynamicPseudoType:
+		return "any"
+	case t.IsListType():
+		return "list(" + refType(t.ElementType()) + ")"
+	case t.IsMapType():
+		return "map(" + refType(t.ElementType()) + ")"
+	}
+	return t.FriendlyName()
+}
+
+func refDefault(a attrSpec, d attrDoc) string {
+	switch {
+	case a.required:
+		return "**required**"
+	case a.def != cty.NilVal:
+		return "`" + hclLiteral(a.def) + "`"
+	case d.def != "":
+		return escapeCell(d.def)
+	}
+	return "none"
+}
+
+// hclLiteral writes a default value as it would be written in a spec.
+func hclLiteral(v cty.Value) string {
+	switch {
+	case v.IsNull():
+		return "null"
+	case v.Type() == cty.String:
+		return strconv.Quote(v.AsString())
+	case v.Type() == cty.Number:
+		return v.AsBigFloat().Text('g', -1)
+	case v.Type() == cty.Bool:
+		return strconv.FormatBool(v.True())
+	case v.CanIterateElements():
+		var parts []string
+		for it := v.ElementIterator(); it.Next(); {
+			_, e := it.Element()
+			parts = append(parts, hclLiteral(e))
+		}
+		return "[" + strings.Join(parts, ", ") + "]"
+	}
+	return v.GoString()
+}
+
+func formatNums(xs []float64) string {
+	parts := make([]string, len(xs))
+	for i, x := range xs {
+		parts[i] = strconv.FormatFloat(x, 'g', -1, 64)
+	}
+	return "`[" + strings.Join(parts, ", ") + "]`"
+}
+
+func codeList(xs []string) string {
+	q := make([]string, len(xs))
+	for i, x := range xs {
+		q[i] = "`\"" + x + "\"`"
+	}
+	return strings.Join(q, ", ")
+}
+
+// escapeCell keeps a table cell on one row.
+func escapeCell(s string) string {
+	return strings.ReplaceAll(s, "|", "\\|")
+}
+
+func writeExpressions(b *strings.Builder) {
+	b.WriteString("\n<a id=\"expressions\"></a>\n## Expressions\n\n")
+	b.WriteString("Any attribute may be an expression. References: `var.NAME`, `local.NAME`, `experiment.ATTR`, `score.ATTR`, and `TYPE.NAME.ATTR` for ")
+	b.WriteString(codeListPlain(blockTypes))
+	b.WriteString(" blocks; nested blocks are objects (`teacher.x.limits.timeout`). Blocks are evaluated in the order their references require; a cycle is an error.\n\n")
+	b.WriteString("`env(\"NAME\")` reads an environment variable and fails when it is unset; `env(\"NAME\", \"default\")` falls back to the default. ")
+	b.WriteString("Values from `env()` and from variables declared `sensitive` are sensitive: they are shown as `(sensitive)` and never written into plan keys. ")
+	b.WriteString("`file(\"path\")` is a file's text, relative to the spec folder.\n\nFunctions: ")
+	names := make([]string, 0, 80)
+	for n := range functions("", nil) {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for i, n := range names {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(b, "`%s`", n)
+	}
+	b.WriteString(".\n")
+}
+
+func codeListPlain(xs []string) string {
+	q := make([]string, len(xs))
+	for i, x := range xs {
+		q[i] = "`" + x + "`"
+	}
+	return strings.Join(q, ", ")
+}
