@@ -26,6 +26,15 @@ func (p *Prepared) Settings() score.Settings {
 		s.Alphas = sc.Alphas
 	}
 	s.Metrics = sc.Metrics
+	// An experiment of reference data and controls only (a metric
+	// calibration run such as the quickstart) has nothing else to rank.
+	real := 0
+	for _, t := range p.Teachers {
+		if !t.Control && (len(p.Exp.Controls) == 0 || !p.isReference(t.Name)) {
+			real++
+		}
+	}
+	s.RankControls = real == 0
 	return s
 }
 
@@ -136,6 +145,15 @@ func (p *Prepared) referenceTeacher(seedsName string) string {
 		}
 	}
 	return ""
+}
+
+func (p *Prepared) isReference(name string) bool {
+	for _, c := range p.Exp.Controls {
+		if p.referenceTeacher(c.Seeds) == name {
+			return true
+		}
+	}
+	return false
 }
 
 // browserExamples picks, per cell and metric value, the best and worst

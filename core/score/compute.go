@@ -101,14 +101,17 @@ func Compute(st *Study, s Settings) (*Result, error) {
 	}
 	c.anchorDiagnostics()
 
-	main, err := c.level(func(m *MetricRecord) bool { return m.Strategy == "" && !c.excluded[m.Teacher] },
-		func(b *BenchmarkRecord) bool { return b.Strategy == "" && !c.excluded[b.Teacher] })
+	// Controls and their reference data stay out of the ranking unless
+	// asked for (an experiment of reference data and controls only ranks them).
+	out := func(teacher string) bool { return c.excluded[teacher] && !s.RankControls }
+	main, err := c.level(func(m *MetricRecord) bool { return m.Strategy == "" && !out(m.Teacher) },
+		func(b *BenchmarkRecord) bool { return b.Strategy == "" && !out(b.Teacher) })
 	if err != nil {
 		return nil, err
 	}
 	res.Cells = main
-	strat, err := c.level(func(m *MetricRecord) bool { return m.Strategy != "" && !c.excluded[m.Teacher] },
-		func(b *BenchmarkRecord) bool { return b.Strategy != "" && !c.excluded[b.Teacher] })
+	strat, err := c.level(func(m *MetricRecord) bool { return m.Strategy != "" && !out(m.Teacher) },
+		func(b *BenchmarkRecord) bool { return b.Strategy != "" && !out(b.Teacher) })
 	if err != nil {
 		return nil, err
 	}

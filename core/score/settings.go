@@ -28,6 +28,9 @@ type Settings struct {
 	Alphas      []float64 `json:"alphas"`
 	// Seed seeds the bootstrap's random generator so that results are reproducible.
 	Seed uint64 `json:"seed"`
+	// RankControls puts negative controls and their reference data into the
+	// ranking (by default they are scored apart, on the ranking's pooling).
+	RankControls bool `json:"rank_controls,omitempty"`
 }
 
 // DefaultSettings returns the paper's choices.
