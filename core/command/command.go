@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"syscall"
@@ -114,6 +115,12 @@ func servePlugin(args []string, builtins map[string]sdk.ServeOpts) int {
 	if !ok {
 		fmt.Fprintf(os.Stderr, "no built-in plugin %q\n", args[0])
 		return 2
+	}
+	// Built-in metrics hold a cell in memory; a soft limit keeps the Go
+	// heap (and garbage) of a plugin process within budget unless the user
+	// set GOMEMLIMIT.
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(800 << 20)
 	}
 	opts.Args = args[1:]
 	if opts.Args == nil {
