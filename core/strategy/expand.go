@@ -137,19 +137,7 @@ func Expand(st *spec.Strategy, rows []Row, language string, n int, seed int64) [
 		si := perm[i%len(pool)]
 		req := Request{Strategy: st.Name, Language: language, Index: i, Seed: pool[si]}
 		if k > 0 {
-			rng := newRNG(seed, st.Name, language, "examples", i)
-			// Partial Fisher–Yates over every index but the seed's.
-			idx := make([]int, 0, len(pool)-1)
-			for j := range pool {
-				if j != si {
-					idx = append(idx, j)
-				}
-			}
-			for j := 0; j < k; j++ {
-				r := j + intn(rng, len(idx)-j)
-				idx[j], idx[r] = idx[r], idx[j]
-				req.Examples = append(req.Examples, pool[idx[j]])
-			}
+			req.Examples = pickExamples(newRNG(seed, st.Name, language, "examples", i), pool, si, k)
 		}
 		if families {
 			req.TaskFamily = TaskFamilies[i%len(TaskFamilies)].Name
@@ -188,6 +176,37 @@ func newRNG(seed int64, parts ...any) *rand.PCG {
 func intn(r *rand.PCG, n int) int {
 	hi, _ := bits.Mul64(r.Uint64(), uint64(n))
 	return int(hi)
+}
+
+// pickExamples draws k distinct rows other than pool[si]. Few examples
+// from a large pool are drawn by rejection (O(k)); otherwise a partial
+// Fisher–Yates over the other indices.
+func pickExamples(rng *rand.PCG, pool []Row, si, k int) []Row {
+	out := make([]Row, 0, k)
+	if 2*k <= len(pool)-1 {
+		picked := make([]int, 0, k)
+		for len(picked) < k {
+			j := intn(rng, len(pool))
+			if j == si || slices.Contains(picked, j) {
+				continue
+			}
+			picked = append(picked, j)
+			out = append(out, pool[j])
+		}
+		return out
+	}
+	idx := make([]int, 0, len(pool)-1)
+	for j := range pool {
+		if j != si {
+			idx = append(idx, j)
+		}
+	}
+	for j := 0; j < k; j++ {
+		r := j + intn(rng, len(idx)-j)
+		idx[j], idx[r] = idx[r], idx[j]
+		out = append(out, pool[idx[j]])
+	}
+	return out
 }
 
 func permutation(r *rand.PCG, n int) []int {
