@@ -245,7 +245,7 @@ func writeSpec(b *strings.Builder, addr string, bs *blockSpec) {
 			if len(d.allowed) > 0 {
 				desc += "; one of " + codeList(d.allowed)
 			}
-			fmt.Fprintf(b, "| `%s` | %s | %s | %s |\n", a.name, refType(a.ty), refDefault(a, d), escapeCell(desc))
+			fmt.Fprintf(b, "| `%s` | %s | %s | %s |\n", a.name, TypeString(a.ty), refDefault(a, d), escapeCell(desc))
 		}
 	}
 	if bs.config {
@@ -280,14 +280,18 @@ func nestedCount(nb nestedSpec) string {
 	return "any number"
 }
 
-func refType(t cty.Type) string {
+// TypeString writes a type as a spec author would write its constraint:
+// "string", "list(string)", "map(number)", "any".
+func TypeString(t cty.Type) string {
 	switch {
 	case t == cty.DynamicPseudoType:
 		return "any"
 	case t.IsListType():
-		return "list(" + refType(t.ElementType()) + ")"
+		return "list(" + TypeString(t.ElementType()) + ")"
+	case t.IsSetType():
+		return "set(" + TypeString(t.ElementType()) + ")"
 	case t.IsMapType():
-		return "map(" + refType(t.ElementType()) + ")"
+		return "map(" + TypeString(t.ElementType()) + ")"
 	}
 	return t.FriendlyName()
 }
