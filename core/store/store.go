@@ -108,9 +108,14 @@ func dsn(path string, readOnly bool, extra ...string) string {
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "synchronous(NORMAL)")
-	// 64 MiB page cache: keeps the indexes hot during bulk inserts.
-	q.Add("_pragma", "cache_size(-65536)")
-	q.Add("_pragma", "mmap_size(1073741824)")
+	if readOnly {
+		// Readers mostly stream; a small cache keeps RSS low with several open.
+		q.Add("_pragma", "cache_size(-8192)")
+	} else {
+		// 64 MiB: keeps the indexes hot during bulk inserts. No mmap: mapped
+		// pages would count in the RSS of a process reading a 1 GB store.
+		q.Add("_pragma", "cache_size(-65536)")
+	}
 	if readOnly {
 		q.Set("mode", "ro")
 		q.Add("_pragma", "query_only(1)")
