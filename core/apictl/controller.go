@@ -69,6 +69,17 @@ func FromSpec(l spec.Limits) Limits {
 	}
 }
 
+// ForTeacher builds the controller of a teacher block: its limits, its own
+// budget when limits.budget_usd is set, and the experiment's shared budget
+// (nil when experiment.budget_usd is not set).
+func ForTeacher(t *spec.Teacher, experiment *Budget) *Controller {
+	budgets := []*Budget{experiment}
+	if t.Limits.BudgetUSD != nil {
+		budgets = append(budgets, NewBudget("teacher."+t.Name, *t.Limits.BudgetUSD))
+	}
+	return New(t.Name, FromSpec(t.Limits), budgets...)
+}
+
 // EstimateCost is the USD cost of inTokens input and outTokens output tokens
 // at price. Pass max_tokens as outTokens to get an upper bound to reserve.
 func EstimateCost(p spec.Price, inTokens, outTokens int) float64 {

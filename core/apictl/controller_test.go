@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -657,4 +658,31 @@ func TestFromSpecAndEstimateCost(t *testing.T) {
 	if want := 0.0025 + 0.02048; got < want-1e-12 || got > want+1e-12 {
 		t.Errorf("EstimateCost = %v, want %v", got, want)
 	}
+}
+
+func TestForTeacherChargesBothBudgets(t *testing.T) {
+	five := 0.05
+	exp := NewBudget("experiment", 1)
+	c := ForTeacher(&spec.Teacher{Name: "gpt", Limits: spec.Limits{Concurrency: 2, BudgetUSD: &five}}, exp)
+	other := ForTeacher(&spec.Teacher{Name: "aya", Limits: spec.Limits{Concurrency: 2}}, nil)
+	for range 5 {
+		p, err := c.Acquire(context.Background(), 0, 0.01)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Done(ok(), 0.01)
+	}
+	_, err := c.Acquire(context.Background(), 0, 0.01)
+	if !errors.Is(err, ErrBudgetExhausted) || !strings.Contains(err.Error(), `budget "teacher.gpt"`) {
+		t.Fatalf("err = %v, want the teacher's budget exhausted", err)
+	}
+	if got := exp.Spent(); got < 0.05-1e-9 || got > 0.05+1e-9 {
+		t.Errorf("experiment budget spent %v, want 0.05", got)
+	}
+	// A teacher without caps is not limited by spend.
+	p, err := other.Acquire(context.Background(), 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Done(ok(), 100)
 }
