@@ -261,8 +261,8 @@ type Accumulator struct {
 	promptTok, respTok []int32 // n × len(encodings), row-major
 }
 
-// New returns an Accumulator; it fails on unknown encodings.
-func New(opts Options) (*Accumulator, error) {
+// NewAccumulator returns an Accumulator; it fails on unknown encodings.
+func NewAccumulator(opts Options) (*Accumulator, error) {
 	c, err := NewCounter(opts.Encodings...)
 	if err != nil {
 		return nil, err

@@ -109,7 +109,7 @@ func TestNewErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := New(Options{Encodings: tt.encs})
+			_, err := NewAccumulator(Options{Encodings: tt.encs})
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("err = %v, want it to mention %q", err, tt.want)
 			}
@@ -121,7 +121,7 @@ func TestAccumulator(t *testing.T) {
 	ex := synthExamples(1, 250)
 	ex = append(ex, Example{ID: "empty"}, Example{ID: "bad-utf8", Prompt: "a\xffb", Response: "ok"})
 	for _, workers := range []int{1, 3} {
-		a, err := New(Options{Workers: workers})
+		a, err := NewAccumulator(Options{Workers: workers})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -213,7 +213,7 @@ func TestSummary(t *testing.T) {
 }
 
 func TestCancel(t *testing.T) {
-	a, err := New(Options{})
+	a, err := NewAccumulator(Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -266,7 +266,7 @@ func BenchmarkLength100k(b *testing.B) {
 	for b.Loop() {
 		stop := peakHeap()
 		cpu0 := cpuSeconds()
-		a, err := New(Options{})
+		a, err := NewAccumulator(Options{})
 		if err != nil {
 			b.Fatal(err)
 		}
