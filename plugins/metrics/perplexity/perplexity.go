@@ -43,6 +43,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/zclconf/go-cty/cty"
@@ -239,10 +240,8 @@ func (Metric) Open(ctx context.Context, req sdk.MetricRequest) (sdk.Accumulator,
 		acc.details["order"] = s.order
 		acc.details["reference_chars"] = m.Chars()
 		acc.details["model_source"] = info.source
-		sep := s.separator
-		acc.score = func(ctx context.Context, batch []sdk.Example) ([]score, error) {
-			return scoreOffline(ctx, m, sep, batch)
-		}
+		acc.offline = newOfflineScorer(m, s.separator)
+		acc.score = acc.offline.score
 	case Endpoint:
 		c := newClient(s)
 		acc.details["base_url"] = s.baseURL
@@ -255,28 +254,37 @@ func (Metric) Open(ctx context.Context, req sdk.MetricRequest) (sdk.Accumulator,
 	return acc, ds
 }
 
-// scoreOffline scores a batch on all cores: a trained kn.Model is safe for
-// concurrent scoring, and scoring is the metric's whole cost.
-func scoreOffline(ctx context.Context, m *kn.Model, sep string, batch []sdk.Example) ([]score, error) {
+// offlineScorer scores batches on all cores: a trained kn.Model is safe for
+// concurrent scoring, and scoring is the metric's whole cost. Each worker
+// keeps its memo (see memoScorer) across batches.
+type offlineScorer struct {
+	sep     string
+	workers []*memoScorer
+}
+
+func newOfflineScorer(m *kn.Model, sep string) *offlineScorer {
+	o := &offlineScorer{sep: sep}
+	for range runtime.GOMAXPROCS(0) {
+		o.workers = append(o.workers, newMemoScorer(m))
+	}
+	return o
+}
+
+func (o *offlineScorer) score(ctx context.Context, batch []sdk.Example) ([]score, error) {
 	out := make([]score, len(batch))
-	workers := min(runtime.GOMAXPROCS(0), len(batch))
 	var wg sync.WaitGroup
-	var next int
-	var mu sync.Mutex
+	var next atomic.Int64
 	const chunk = 64
-	for range workers {
+	for _, w := range o.workers[:min(len(o.workers), (len(batch)+chunk-1)/chunk)] {
 		wg.Go(func() {
-			for {
-				mu.Lock()
-				lo := next
-				next += chunk
-				mu.Unlock()
-				if lo >= len(batch) || ctx.Err() != nil {
+			for ctx.Err() == nil {
+				lo := int(next.Add(chunk)) - chunk
+				if lo >= len(batch) {
 					return
 				}
 				for i := lo; i < min(lo+chunk, len(batch)); i++ {
 					ex := &batch[i]
-					out[i].nll, out[i].n = m.Score(ex.Prompt+sep, ex.Response)
+					out[i].nll, out[i].n = w.score(ex.Prompt+o.sep, ex.Response)
 				}
 			}
 		})
@@ -288,10 +296,24 @@ func scoreOffline(ctx context.Context, m *kn.Model, sep string, batch []sdk.Exam
 	return out, nil
 }
 
+// hitRate is the share of characters answered from the memos.
+func (o *offlineScorer) hitRate() float64 {
+	var h, m uint64
+	for _, w := range o.workers {
+		h += w.hits
+		m += w.misses
+	}
+	if h+m == 0 {
+		return 0
+	}
+	return float64(h) / float64(h+m)
+}
+
 // accumulator keeps one float per scored example: O(n) memory, a few bytes
 // per example.
 type accumulator struct {
 	score   scoreFunc
+	offline *offlineScorer // nil with an endpoint
 	ppl     []float64
 	skipped int
 	details map[string]any
@@ -325,6 +347,9 @@ func (a *accumulator) Add(ctx context.Context, batch []sdk.Example) ([]sdk.Examp
 func (a *accumulator) Finish(context.Context) ([]sdk.ExampleValue, *sdk.Aggregate, error) {
 	if len(a.ppl) == 0 {
 		return nil, nil, fmt.Errorf("perplexity: no example could be scored (%d examples had empty responses); the cell needs responses", a.skipped)
+	}
+	if a.offline != nil {
+		a.details["memo_hit_rate"] = a.offline.hitRate()
 	}
 	sorted := slices.Clone(a.ppl)
 	slices.Sort(sorted)
