@@ -14,10 +14,25 @@
 
 const path = require('node:path');
 const crypto = require('node:crypto');
-const grpc = require('@grpc/grpc-js');
-const protoLoader = require('@grpc/proto-loader');
-const { HealthImplementation } = require('grpc-health-check');
-const selfsigned = require('selfsigned');
+
+// A missing dependency is almost always a checkout without `npm ci`: say so
+// instead of printing a stack trace at the host.
+function need(name) {
+  try {
+    return require(name);
+  } catch (e) {
+    if (e && e.code === 'MODULE_NOT_FOUND' && String(e.message).includes(`'${name}'`)) {
+      process.stderr.write(`polyglot-plugin-ttr: the Node.js package ${name} is not installed; run \`npm ci\` in ${__dirname}\n`);
+      process.exit(1);
+    }
+    throw e;
+  }
+}
+const grpc = need('@grpc/grpc-js');
+const protoLoader = need('@grpc/proto-loader');
+const { HealthImplementation } = need('grpc-health-check');
+const selfsigned = need('selfsigned');
+need('@msgpack/msgpack');
 
 const { decodeConfig, encodeNumber, ConfigError } = require('./lib/cty');
 const { Accumulator } = require('./lib/ttr');
