@@ -6,6 +6,9 @@ import (
 	"os"
 
 	"github.com/polyglot-teachers/polyglot/core/command"
+	"github.com/polyglot-teachers/polyglot/plugins/metrics/judge"
+	"github.com/polyglot-teachers/polyglot/plugins/metrics/perplexity"
+	"github.com/polyglot-teachers/polyglot/plugins/metrics/relevance"
 	"github.com/polyglot-teachers/polyglot/plugins/teachers/anthropic"
 	"github.com/polyglot-teachers/polyglot/plugins/teachers/cohere"
 	"github.com/polyglot-teachers/polyglot/plugins/teachers/dataset"
@@ -20,13 +23,16 @@ import (
 // process: the host re-executes itself as `polyglot internal-plugin NAME`.
 // core never imports a plugin; only this file does.
 var builtins = map[string]sdk.ServeOpts{
-	"dataset":   {Name: "dataset", Version: command.Version, Teachers: []sdk.Teacher{dataset.New()}},
-	"openai":    {Name: "openai", Version: command.Version, Teachers: []sdk.Teacher{openai.New()}},
-	"anthropic": {Name: "anthropic", Version: command.Version, Teachers: []sdk.Teacher{anthropic.New()}},
-	"gemini":    {Name: "gemini", Version: command.Version, Teachers: []sdk.Teacher{gemini.New()}},
-	"cohere":    {Name: "cohere", Version: command.Version, Teachers: []sdk.Teacher{cohere.New()}},
-	"cpu":       {Name: "cpu", Version: command.Version, Trainers: []sdk.Trainer{cpu.Trainer{}}},
-	"trl":       {Name: "trl", Version: command.Version, Trainers: []sdk.Trainer{trl.Trainer{}}},
+	"dataset":    {Name: "dataset", Version: command.Version, Teachers: []sdk.Teacher{dataset.New()}},
+	"openai":     {Name: "openai", Version: command.Version, Teachers: []sdk.Teacher{openai.New()}},
+	"anthropic":  {Name: "anthropic", Version: command.Version, Teachers: []sdk.Teacher{anthropic.New()}},
+	"gemini":     {Name: "gemini", Version: command.Version, Teachers: []sdk.Teacher{gemini.New()}},
+	"cohere":     {Name: "cohere", Version: command.Version, Teachers: []sdk.Teacher{cohere.New()}},
+	"perplexity": {Name: "perplexity", Version: command.Version, Metrics: []sdk.Metric{perplexity.New()}},
+	"judge":      {Name: "judge", Version: command.Version, Metrics: []sdk.Metric{judge.New()}},
+	"relevance":  {Name: "relevance", Version: command.Version, Metrics: []sdk.Metric{relevance.New()}},
+	"cpu":        {Name: "cpu", Version: command.Version, Trainers: []sdk.Trainer{cpu.Trainer{}}},
+	"trl":        {Name: "trl", Version: command.Version, Trainers: []sdk.Trainer{trl.Trainer{}}},
 }
 
 func main() {

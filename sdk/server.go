@@ -131,6 +131,9 @@ type server struct {
 	pb.UnimplementedPluginServer
 	set    *componentSet
 	broker *plugin.GRPCBroker
+
+	hostMu sync.Mutex
+	hosts  map[uint32]Host
 }
 
 func (s *server) GetInfo(ctx context.Context, _ *pb.GetInfo_Request) (*pb.GetInfo_Response, error) {
@@ -162,15 +165,27 @@ func (s *server) ValidateConfig(ctx context.Context, req *pb.ValidateConfig_Requ
 }
 
 // hostFor dials the host's callback service when the host offered one.
+// A broker id can be dialled once only, and the host offers one id per
+// plugin process, so the connection is shared by every call that names it.
 func (s *server) hostFor(id uint32) (Host, func(), error) {
 	if id == 0 || s.broker == nil {
 		return nil, func() {}, nil
+	}
+	s.hostMu.Lock()
+	defer s.hostMu.Unlock()
+	if h, ok := s.hosts[id]; ok {
+		return h, func() {}, nil
 	}
 	conn, err := s.broker.Dial(id)
 	if err != nil {
 		return nil, func() {}, fmt.Errorf("connecting to the host's callback service: %w", err)
 	}
-	return &hostClient{c: pb.NewHostClient(conn)}, func() { conn.Close() }, nil
+	if s.hosts == nil {
+		s.hosts = map[uint32]Host{}
+	}
+	h := &hostClient{c: pb.NewHostClient(conn)}
+	s.hosts[id] = h
+	return h, func() {}, nil
 }
 
 // ---------------------------------------------------------------- teacher

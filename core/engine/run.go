@@ -181,10 +181,26 @@ func (r *Runner) runStage(ctx context.Context, stage plan.Stage) error {
 	if stage == plan.Generate {
 		conc = len(todo) // bounded per teacher by its own limits
 	}
+	// Units may depend on units of the same stage (a student continues its
+	// base): those wait for them. Everything else was settled by earlier stages.
+	finished := map[string]chan struct{}{}
+	for _, u := range todo {
+		finished[u.Key] = make(chan struct{})
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(max(conc, 1))
 	for _, u := range todo {
 		g.Go(func() error {
+			defer close(finished[u.Key])
+			for _, d := range u.Deps {
+				if ch, ok := finished[d]; ok {
+					select {
+					case <-ch:
+					case <-gctx.Done():
+						return gctx.Err()
+					}
+				}
+			}
 			if !r.depsDone(u) {
 				r.log.Warn().Str("unit", u.Label).Msg("skipped: what it depends on is not done (restricted with --only, or failed)")
 				return nil

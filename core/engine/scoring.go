@@ -213,6 +213,26 @@ func (p *Prepared) browserExamples(st *store.Store, k int) ([]score.Example, err
 	return out, nil
 }
 
+// scoredMetrics expands the score block's metric names (block names) into
+// the stored metric values that have a direction: a block's main value and
+// the sub-values its plugin declares (diversity.prompt, diversity.response),
+// never the reported-only extras (perplexity.median).
+func scoredMetrics(st *score.Study, names []string) []string {
+	want := setOf(names)
+	seen := map[string]bool{}
+	var out []string
+	for _, m := range st.Metrics {
+		base, _, _ := strings.Cut(m.Metric, ".")
+		if !want[base] || m.Direction == score.None || m.Direction == "" || seen[m.Metric] {
+			continue
+		}
+		seen[m.Metric] = true
+		out = append(out, m.Metric)
+	}
+	sort.Strings(out)
+	return out
+}
+
 func setOf(xs []string) map[string]bool {
 	m := map[string]bool{}
 	for _, x := range xs {
@@ -230,7 +250,9 @@ func WriteReport(p *Prepared, st *store.Store, dir string) (*score.Result, error
 	if len(study.Metrics) == 0 && len(study.Benchmarks) == 0 {
 		return nil, fmt.Errorf("nothing to score yet: run the experiment first (`polyglot run`)")
 	}
-	res, err := score.Compute(study, p.Settings())
+	set := p.Settings()
+	set.Metrics = scoredMetrics(study, set.Metrics)
+	res, err := score.Compute(study, set)
 	if err != nil {
 		return nil, err
 	}

@@ -181,14 +181,22 @@ func (c *computer) selectMetrics() error {
 	}
 	for _, want := range c.s.Metrics {
 		found := false
+		noneMatch := ""
 		for _, n := range names {
 			if Selects(want, n) {
 				if c.dirs[n] == None {
+					if n != want {
+						noneMatch = n
+						continue // a reported-only value of a selected group (perplexity.median)
+					}
 					return fmt.Errorf("score: metric %q is in score.metrics but its direction is \"none\"; give it a direction or leave it out", n)
 				}
 				sel[n] = true
 				found = true
 			}
+		}
+		if !found && noneMatch != "" {
+			return fmt.Errorf("score: metric %q is in score.metrics but its direction is \"none\"; give it a direction or leave it out", noneMatch)
 		}
 		if !found {
 			return fmt.Errorf("score: score.metrics names %q but no metric record matches it; the data has: %s", want, strings.Join(names, ", "))
