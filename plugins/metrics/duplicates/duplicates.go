@@ -64,18 +64,26 @@ type Options struct {
 	HashSeed      uint64 // seed of the shingle hash
 }
 
+// Defaults of Options' zero fields.
+const (
+	DefaultShingle   = 5
+	DefaultNumHashes = 128
+	DefaultBands     = 16
+	DefaultThreshold = 0.8
+)
+
 func (o *Options) defaults() error {
 	if o.Shingle == 0 {
-		o.Shingle = 5
+		o.Shingle = DefaultShingle
 	}
 	if o.NumHashes == 0 {
-		o.NumHashes = 128
+		o.NumHashes = DefaultNumHashes
 	}
 	if o.Bands == 0 {
-		o.Bands = 16
+		o.Bands = DefaultBands
 	}
 	if o.Threshold == 0 {
-		o.Threshold = 0.8
+		o.Threshold = DefaultThreshold
 	}
 	if o.MaxCandidates == 0 {
 		o.MaxCandidates = 256
@@ -169,8 +177,8 @@ type Accumulator struct {
 	finished  bool
 }
 
-// New returns an Accumulator.
-func New(opts Options) (*Accumulator, error) {
+// NewAccumulator returns an Accumulator.
+func NewAccumulator(opts Options) (*Accumulator, error) {
 	if err := opts.defaults(); err != nil {
 		return nil, err
 	}

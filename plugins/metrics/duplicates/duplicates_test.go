@@ -79,7 +79,7 @@ func TestFixtureFlags(t *testing.T) {
 		t.Fatalf("fixture e1/s2 Jaccard %v", j)
 	}
 	for _, split := range [][]int{nil, {1, 2, 3, 4, 5, 6, 7, 8}, {4}} {
-		a, err := New(Options{Workers: 2})
+		a, err := NewAccumulator(Options{Workers: 2})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -193,11 +193,11 @@ func TestNormalize(t *testing.T) {
 
 func TestOptionsAndOrder(t *testing.T) {
 	for _, o := range []Options{{Bands: 7}, {Threshold: 1.5}, {Shingle: -1}, {NumHashes: 5000}, {MaxCandidates: -2}} {
-		if _, err := New(o); err == nil {
+		if _, err := NewAccumulator(o); err == nil {
 			t.Errorf("%+v accepted", o)
 		}
 	}
-	a, _ := New(Options{})
+	a, _ := NewAccumulator(Options{})
 	if err := a.Add(context.Background(), []Example{{ID: "x", Prompt: "p"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -212,7 +212,7 @@ func TestOptionsAndOrder(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	b, _ := New(Options{})
+	b, _ := NewAccumulator(Options{})
 	if err := b.Add(ctx, synthExamples(1, 100)); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled Add: %v", err)
 	}
@@ -231,7 +231,7 @@ func TestRepetitiveCell(t *testing.T) {
 		ex = append(ex, Example{ID: "x", Prompt: mutate(r, base, 0.02), Response: base})
 		_ = i
 	}
-	a, _ := New(Options{})
+	a, _ := NewAccumulator(Options{})
 	start := time.Now()
 	if err := a.Add(context.Background(), ex); err != nil {
 		t.Fatal(err)
@@ -292,7 +292,7 @@ func BenchmarkDuplicates100k(b *testing.B) {
 	for b.Loop() {
 		stop := peakHeap()
 		cpu0 := cpuSeconds()
-		a, err := New(Options{})
+		a, err := NewAccumulator(Options{})
 		if err != nil {
 			b.Fatal(err)
 		}
