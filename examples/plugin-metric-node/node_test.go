@@ -537,3 +537,58 @@ func alive(pid int) bool {
 	i := strings.LastIndexByte(s, ')')
 	return i > 0 && len(s) > i+2 && s[i+2] != 'Z' && s[i+2] != 'X'
 }
+
+// BenchmarkCompute measures a cell's round trip through the host: batches of
+// 1,000 fifty-word responses into the node plugin and back.
+func BenchmarkCompute(b *testing.B) {
+	needNodeB(b)
+	dir := b.TempDir()
+	wrapper := filepath.Join(b.TempDir(), "polyglot-plugin-ttr")
+	if out, err := exec.Command("node", "scripts/make-wrapper.js", wrapper).CombinedOutput(); err != nil {
+		b.Fatalf("make-wrapper: %v\n%s", err, out)
+	}
+	if _, err := pluginhost.Install(context.Background(), dir, wrapper, ""); err != nil {
+		b.Fatal(err)
+	}
+	m := &pluginhost.Manager{Dirs: []string{dir}, Log: zerolog.Nop()}
+	defer m.Close()
+	r, err := m.Get(context.Background(), "ttr")
+	if err != nil {
+		b.Fatal(err)
+	}
+	vocab := strings.Fields("le chat noir mange une souris grise dans la grande maison près du vieux moulin sous la pluie")
+	batch := make([]sdk.Example, 1000)
+	for i := range batch {
+		var sb strings.Builder
+		for w := 0; w < 50; w++ {
+			sb.WriteString(vocab[(i*7+w*w)%len(vocab)])
+			sb.WriteByte(' ')
+		}
+		batch[i] = sdk.Example{ID: strconv.Itoa(i), Response: sb.String()}
+	}
+	s, _, err := r.Client.OpenMetric(context.Background(), sdk.MetricOpen{Component: "ttr", Config: cty.EmptyObjectVal})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		vals, err := s.Add(batch)
+		if err != nil || len(vals) != len(batch) {
+			b.Fatalf("add: %v (%d values)", err, len(vals))
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N*len(batch))/b.Elapsed().Seconds(), "examples/s")
+	if _, _, err := s.Finish(); err != nil {
+		b.Fatal(err)
+	}
+}
+
+func needNodeB(b *testing.B) {
+	if _, err := exec.LookPath("node"); err != nil {
+		b.Skip("node is not installed")
+	}
+	if _, err := os.Stat("node_modules"); err != nil {
+		b.Skip("run `npm ci` in examples/plugin-metric-node first")
+	}
+}
