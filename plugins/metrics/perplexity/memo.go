@@ -12,8 +12,12 @@ import (
 // hash lookups per order per character (~0.6 µs per character measured on
 // the benchmark cell), while natural text repeats most of its n-grams, so one
 // lookup in a memo answers most characters. The memo holds at most memoCap
-// entries and is cleared when full. A memoScorer is not safe for concurrent
-// use; each worker has its own, over one shared read-only model.
+// entries and is cleared when full. Text with many distinct n-grams (a large
+// alphabet, as in Chinese or Japanese) misses too often for the memo to pay:
+// after probeLookups lookups a scorer whose hit rate is below minHitRate
+// drops its memo and calls kn.Model.Score directly from then on. A
+// memoScorer is not safe for concurrent use; each worker has its own, over
+// one shared read-only model.
 type memoScorer struct {
 	m     *kn.Model
 	order int
@@ -21,7 +25,13 @@ type memoScorer struct {
 	ctx   []rune // scratch for the context string
 
 	hits, misses uint64
+	bypass       bool
 }
+
+const (
+	probeLookups = 1 << 18
+	minHitRate   = 0.8
+)
 
 // memoCap bounds a memo to about 50 MiB.
 const memoCap = 1 << 20
@@ -48,6 +58,13 @@ func (s *memoScorer) key(win []rune, next rune) gramKey {
 // score returns the negative log-likelihood of text after prefix and the
 // number of characters scored, as kn.Model.Score does.
 func (s *memoScorer) score(prefix, text string) (nll float64, n int) {
+	if s.bypass {
+		return s.m.Score(prefix, text)
+	}
+	if looked := s.hits + s.misses; looked >= probeLookups && float64(s.hits) < minHitRate*float64(looked) {
+		s.bypass, s.memo = true, nil
+		return s.m.Score(prefix, text)
+	}
 	h := s.order - 1
 	var buf [kn.MaxOrder]rune
 	win := buf[:h]

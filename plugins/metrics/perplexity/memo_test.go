@@ -51,3 +51,29 @@ func TestMemoMatchesKN(t *testing.T) {
 		}
 	}
 }
+
+// TestMemoBypass: a scorer whose memo rarely hits gives it up and still
+// scores exactly like kn.
+func TestMemoBypass(t *testing.T) {
+	m, _ := kn.New(kn.Options{Order: 4})
+	m.Add("abc abd abe")
+	for _, tc := range []struct {
+		hits, misses uint64
+		bypass       bool
+	}{
+		{0, probeLookups - 1, false},                      // too few lookups to judge
+		{probeLookups * 9 / 10, probeLookups / 10, false}, // 90 % hits: keep
+		{probeLookups / 2, probeLookups / 2, true},        // 50 % hits: give up
+	} {
+		ms := newMemoScorer(m)
+		ms.hits, ms.misses = tc.hits, tc.misses
+		nll, n := ms.score("ab", "cab dab")
+		wantNLL, wantN := m.Score("ab", "cab dab")
+		if n != wantN || math.Abs(nll-wantNLL) > 1e-9 {
+			t.Errorf("%+v: (%g, %d), want (%g, %d)", tc, nll, n, wantNLL, wantN)
+		}
+		if ms.bypass != tc.bypass || (ms.memo == nil) != tc.bypass {
+			t.Errorf("hits %d misses %d: bypass %v (memo dropped %v), want %v", tc.hits, tc.misses, ms.bypass, ms.memo == nil, tc.bypass)
+		}
+	}
+}

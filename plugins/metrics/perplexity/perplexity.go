@@ -14,7 +14,8 @@
 //     per-character perplexity. Trained models are cached in memory per
 //     (absolute path, order, SHA-256 of the file) and, with cache_dir, on disk
 //     by (SHA-256, order), so a corpus is trained once per process and once
-//     per machine.
+//     per machine. Scoring runs on all cores, each worker with a memo of
+//     n-gram log-probabilities (memo.go) that kn itself does not keep.
 //   - "endpoint": an OpenAI-compatible /completions endpoint that echoes the
 //     prompt's log-probabilities (vLLM; llama-cpp-python's server). The
 //     request sends prompt + separator + response as the prompt with echo and
@@ -309,6 +310,17 @@ func (o *offlineScorer) hitRate() float64 {
 	return float64(h) / float64(h+m)
 }
 
+// bypassed counts the workers that gave up their memo.
+func (o *offlineScorer) bypassed() int {
+	n := 0
+	for _, w := range o.workers {
+		if w.bypass {
+			n++
+		}
+	}
+	return n
+}
+
 // accumulator keeps one float per scored example: O(n) memory, a few bytes
 // per example.
 type accumulator struct {
@@ -350,6 +362,7 @@ func (a *accumulator) Finish(context.Context) ([]sdk.ExampleValue, *sdk.Aggregat
 	}
 	if a.offline != nil {
 		a.details["memo_hit_rate"] = a.offline.hitRate()
+		a.details["memo_bypassed_workers"] = a.offline.bypassed()
 	}
 	sorted := slices.Clone(a.ppl)
 	slices.Sort(sorted)

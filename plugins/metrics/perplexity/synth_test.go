@@ -23,12 +23,20 @@ import (
 // size) resemble natural text rather than a handful of repeated words.
 var syllables = strings.Fields("ver ge schaft lich keit ung stän dig be wer tung ein heit zu der die das und mit für auf aus bei ten ren lan ger")
 
+// cjk switches the synthetic text to 3,000 Han characters, the hard case for
+// the n-gram memo (many more distinct n-grams); PERPLEXITY_BENCH_SCRIPT=cjk.
+var cjk = os.Getenv("PERPLEXITY_BENCH_SCRIPT") == "cjk"
+
 func word(rank uint64) string {
 	x := rank*0x9e3779b97f4a7c15 + 1
 	var b strings.Builder
 	for range 1 + rank%4 {
 		x ^= x >> 29
 		x *= 0xbf58476d1ce4e5b9
+		if cjk {
+			b.WriteRune(rune(0x4E00 + x%3000))
+			continue
+		}
 		b.WriteString(syllables[x%uint64(len(syllables))])
 	}
 	return b.String()
