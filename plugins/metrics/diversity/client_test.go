@@ -314,7 +314,7 @@ func TestAccumulatorWithClient(t *testing.T) {
 	var n atomic.Int32
 	_, base := newFake(t, func(k int, w http.ResponseWriter) int { n.Add(1); return 0 })
 	c, _ := NewClient(ClientOptions{BaseURL: base, Model: "m", BatchSize: 2})
-	a, _ := New(Options{Embedder: c})
+	a, _ := NewAccumulator(Options{Embedder: c})
 	ex := []Example{{ID: "1", Prompt: "aa", Response: "x"}, {ID: "2", Prompt: "aa", Response: "yyyy"}, {ID: "3", Prompt: "bbbbbb", Response: "x"}}
 	if err := a.Add(context.Background(), ex); err != nil {
 		t.Fatal(err)

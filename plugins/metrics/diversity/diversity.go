@@ -246,8 +246,8 @@ type Accumulator struct {
 	ids              []string
 }
 
-// New returns an Accumulator.
-func New(opts Options) (*Accumulator, error) {
+// NewAccumulator returns an Accumulator.
+func NewAccumulator(opts Options) (*Accumulator, error) {
 	emb := opts.Embedder
 	if emb == nil {
 		h, err := NewHashEmbedder(HashEmbedderOptions{})

@@ -162,7 +162,7 @@ func TestAccumulatorBatchingInvariant(t *testing.T) {
 	ex := synthExamples(9, 120)
 	ex = append(ex, Example{ID: "empty", Prompt: "", Response: "!!!"})
 	run := func(split []int) *Result {
-		a, err := New(Options{})
+		a, err := NewAccumulator(Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -204,7 +204,7 @@ func TestAccumulatorOrdersCells(t *testing.T) {
 	same = append(same, Example{Prompt: "東京の天気はどうですか", Response: "晴れです"})
 	varied := synthExamples(4, 31)
 	div := func(ex []Example) *Result {
-		a, _ := New(Options{})
+		a, _ := NewAccumulator(Options{})
 		if err := a.Add(context.Background(), ex); err != nil {
 			t.Fatal(err)
 		}
@@ -334,7 +334,7 @@ func BenchmarkDiversity100k(b *testing.B) {
 	for b.Loop() {
 		stop := peakHeap()
 		cpu0 := cpuSeconds()
-		a, err := New(Options{})
+		a, err := NewAccumulator(Options{})
 		if err != nil {
 			b.Fatal(err)
 		}
