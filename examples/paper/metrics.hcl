@@ -1,0 +1,34 @@
+# Intrinsic metrics (METHOD.md section 3).
+
+# Perplexity of each response given its prompt under the study's reference
+# base model, Gemma 3 4B PT, served by vLLM:
+#   vllm serve google/gemma-3-4b-pt --port 8010
+# Lower is better; the score uses -log(1 + PPL).
+metric "perplexity" {
+  plugin    = "perplexity"
+  direction = "lower"
+  config {
+    backend     = "endpoint"
+    base_url    = var.perplexity_url
+    model       = "google/gemma-3-4b-pt"
+    batch       = 16
+    concurrency = 8
+  }
+}
+
+# LM judge: M-Prometheus 14B grades every sampled example 1-5 on language
+# proficiency, cultural fit and helpfulness, with a rationale, as structured
+# output. The study scored unparsable verdicts as 1.
+metric "judge" {
+  plugin = "judge"
+  config {
+    teacher          = "m_prometheus"
+    on_parse_failure = "score_as_1"
+  }
+}
+
+variable "perplexity_url" {
+  type        = string
+  default     = "http://127.0.0.1:8010/v1"
+  description = "vLLM completions endpoint serving the perplexity reference model"
+}
