@@ -181,3 +181,4 @@ func TestDescribeWithoutHandshake(t *testing.T) {
 		t.Fatalf("describe built-in: %+v", r)
 	}
 }
+

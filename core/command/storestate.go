@@ -1,7 +1,35 @@
 package command
 
-// storeStates reads unit states from the experiment's store, read-only.
-// Until the store exists every unit is pending.
+import (
+	"os"
+
+	"github.com/polyglot-teachers/polyglot/core/store"
+)
+
+// storeStates reads unit states from the experiment's store, read-only, so
+// that `polyglot plan` works while a run is going. A store that does not
+// exist yet means every unit is pending.
 func storeStates(dir string) (unitStateFunc, func()) {
-	return nil, func() {}
+	if _, err := os.Stat(dir); err != nil {
+		return nil, func() {}
+	}
+	st, err := store.OpenReadOnly(dir)
+	if err != nil {
+		return nil, func() {}
+	}
+	return func(key string) string {
+		u, ok, err := st.Unit(key)
+		if err != nil || !ok {
+			return "pending"
+		}
+		if u.State == store.Done {
+			return "done"
+		}
+		if u.Stage == "generate" {
+			if done, err := st.DoneRequests(key); err == nil && len(done) > 0 {
+				return "partial"
+			}
+		}
+		return "pending"
+	}, func() { st.Close() }
 }
