@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/polyglot-teachers/polyglot/core/engine"
@@ -51,8 +52,15 @@ func runRun(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	prog := newProgress(env)
-	err = engine.Run(ctx, p, st, engine.Options{Only: onlyMap, Log: env.Log, Progress: prog})
+	opts := engine.Options{Only: onlyMap, Log: env.Log, Progress: newProgress(env)}
+	if cache, err := openResponseCache(); err != nil {
+		env.Log.Warn().Err(err).Msg("shared response cache unavailable; using the experiment's own")
+	} else if cache != nil {
+		defer cache.Close()
+		opts.Cache = cache
+	}
+	prog := opts.Progress.(*progress)
+	err = engine.Run(ctx, p, st, opts)
 	prog.finish()
 	status := "ok"
 	switch {
@@ -82,4 +90,22 @@ func specHash(files []string) string {
 		}
 	}
 	return hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+// openResponseCache opens the response cache shared by every experiment of
+// this user: $POLYGLOT_CACHE, else <user cache dir>/polyglot/responses.db;
+// POLYGLOT_CACHE=off keeps answers in the experiment's store only.
+func openResponseCache() (*store.CacheFile, error) {
+	path := os.Getenv("POLYGLOT_CACHE")
+	if path == "off" {
+		return nil, nil
+	}
+	if path == "" {
+		dir, err := os.UserCacheDir()
+		if err != nil {
+			return nil, err
+		}
+		path = filepath.Join(dir, "polyglot", "responses.db")
+	}
+	return store.OpenCache(path)
 }

@@ -42,6 +42,15 @@ type generator struct {
 
 	commits chan commitReq
 	wg      sync.WaitGroup
+
+	cache     store.Cache
+	cachePuts chan cachePut
+	cacheWG   sync.WaitGroup
+}
+
+type cachePut struct {
+	hash string
+	blob []byte
 }
 
 type commitReq struct {
@@ -57,8 +66,47 @@ func newGenerator(r *Runner) *generator {
 	}
 	g.wg.Add(1)
 	go g.commitLoop()
+	g.cache = r.Opts.Cache
+	if g.cache == nil {
+		g.cache = r.Store
+	}
+	g.cachePuts = make(chan cachePut, 4096)
+	g.cacheWG.Add(1)
+	go func() {
+		defer g.cacheWG.Done()
+		for p := range g.cachePuts {
+			if err := g.cache.CachePut(p.hash, p.blob); err != nil {
+				g.r.log.Debug().Err(err).Msg("response cache write failed (the store still has the result)")
+			}
+		}
+	}()
 	return g
 }
+
+// cacheKey hashes everything that determines a teacher's answer: the
+// plugin and its (redacted) config, the model, and the call without its id
+// and metadata. Two experiments asking the same thing share the answer.
+func cacheKey(c *teacherConn, call *sdk.Call) string {
+	blob, _ := json.Marshal(struct {
+		Plugin, Component, Model string
+		Config                   json.RawMessage
+		Messages                 []sdk.Message
+		Sampling                 sdk.Sampling
+		Output                   sdk.OutputFormat
+	}{c.comp.Plugin, c.comp.Name, modelOf(c), plan.CtyJSON(c.comp.Redacted), call.Messages, call.Sampling, call.Output})
+	h := sha256.Sum256(blob)
+	return hex.EncodeToString(h[:])
+}
+
+func modelOf(c *teacherConn) string {
+	if c.spec != nil {
+		return c.spec.Model
+	}
+	return ""
+}
+
+// cacheable: replayed data costs nothing and would only fill the cache.
+func cacheable(c *teacherConn) bool { return c.comp.Plugin != ControlPlugin }
 
 // commitLoop is a group commit: it takes every outcome waiting, writes
 // them in one transaction, then tells all their requests at once.
@@ -112,6 +160,8 @@ func (g *generator) close() {
 	g.mu.Unlock()
 	close(g.commits)
 	g.wg.Wait()
+	close(g.cachePuts)
+	g.cacheWG.Wait()
 }
 
 // teacherConn is one open Generate stream to a teacher plugin.
@@ -264,6 +314,18 @@ func (g *generator) call(ctx context.Context, teacher string, call *sdk.Call, at
 	for _, m := range call.Messages {
 		estIn += len(m.Content) / 4
 	}
+	var ckey string
+	if cacheable(c) {
+		ckey = cacheKey(c, call)
+		if blob, ok, err := g.cache.CacheGet(ckey); err == nil && ok {
+			var res sdk.Result
+			if json.Unmarshal(blob, &res) == nil && res.Err == nil {
+				res.ID = call.ID
+				res.Usage = sdk.Usage{} // paid for before: costs nothing now
+				return &res, nil
+			}
+		}
+	}
 	estOut := call.Sampling.MaxTokens
 	if estOut <= 0 {
 		estOut = 1024
@@ -288,6 +350,14 @@ func (g *generator) call(ctx context.Context, teacher string, call *sdk.Call, at
 			res.Latency = time.Since(start)
 		}
 		retry, wait := permit.Done(res, c.cost(res.Usage))
+		if res.Err == nil && ckey != "" {
+			if blob, err := json.Marshal(res); err == nil {
+				select {
+				case g.cachePuts <- cachePut{ckey, blob}:
+				default: // the cache is best effort; never slow a run for it
+				}
+			}
+		}
 		if res.Err == nil || !retry {
 			return res, nil
 		}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -25,16 +26,24 @@ import (
 //
 //	go test ./core/export -run '^$' -bench Study -benchtime 1x
 //
-// POLYGLOT_BENCH_N overrides the 1.4 million examples.
+// POLYGLOT_BENCH_N overrides the 1.4 million examples; POLYGLOT_BENCH_CPUPROFILE
+// names a file for the child's CPU profile.
 func TestMain(m *testing.M) {
 	if os.Getenv("POLYGLOT_EXPORT_CHILD") == "study" {
 		n, _ := strconv.Atoi(os.Getenv("POLYGLOT_BENCH_N"))
+		if p := os.Getenv("POLYGLOT_BENCH_CPUPROFILE"); p != "" {
+			f, err := os.Create(p)
+			if err == nil && pprof.StartCPUProfile(f) == nil {
+				defer pprof.StopCPUProfile()
+			}
+		}
 		r, err := runStudy(n, os.Getenv("POLYGLOT_BENCH_DIR"))
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "study:", err)
 			os.Exit(1)
 		}
 		json.NewEncoder(os.Stdout).Encode(r)
+		pprof.StopCPUProfile()
 		os.Exit(0)
 	}
 	os.Exit(m.Run())

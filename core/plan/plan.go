@@ -149,6 +149,9 @@ func (b *builder) fileHash(path string) (string, error) {
 	return s, nil
 }
 
+// CtyJSON renders a value as JSON for hashing.
+func CtyJSON(v cty.Value) json.RawMessage { return ctyJSON(v) }
+
 func ctyJSON(v cty.Value) json.RawMessage {
 	if v == cty.NilVal {
 		return json.RawMessage("null")

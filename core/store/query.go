@@ -121,12 +121,10 @@ func (s *Store) Failures(f Filter, fn func(*Failure) error) error {
 // f, in the examples' order.
 func (s *Store) MetricValues(metric string, f Filter, fn func(*MetricValue) error) error {
 	w, args := f.where("e.")
-	cond := " WHERE "
-	if w != "" {
-		cond = w + " AND "
-	}
-	rows, err := s.rdb.Query(`SELECT m.metric, m.example_key, m.value, m.detail FROM metric_values m JOIN examples e ON e.key = m.example_key`+
-		cond+`m.metric = ? ORDER BY e.teacher, e.language, e.strategy, e.seed, e.idx, e.key`, append(args, metric)...)
+	// examples drive the loop (CROSS JOIN fixes the order): each probes
+	// metric_values by its primary key, as examples have no key index.
+	rows, err := s.rdb.Query(`SELECT m.metric, m.example_key, m.value, m.detail FROM examples e CROSS JOIN metric_values m ON m.metric = ? AND m.example_key = e.key`+
+		w+` ORDER BY e.teacher, e.language, e.strategy, e.seed, e.idx, e.key`, append([]any{metric}, args...)...)
 	if err != nil {
 		return s.wrap("read metric values", err)
 	}

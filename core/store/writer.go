@@ -11,8 +11,10 @@ import (
 )
 
 // Example is one generated (prompt, response) pair. Key is the request key:
-// a stable hash of everything that determines the request, so a resumed run
-// recognises work already paid for.
+// a stable hash of everything that determines the request (its unit
+// included), so a resumed run recognises work already paid for. Keys are
+// unique within a unit; a second example with the same (Unit, Key) is
+// ignored.
 type Example struct {
 	Key          string
 	Unit         string // unit key
@@ -330,11 +332,11 @@ func (s *Store) commitBatch(ops []op) error {
 				i = j - 1
 			case opFailure:
 				f := o.fail
-				if err := prep(&hasEx, `SELECT EXISTS (SELECT 1 FROM examples WHERE key = ?)`); err != nil {
+				if err := prep(&hasEx, `SELECT EXISTS (SELECT 1 FROM examples WHERE unit_key = ? AND key = ?)`); err != nil {
 					return err
 				}
 				var exists bool
-				if err := hasEx.QueryRow(f.Key).Scan(&exists); err != nil {
+				if err := hasEx.QueryRow(f.Unit, f.Key).Scan(&exists); err != nil {
 					return err
 				}
 				if exists { // an example already settled this request
@@ -397,7 +399,7 @@ func insertExamples(tx *sql.Tx, stmts map[int]*sql.Stmt, ops []op, now int64, to
 			}
 			b.WriteString(row)
 		}
-		b.WriteString(` ON CONFLICT (key) DO NOTHING RETURNING key`)
+		b.WriteString(` ON CONFLICT (unit_key, key) DO NOTHING RETURNING key`)
 		var err error
 		if st, err = tx.Prepare(b.String()); err != nil {
 			return err
