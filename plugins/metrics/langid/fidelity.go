@@ -96,6 +96,12 @@ func (a *Aggregator) side(text, target, expected string) Side {
 }
 
 func (a *Aggregator) judge(r Result, target, expected string) Side {
+	return judgeSide(r, target, expected)
+}
+
+// judgeSide compares one detection with the target language and its
+// expected script.
+func judgeSide(r Result, target, expected string) Side {
 	return Side{
 		Result:         r,
 		OnTarget:       SameLanguage(r.Lang, target),
