@@ -25,6 +25,9 @@
 // Embedders: HashEmbedder (offline, deterministic hashed character n-grams)
 // and Client (any OpenAI-compatible /v1/embeddings endpoint, with cache and
 // retries).
+//
+// New returns the SDK metric component the host serves as the built-in
+// plugin "diversity" (component.go); NewAccumulator is the library itself.
 package diversity
 
 import (

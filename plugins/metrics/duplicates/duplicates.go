@@ -20,6 +20,9 @@
 // the cell (so the first of a group is never a duplicate) and against the
 // seeds given to AddSeeds. Prompts are compared with prompts and responses
 // with responses. Empty texts are never flagged.
+//
+// New returns the SDK metric component the host serves as the built-in
+// plugin "duplicates" (component.go); NewAccumulator is the library itself.
 package duplicates
 
 import (

@@ -75,4 +75,12 @@
 // wrong languages, and script-mismatch rates, plus the per-example verdicts.
 // Targets and detections are compared by base language with legacy and macrolanguage
 // codes folded (fil = tl, nb = no, iw = he, in = id).
+//
+// # Metric component
+//
+// New returns the SDK metric component the host serves as the built-in plugin
+// "langid" (component.go). It loads each model once per plugin process and
+// shares it between cells; a model that cannot be fetched or loaded is an error
+// diagnostic on the `model` attribute when the cell opens, and is tried again
+// by the next cell.
 package langid

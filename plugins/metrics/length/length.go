@@ -15,6 +15,9 @@
 // The Accumulator is streaming: call Add once per batch, then Finish once.
 // Add tokenizes a batch on Options.Workers goroutines (the codecs are safe for
 // concurrent use); it keeps only integer counts, O(n) memory.
+//
+// New returns the SDK metric component the host serves as the built-in
+// plugin "length" (component.go); NewAccumulator is the library itself.
 package length
 
 import (
