@@ -13,6 +13,7 @@ package export
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,6 +22,7 @@ import (
 	"sort"
 
 	"github.com/parquet-go/parquet-go"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/polyglot-teachers/polyglot/core/store"
 )
@@ -125,38 +127,83 @@ func Export(src Source, opts Options) (*Result, error) {
 		pw = newParquetSink(f, opts.RowGroupRows, opts.RowGroupBytes)
 	}
 
+	// Reading the store, encoding JSONL and encoding Parquet run in three
+	// goroutines connected by channels of record batches, so the export
+	// uses both cores; batches are read-only once sent.
 	type ck struct{ t, l, s string }
 	counts := map[ck]int{}
 	total := 0
-	rec := Record{Messages: make([]Message, 2)}
-	err := src.Examples(opts.Filter, func(e *store.Example) error {
-		rec.Messages = []Message{{Role: "user", Content: e.Prompt}, {Role: "assistant", Content: e.Response}}
-		rec.Teacher, rec.Language, rec.Strategy, rec.ID = e.Teacher, e.Language, e.Strategy, e.Key
-		if jw != nil {
-			if err := jw.write(&rec); err != nil {
+	var sinks []chan []Record
+	g, ctx := errgroup.WithContext(context.Background())
+	if jw != nil {
+		ch := make(chan []Record, 4)
+		sinks = append(sinks, ch)
+		g.Go(func() error {
+			for batch := range ch {
+				for i := range batch {
+					if err := jw.write(&batch[i]); err != nil {
+						return fmt.Errorf("writing %s: %w", opts.JSONL, err)
+					}
+				}
+			}
+			if err := jw.close(); err != nil {
 				return fmt.Errorf("writing %s: %w", opts.JSONL, err)
 			}
-		}
-		if pw != nil {
-			if err := pw.write(rec); err != nil {
+			return nil
+		})
+	}
+	if pw != nil {
+		ch := make(chan []Record, 4)
+		sinks = append(sinks, ch)
+		g.Go(func() error {
+			for batch := range ch {
+				if err := pw.write(batch); err != nil {
+					return fmt.Errorf("writing %s: %w", opts.Parquet, err)
+				}
+			}
+			if err := pw.close(); err != nil {
 				return fmt.Errorf("writing %s: %w", opts.Parquet, err)
 			}
+			return nil
+		})
+	}
+	g.Go(func() error {
+		defer func() {
+			for _, ch := range sinks {
+				close(ch)
+			}
+		}()
+		const batchSize = 256
+		batch := make([]Record, 0, batchSize)
+		send := func() error {
+			for _, ch := range sinks {
+				select {
+				case ch <- batch:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
+			batch = make([]Record, 0, batchSize)
+			return nil
 		}
-		counts[ck{e.Teacher, e.Language, e.Strategy}]++
-		total++
-		return nil
+		err := src.Examples(opts.Filter, func(e *store.Example) error {
+			batch = append(batch, Record{
+				Messages: []Message{{Role: "user", Content: e.Prompt}, {Role: "assistant", Content: e.Response}},
+				Teacher:  e.Teacher, Language: e.Language, Strategy: e.Strategy, ID: e.Key,
+			})
+			counts[ck{e.Teacher, e.Language, e.Strategy}]++
+			total++
+			if len(batch) == batchSize {
+				return send()
+			}
+			return nil
+		})
+		if err == nil && len(batch) > 0 {
+			err = send()
+		}
+		return err
 	})
-	if err == nil && jw != nil {
-		if err = jw.close(); err != nil {
-			err = fmt.Errorf("writing %s: %w", opts.JSONL, err)
-		}
-	}
-	if err == nil && pw != nil {
-		if err = pw.close(); err != nil {
-			err = fmt.Errorf("writing %s: %w", opts.Parquet, err)
-		}
-	}
-	if err != nil {
+	if err := g.Wait(); err != nil {
 		cleanup()
 		return nil, err
 	}
@@ -275,12 +322,11 @@ func newJSONLSink(f *atomicFile) *jsonlSink {
 func (j *jsonlSink) write(r *Record) error { return j.enc.Encode(r) }
 func (j *jsonlSink) close() error          { return j.bw.Flush() }
 
-// parquetSink buffers a few hundred rows per Write call and cuts a row
-// group when it reaches the row or byte bound.
+// parquetSink writes record batches and cuts a row group exactly when it
+// reaches the row or byte bound.
 type parquetSink struct {
 	bw              *bufio.Writer
 	w               *parquet.GenericWriter[Record]
-	buf             []Record
 	rows, bytes     int
 	maxRows, maxLen int
 }
@@ -292,47 +338,41 @@ func newParquetSink(f *atomicFile, maxRows, maxBytes int) *parquetSink {
 		// A fixed creator string keeps files identical across builds.
 		parquet.CreatedBy("polyglot", "1", "export"),
 	)
-	return &parquetSink{bw: bw, w: w, maxRows: maxRows, maxLen: maxBytes, buf: make([]Record, 0, 256)}
+	return &parquetSink{bw: bw, w: w, maxRows: maxRows, maxLen: maxBytes}
 }
 
-func (p *parquetSink) write(r Record) error {
-	r.Messages = append([]Message(nil), r.Messages...)
-	p.buf = append(p.buf, r)
-	p.rows++
-	p.bytes += len(r.Messages[0].Content) + len(r.Messages[1].Content) + len(r.ID) + 64
-	if len(p.buf) == cap(p.buf) {
-		if err := p.drain(); err != nil {
-			return err
-		}
+func recordBytes(r *Record) int {
+	n := len(r.ID) + len(r.Teacher) + len(r.Language) + len(r.Strategy)
+	for _, m := range r.Messages {
+		n += len(m.Content) + len(m.Role)
 	}
-	if p.rows >= p.maxRows || p.bytes >= p.maxLen {
-		if err := p.drain(); err != nil {
-			return err
-		}
-		if err := p.w.Flush(); err != nil {
-			return err
-		}
-		p.rows, p.bytes = 0, 0
-	}
-	return nil
+	return n
 }
 
-func (p *parquetSink) drain() error {
-	if len(p.buf) == 0 {
-		return nil
+func (p *parquetSink) write(batch []Record) error {
+	start := 0
+	for i := range batch {
+		p.rows++
+		p.bytes += recordBytes(&batch[i])
+		if p.rows >= p.maxRows || p.bytes >= p.maxLen {
+			if _, err := p.w.Write(batch[start : i+1]); err != nil {
+				return err
+			}
+			if err := p.w.Flush(); err != nil {
+				return err
+			}
+			start = i + 1
+			p.rows, p.bytes = 0, 0
+		}
 	}
-	if _, err := p.w.Write(p.buf); err != nil {
+	if start < len(batch) {
+		_, err := p.w.Write(batch[start:])
 		return err
 	}
-	clear(p.buf)
-	p.buf = p.buf[:0]
 	return nil
 }
 
 func (p *parquetSink) close() error {
-	if err := p.drain(); err != nil {
-		return err
-	}
 	if err := p.w.Close(); err != nil {
 		return err
 	}

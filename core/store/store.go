@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"time"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -37,6 +38,10 @@ type Store struct {
 	rdb      *sql.DB // read pool
 	lock     *dirLock
 	readOnly bool
+
+	ckdb   *sql.DB // background checkpointer's own connection (writers only)
+	ckStop chan struct{}
+	ckDone chan struct{}
 }
 
 // Open opens (creating if needed) the store in dir for writing. It takes the
@@ -89,6 +94,12 @@ func (s *Store) Path() string { return s.path }
 // Close checkpoints and closes the database and releases the lock.
 func (s *Store) Close() error {
 	var errs []error
+	if s.ckStop != nil {
+		close(s.ckStop)
+		<-s.ckDone
+		s.ckStop = nil
+		errs = append(errs, s.ckdb.Close())
+	}
 	if s.wdb != nil {
 		// A truncating checkpoint leaves a small WAL behind for the next opener.
 		_, _ = s.wdb.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -136,7 +147,10 @@ func (s *Store) openDBs(readOnly bool) error {
 	}
 	s.rdb.SetMaxOpenConns(4)
 	if !readOnly {
-		s.wdb, err = sql.Open("sqlite", dsn(s.path, false, "_txlock", "immediate"))
+		// No automatic checkpoints in the committing connection: the
+		// checkpointer goroutine copies the WAL into the database on the
+		// other core while the writer keeps inserting.
+		s.wdb, err = sql.Open("sqlite", dsn(s.path, false, "_txlock", "immediate", "_pragma", "wal_autocheckpoint(0)"))
 		if err != nil {
 			s.rdb.Close()
 			return fmt.Errorf("open %s: %w", s.path, err)
@@ -189,7 +203,43 @@ func (s *Store) openDBs(readOnly bool) error {
 	if err := migrate(s.wdb, ver); err != nil {
 		return fail(s.wrap("migrate schema", err))
 	}
+	s.ckdb, err = sql.Open("sqlite", dsn(s.path, false))
+	if err != nil {
+		return fail(s.wrap("open checkpointer", err))
+	}
+	s.ckdb.SetMaxOpenConns(1)
+	s.ckStop, s.ckDone = make(chan struct{}), make(chan struct{})
+	go s.checkpointLoop()
 	return nil
+}
+
+// walRestartFrames: past this many WAL frames (256 MiB at 16 KiB pages) the
+// checkpointer makes the writer wait until the WAL restarts, so the WAL
+// stays bounded when inserts outpace the copying.
+const walRestartFrames = 16384
+
+// checkpointLoop copies committed WAL frames into the database every
+// 250 ms without blocking the writer (PASSIVE). Errors are left for the
+// next round: a checkpoint only moves data that is already durable in the
+// WAL.
+func (s *Store) checkpointLoop() {
+	defer close(s.ckDone)
+	t := time.NewTicker(250 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.ckStop:
+			return
+		case <-t.C:
+		}
+		var busy, frames, done int
+		if err := s.ckdb.QueryRow("PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &done); err != nil {
+			continue
+		}
+		if frames > walRestartFrames {
+			_, _ = s.ckdb.Exec("PRAGMA wal_checkpoint(RESTART)")
+		}
+	}
 }
 
 // wrap turns a SQLite error into one that says what to do.
