@@ -6,7 +6,11 @@ import (
 	"os"
 
 	"github.com/polyglot-teachers/polyglot/core/command"
+	"github.com/polyglot-teachers/polyglot/plugins/metrics/diversity"
+	"github.com/polyglot-teachers/polyglot/plugins/metrics/duplicates"
 	"github.com/polyglot-teachers/polyglot/plugins/metrics/judge"
+	"github.com/polyglot-teachers/polyglot/plugins/metrics/langid"
+	"github.com/polyglot-teachers/polyglot/plugins/metrics/length"
 	"github.com/polyglot-teachers/polyglot/plugins/metrics/perplexity"
 	"github.com/polyglot-teachers/polyglot/plugins/metrics/relevance"
 	"github.com/polyglot-teachers/polyglot/plugins/teachers/anthropic"
@@ -30,6 +34,10 @@ var builtins = map[string]sdk.ServeOpts{
 	"cohere":     {Name: "cohere", Version: command.Version, Teachers: []sdk.Teacher{cohere.New()}},
 	"perplexity": {Name: "perplexity", Version: command.Version, Metrics: []sdk.Metric{perplexity.New()}},
 	"judge":      {Name: "judge", Version: command.Version, Metrics: []sdk.Metric{judge.New()}},
+	"diversity":  {Name: "diversity", Version: command.Version, Metrics: []sdk.Metric{diversity.New()}},
+	"duplicates": {Name: "duplicates", Version: command.Version, Metrics: []sdk.Metric{duplicates.New()}},
+	"length":     {Name: "length", Version: command.Version, Metrics: []sdk.Metric{length.New()}},
+	"langid":     {Name: "langid", Version: command.Version, Metrics: []sdk.Metric{langid.New()}},
 	"relevance":  {Name: "relevance", Version: command.Version, Metrics: []sdk.Metric{relevance.New()}},
 	"cpu":        {Name: "cpu", Version: command.Version, Trainers: []sdk.Trainer{cpu.Trainer{}}},
 	"trl":        {Name: "trl", Version: command.Version, Trainers: []sdk.Trainer{trl.Trainer{}}},

@@ -3,10 +3,15 @@ package command_test
 import (
 	"encoding/json"
 	"fmt"
+	"hash/crc32"
+	"io/fs"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/polyglot-teachers/polyglot/core/spec"
@@ -89,6 +94,8 @@ func TestExamplesValidateAndPlan(t *testing.T) {
 		name := filepath.Base(dir)
 		found[name] = true
 		t.Run(name, func(t *testing.T) {
+			_, err := os.Stat(filepath.Join(dir, ".polyglot"))
+			hadStore := err == nil
 			r := polyglot(t, dir, "validate", ".")
 			if name == "quickstart" && r.code != 0 {
 				// Owned elsewhere and checked by its own tests; included
@@ -106,8 +113,8 @@ func TestExamplesValidateAndPlan(t *testing.T) {
 			if err := json.Unmarshal([]byte(r.stdout), &po); err != nil {
 				t.Fatalf("plan --json is not JSON: %v\n%s", err, r.stdout)
 			}
-			if _, err := os.Stat(filepath.Join(dir, ".polyglot")); err == nil {
-				t.Errorf("plan created a store in %s; planning must not write", dir)
+			if _, err := os.Stat(filepath.Join(dir, ".polyglot")); err == nil && !hadStore {
+				t.Errorf("validate or plan created a store in %s; they must not write", dir)
 			}
 			checkPlan(t, dir, &po)
 		})
@@ -244,5 +251,147 @@ func TestDocsSpecUpToDate(t *testing.T) {
 	}
 	if bad := polyglot(t, repoRoot, "docs", "extra"); bad.code == 0 || !strings.Contains(bad.stderr, "takes no arguments") {
 		t.Errorf("docs with an argument: exit %d, %s", bad.code, bad.stderr)
+	}
+}
+
+// fakeOllama is an OpenAI-compatible chat server on 127.0.0.1 standing in
+// for Ollama. It answers every call with text built from the request (JSON
+// when a response_format is asked for), varied per model and prompt so that
+// the metrics and students see different data per teacher, and records the
+// requests.
+type fakeOllama struct {
+	mu   sync.Mutex
+	reqs []map[string]any
+}
+
+func (f *fakeOllama) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost || r.URL.Path != "/v1/chat/completions" {
+		http.Error(w, "not found", http.StatusNotFound)
+		return
+	}
+	var body map[string]any
+	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	f.mu.Lock()
+	f.reqs = append(f.reqs, body)
+	f.mu.Unlock()
+	msgs, _ := body["messages"].([]any)
+	last, _ := msgs[len(msgs)-1].(map[string]any)
+	user, _ := last["content"].(string)
+	model, _ := body["model"].(string)
+	runes := []rune(strings.TrimSpace(user))
+	tail := string(runes[max(0, len(runes)-120):])
+	answer := strings.Repeat(tail+" ", 1+int(crc32.ChecksumIEEE([]byte(model+user))%4))
+	text := answer
+	if _, ok := body["response_format"]; ok {
+		b, _ := json.Marshal(map[string]string{"prompt": string(runes[max(0, len(runes)-80):]), "response": answer})
+		text = string(b)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(map[string]any{
+		"id": "chatcmpl-test", "object": "chat.completion", "model": model,
+		"choices": []any{map[string]any{"index": 0, "finish_reason": "stop", "message": map[string]any{"role": "assistant", "content": text}}},
+		"usage":   map[string]any{"prompt_tokens": len(user) / 4, "completion_tokens": len(text) / 4, "total_tokens": (len(user) + len(text)) / 4},
+	})
+}
+
+// copyTree copies an example folder so that a run's store lands in a
+// temporary folder, not in the repository.
+func copyTree(t *testing.T, src, dst string) {
+	t.Helper()
+	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		if d.IsDir() {
+			if d.Name() == ".polyglot" {
+				return filepath.SkipDir
+			}
+			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dst, rel), b, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestOllamaExampleRuns runs examples/ollama end to end against a fake
+// Ollama: generation through the openai plugin, the offline metrics, the
+// cpu student, the score and the report. It checks that each model got its
+// family's sampling, as the example promises.
+func TestOllamaExampleRuns(t *testing.T) {
+	fake := &fakeOllama{}
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	dir := t.TempDir()
+	copyTree(t, filepath.Join(repoRoot, "examples", "ollama"), dir)
+	r := polyglot(t, dir, "run",
+		"-var", "data="+filepath.Join(repoRoot, "examples", "quickstart", "data"),
+		"-var", "ollama_url="+srv.URL+"/v1",
+		"-var", "examples_per_cell=6", ".")
+	if r.code != 0 {
+		t.Fatalf("run exited %d:\n%s", r.code, r.stderr)
+	}
+	// 3 teachers x 3 languages x 3 strategies x 2 examples, one call each.
+	if len(fake.reqs) != 54 {
+		t.Errorf("the fake Ollama got %d requests, want 54", len(fake.reqs))
+	}
+	type sampling struct {
+		Temperature, TopP, TopK any
+	}
+	want := map[string]sampling{
+		"gemma3:12b":     {1.0, 0.95, 64.0},
+		"llama3.1:8b":    {0.6, 0.9, nil},
+		"aya-expanse:8b": {0.3, nil, nil},
+	}
+	jsonCalls := map[string]int{}
+	for _, q := range fake.reqs {
+		m, _ := q["model"].(string)
+		w, ok := want[m]
+		if !ok {
+			t.Errorf("request for unknown model %q", m)
+			continue
+		}
+		if got := (sampling{q["temperature"], q["top_p"], q["top_k"]}); got != w {
+			t.Errorf("%s: sampling %+v, want %+v", m, got, w)
+		}
+		if _, ok := q["response_format"]; ok {
+			jsonCalls[m]++
+		}
+		if q["max_tokens"] != 2048.0 {
+			t.Errorf("%s: max_tokens %v, want 2048", m, q["max_tokens"])
+		}
+	}
+	for m := range want {
+		// generate and translate ask for JSON: 2 strategies x 3 languages x 2.
+		if jsonCalls[m] != 12 {
+			t.Errorf("%s: %d JSON calls, want 12", m, jsonCalls[m])
+		}
+	}
+	ranking, err := os.ReadFile(filepath.Join(dir, ".polyglot", "report", "ranking.csv"))
+	if err != nil {
+		t.Fatalf("no ranking in the report: %v\n%s", err, r.stderr)
+	}
+	for _, teacher := range []string{"gemma3", "llama31", "aya"} {
+		if !strings.Contains(string(ranking), ","+teacher+",") {
+			t.Errorf("ranking.csv lacks teacher %s:\n%s", teacher, ranking)
+		}
+	}
+	// A second run finds everything done and sends nothing.
+	before := len(fake.reqs)
+	r = polyglot(t, dir, "run",
+		"-var", "data="+filepath.Join(repoRoot, "examples", "quickstart", "data"),
+		"-var", "ollama_url="+srv.URL+"/v1",
+		"-var", "examples_per_cell=6", ".")
+	if r.code != 0 || len(fake.reqs) != before {
+		t.Errorf("second run: exit %d, %d new requests; want 0 and none:\n%s", r.code, len(fake.reqs)-before, r.stderr)
 	}
 }

@@ -223,7 +223,7 @@ func scoredMetrics(st *score.Study, names []string) []string {
 	var out []string
 	for _, m := range st.Metrics {
 		base, _, _ := strings.Cut(m.Metric, ".")
-		if !want[base] || m.Direction == score.None || m.Direction == "" || seen[m.Metric] {
+		if !(want[base] || want[m.Metric]) || m.Direction == score.None || m.Direction == "" || seen[m.Metric] {
 			continue
 		}
 		seen[m.Metric] = true

@@ -2,6 +2,7 @@ package spec
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 )
@@ -43,7 +44,8 @@ func (l *loader) validate() {
 			unknown(c.Ranges["seeds"], "seeds", c.Seeds, seeds)
 		}
 		for i, m := range c.CaughtBy {
-			if !contains(metrics, m) {
+			// "diversity.response" names one value of the diversity metric.
+			if base, _, _ := strings.Cut(m, "."); !contains(metrics, base) {
 				rng := c.Ranges["caught_by"]
 				if l.controlExprs != nil {
 					if ex := l.controlExprs[c.Name]; ex != nil {
@@ -66,7 +68,7 @@ func (l *loader) validate() {
 	}
 	if r := l.scoreReader; r != nil {
 		for i, m := range e.Score.Metrics {
-			if !contains(metrics, m) {
+			if base, _, _ := strings.Cut(m, "."); !contains(metrics, base) {
 				unknown(r.elemRange("metrics", i), "metric", m, metrics)
 			}
 		}

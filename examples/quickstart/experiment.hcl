@@ -11,6 +11,13 @@ experiment "quickstart" {
   languages         = var.languages
   examples_per_cell = 100
   metric_sample     = 100
+  store             = var.store
+}
+
+variable "store" {
+  type        = string
+  default     = ".polyglot"
+  description = "where results go (relative to this folder)"
 }
 
 variable "languages" {
@@ -66,7 +73,7 @@ control "scrambled" {
 control "truncated" {
   kind      = "truncate"
   seeds     = seeds.human
-  caught_by = ["length"]
+  caught_by = ["length.response_tokens"]
 }
 
 control "wrong-language" {
@@ -78,7 +85,7 @@ control "wrong-language" {
 control "near-copies" {
   kind      = "near_copies"
   seeds     = seeds.human
-  caught_by = ["duplicates", "diversity"]
+  caught_by = ["duplicates", "diversity.response"]
 }
 
 metric "perplexity" {
