@@ -34,9 +34,9 @@ var pinned = map[string]struct {
 	units, requests int
 	paid            bool // some teacher has a price
 }{
-	"ollama":  {units: 76, requests: 540},
-	"vendors": {units: 91, requests: 4500, paid: true},
-	"paper":   {units: 1459, requests: 2079000, paid: true},
+	"ollama":  {units: 103, requests: 540},
+	"vendors": {units: 121, requests: 4500, paid: true},
+	"paper":   {units: 1855, requests: 2079000, paid: true},
 }
 
 var experimentBlock = regexp.MustCompile(`(?m)^experiment\s+"`)
@@ -393,5 +393,38 @@ func TestOllamaExampleRuns(t *testing.T) {
 		"-var", "examples_per_cell=6", ".")
 	if r.code != 0 || len(fake.reqs) != before {
 		t.Errorf("second run: exit %d, %d new requests; want 0 and none:\n%s", r.code, len(fake.reqs)-before, r.stderr)
+	}
+}
+
+// TestExampleKeyChangeKeepsPlan: keys are sensitive and redacted from unit
+// keys, so rotating a key does not re-run finished work (vendors/README.md
+// says so).
+func TestExampleKeyChangeKeepsPlan(t *testing.T) {
+	dir := filepath.Join(repoRoot, "examples", "vendors")
+	keys := func() []string {
+		r := polyglot(t, dir, "plan", "--json", ".")
+		if r.code != 0 {
+			t.Fatalf("plan exited %d:\n%s", r.code, r.stderr)
+		}
+		var po struct {
+			Units []struct{ Key string } `json:"units"`
+		}
+		if err := json.Unmarshal([]byte(r.stdout), &po); err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, u := range po.Units {
+			out = append(out, u.Key)
+		}
+		return out
+	}
+	for k, v := range fakeKeys {
+		t.Setenv(k, v)
+	}
+	before := keys()
+	t.Setenv("OPENAI_API_KEY", "sk-rotated-test-key")
+	after := keys()
+	if len(before) == 0 || strings.Join(before, ",") != strings.Join(after, ",") {
+		t.Errorf("unit keys changed with the API key (%d units before, %d after)", len(before), len(after))
 	}
 }

@@ -9,6 +9,7 @@ strategy "generate" {
   # Seed rows in the target language whose strategies column lists
   # "generate" (or is empty). Add seeds = seeds.NAME to use one seeds block.
   input {
+    seeds    = seeds.native
     language = "target"
   }
 

@@ -18,3 +18,26 @@ metric "perplexity" {
 metric "relevance" {
   plugin = "relevance"
 }
+
+# Prompt and response diversity (1 - mean pairwise cosine similarity) over
+# hashed character n-gram embeddings; the values diversity.prompt and
+# diversity.response both count in the score.
+metric "diversity" {
+  plugin = "diversity"
+  config {
+    embedder = "hash"
+  }
+}
+
+# Share of exact and near-duplicate examples, within the cell and against
+# the seed data (lower is better): catches a teacher that copies its
+# in-context examples.
+metric "duplicates" {
+  plugin = "duplicates"
+}
+
+# Token counts of prompts and responses: reported, not scored.
+metric "length" {
+  plugin   = "length"
+  in_score = false
+}

@@ -6,6 +6,7 @@ strategy "respond" {
   # Seed rows in the target language whose strategies column lists
   # "respond" (or is empty).
   input {
+    seeds    = seeds.native
     language = "target"
   }
 

@@ -5,6 +5,7 @@ strategy "translate" {
 
   # English seed rows whose strategies column lists "translate" (or is empty).
   input {
+    seeds    = seeds.english
     language = "en"
   }
 

@@ -27,6 +27,35 @@ metric "judge" {
   }
 }
 
+# Prompt diversity d_x and response diversity d_y: 1 - mean pairwise cosine
+# similarity of embeddings (exact, O(n*d); the study built the n x n
+# matrix). The study does not say which embedding model it used; this is a
+# multilingual one, served with
+#   vllm serve BAAI/bge-m3 --task embed --port 8011
+# Both values, diversity.prompt and diversity.response, are in the score.
+metric "diversity" {
+  plugin = "diversity"
+  config {
+    embedder   = "endpoint"
+    base_url   = var.embeddings_url
+    model      = "BAAI/bge-m3"
+    batch_size = 64
+  }
+}
+
+# Mean prompt and response length in tokens: used in the analyses (PCA,
+# regression), not in the score.
+metric "length" {
+  plugin   = "length"
+  in_score = false
+}
+
+variable "embeddings_url" {
+  type        = string
+  default     = "http://127.0.0.1:8011/v1"
+  description = "OpenAI-compatible /embeddings endpoint for the diversity metric"
+}
+
 variable "perplexity_url" {
   type        = string
   default     = "http://127.0.0.1:8010/v1"

@@ -99,9 +99,10 @@ benchmark "mgsm" {
 # The Polyglot Score as published (METHOD.md section 5): alpha = 0.5,
 # PGR per benchmark then the mean, pooled z-scores summed without
 # re-standardising. Intervals over the 3 seeds and bootstrap resamples.
+# The intrinsic part is every metric with in_score = true: d_x and d_y
+# (diversity), perplexity and the judge score.
 score {
   alpha       = 0.5
-  metrics     = ["perplexity", "judge"]
   pgr         = "ratio_then_mean"
   standardize = "published"
   confidence  = 0.95

@@ -29,6 +29,18 @@ metric "relevance" {
   plugin = "relevance"
 }
 
+# Prompt and response diversity over hashed character n-gram embeddings
+# (offline); switch to embedder = "endpoint" for a neural embedding model.
+metric "diversity" {
+  plugin = "diversity"
+}
+
+# Token counts: reported, not scored.
+metric "length" {
+  plugin   = "length"
+  in_score = false
+}
+
 # No student here: the ranking rests on the intrinsic metrics alone
 # (alpha = 1). Add a student and benchmarks, as in examples/paper, for the
 # extrinsic half.
