@@ -77,7 +77,7 @@ func runScore(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	a := analysis.Run(study, res, analysis.Options{Alpha: set.Alpha})
+	a := analysis.Run(study, res, analysis.Options{})
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		return err
 	}

@@ -61,9 +61,21 @@ func (p *Prepared) Study(st *store.Store, examplesShown int) (*score.Study, erro
 	if err != nil {
 		return nil, err
 	}
+	// A metric's values are its main value and the values its plugin
+	// declares (diversity.prompt, length.response_tokens); the other keys
+	// (counts, medians) are bookkeeping that would pollute the analyses.
+	declared := map[string]bool{}
+	for name, c := range p.Bound.Metrics {
+		declared[name] = true
+		if c.Info.Metric != nil {
+			for _, v := range c.Info.Metric.Values {
+				declared[name+"."+v] = true
+			}
+		}
+	}
 	for _, a := range aggs {
 		base, _, _ := strings.Cut(a.Metric, ".")
-		if !teachers[a.Teacher] || !langs[a.Language] || !seedsOK[a.Seed] || !metrics[base] {
+		if !teachers[a.Teacher] || !langs[a.Language] || !seedsOK[a.Seed] || !metrics[base] || !declared[a.Metric] {
 			continue
 		}
 		rec := score.MetricRecord{Teacher: a.Teacher, Language: a.Language, Strategy: a.Strategy, Seed: a.Seed, Metric: a.Metric, Value: a.Value, Direction: score.Direction(a.Direction), N: a.N, Stderr: a.Stderr}
@@ -256,7 +268,7 @@ func WriteReport(p *Prepared, st *store.Store, dir string) (*score.Result, error
 	if err != nil {
 		return nil, err
 	}
-	a := analysis.Run(study, res, analysis.Options{Alpha: p.Settings().Alpha})
+	a := analysis.Run(study, res, analysis.Options{})
 	if err := report.Write(dir, &report.Model{Title: p.Exp.Name, Study: study, Result: res, Analysis: a}); err != nil {
 		return nil, err
 	}
