@@ -130,7 +130,7 @@ var attrDocs = map[string]attrDoc{
 
 	"control.kind":      {doc: "the corruption applied to the seed data", allowed: controlKinds},
 	"control.seeds":     {doc: "seeds block the control is built from, `\"NAME\"` or `seeds.NAME`"},
-	"control.caught_by": {doc: "metrics expected to catch this control, i.e. to rank it below the real teachers", def: "none"},
+	"control.caught_by": {doc: "metrics expected to catch this control, i.e. to rank it below the real teachers; `\"NAME\"` or one value of a metric, `\"NAME.VALUE\"` (e.g. `\"diversity.response\"`)", def: "none"},
 	"control.fraction":  {doc: "share of rows corrupted, in (0, 1]"},
 
 	"strategy.share":      {doc: "relative share of a cell's examples (shares are normalised over the strategies)"},
@@ -175,7 +175,7 @@ var attrDocs = map[string]attrDoc{
 	"benchmark.weight":    {doc: "weight in the mean over benchmarks (greater than 0)"},
 
 	"score.alpha":       {doc: "weight of intrinsic against extrinsic quality, in [0, 1]"},
-	"score.metrics":     {doc: "metrics in the intrinsic part", def: "every metric with `in_score = true`"},
+	"score.metrics":     {doc: "metrics in the intrinsic part: `\"NAME\"` (every value the metric reports) or `\"NAME.VALUE\"` (one of them, e.g. `\"diversity.prompt\"`)", def: "every metric with `in_score = true`"},
 	"score.pgr":         {doc: "`ratio_then_mean`: PGR per benchmark, then the mean (the paper's equation); `mean_then_ratio`: mean of the scores, then one ratio (the study's code)", allowed: []string{"ratio_then_mean", "mean_then_ratio"}},
 	"score.standardize": {doc: "`published`: the sum of pooled z-scores as in the published tables; `restandardized`: the sum standardised again, as the paper's text says", allowed: []string{"published", "restandardized"}},
 	"score.confidence":  {doc: "confidence level of the intervals, in (0, 1)"},
