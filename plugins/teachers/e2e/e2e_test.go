@@ -334,4 +334,27 @@ func killHard(t *testing.T, cmd *exec.Cmd) {
 	_ = cmd.Wait()
 }
 
-var _ = strconv.Itoa
+func itoa(i int) string { return strconv.Itoa(i) }
+
+// writeSeeds writes n seed rows per language, each prompt distinct, and
+// returns their glob.
+func writeSeeds(t testing.TB, langs []string, n int) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, l := range langs {
+		var b bytes.Buffer
+		for i := range n {
+			row, _ := json.Marshal(map[string]string{
+				"id": l + "-" + strconv.Itoa(i), "language": l,
+				"prompt":   "Frage " + strconv.Itoa(i) + " in " + l + ": erkläre Thema " + strconv.Itoa(i*7919%10007) + ".",
+				"response": "Antwort " + strconv.Itoa(i) + ".",
+			})
+			b.Write(row)
+			b.WriteByte('\n')
+		}
+		if err := os.WriteFile(filepath.Join(dir, l+".jsonl"), b.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return filepath.Join(dir, "*.jsonl")
+}
