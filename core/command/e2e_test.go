@@ -131,7 +131,7 @@ func TestEchoPluginEndToEnd(t *testing.T) {
 	if r := polyglot(t, repoRoot, "validate", "--plugin-dir", pd, example); r.code != 0 || !strings.Contains(r.stdout, "is valid") {
 		t.Fatalf("validate: %d %s %s", r.code, r.stdout, r.stderr)
 	}
-	r := polyglot(t, repoRoot, "plan", "--json", "--plugin-dir", pd, example)
+	r := polyglot(t, repoRoot, "plan", "--json", "--plugin-dir", pd, "-var", "store="+t.TempDir(), example)
 	if r.code != 0 {
 		t.Fatalf("plan: %s", r.stderr)
 	}

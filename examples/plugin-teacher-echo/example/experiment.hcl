@@ -4,6 +4,12 @@
 experiment "echo-demo" {
   languages         = ["de", "es"]
   examples_per_cell = 6
+  store             = var.store
+}
+
+variable "store" {
+  type    = string
+  default = ".polyglot"
 }
 
 required_plugins {
