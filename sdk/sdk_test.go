@@ -1,0 +1,140 @@
+package sdk_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hcldec"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/polyglot-teachers/polyglot/sdk"
+	"github.com/polyglot-teachers/polyglot/sdk/sdktest"
+)
+
+var schema = sdk.Schema(
+	sdk.Doc("test"),
+	sdk.Attr("base_url", cty.String).Required(),
+	sdk.Attr("api_key", cty.String).Sensitive(),
+	sdk.Attr("retries", cty.Number).Default(cty.NumberIntVal(3)),
+	sdk.Attr("stop", cty.List(cty.String)),
+	sdk.Nested("header", sdk.NestingMap, sdk.Schema(sdk.Attr("value", cty.String).Required())),
+)
+
+func TestSchemaSurvivesTheWire(t *testing.T) {
+	back, err := sdk.SchemaFromProto(sdk.SchemaToProto(schema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(schema, back, cmp.Comparer(func(a, b cty.Type) bool { return a.Equals(b) }), cmp.Comparer(func(a, b cty.Value) bool {
+		if a == cty.NilVal || b == cty.NilVal {
+			return a == b
+		}
+		return a.RawEquals(b)
+	})); diff != "" {
+		t.Fatalf("schema changed on the wire (-sent +received):\n%s", diff)
+	}
+	if got := sdk.PathString(schema.SensitivePaths()[0]); got != "api_key" {
+		t.Errorf("sensitive path %q", got)
+	}
+}
+
+func TestDecoderSpecDecodesHCL(t *testing.T) {
+	src := `
+base_url = "http://127.0.0.1:8000/v1"
+stop     = ["\n\n"]
+header "X-Team" { value = "nlp" }
+`
+	f, diags := hclsyntax.ParseConfig([]byte(src), "cfg.hcl", hcl.InitialPos)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	v, diags := hcldec.Decode(f.Body, schema.DecoderSpec(), nil)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	cfg := sdk.Config{V: v}
+	if cfg.String("base_url") != "http://127.0.0.1:8000/v1" || cfg.Int("retries") != 3 || cfg.Strings("stop")[0] != "\n\n" || cfg.Has("api_key") {
+		t.Fatalf("decoded %#v", v)
+	}
+	// A missing required attribute is an error at the body, with a range.
+	f2, _ := hclsyntax.ParseConfig([]byte(`retries = 1`), "bad.hcl", hcl.InitialPos)
+	_, diags = hcldec.Decode(f2.Body, schema.DecoderSpec(), nil)
+	if !diags.HasErrors() || diags[0].Subject == nil || diags[0].Subject.Filename != "bad.hcl" {
+		t.Fatalf("want a located error, got %v", diags)
+	}
+}
+
+type flaky struct{}
+
+func (flaky) Describe() sdk.Description { return sdk.Description{Name: "flaky", Schema: sdk.Schema()} }
+func (flaky) Open(ctx context.Context, req sdk.OpenRequest) (sdk.Generator, sdk.Diagnostics) {
+	return sdk.GeneratorFunc(func(ctx context.Context, c *sdk.Call) (*sdk.Result, error) {
+		switch c.Messages[0].Content {
+		case "panic":
+			panic("boom")
+		case "error":
+			return nil, errors.New("plain error")
+		case "limited":
+			return nil, &sdk.CallError{Code: sdk.ErrRateLimited, Message: "slow down"}
+		case "binary":
+			return &sdk.Result{Text: "cut \xe2\x82"}, nil
+		}
+		return &sdk.Result{Text: "ok:" + c.Messages[0].Content}, nil
+	}), nil
+}
+
+// One bad call never takes the stream down: panics, plain errors and
+// invalid UTF-8 each become that call's result, and the rest go through.
+func TestGenerateStreamIsolatesBadCalls(t *testing.T) {
+	c := sdktest.Start(t, sdk.ServeOpts{Name: "flaky", Version: "1", Teachers: []sdk.Teacher{flaky{}}})
+	var calls []*sdk.Call
+	for _, s := range []string{"a", "panic", "error", "limited", "binary", "b"} {
+		calls = append(calls, &sdk.Call{ID: s, Messages: []sdk.Message{{Role: "user", Content: s}}})
+	}
+	rs := sdktest.Generate(t, c, sdk.TeacherOpen{Component: "flaky"}, calls...)
+	want := map[string]string{"a": "ok:a", "b": "ok:b"}
+	for _, r := range rs {
+		switch r.ID {
+		case "a", "b":
+			if r.Text != want[r.ID] || r.Err != nil {
+				t.Errorf("%s: %+v", r.ID, r)
+			}
+		case "panic":
+			if r.Err == nil || r.Err.Code != sdk.ErrUnknown {
+				t.Errorf("panic not turned into an error: %+v", r)
+			}
+		case "error":
+			if r.Err == nil || r.Err.Message != "plain error" {
+				t.Errorf("plain error: %+v", r)
+			}
+		case "limited":
+			if r.Err == nil || r.Err.Code != sdk.ErrRateLimited || !r.Err.Code.Retryable() {
+				t.Errorf("rate limit: %+v", r)
+			}
+		case "binary":
+			if r.Err != nil || r.Text != "cut \uFFFD" {
+				t.Errorf("invalid UTF-8: %+v", r)
+			}
+		}
+	}
+}
+
+func TestUnknownComponentIsAClearError(t *testing.T) {
+	c := sdktest.Start(t, sdk.ServeOpts{Name: "flaky", Version: "1", Teachers: []sdk.Teacher{flaky{}}})
+	_, _, err := c.OpenTeacher(context.Background(), sdk.TeacherOpen{Component: "nope"})
+	if err == nil || !strings.Contains(err.Error(), `no teacher component named "nope"`) {
+		t.Fatalf("want a clear not-found error, got %v", err)
+	}
+	info, err := c.Info(context.Background())
+	if err != nil || info.Name != "flaky" || info.Protocol != sdk.ProtocolVersion {
+		t.Fatalf("info %+v %v", info, err)
+	}
+	if _, err := c.ValidateConfig(context.Background(), sdk.KindMetric, "flaky", cty.EmptyObjectVal); err == nil {
+		t.Fatal("a metric named like a teacher must not be found")
+	}
+}
