@@ -57,6 +57,8 @@ type studyReport struct {
 	ExportSec    float64 `json:"export_s"`
 	TotalSec     float64 `json:"total_s"`
 	PeakRSSMiB   float64 `json:"peak_rss_mib"`
+	WriteRSSMiB  float64 `json:"write_peak_rss_mib"` // VmHWM after the write phase
+	WriteCPUSec  float64 `json:"write_cpu_s"`
 	DBMiB        float64 `json:"db_mib"`
 	JSONLMiB     float64 `json:"jsonl_mib"`
 	ParquetMiB   float64 `json:"parquet_mib"`
@@ -181,7 +183,7 @@ func runStudy(n int, dir string) (*studyReport, error) {
 	if werr != nil {
 		return nil, werr
 	}
-	r := &studyReport{Examples: n, WriteSec: time.Since(start).Seconds()}
+	r := &studyReport{Examples: n, WriteSec: time.Since(start).Seconds(), WriteRSSMiB: vmHWM(), WriteCPUSec: cpuSeconds()}
 
 	// Resume check: the done keys of units until 100k examples are covered.
 	t0 := time.Now()
@@ -255,6 +257,7 @@ func BenchmarkStudy(b *testing.B) {
 		b.ReportMetric(r.CPUSec, "cpu-s")
 		b.ReportMetric(r.PeakRSSMiB, "peak-RSS-MiB")
 		b.ReportMetric(r.ResumeMS, "resume100k-ms")
+		b.ReportMetric(r.WriteCPUSec, "write-cpu-s")
 		b.Logf("%+v", *r)
 	}
 }

@@ -14,7 +14,6 @@ package export
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -309,18 +308,22 @@ func (a *atomicFile) abort() {
 
 type jsonlSink struct {
 	bw  *bufio.Writer
-	enc *json.Encoder
+	buf []byte
 }
 
 func newJSONLSink(f *atomicFile) *jsonlSink {
-	bw := bufio.NewWriterSize(f, 1<<20)
-	enc := json.NewEncoder(bw)
-	enc.SetEscapeHTML(false) // keep "<" and "&" readable in prompts
-	return &jsonlSink{bw: bw, enc: enc}
+	return &jsonlSink{bw: bufio.NewWriterSize(f, 1<<20)}
 }
 
-func (j *jsonlSink) write(r *Record) error { return j.enc.Encode(r) }
-func (j *jsonlSink) close() error          { return j.bw.Flush() }
+// write encodes like encoding/json without HTML escaping, so "<" and "&"
+// stay readable in prompts.
+func (j *jsonlSink) write(r *Record) error {
+	j.buf = appendRecordJSON(j.buf[:0], r)
+	_, err := j.bw.Write(j.buf)
+	return err
+}
+
+func (j *jsonlSink) close() error { return j.bw.Flush() }
 
 // parquetSink writes record batches and cuts a row group exactly when it
 // reaches the row or byte bound.

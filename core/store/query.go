@@ -50,11 +50,12 @@ func (f Filter) where(prefix string) (string, []any) {
 const exampleCols = `key, unit_key, teacher, model, language, strategy, seed, seed_row_id, idx, prompt, response, params, input_tokens, output_tokens, latency_ms, cost_usd, created`
 
 // Examples streams the examples matching f to fn in a deterministic order
-// (teacher, language, strategy, seed, idx, key), one row in memory at a
+// (teacher, language, strategy, seed, idx, then insertion order for the
+// rare ties; the order index ends in the rowid, so no sort is needed), one row in memory at a
 // time. Returning ErrStop from fn ends the iteration with a nil error.
 func (s *Store) Examples(f Filter, fn func(*Example) error) error {
 	w, args := f.where("")
-	rows, err := s.rdb.Query(`SELECT `+exampleCols+` FROM examples`+w+` ORDER BY teacher, language, strategy, seed, idx, key`, args...)
+	rows, err := s.rdb.Query(`SELECT `+exampleCols+` FROM examples`+w+` ORDER BY teacher, language, strategy, seed, idx, rowid`, args...)
 	if err != nil {
 		return s.wrap("read examples", err)
 	}
@@ -124,7 +125,7 @@ func (s *Store) MetricValues(metric string, f Filter, fn func(*MetricValue) erro
 	// examples drive the loop (CROSS JOIN fixes the order): each probes
 	// metric_values by its primary key, as examples have no key index.
 	rows, err := s.rdb.Query(`SELECT m.metric, m.example_key, m.value, m.detail FROM examples e CROSS JOIN metric_values m ON m.metric = ? AND m.example_key = e.key`+
-		w+` ORDER BY e.teacher, e.language, e.strategy, e.seed, e.idx, e.key`, append([]any{metric}, args...)...)
+		w+` ORDER BY e.teacher, e.language, e.strategy, e.seed, e.idx, e.rowid`, append([]any{metric}, args...)...)
 	if err != nil {
 		return s.wrap("read metric values", err)
 	}

@@ -58,7 +58,7 @@ CREATE TABLE examples (
 );
 -- The export/iteration order; and the resume check (covering, appends
 -- within the few units being generated at a time).
--- The key is left out: ties on idx are rare, and SQLite sorts them on the fly.
+-- Ties on idx fall back to the rowid, which every index entry ends with.
 CREATE INDEX examples_order ON examples (teacher, language, strategy, seed, idx);
 CREATE UNIQUE INDEX examples_unit ON examples (unit_key, key);
 

@@ -126,6 +126,9 @@ func dsn(path string, readOnly bool, extra ...string) string {
 		// 64 MiB: keeps the indexes hot during bulk inserts. No mmap: mapped
 		// pages would count in the RSS of a process reading a 1 GB store.
 		q.Add("_pragma", "cache_size(-65536)")
+		// Statement journals in memory: multi-row inserts otherwise spill
+		// them to a temporary file (measured: ~3 s of 1.4M inserts).
+		q.Add("_pragma", "temp_store(MEMORY)")
 	}
 	if readOnly {
 		q.Set("mode", "ro")
@@ -147,10 +150,12 @@ func (s *Store) openDBs(readOnly bool) error {
 	}
 	s.rdb.SetMaxOpenConns(4)
 	if !readOnly {
-		// No automatic checkpoints in the committing connection: the
-		// checkpointer goroutine copies the WAL into the database on the
-		// other core while the writer keeps inserting.
-		s.wdb, err = sql.Open("sqlite", dsn(s.path, false, "_txlock", "immediate", "_pragma", "wal_autocheckpoint(0)"))
+		// The checkpointer goroutine copies the WAL into the database on
+		// the other core while the writer keeps inserting; the writer's own
+		// automatic checkpoint (every 64 MiB of WAL) then finds little left
+		// to copy, and is what lets the WAL restart from its beginning (a
+		// WAL only rewinds when a writer starts after a complete checkpoint).
+		s.wdb, err = sql.Open("sqlite", dsn(s.path, false, "_txlock", "immediate", "_pragma", "wal_autocheckpoint(4096)"))
 		if err != nil {
 			s.rdb.Close()
 			return fmt.Errorf("open %s: %w", s.path, err)
@@ -213,15 +218,10 @@ func (s *Store) openDBs(readOnly bool) error {
 	return nil
 }
 
-// walRestartFrames: past this many WAL frames (256 MiB at 16 KiB pages) the
-// checkpointer makes the writer wait until the WAL restarts, so the WAL
-// stays bounded when inserts outpace the copying.
-const walRestartFrames = 16384
-
 // checkpointLoop copies committed WAL frames into the database every
-// 250 ms without blocking the writer (PASSIVE). Errors are left for the
-// next round: a checkpoint only moves data that is already durable in the
-// WAL.
+// 250 ms without blocking the writer (PASSIVE). Errors (e.g. busy while the
+// writer checkpoints) are left for the next round: a checkpoint only moves
+// data that is already durable in the WAL.
 func (s *Store) checkpointLoop() {
 	defer close(s.ckDone)
 	t := time.NewTicker(250 * time.Millisecond)
@@ -232,13 +232,7 @@ func (s *Store) checkpointLoop() {
 			return
 		case <-t.C:
 		}
-		var busy, frames, done int
-		if err := s.ckdb.QueryRow("PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &done); err != nil {
-			continue
-		}
-		if frames > walRestartFrames {
-			_, _ = s.ckdb.Exec("PRAGMA wal_checkpoint(RESTART)")
-		}
+		_, _ = s.ckdb.Exec("PRAGMA wal_checkpoint(PASSIVE)")
 	}
 }
 
