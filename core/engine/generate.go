@@ -393,6 +393,9 @@ func requestKey(unitKey, reqID string) string {
 }
 
 func (g *generator) runUnit(ctx context.Context, u *plan.Unit) (any, error) {
+	if ts := g.r.P.Exp.Teacher(u.Teacher); ts != nil && ts.Batch {
+		return g.runBatchUnit(ctx, u) // batch.go
+	}
 	st := g.r.P.Exp.Strategy(u.Strategy)
 	if st == nil {
 		return nil, fmt.Errorf("strategy %q not in the spec", u.Strategy)

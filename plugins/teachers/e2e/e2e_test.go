@@ -358,3 +358,5 @@ func writeSeeds(t testing.TB, langs []string, n int) string {
 	}
 	return filepath.Join(dir, "*.jsonl")
 }
+
+func filepathStat(p string) (os.FileInfo, error) { return os.Stat(p) }

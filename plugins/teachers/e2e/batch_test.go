@@ -1,0 +1,122 @@
+package e2e
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/polyglot-teachers/polyglot/plugins/teachers/internal/fakeprovider"
+)
+
+// TestBatchModeResumesPollingAfterKill runs the mixed spec with batch =
+// true on the OpenAI and Anthropic teachers, kills polyglot (SIGKILL)
+// while it polls, and runs it again: the second run must poll the batches
+// the first submitted (the fake sees exactly one submission per unit) and
+// finish every cell through to the report.
+func TestBatchModeResumesPollingAfterKill(t *testing.T) {
+	// Each batch answers "in progress" to 40 polls: 2 s at 50 ms.
+	fake := fakeprovider.Start(t, fakeprovider.Options{Seed: 3, APIKey: testKey, BatchPolls: 40})
+	store := t.TempDir()
+	v := vars(fake, store, "batch=true")
+	o := runOpts{logLevel: "debug", env: []string{"POLYGLOT_BATCH_POLL=50ms"}}
+	const units = 6 // per API teacher: 2 languages x 3 strategies
+
+	cmd, out := startBackground(t, o, args("run", v, specDir)...)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	// Polling has begun for every unit once each provider has answered
+	// well over one status request per batch.
+	polling := waitFor(ctx, 20*time.Millisecond, func() bool {
+		s := fake.Stats().ByRoute
+		return s["openai.batches"] == units && s["anthropic.batches"] == units &&
+			s["openai.batch_get"] >= 3*units && s["anthropic.batch_get"] >= 3*units
+	})
+	if !polling {
+		t.Fatalf("the run never polled all its batches: %v\n%s", fake.Stats().ByRoute, tail(out.String(), 3000))
+	}
+	killHard(t, cmd)
+	before := fake.Stats().ByRoute
+	if before["openai.file_content"] != 0 || before["anthropic.batch_results"] != 0 {
+		t.Fatalf("the batches ended before the kill; raise BatchPolls: %v", before)
+	}
+	if got := batchSummary(t, v); got.api != 0 {
+		t.Fatalf("%d API-teacher examples before any batch ended", got.api)
+	}
+
+	r := polyglot(t, o, args("run", v, specDir)...)
+	if r.code != 0 {
+		t.Fatalf("the resumed run failed:\n%s", tail(r.stderr, 4000))
+	}
+	after := fake.Stats()
+	if after.ByRoute["openai.batches"] != units || after.ByRoute["anthropic.batches"] != units || after.ByRoute["openai.files"] != units {
+		t.Errorf("batches were submitted again after the restart: %v", after.ByRoute)
+	}
+	if n := after.ByRoute["openai.chat"] + after.ByRoute["anthropic.messages"]; n != 0 {
+		t.Errorf("%d calls went through the streaming API in batch mode", n)
+	}
+	if after.Rejected != 0 {
+		t.Errorf("the fake refused %d requests: %v", after.Rejected, after.Rejections)
+	}
+	if got := strings.Count(r.stderr, "resuming a submitted batch"); got != 2*units {
+		t.Errorf("the second run resumed %d batches, want %d", got, 2*units)
+	}
+	sum := status(t, v, specDir)
+	if len(sum.Cells) != 18 {
+		t.Errorf("%d cells, want 18", len(sum.Cells))
+	}
+	for _, c := range sum.Cells {
+		if c.Examples != 2 || c.Failures+c.Retrying != 0 {
+			t.Errorf("cell %s/%s/%s: %d examples, %d failures, %d retrying; want 2, 0, 0", c.Teacher, c.Language, c.Strategy, c.Examples, c.Failures, c.Retrying)
+		}
+	}
+	for _, u := range planUnits(t, v, specDir) {
+		if u.State != "done" {
+			t.Errorf("unit %s is %s", u.Label, u.State)
+		}
+	}
+	if _, err := filepathStat(filepath.Join(store, "report", "report.html")); err != nil {
+		t.Errorf("no report after the resumed run: %v", err)
+	}
+	// A third run has nothing to do and submits nothing.
+	if r := polyglot(t, o, args("run", v, specDir)...); r.code != 0 {
+		t.Fatalf("third run: %s", tail(r.stderr, 2000))
+	}
+	if again := fake.Stats().ByRoute; again["openai.batches"] != units || again["anthropic.batches"] != units {
+		t.Errorf("a finished experiment submitted batches: %v", again)
+	}
+	assertNoKey(t, out.String()+r.stderr, store)
+}
+
+// TestBatchModeRefusesMultiStepStrategies: a clear error, nothing sent.
+func TestBatchModeRefusesMultiStepStrategies(t *testing.T) {
+	fake := fakeprovider.Start(t, fakeprovider.Options{APIKey: testKey})
+	dir := filepath.Join(specDir, "batch-multistep")
+	r := polyglot(t, runOpts{}, args("run", []string{"-var", "store=" + t.TempDir(), "-var", "openai_url=" + fake.URL + "/v1"}, dir)...)
+	if r.code == 0 {
+		t.Fatal("a two-step strategy ran in batch mode")
+	}
+	for _, want := range []string{`strategy "draft-then-polish" has 2 steps`, "single-step strategies only", "batch = false"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("the error does not say %q:\n%s", want, r.stderr)
+		}
+	}
+	if n := fake.Stats().Requests; n != 0 {
+		t.Errorf("the fake got %d requests", n)
+	}
+}
+
+type batchCounts struct{ api, human int }
+
+func batchSummary(t *testing.T, v []string) batchCounts {
+	var c batchCounts
+	for _, cl := range status(t, v, specDir).Cells {
+		if cl.Teacher == "human" {
+			c.human += cl.Examples
+		} else {
+			c.api += cl.Examples
+		}
+	}
+	return c
+}
