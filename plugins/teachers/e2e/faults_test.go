@@ -165,4 +165,3 @@ func countLogMessages(t *testing.T, log, msg string) int {
 	}
 	return n
 }
-
