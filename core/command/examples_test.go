@@ -328,6 +328,9 @@ func copyTree(t *testing.T, src, dst string) {
 // cpu student, the score and the report. It checks that each model got its
 // family's sampling, as the example promises.
 func TestOllamaExampleRuns(t *testing.T) {
+	// The shared response cache would answer from earlier runs (and write
+	// to the user's cache folder); this test counts real requests.
+	t.Setenv("POLYGLOT_CACHE", "off")
 	fake := &fakeOllama{}
 	srv := httptest.NewServer(fake)
 	defer srv.Close()
