@@ -171,13 +171,24 @@ func writeSeeds(t testing.TB, dir string, n int) string {
 
 // chaosRun is one experiment: its spec variables and environment.
 type chaosRun struct {
-	vars []string
-	env  []string
+	spec  string // spec folder
+	store string
+	vars  []string
+	env   []string
+	// marker is an environment entry that every process of this run, the
+	// plugins included, inherits: it finds processes that outlive a kill.
+	marker string
 }
 
-func newChaosRun(t testing.TB, seeds, baseURL string, examples, concurrency int) *chaosRun {
+// newChaosRun sets up an experiment of the spec in testdata/specs/<spec>
+// with its own store.
+func newChaosRun(t testing.TB, spec, seeds, baseURL string, examples, concurrency int) *chaosRun {
 	store := t.TempDir()
+	marker := fmt.Sprintf("POLYGLOT_TEST_MARK=%d-%d", os.Getpid(), time.Now().UnixNano())
 	return &chaosRun{
+		marker: marker,
+		spec:  filepath.Join(repoRoot, "testdata/specs", spec),
+		store: store,
 		vars: []string{
 			"--plugin-dir", t.TempDir(), // built-in plugins only
 			"-var", "store=" + store,
@@ -187,13 +198,12 @@ func newChaosRun(t testing.TB, seeds, baseURL string, examples, concurrency int)
 			"-var", "concurrency=" + strconv.Itoa(concurrency),
 		},
 		// The shared response cache would answer re-sent requests and hide them.
-		env: append(os.Environ(), "POLYGLOT_CACHE=off", "POLYGLOT_LOG=warn"),
+		env: append(os.Environ(), "POLYGLOT_CACHE=off", "POLYGLOT_LOG=warn", marker),
 	}
 }
 
 func (c *chaosRun) command(args ...string) *exec.Cmd {
-	spec := filepath.Join(repoRoot, "testdata/specs/chaos")
-	cmd := exec.Command(polyglotBin, append(append(args, c.vars...), spec)...)
+	cmd := exec.Command(polyglotBin, append(append(args, c.vars...), c.spec)...)
 	cmd.Dir = repoRoot
 	cmd.Env = c.env
 	return cmd
@@ -272,7 +282,7 @@ func TestChaosKillAndResume(t *testing.T) {
 	// the exported ids: the two servers take the same port in turn.
 	calmSrv := startChatServer(t, "127.0.0.1:0", time.Millisecond)
 	addr := calmSrv.ln.Addr().String()
-	calm := newChaosRun(t, seeds, calmSrv.baseURL(), chaosExamples, chaosConcurrency)
+	calm := newChaosRun(t, "chaos", seeds, calmSrv.baseURL(), chaosExamples, chaosConcurrency)
 	start := time.Now()
 	calm.run(t, "run")
 	calmTook := time.Since(start)
@@ -284,7 +294,7 @@ func TestChaosKillAndResume(t *testing.T) {
 	}
 
 	chaosSrv := startChatServer(t, addr, time.Millisecond)
-	chaos := newChaosRun(t, seeds, chaosSrv.baseURL(), chaosExamples, chaosConcurrency)
+	chaos := newChaosRun(t, "chaos", seeds, chaosSrv.baseURL(), chaosExamples, chaosConcurrency)
 	rng := rand.New(rand.NewPCG(20260501, 7))
 	// Kill i comes once the server has seen at least marks[i] requests (the
 	// marks spread evenly over the run, each shifted at random within its
@@ -302,6 +312,7 @@ func TestChaosKillAndResume(t *testing.T) {
 	}
 	chaos.run(t, "run")
 	chaosTook := time.Since(start)
+	chaos.noLeftovers(t)
 	chaosRequests := chaosSrv.requests.Load()
 	t.Logf("killed run: %d requests in %s with %d kills", chaosRequests, chaosTook.Round(time.Millisecond), chaosKills)
 
@@ -369,6 +380,55 @@ func (c *chaosRun) killDuring(t *testing.T, srv *chatServer, mark int64, delay t
 		t.Fatalf("polyglot run was not killed by the signal: %v\n%s", err, errb.String())
 	}
 	return seen
+}
+
+// processes lists the pids of live processes that carry the run's marker.
+func (c *chaosRun) processes() []int {
+	var pids []int
+	dirs, _ := os.ReadDir("/proc")
+	for _, d := range dirs {
+		pid, err := strconv.Atoi(d.Name())
+		if err != nil {
+			continue
+		}
+		env, err := os.ReadFile(filepath.Join("/proc", d.Name(), "environ"))
+		if err != nil {
+			continue // gone, or not ours
+		}
+		stat, _ := os.ReadFile(filepath.Join("/proc", d.Name(), "stat"))
+		if i := bytes.LastIndexByte(stat, ')'); i > 0 && len(stat) > i+2 && stat[i+2] == 'Z' {
+			continue // a zombie has exited
+		}
+		for _, kv := range bytes.Split(env, []byte{0}) {
+			if string(kv) == c.marker {
+				pids = append(pids, pid)
+				break
+			}
+		}
+	}
+	return pids
+}
+
+// noLeftovers fails the test if processes of the run (plugins whose host
+// was killed) are still alive a few seconds after the run ended.
+func (c *chaosRun) noLeftovers(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		pids := c.processes()
+		if len(pids) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			for _, pid := range pids {
+				cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+				t.Errorf("process %d (%s) outlived its run", pid, bytes.ReplaceAll(cmdline, []byte{0}, []byte{' '}))
+				syscall.Kill(pid, syscall.SIGKILL)
+			}
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // checkJSONL checks that the export has n distinct, well-formed chat rows.
