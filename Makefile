@@ -14,8 +14,6 @@ build:
 # The offline quickstart: generate, measure, train students, score, report.
 quickstart: build
 	./$(BIN) run examples/quickstart
-	./$(BIN) report examples/quickstart
-	@echo "open examples/quickstart/.polyglot/report/report.html"
 
 test:
 	$(GO) test -count=1 -timeout 25m ./...

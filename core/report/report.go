@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strings"
 	"time"
@@ -54,12 +55,12 @@ func Write(dir string, m *Model) error {
 		return fmt.Errorf("report: rendering report.html: %w", err)
 	}
 	files := map[string][]byte{"report.html": html.Bytes(), "report.md": markdown(v)}
-	js, err := json.MarshalIndent(struct {
+	js, err := json.MarshalIndent(jsonSafe(reflect.ValueOf(struct {
 		Title    string             `json:"title"`
 		Created  string             `json:"created,omitempty"`
 		Result   *score.Result      `json:"result"`
 		Analysis *analysis.Analysis `json:"analysis"`
-	}{m.Title, v.Created, m.Result, m.Analysis}, "", "  ")
+	}{m.Title, v.Created, m.Result, m.Analysis})), "", "  ")
 	if err != nil {
 		return fmt.Errorf("report: report.json: %w", err)
 	}
