@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 
 	"github.com/polyglot-teachers/polyglot/core/engine"
@@ -30,6 +31,13 @@ func runRun(ctx context.Context, env *Env, args []string) error {
 	}
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	// POLYGLOT_CPUPROFILE=file writes a CPU profile of the host process
+	// (for `go tool pprof`; plugins run in their own processes).
+	if path := os.Getenv("POLYGLOT_CPUPROFILE"); path != "" {
+		if f, err := os.Create(path); err == nil && pprof.StartCPUProfile(f) == nil {
+			defer func() { pprof.StopCPUProfile(); f.Close() }()
+		}
 	}
 	onlyMap, err := engine.ParseOnly(*only)
 	if err != nil {
