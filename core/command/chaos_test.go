@@ -371,6 +371,9 @@ func (c *chaosRun) killDuring(t *testing.T, srv *chatServer, mark int64, delay t
 	wait(func() bool { return !time.Now().Before(deadline) })
 	wait(func() bool { return srv.inflight.Load() > 0 })
 	seen := srv.requests.Load()
+	if n := len(c.processes()); n < 2 {
+		t.Fatalf("found %d processes of the run; want the host and its plugin (the leftover check would see nothing)", n)
+	}
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
