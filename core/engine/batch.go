@@ -134,13 +134,13 @@ func (g *generator) runBatchUnit(ctx context.Context, u *plan.Unit) (any, error)
 	if err != nil {
 		return nil, err
 	}
+	done, err := g.r.Store.DoneRequests(u.Key)
+	if err != nil {
+		return nil, err
+	}
 	produced, failed := 0, 0
 	var pending []*batchCall
 	if !found {
-		done, err := g.r.Store.DoneRequests(u.Key)
-		if err != nil {
-			return nil, err
-		}
 		for _, bc := range templateFails {
 			if done[bc.key] {
 				continue
@@ -244,7 +244,7 @@ func (g *generator) runBatchUnit(ctx context.Context, u *plan.Unit) (any, error)
 		// A failed or expired batch: what has no result ran nowhere and is
 		// sent again by the next run.
 		for _, bc := range orAll(pending, all, found) {
-			if !seen[bc.call.ID] {
+			if !seen[bc.call.ID] && !done[bc.key] {
 				outs = append(outs, commitReq{fail: &store.Failure{Key: bc.key, Unit: u.Key, Teacher: u.Teacher, Language: u.Language, Strategy: u.Strategy, Seed: int(u.Seed),
 					Reason: "batch_" + status, Raw: "batch " + state.BatchID + " ended " + status + " without a result for this request", Attempts: 1}})
 			}

@@ -75,7 +75,7 @@ func controlTeachers(ctx context.Context, exp *spec.Experiment, bound *bind.Boun
 	var out []plan.TeacherRef
 	var diags hcl.Diagnostics
 	for _, t := range exp.Teachers {
-		out = append(out, plan.TeacherRef{Name: t.Name, Spec: t, Bound: bound.Teachers[t.Name]})
+		out = append(out, plan.TeacherRef{Name: t.Name, Spec: t, Bound: bound.Teachers[t.Name], Helper: !t.Generate})
 	}
 	for _, c := range exp.Controls {
 		rng := c.DeclRange
@@ -113,4 +113,16 @@ func controlTeachers(ctx context.Context, exp *spec.Experiment, bound *bind.Boun
 		out = append(out, plan.TeacherRef{Name: c.Name, Control: true, Bound: comp, Extra: map[string]any{"kind": c.Kind, "seeds": c.Seeds, "fraction": c.Fraction}})
 	}
 	return out, diags
+}
+
+// CellTeachers are the teachers that generate data (and are ranked): every
+// teacher but the helpers (generate = false), then the controls.
+func (p *Prepared) CellTeachers() []plan.TeacherRef {
+	var out []plan.TeacherRef
+	for _, t := range p.Teachers {
+		if !t.Helper {
+			out = append(out, t)
+		}
+	}
+	return out
 }

@@ -29,7 +29,7 @@ func (p *Prepared) Settings() score.Settings {
 	// An experiment of reference data and controls only (a metric
 	// calibration run such as the quickstart) has nothing else to rank.
 	real := 0
-	for _, t := range p.Teachers {
+	for _, t := range p.CellTeachers() {
 		if !t.Control && (len(p.Exp.Controls) == 0 || !p.isReference(t.Name)) {
 			real++
 		}
@@ -44,7 +44,7 @@ func (p *Prepared) Settings() score.Settings {
 func (p *Prepared) Study(st *store.Store, examplesShown int) (*score.Study, error) {
 	exp := p.Exp
 	teachers := map[string]bool{}
-	for _, t := range p.Teachers {
+	for _, t := range p.CellTeachers() {
 		teachers[t.Name] = true
 	}
 	langs := setOf(exp.Languages)
@@ -108,7 +108,7 @@ func (p *Prepared) Study(st *store.Store, examplesShown int) (*score.Study, erro
 		cost[c.Teacher] += c.CostUSD
 		count[c.Teacher] += c.Examples
 	}
-	for _, t := range p.Teachers {
+	for _, t := range p.CellTeachers() {
 		ti := score.TeacherInfo{Teacher: t.Name, CostUSD: cost[t.Name], Examples: count[t.Name]}
 		if t.Spec != nil {
 			ti.Family = t.Spec.Family
@@ -140,7 +140,7 @@ func (p *Prepared) Study(st *store.Store, examplesShown int) (*score.Study, erro
 // yardstick a negative control is compared with.
 func (p *Prepared) referenceTeacher(seedsName string) string {
 	set := p.Exp.SeedSet(seedsName)
-	for _, t := range p.Teachers {
+	for _, t := range p.CellTeachers() {
 		if t.Control || t.Bound == nil || t.Bound.Plugin != ControlPlugin || set == nil {
 			continue
 		}
@@ -183,7 +183,7 @@ func (p *Prepared) browserExamples(st *store.Store, k int) ([]score.Example, err
 		}
 	}
 	var out []score.Example
-	for _, t := range p.Teachers {
+	for _, t := range p.CellTeachers() {
 		for _, lang := range p.Exp.Languages {
 			f := store.Filter{Teachers: []string{t.Name}, Languages: []string{lang}, Seeds: []int{int(p.Exp.RandomSeeds[0])}}
 			type pick struct {

@@ -89,6 +89,9 @@ type TeacherRef struct {
 	Bound   *bind.Component
 	// Extra is hashed into the teacher's fragment (controls: kind, seeds).
 	Extra map[string]any
+	// Helper teachers (generate = false) serve other blocks only: they
+	// are hashed where used but get no cells.
+	Helper bool
 }
 
 // Build expands exp. teachers lists the teachers in order (controls after
@@ -98,7 +101,13 @@ func Build(exp *spec.Experiment, teachers []TeacherRef, bound *bind.Bound) (*Pla
 	for _, t := range teachers {
 		b.teachers[t.Name] = t
 	}
-	if err := b.build(teachers); err != nil {
+	var cells []TeacherRef
+	for _, t := range teachers {
+		if !t.Helper {
+			cells = append(cells, t)
+		}
+	}
+	if err := b.build(cells); err != nil {
 		return nil, err
 	}
 	return b.p, nil

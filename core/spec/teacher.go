@@ -41,6 +41,7 @@ var teacherSpec = &blockSpec{
 		{name: "parameters", ty: cty.Number},
 		{name: "benchmark_strength", ty: cty.Number},
 		{name: "batch", ty: cty.Bool, def: cty.False},
+		{name: "generate", ty: cty.Bool, def: cty.True},
 	},
 	blocks: []nestedSpec{
 		{typeName: "price", spec: priceSpec, max: 1},
@@ -60,6 +61,7 @@ func (l *loader) evalTeacher(n *node, ctx *hcl.EvalContext) {
 	t.Parameters = r.nonNegNumPtr("parameters")
 	t.BenchmarkStrength = r.numPtr("benchmark_strength")
 	t.Batch = r.bool("batch")
+	t.Generate = r.bool("generate")
 
 	p := r.sub("price")
 	t.Price = Price{InputPerMTok: p.num("input_per_mtok"), OutputPerMTok: p.num("output_per_mtok")}

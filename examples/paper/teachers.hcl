@@ -242,11 +242,11 @@ teacher "gemini" {
   }
 }
 
-# The study's judge, M-Prometheus 14B. The judge metric calls a teacher of
-# the experiment, and a spec cannot yet declare a teacher that only judges,
-# so this block also generates data and is ranked as an eleventh teacher.
-# The study's ranking is over the other ten; see README.md.
+# The study's judge, M-Prometheus 14B. The judge metric calls it as a teacher
+# of the experiment; generate = false keeps it from generating data of its
+# own and out of the ranking.
 teacher "m_prometheus" {
+  generate   = false
   plugin     = "openai"
   model      = "Unbabel/M-Prometheus-14B"
   family     = "qwen"
