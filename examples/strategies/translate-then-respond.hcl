@@ -4,7 +4,9 @@
 # it with "translate" separates the teacher's translation skill from its
 # answering skill.
 #
-# Requires a teacher block named "mt" (rename it below to match yours). The
+# Requires a teacher block named "mt" (rename it below to match yours),
+# declared with generate = false so it serves this step without becoming a
+# ranked teacher of its own. The
 # call's metadata carries the target language, so a plain MT plugin can
 # ignore the instruction in the template and translate seed text alone.
 # English seed rows feed it when their strategies column lists
