@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -59,6 +60,7 @@ type studyReport struct {
 	PeakRSSMiB   float64 `json:"peak_rss_mib"`
 	WriteRSSMiB  float64 `json:"write_peak_rss_mib"` // VmHWM after the write phase
 	WriteCPUSec  float64 `json:"write_cpu_s"`
+	GoSysMiB     float64 `json:"go_sys_mib"` // memory the Go runtime holds (the rest of RSS is SQLite's C heap and page cache)
 	DBMiB        float64 `json:"db_mib"`
 	JSONLMiB     float64 `json:"jsonl_mib"`
 	ParquetMiB   float64 `json:"parquet_mib"`
@@ -184,6 +186,17 @@ func runStudy(n int, dir string) (*studyReport, error) {
 		return nil, werr
 	}
 	r := &studyReport{Examples: n, WriteSec: time.Since(start).Seconds(), WriteRSSMiB: vmHWM(), WriteCPUSec: cpuSeconds()}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	r.GoSysMiB = float64(ms.Sys) / (1 << 20)
+	if os.Getenv("POLYGLOT_BENCH_SHOWMEM") != "" {
+		b, _ := os.ReadFile("/proc/self/status")
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(l, "Rss") || strings.HasPrefix(l, "Vm") {
+				fmt.Fprintln(os.Stderr, l)
+			}
+		}
+	}
 
 	// Resume check: the done keys of units until 100k examples are covered.
 	t0 := time.Now()
