@@ -178,6 +178,7 @@ type teacherConn struct {
 	stream  *sdk.TeacherStream
 	pending map[string]chan *sdk.Result
 	broken  error
+	outbox  chan *sdk.Call
 }
 
 func (g *generator) conn(ctx context.Context, name string) (*teacherConn, error) {
@@ -235,7 +236,9 @@ func (g *generator) conn(ctx context.Context, name string) (*teacherConn, error)
 		return nil, fmt.Errorf("teacher %q: %w", name, diags.Err())
 	}
 	c.stream = stream
+	c.outbox = make(chan *sdk.Call, 4096)
 	go c.recvLoop(g)
+	go c.sendLoop()
 	g.conns[name] = c
 	return c, nil
 }
@@ -268,7 +271,39 @@ func (c *teacherConn) recvLoop(g *generator) {
 	}
 }
 
-func (c *teacherConn) close() { _ = c.stream.CloseSend() }
+// sendLoop coalesces the calls that are ready into one stream message: at
+// high request rates this turns thousands of small sends into a few large ones.
+func (c *teacherConn) sendLoop() {
+	batch := make([]*sdk.Call, 0, 256)
+	for call := range c.outbox {
+		batch = append(batch[:0], call)
+	drain:
+		for len(batch) < cap(batch) {
+			select {
+			case more, ok := <-c.outbox:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, more)
+			default:
+				break drain
+			}
+		}
+		if err := c.stream.Send(batch); err != nil {
+			c.mu.Lock()
+			for _, call := range batch {
+				if ch, ok := c.pending[call.ID]; ok {
+					ch <- &sdk.Result{ID: call.ID, Err: &sdk.CallError{Code: sdk.ErrServer, Message: err.Error()}}
+					delete(c.pending, call.ID)
+				}
+			}
+			c.mu.Unlock()
+		}
+	}
+	_ = c.stream.CloseSend()
+}
+
+func (c *teacherConn) close() { close(c.outbox) }
 
 // send makes one attempt of a call on the stream.
 func (c *teacherConn) send(ctx context.Context, call *sdk.Call) *sdk.Result {
@@ -280,12 +315,7 @@ func (c *teacherConn) send(ctx context.Context, call *sdk.Call) *sdk.Result {
 	}
 	c.pending[call.ID] = ch
 	c.mu.Unlock()
-	if err := c.stream.Send([]*sdk.Call{call}); err != nil {
-		c.mu.Lock()
-		delete(c.pending, call.ID)
-		c.mu.Unlock()
-		return &sdk.Result{ID: call.ID, Err: &sdk.CallError{Code: sdk.ErrServer, Message: err.Error()}}
-	}
+	c.outbox <- call
 	select {
 	case r := <-ch:
 		return r
