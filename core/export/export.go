@@ -31,6 +31,12 @@ type Source interface {
 	Examples(f store.Filter, fn func(*store.Example) error) error
 }
 
+// textSource is a Source with a cheaper iterator that fills only the
+// fields an export needs (*store.Store has one).
+type textSource interface {
+	ExampleTexts(f store.Filter, fn func(*store.Example) error) error
+}
+
 // Options say what to export and where. At least one of JSONL, Parquet and
 // Card must be set.
 type Options struct {
@@ -185,7 +191,11 @@ func Export(src Source, opts Options) (*Result, error) {
 			batch = make([]Record, 0, batchSize)
 			return nil
 		}
-		err := src.Examples(opts.Filter, func(e *store.Example) error {
+		iter := src.Examples
+		if lt, ok := src.(textSource); ok {
+			iter = lt.ExampleTexts
+		}
+		err := iter(opts.Filter, func(e *store.Example) error {
 			batch = append(batch, Record{
 				Messages: []Message{{Role: "user", Content: e.Prompt}, {Role: "assistant", Content: e.Response}},
 				Teacher:  e.Teacher, Language: e.Language, Strategy: e.Strategy, ID: e.Key,

@@ -84,6 +84,32 @@ func (s *Store) Examples(f Filter, fn func(*Example) error) error {
 	return s.wrap("read examples", rows.Err())
 }
 
+// ExampleTexts is Examples for exports: it fills only Key, Unit, Teacher,
+// Language, Strategy, Seed, Idx, Prompt and Response, which reads about a
+// fifth less per row.
+func (s *Store) ExampleTexts(f Filter, fn func(*Example) error) error {
+	w, args := f.where("")
+	rows, err := s.rdb.Query(`SELECT key, unit_key, teacher, language, strategy, seed, idx, prompt, response FROM examples`+w+
+		` ORDER BY teacher, language, strategy, seed, idx, rowid`, args...)
+	if err != nil {
+		return s.wrap("read examples", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		e := new(Example)
+		if err := rows.Scan(&e.Key, &e.Unit, &e.Teacher, &e.Language, &e.Strategy, &e.Seed, &e.Idx, &e.Prompt, &e.Response); err != nil {
+			return s.wrap("read examples", err)
+		}
+		if err := fn(e); err != nil {
+			if errors.Is(err, ErrStop) {
+				return nil
+			}
+			return err
+		}
+	}
+	return s.wrap("read examples", rows.Err())
+}
+
 // CountExamples counts the examples matching f.
 func (s *Store) CountExamples(f Filter) (int, error) {
 	w, args := f.where("")

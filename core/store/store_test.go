@@ -191,6 +191,21 @@ func TestExamplesRoundTripAndOrder(t *testing.T) {
 		})
 	}
 
+	// ExampleTexts gives the same rows in the same order, text fields only.
+	var light []*Example
+	if err := s.ExampleTexts(Filter{}, func(e *Example) error { light = append(light, e); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(light) != len(got) {
+		t.Fatalf("ExampleTexts gave %d rows, Examples %d", len(light), len(got))
+	}
+	for i, e := range got {
+		want := &Example{Key: e.Key, Unit: e.Unit, Teacher: e.Teacher, Language: e.Language, Strategy: e.Strategy, Seed: e.Seed, Idx: e.Idx, Prompt: e.Prompt, Response: e.Response}
+		if d := cmp.Diff(want, light[i]); d != "" {
+			t.Fatalf("ExampleTexts row %d (-want +got):\n%s", i, d)
+		}
+	}
+
 	// ErrStop ends early without error.
 	n := 0
 	if err := s.Examples(Filter{}, func(*Example) error {
