@@ -107,6 +107,34 @@ func TestValidatePluginConfigErrors(t *testing.T) {
 	}
 }
 
+// TestValidateMalformedSpecs runs `polyglot validate` on every malformed
+// spec fixture: each must fail with its marked diagnostic at its line.
+func TestValidateMalformedSpecs(t *testing.T) {
+	files, _ := filepath.Glob(filepath.Join(repoRoot, "testdata/specs/invalid/*.hcl"))
+	if len(files) < 30 {
+		t.Fatalf("only %d malformed specs", len(files))
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			line, want := marker(t, f)
+			r := polyglot(t, filepath.Dir(f), "validate", f)
+			if r.code == 0 {
+				t.Fatalf("validate accepted a malformed spec")
+			}
+			loc := filepath.Base(f) + ":" + strconv.Itoa(line) + ":"
+			if !strings.Contains(r.stderr, loc) || !strings.Contains(r.stderr, want) {
+				t.Errorf("want %q at %s, got:\n%s", want, loc, r.stderr)
+			}
+		})
+	}
+	for _, dir := range []string{"testdata/specs/valid/minimal"} {
+		pd := installEcho(t)
+		if r := polyglot(t, repoRoot, "validate", "--plugin-dir", pd, filepath.Join(repoRoot, dir)); r.code != 0 {
+			t.Errorf("%s: %s", dir, r.stderr)
+		}
+	}
+}
+
 func marker(t *testing.T, path string) (int, string) {
 	f, err := os.Open(path)
 	if err != nil {
