@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -76,7 +77,7 @@ func TestBatchModeResumesPollingAfterKill(t *testing.T) {
 			t.Errorf("unit %s is %s", u.Label, u.State)
 		}
 	}
-	if _, err := filepathStat(filepath.Join(store, "report", "report.html")); err != nil {
+	if _, err := os.Stat(filepath.Join(store, "report", "report.html")); err != nil {
 		t.Errorf("no report after the resumed run: %v", err)
 	}
 	// A third run has nothing to do and submits nothing.
@@ -119,4 +120,35 @@ func batchSummary(t *testing.T, v []string) batchCounts {
 		}
 	}
 	return c
+}
+
+// TestBatchModeRecordsPerRequestErrors: a batch line the provider rejects
+// (400) is a final failure; one that failed on the provider's side (500)
+// is retried by the next run in a new batch that holds only it.
+func TestBatchModeRecordsPerRequestErrors(t *testing.T) {
+	fake := fakeprovider.Start(t, fakeprovider.Options{APIKey: testKey, BatchPolls: 2})
+	seeds := filepath.Join(t.TempDir(), "de.jsonl")
+	var b strings.Builder
+	for i, p := range []string{"Wie spät ist es?", "Was ist ein Verb? [[fault:bad_request]]", "Warum ist der Himmel blau?", "Nenne drei Flüsse. [[fault:server]]", "Was kocht man im Winter?", "Wie heißt du?"} {
+		b.WriteString(`{"id":"de-` + itoa(i) + `","language":"de","prompt":"` + p + `","response":"-"}` + "\n")
+	}
+	if err := os.WriteFile(seeds, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(specDir, "faults")
+	v := vars(fake, t.TempDir(), "seeds="+seeds, `languages=["de"]`, "examples_per_cell=6", "batch=true")
+	o := runOpts{env: []string{"POLYGLOT_BATCH_POLL=20ms"}}
+	for run := 1; run <= 2; run++ {
+		r := polyglot(t, o, args("run", v, dir, "--only", "teacher=gpt,stage=generate")...)
+		if r.code == 0 || !strings.Contains(r.stderr, "1 of 6 requests of batch") || !strings.Contains(r.stderr, "run again to send them in a new batch") {
+			t.Fatalf("run %d: want the unit to fail with one temporary failure, got %d:\n%s", run, r.code, tail(r.stderr, 2000))
+		}
+		sum := status(t, v, dir)
+		if tot := sum.Total; tot.Examples != 4 || tot.Failures != 1 || tot.Retrying != 1 {
+			t.Errorf("run %d: %d examples, %d failures, %d retrying; want 4, 1, 1", run, tot.Examples, tot.Failures, tot.Retrying)
+		}
+		if got := fake.Stats().ByRoute["openai.batches"]; got != int64(run) {
+			t.Errorf("after run %d the fake has %d batches, want %d", run, got, run)
+		}
+	}
 }

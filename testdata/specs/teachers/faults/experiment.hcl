@@ -44,6 +44,11 @@ variable "concurrency" {
   default = 64
 }
 
+variable "batch" {
+  type    = bool
+  default = false
+}
+
 variable "timeout" {
   type    = string
   default = "2s"
@@ -56,6 +61,7 @@ seeds "rows" {
 teacher "gpt" {
   plugin = "openai"
   model  = "gpt-fake-1"
+  batch  = var.batch
   price {
     input_per_mtok  = 2.5
     output_per_mtok = 10
@@ -77,6 +83,7 @@ teacher "gpt" {
 teacher "claude" {
   plugin = "anthropic"
   model  = "claude-fake-1"
+  batch  = var.batch
   price {
     input_per_mtok  = 3
     output_per_mtok = 15

@@ -1,0 +1,294 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/polyglot-teachers/polyglot/plugins/teachers/internal/fakeprovider"
+)
+
+// benchConcurrency is the teacher's concurrency and the bare loop's
+// worker count.
+const benchConcurrency = 32
+
+// TestThroughputVersusBareClient compares the full generation path
+// (polyglot run: host → openai plugin over gRPC → HTTP → SQLite store)
+// with a bare net/http loop in this process, both against the same
+// zero-latency fake server with the same concurrency, measured in the same
+// run. The path's rate is measured at the server, from its first to its
+// last request, so process start and plan are not counted (they are
+// reported separately). Opt in with POLYGLOT_E2E_BENCH=N (requests, e.g.
+// 20000); the ratio must reach POLYGLOT_E2E_BENCH_MIN (default 0.8).
+func TestThroughputVersusBareClient(t *testing.T) {
+	n := envInt(t, "POLYGLOT_E2E_BENCH", 0)
+	if n == 0 {
+		t.Skip("set POLYGLOT_E2E_BENCH=20000 to measure throughput")
+	}
+	minRatio := 0.8
+	if s := os.Getenv("POLYGLOT_E2E_BENCH_MIN"); s != "" {
+		minRatio, _ = strconv.ParseFloat(s, 64)
+	}
+	fake := fakeprovider.Start(t, fakeprovider.Options{Seed: 5, APIKey: testKey})
+	seeds := writeSeeds(t, []string{"de"}, n)
+
+	// Bare loop first, then the path, then the bare loop again: the
+	// machine is shared, so the baseline is the mean of both sides.
+	// CPU: the test process runs the fake server for both sides, so the
+	// bare client's own CPU is this process's CPU during the bare loop
+	// minus what the server took per request during the path's run.
+	c0 := selfCPU()
+	bare1 := bareLoop(t, fake, seeds, n)
+	c1 := selfCPU()
+	path, wall, rss := pathRun(t, fake, seeds, n, os.Getenv("POLYGLOT_E2E_PROFILE"))
+	c2 := selfCPU()
+	bare2 := bareLoop(t, fake, seeds, n)
+	pathCPU := lastTreeCPU
+	bare := (bare1 + bare2) / 2
+	ratio := path / bare
+	server := c2 - c1 // the server (and the polling) during the path's run
+	t.Logf("N=%d concurrency=%d: bare loop %.0f and %.0f req/s; polyglot run %.0f req/s at the server (%.0f req/s over the whole process, %s); ratio %.2f; peak RSS %d MiB",
+		n, benchConcurrency, bare1, bare2, path, float64(n)/wall.Seconds(), wall.Round(time.Millisecond), ratio, rss>>20)
+	t.Logf("CPU per request: this process (server + bare client) %.0f µs during the bare loop, %.0f µs (server) during the path; polyglot (host + plugin) %.0f µs; load average %s",
+		us(c1-c0, n), us(server, n), us(pathCPU, n), loadavg())
+	if ratio < minRatio {
+		t.Errorf("the full path reaches %.2f of the bare client's throughput, want at least %.2f", ratio, minRatio)
+	}
+}
+
+// TestMemoryStaysFlat runs POLYGLOT_E2E_LONG requests (e.g. 1000000)
+// through polyglot run and samples the resident memory of polyglot and its
+// plugin processes; the last quarter's peak must stay within 1.5x of the
+// peak of the second quarter (after warm-up).
+func TestMemoryStaysFlat(t *testing.T) {
+	n := envInt(t, "POLYGLOT_E2E_LONG", 0)
+	if n == 0 {
+		t.Skip("set POLYGLOT_E2E_LONG=1000000 to check memory over a long run")
+	}
+	fake := fakeprovider.Start(t, fakeprovider.Options{Seed: 5, APIKey: testKey})
+	seeds := writeSeeds(t, []string{"de"}, n)
+	samples := []rssSample{}
+	var mu sync.Mutex
+	path, wall, peak := pathRunSampled(t, fake, seeds, n, "", func(s rssSample) {
+		mu.Lock()
+		samples = append(samples, s)
+		mu.Unlock()
+	})
+	q := func(k int) int64 { // peak of the k-th quarter by requests served
+		var m int64
+		for _, s := range samples {
+			if int(s.served*4/int64(n)) == k && s.rss > m {
+				m = s.rss
+			}
+		}
+		return m
+	}
+	t.Logf("N=%d: %.0f req/s at the server, %s in all; RSS peak by quarter %d, %d, %d, %d MiB (overall %d MiB, %d samples)",
+		n, path, wall.Round(time.Second), q(0)>>20, q(1)>>20, q(2)>>20, q(3)>>20, peak>>20, len(samples))
+	if q(1) == 0 || q(3) == 0 {
+		t.Fatalf("too few samples: %d", len(samples))
+	}
+	if float64(q(3)) > 1.5*float64(q(1)) {
+		t.Errorf("memory grows: %d MiB in the second quarter, %d MiB in the last", q(1)>>20, q(3)>>20)
+	}
+}
+
+func envInt(t *testing.T, name string, def int) int {
+	s := os.Getenv(name)
+	if s == "" {
+		return def
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 {
+		t.Fatalf("%s=%q: want a number of requests", name, s)
+	}
+	return n
+}
+
+// bareLoop sends one chat request per seed row, like the plugin's (system
+// prompt, user prompt, model, max_tokens, temperature, top_p), from
+// benchConcurrency goroutines and returns requests per second. Bodies are
+// built before the clock starts and answers are read but not parsed: this
+// is the most a client can get from the server.
+func bareLoop(t *testing.T, fake *fakeprovider.Server, seedsGlob string, n int) float64 {
+	t.Helper()
+	files, _ := filepath.Glob(seedsGlob)
+	bodies := make([][]byte, 0, n)
+	for _, f := range files {
+		fh, err := os.Open(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc := bufio.NewScanner(fh)
+		for sc.Scan() && len(bodies) < n {
+			var row struct{ Prompt string }
+			json.Unmarshal(sc.Bytes(), &row)
+			b, _ := json.Marshal(map[string]any{"model": "gpt-fake-1", "max_tokens": 64, "temperature": 0.7, "top_p": 0.95,
+				"messages": []map[string]string{{"role": "system", "content": "You are a fluent, culturally aware expert in German (Deutsch). You write German the way an educated native speaker does."}, {"role": "user", "content": row.Prompt}}})
+			bodies = append(bodies, b)
+		}
+		fh.Close()
+	}
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: benchConcurrency * 2}, Timeout: 10 * time.Second}
+	defer client.CloseIdleConnections()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range benchConcurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := next.Add(1) - 1; i < int64(len(bodies)); i = next.Add(1) - 1 {
+				req, _ := http.NewRequest(http.MethodPost, fake.URL+"/v1/chat/completions", bytes.NewReader(bodies[i]))
+				req.Header.Set("Authorization", "Bearer "+testKey)
+				req.Header.Set("Content-Type", "application/json")
+				resp, err := client.Do(req)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					t.Errorf("status %d", resp.StatusCode)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return float64(len(bodies)) / time.Since(start).Seconds()
+}
+
+type rssSample struct {
+	at     time.Time
+	served int64 // requests the server had seen
+	rss    int64 // bytes, polyglot and its plugin processes
+}
+
+func pathRun(t *testing.T, fake *fakeprovider.Server, seeds string, n int, cpuProfile string) (float64, time.Duration, int64) {
+	return pathRunSampled(t, fake, seeds, n, cpuProfile, nil)
+}
+
+// pathRunSampled runs `polyglot run` of n requests of the gpt teacher and
+// returns the server-side rate, the process's wall time and its peak RSS.
+func pathRunSampled(t *testing.T, fake *fakeprovider.Server, seeds string, n int, cpuProfile string, sample func(rssSample)) (float64, time.Duration, int64) {
+	t.Helper()
+	dir := filepath.Join(specDir, "faults")
+	base := fake.Stats().ByRoute["openai.chat"]
+	v := vars(fake, t.TempDir(), "seeds="+seeds, "languages=[\"de\"]", "examples_per_cell="+itoa(n), "concurrency="+itoa(benchConcurrency), "timeout=30s")
+	o := runOpts{}
+	if cpuProfile != "" {
+		o.env = append(o.env, "POLYGLOT_CPUPROFILE="+cpuProfile)
+	}
+	start := time.Now()
+	cmd, out := startBackground(t, o, args("run", v, dir, "--only", "teacher=gpt,stage=generate")...)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	var first, last time.Time
+	var peak int64
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	sampleEvery := 0
+	for {
+		select {
+		case err := <-done:
+			wall := time.Since(start)
+			if cmd.ProcessState != nil {
+				// wait4's usage covers the plugins the host reaped.
+				lastTreeCPU = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+			}
+			if err != nil {
+				t.Fatalf("polyglot run: %v\n%s", err, tail(out.String(), 3000))
+			}
+			served := fake.Stats().ByRoute["openai.chat"] - base
+			if served != int64(n) {
+				t.Fatalf("the server saw %d requests, want %d", served, n)
+			}
+			if first.IsZero() || !last.After(first) {
+				t.Fatal("the run's requests were not observed")
+			}
+			// The first observation is up to one tick late.
+			return float64(n-1) / last.Sub(first).Seconds(), wall, peak
+		case now := <-tick.C:
+			served := fake.Stats().ByRoute["openai.chat"] - base
+			if served > 0 && first.IsZero() {
+				first = now
+			}
+			if served == int64(n) && last.IsZero() {
+				last = now
+			}
+			if sampleEvery++; sampleEvery%20 == 0 {
+				rss := treeRSS(cmd.Process.Pid)
+				peak = max(peak, rss)
+				if sample != nil {
+					sample(rssSample{now, served, rss})
+				}
+			}
+		}
+	}
+}
+
+// treeRSS is the resident memory of pid and its children (the plugins).
+func treeRSS(pid int) int64 {
+	total := procRSS(pid)
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		c, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", c))
+		if err != nil {
+			continue
+		}
+		// Fields after the command name, which is in parentheses.
+		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+		if len(f) > 2 && f[1] == strconv.Itoa(pid) {
+			total += procRSS(c)
+		}
+	}
+	return total
+}
+
+func procRSS(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "VmRSS:") {
+			kb, _ := strconv.ParseInt(strings.Fields(l)[1], 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+// lastTreeCPU is the CPU time of the last pathRun's process tree.
+var lastTreeCPU time.Duration
+
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func us(d time.Duration, n int) float64 { return float64(d.Microseconds()) / float64(n) }
+
+func loadavg() string {
+	b, _ := os.ReadFile("/proc/loadavg")
+	return strings.Join(strings.Fields(string(b))[:3], " ")
+}
