@@ -31,6 +31,12 @@ variable "slurm_time" {
   default = "00:05:00"
 }
 
+variable "reference" {
+  type        = string
+  default     = ""
+  description = "a published reference model for on_slurm; empty trains one on the human seeds"
+}
+
 seeds "human" {
   path = "${var.root}/examples/plugin-teacher-echo/example/data/seeds.jsonl"
 }
@@ -52,6 +58,7 @@ metric "relevance" {
 
 student "on_slurm" {
   base_model = "allenai/Olmo-3-1025-7B"
+  reference  = var.reference
   trainer    = "trl"
   hyperparameters = {
     method = "qlora"
