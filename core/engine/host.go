@@ -79,6 +79,7 @@ func (h *host) studentOf(job *sdk.Job) (*spec.Student, error) {
 			if c.Stage != plan.Train && c.Stage != plan.Evaluate {
 				continue
 			}
+			// The folder Runner.WorkDir gives the unit (without creating it).
 			dir := filepath.Join(h.r.Store.Dir(), "work", string(c.Stage), c.Key[:16])
 			if rel, err := filepath.Rel(dir, job.WorkDir); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
 				u = c
