@@ -234,6 +234,12 @@ func TestMixedTeachersEndToEnd(t *testing.T) {
 		t.Errorf("report: %s", rr.stderr)
 	}
 	exportDir := exportAll(t, v, specDir)
+	if exportDir != "" {
+		data, err := os.ReadFile(filepath.Join(exportDir, "data.jsonl"))
+		if n := bytes.Count(data, []byte("\n")); err != nil || n != 36 {
+			t.Errorf("export data.jsonl: %d lines (%v), want 36", n, err)
+		}
+	}
 	assertNoKey(t, r.stderr, store, exportDir)
 }
 
