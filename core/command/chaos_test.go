@@ -20,6 +20,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/parquet-go/parquet-go"
 )
 
 // chatServer is an OpenAI-compatible chat completions endpoint on
@@ -41,7 +43,7 @@ func startChatServer(t *testing.T, addr string, delay time.Duration) *chatServer
 	t.Helper()
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		t.Fatalf("test server on %s: %v", addr, err)
+		t.Fatalf("test server on %s: %v (the second server reuses the first one's port; run the test again if another process took it)", addr, err)
 	}
 	s := &chatServer{t: t, ln: ln, delay: delay}
 	mux := http.NewServeMux()
@@ -187,8 +189,8 @@ func newChaosRun(t testing.TB, spec, seeds, baseURL string, examples, concurrenc
 	marker := fmt.Sprintf("POLYGLOT_TEST_MARK=%d-%d", os.Getpid(), time.Now().UnixNano())
 	return &chaosRun{
 		marker: marker,
-		spec:  filepath.Join(repoRoot, "testdata/specs", spec),
-		store: store,
+		spec:   filepath.Join(repoRoot, "testdata/specs", spec),
+		store:  store,
 		vars: []string{
 			"--plugin-dir", t.TempDir(), // built-in plugins only
 			"-var", "store=" + store,
@@ -340,6 +342,13 @@ func TestChaosKillAndResume(t *testing.T) {
 		}
 	}
 	checkJSONL(t, a["data.jsonl"], chaosExamples)
+	pf, err := parquet.OpenFile(bytes.NewReader(a["data.parquet"]), int64(len(a["data.parquet"])))
+	if err != nil {
+		t.Fatalf("data.parquet: %v", err)
+	}
+	if pf.NumRows() != chaosExamples {
+		t.Errorf("data.parquet has %d rows, want %d", pf.NumRows(), chaosExamples)
+	}
 }
 
 // killDuring starts `polyglot run`, waits until the server has seen mark
