@@ -18,6 +18,14 @@
 // Schema changes are migrations keyed by PRAGMA user_version; a store written
 // by a newer polyglot is refused (ErrNewerSchema) before anything is changed.
 //
+// Bulk-write design, measured on 1.4 million ~1 KB examples: 16 KiB pages;
+// multi-row INSERT … RETURNING (exact running totals per cell without a
+// second query); no index on the random request key alone (request keys are
+// unique within their unit, enforced by the (unit, key) index, which grows
+// at the few units being generated, not at random places); statement
+// journals in memory; and a background goroutine that runs PASSIVE WAL
+// checkpoints on the second core while the writer keeps inserting.
+//
 // The pure-Go driver modernc.org/sqlite is used so that polyglot stays a
 // single static binary without cgo.
 package store

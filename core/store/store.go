@@ -91,7 +91,8 @@ func (s *Store) Dir() string { return s.dir }
 // Path is the database file (absolute).
 func (s *Store) Path() string { return s.path }
 
-// Close checkpoints and closes the database and releases the lock.
+// Close checkpoints and closes the database and releases the lock. Close
+// every Writer first: rows still buffered in an open Writer are lost.
 func (s *Store) Close() error {
 	var errs []error
 	if s.ckStop != nil {
