@@ -375,7 +375,9 @@ func (g *generator) call(ctx context.Context, teacher string, call *sdk.Call, at
 			*attempts++
 		}
 		start := time.Now()
-		res := c.send(permit.Context(), call)
+		sendCtx, sent := inFlight(permit.Context())
+		res := c.send(sendCtx, call)
+		sent()
 		if res.Latency == 0 {
 			res.Latency = time.Since(start)
 		}
@@ -399,6 +401,17 @@ func (g *generator) call(ctx context.Context, teacher string, call *sdk.Call, at
 		}
 		permit, err = permit.Next(ctx)
 	}
+}
+
+// inFlight keeps an attempt's deadline but not its cancellation: a call
+// that was sent is paid for, so a stopping run (Ctrl-C) waits for its
+// answer and saves it rather than sending it again on the next run.
+func inFlight(ctx context.Context) (context.Context, context.CancelFunc) {
+	dl, ok := ctx.Deadline()
+	if !ok {
+		return ctx, func() {}
+	}
+	return context.WithDeadline(context.WithoutCancel(ctx), dl)
 }
 
 func (g *generator) seedRows() ([]strategy.Row, error) {
