@@ -351,6 +351,56 @@ func TestChaosKillAndResume(t *testing.T) {
 	}
 }
 
+// TestInterruptSavesInFlightAnswers stops a run with Ctrl-C (SIGINT) five
+// times while requests are in flight. A graceful stop waits for the calls
+// already sent, which are paid for, and saves their answers: the resumed
+// runs send no request twice.
+func TestInterruptSavesInFlightAnswers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs polyglot several times")
+	}
+	const n, stops = 2000, 5
+	srv := startChatServer(t, "127.0.0.1:0", 20*time.Millisecond)
+	r := newChaosRun(t, "chaos", writeSeeds(t, t.TempDir(), n), srv.baseURL(), n, chaosConcurrency)
+	for i := 0; i < stops; i++ {
+		cmd := r.command("run")
+		var errb bytes.Buffer
+		cmd.Stderr = &errb
+		before := srv.requests.Load()
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		for srv.requests.Load() < before+int64(n/(stops+2)) || srv.inflight.Load() == 0 {
+			time.Sleep(200 * time.Microsecond)
+		}
+		inflight := srv.inflight.Load()
+		if err := cmd.Process.Signal(os.Interrupt); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != 130 {
+				t.Fatalf("stop %d: want exit code 130 after Ctrl-C, got %v\n%s", i+1, err, errb.String())
+			}
+		case <-time.After(30 * time.Second):
+			cmd.Process.Kill()
+			t.Fatalf("stop %d: polyglot run did not stop within 30s of Ctrl-C\n%s", i+1, errb.String())
+		}
+		t.Logf("stop %d: Ctrl-C with %d requests in flight, after request %d", i+1, inflight, srv.requests.Load())
+	}
+	r.run(t, "run")
+	if got := srv.requests.Load(); got != n {
+		t.Errorf("the server saw %d requests for %d examples: Ctrl-C lost answers it had paid for", got, n)
+	}
+	if s := r.status(t); s.Total.Examples != n {
+		t.Errorf("the store has %d examples, want %d", s.Total.Examples, n)
+	}
+	r.noLeftovers(t)
+}
+
 // killDuring starts `polyglot run`, waits until the server has seen mark
 // requests in all and one of this process, then for delay, then until a
 // request is in flight, and SIGKILLs it. It returns the request count at
