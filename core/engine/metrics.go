@@ -130,9 +130,19 @@ func (r *Runner) runMetric(ctx context.Context, u *plan.Unit) (any, error) {
 		direction = "none"
 	}
 	perExample := map[string][]float64{}
+	// Per-strategy means of per-example values give the per-strategy
+	// results of the report without a metric run per strategy.
+	strategyOf := map[string]string{}
+	byStrategy := map[string]map[string][]float64{} // value key -> strategy -> values
 	store1 := func(vals []sdk.ExampleValue) error {
 		for _, v := range vals {
 			for k, x := range v.Values {
+				if st := strategyOf[v.ID]; st != "" {
+					if byStrategy[k] == nil {
+						byStrategy[k] = map[string][]float64{}
+					}
+					byStrategy[k][st] = append(byStrategy[k][st], x)
+				}
 				name := u.Metric
 				if k != "value" {
 					name += "." + k
@@ -166,6 +176,7 @@ func (r *Runner) runMetric(ctx context.Context, u *plan.Unit) (any, error) {
 			if !chosen[e.Key] {
 				return nil
 			}
+			strategyOf[e.Key] = e.Strategy
 			batch = append(batch, sdk.Example{ID: e.Key, Prompt: e.Prompt, Response: e.Response, Language: e.Language, Strategy: e.Strategy, Teacher: e.Teacher})
 			if len(batch) == cap(batch) {
 				return flush()
@@ -186,6 +197,20 @@ func (r *Runner) runMetric(ctx context.Context, u *plan.Unit) (any, error) {
 	if err := store1(vals); err != nil {
 		return nil, err
 	}
+	// A plugin may name its per-example main value after itself
+	// (perplexity); whichever per-example value averages to the cell's
+	// "value" is that value.
+	if _, ok := byStrategy["value"]; !ok {
+		if cv, ok := agg.Values["value"]; ok {
+			for k, xs := range perExample {
+				if _, agged := agg.Values[k]; !agged && closeTo(cv, mean(xs)) {
+					byStrategy["value"] = byStrategy[k]
+					perExample["value"] = xs
+					break
+				}
+			}
+		}
+	}
 	var aggs []store.MetricAggregate
 	for k, v := range agg.Values {
 		name, dir := u.Metric, direction
@@ -202,13 +227,64 @@ func (r *Runner) runMetric(ctx context.Context, u *plan.Unit) (any, error) {
 		}
 		aggs = append(aggs, a)
 	}
-	sort.Slice(aggs, func(i, j int) bool { return aggs[i].Metric < aggs[j].Metric })
+	// Only values whose cell aggregate is the mean of the per-example
+	// values can be split by strategy this way (not diversity, which is a
+	// property of the whole set); and only when the cell mixes strategies.
+	if len(byStrategy["value"]) > 1 || (len(byStrategy) > 0 && func() bool {
+		for _, m := range byStrategy {
+			if len(m) > 1 {
+				return true
+			}
+		}
+		return false
+	}()) {
+		for k, groups := range byStrategy {
+			name, dir := u.Metric, direction
+			if k != "value" {
+				name += "." + k
+				if !valueNames[k] {
+					continue
+				}
+			}
+			cellMean, ok := agg.Values[k]
+			if !ok || !closeTo(cellMean, mean(perExample[k])) {
+				continue
+			}
+			for st, xs := range groups {
+				a := store.MetricAggregate{Metric: name, Teacher: u.Teacher, Language: u.Language, Strategy: st, Seed: int(u.Seed), Value: mean(xs), Direction: dir, N: len(xs)}
+				if len(xs) > 1 {
+					a.Stderr = stderr(xs)
+					a.Detail, _ = json.Marshal(xs)
+				}
+				aggs = append(aggs, a)
+			}
+		}
+	}
+	sort.Slice(aggs, func(i, j int) bool {
+		if aggs[i].Metric != aggs[j].Metric {
+			return aggs[i].Metric < aggs[j].Metric
+		}
+		return aggs[i].Strategy < aggs[j].Strategy
+	})
 	if err := r.Store.PutMetricAggregate(aggs...); err != nil {
 		return nil, &fatalError{err}
 	}
 	r.Opts.Progress.Advance(plan.Metrics, 1, 0)
 	return map[string]any{"sample": len(chosen), "cell_examples": total, "values": agg.Values}, nil
 }
+
+func mean(xs []float64) float64 {
+	if len(xs) == 0 {
+		return math.NaN()
+	}
+	t := 0.0
+	for _, x := range xs {
+		t += x
+	}
+	return t / float64(len(xs))
+}
+
+func closeTo(a, b float64) bool { return math.Abs(a-b) <= 1e-9*math.Max(1, math.Abs(a)) }
 
 func stderr(xs []float64) float64 {
 	n := float64(len(xs))

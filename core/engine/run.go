@@ -44,7 +44,7 @@ type Progress interface {
 
 type nopProgress struct{}
 
-func (nopProgress) StageStart(plan.Stage, int, int)   {}
+func (nopProgress) StageStart(plan.Stage, int, int)  {}
 func (nopProgress) Advance(plan.Stage, int, float64) {}
 func (nopProgress) StageDone(plan.Stage)             {}
 
