@@ -451,6 +451,10 @@ func (g *generator) runUnit(ctx context.Context, u *plan.Unit) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	rows, skipped := g.fitContext(u.Teacher, rows)
+	if skipped > 0 {
+		g.r.log.Info().Str("unit", u.Label).Int("skipped", skipped).Msg("seed prompts too long for the teacher's context window were skipped")
+	}
 	reqs := strategy.Expand(st, rows, u.Language, u.N, u.Seed)
 	if len(reqs) == 0 {
 		return nil, fmt.Errorf("strategy %q has no seed rows for language %q (check its input block and the seeds' language and strategies columns)", st.Name, u.Language)
@@ -526,7 +530,42 @@ func (g *generator) runUnit(ctx context.Context, u *plan.Unit) (any, error) {
 	if missing > 0 {
 		return nil, fmt.Errorf("%d of %d requests failed temporarily (see `polyglot status`); run again to retry them", missing, len(reqs))
 	}
-	return map[string]int{"requests": len(reqs), "new_examples": produced, "new_failures": failed}, nil
+	return map[string]int{"requests": len(reqs), "new_examples": produced, "new_failures": failed, "skipped_long_seeds": skipped}, nil
+}
+
+// fitContext drops seed rows whose prompt cannot fit the teacher's context
+// window together with its answer (METHOD.md §2: such seeds are skipped).
+// Tokens are estimated from the text: a token per four bytes of Latin
+// script, per character of scripts without spaces, whichever is more.
+func (g *generator) fitContext(teacher string, rows []strategy.Row) ([]strategy.Row, int) {
+	ts := g.r.P.Exp.Teacher(teacher)
+	if ts == nil || ts.ContextTokens == nil {
+		return rows, 0
+	}
+	answer := 1024
+	if ts.Sampling.MaxTokens != nil {
+		answer = *ts.Sampling.MaxTokens
+	}
+	budget := *ts.ContextTokens - answer
+	out := make([]strategy.Row, 0, len(rows))
+	for _, r := range rows {
+		if EstimateTokens(r.Prompt) <= budget {
+			out = append(out, r)
+		}
+	}
+	return out, len(rows) - len(out)
+}
+
+// EstimateTokens is a tokenizer-free upper-ish estimate of a text's tokens.
+func EstimateTokens(s string) int {
+	byBytes := (len(s) + 3) / 4
+	wide := 0
+	for _, r := range s {
+		if r >= 0x2E80 { // CJK and other scripts written without spaces
+			wide++
+		}
+	}
+	return max(byBytes, wide)
 }
 
 // runRequest runs a request's steps and commits its outcome. ok reports an

@@ -180,6 +180,7 @@ func (b *builder) teacherFragment(t TeacherRef) map[string]any {
 	if t.Spec != nil {
 		f["model"], f["family"], f["sampling"], f["batch"] = t.Spec.Model, t.Spec.Family, t.Spec.Sampling, t.Spec.Batch
 		f["max_reasks"] = t.Spec.Limits.Reasks
+		f["context_tokens"] = t.Spec.ContextTokens // which seeds fit
 	}
 	return f
 }

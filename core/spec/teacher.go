@@ -42,6 +42,7 @@ var teacherSpec = &blockSpec{
 		{name: "benchmark_strength", ty: cty.Number},
 		{name: "batch", ty: cty.Bool, def: cty.False},
 		{name: "generate", ty: cty.Bool, def: cty.True},
+		{name: "context_tokens", ty: cty.Number},
 	},
 	blocks: []nestedSpec{
 		{typeName: "price", spec: priceSpec, max: 1},
@@ -62,6 +63,10 @@ func (l *loader) evalTeacher(n *node, ctx *hcl.EvalContext) {
 	t.BenchmarkStrength = r.numPtr("benchmark_strength")
 	t.Batch = r.bool("batch")
 	t.Generate = r.bool("generate")
+	if v := r.nonNegNumPtr("context_tokens"); v != nil {
+		n := int(*v)
+		t.ContextTokens = &n
+	}
 
 	p := r.sub("price")
 	t.Price = Price{InputPerMTok: p.num("input_per_mtok"), OutputPerMTok: p.num("output_per_mtok")}

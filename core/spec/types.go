@@ -119,11 +119,14 @@ type Teacher struct {
 	// Generate is false for teachers that only serve other blocks (a
 	// judge, a translation model in a two-step strategy): they get no
 	// cells of their own and are not ranked.
-	Generate    bool
-	Config      hcl.Body   // plugin-owned; never nil (an empty body at the block when absent)
-	ConfigRange *hcl.Range // nil when there is no config block
-	DeclRange   hcl.Range
-	Ranges      map[string]hcl.Range
+	Generate bool
+	// ContextTokens is the model's context window; seed prompts that
+	// cannot fit with the answer are skipped (METHOD.md §2). nil: no limit.
+	ContextTokens *int
+	Config        hcl.Body   // plugin-owned; never nil (an empty body at the block when absent)
+	ConfigRange   *hcl.Range // nil when there is no config block
+	DeclRange     hcl.Range
+	Ranges        map[string]hcl.Range
 }
 
 // Price is USD per million tokens.
