@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/polyglot-teachers/polyglot/core/apictl"
@@ -120,6 +121,10 @@ func (g *generator) runBatchUnit(ctx context.Context, u *plan.Unit) (any, error)
 		call.Metadata["seed_prompt"] = req.Seed.Prompt
 		call.Metadata["cell"] = u.Teacher + "/" + u.Language
 		applySampling(call, sampling)
+		// Short ids: providers bound custom_id (Anthropic: 64 characters
+		// of [A-Za-z0-9_-]), and the request index is unique in the unit
+		// and stable across runs, so a resumed batch still maps back.
+		call.ID = "r" + strconv.Itoa(req.Index)
 		bc.call = call
 		byID[call.ID] = bc
 		all = append(all, bc)

@@ -81,10 +81,15 @@ func TestMemoryStaysFlat(t *testing.T) {
 	seeds := writeSeeds(t, []string{"de"}, n)
 	samples := []rssSample{}
 	var mu sync.Mutex
+	start := time.Now()
 	path, wall, peak := pathRunSampled(t, fake, seeds, n, "", func(s rssSample) {
 		mu.Lock()
+		defer mu.Unlock()
+		// A line every tenth of the run, for a run watched as it goes.
+		if len(samples) > 0 && s.served*10/int64(n) != samples[len(samples)-1].served*10/int64(n) {
+			t.Logf("%s: %d requests served, RSS %d MiB", s.at.Sub(start).Round(time.Second), s.served, s.rss>>20)
+		}
 		samples = append(samples, s)
-		mu.Unlock()
 	})
 	q := func(k int) int64 { // peak of the k-th quarter by requests served
 		var m int64
