@@ -94,6 +94,8 @@ func (Metric) Open(ctx context.Context, req sdk.MetricRequest) (sdk.Accumulator,
 	if err != nil {
 		return nil, sdk.Diagnostics{sdk.Errorf(nil, "Cannot set up duplicate detection", "%v", err)}
 	}
+	// Each batch is judged as it comes: the flags need not be kept.
+	a.dropFlags = true
 	return &component{a: a}, nil
 }
 
@@ -129,6 +131,10 @@ func (c *component) Add(ctx context.Context, batch []sdk.Example) ([]sdk.Example
 	out := make([]sdk.ExampleValue, len(batch))
 	for i, f := range c.a.flags[start:] {
 		out[i] = c.judge(f)
+	}
+	if c.a.dropFlags {
+		clear(c.a.flags) // drop the strings they point to
+		c.a.flags = c.a.flags[:0]
 	}
 	return out, nil
 }

@@ -176,8 +176,39 @@ type Accumulator struct {
 	cellPairs map[[16]byte]int32
 	ids       []string
 	flags     []ExampleFlags
-	started   bool
-	finished  bool
+	// Rates are counted as examples arrive, so that the SDK component,
+	// which judges each batch as it comes, can drop the per-example flags
+	// (dropFlags: 184 bytes an example, and a growing slice) instead of
+	// keeping them for Finish.
+	n, pairExact, pairSeed int
+	promptRates            rateCounts
+	responseRates          rateCounts
+	dropFlags              bool
+	started                bool
+	finished               bool
+}
+
+// rateCounts accumulates one field's Rates.
+type rateCounts struct {
+	near, exact, seedNear, seedExact int
+	jaccard, seedJaccard             float64
+}
+
+func (c *rateCounts) add(f Flags) {
+	if f.Duplicate() {
+		c.near++
+		c.jaccard += f.Jaccard
+		if f.Exact {
+			c.exact++
+		}
+	}
+	if f.CopiesSeed() {
+		c.seedNear++
+		c.seedJaccard += f.SeedJaccard
+		if f.SeedExact {
+			c.seedExact++
+		}
+	}
 }
 
 // NewAccumulator returns an Accumulator.
@@ -293,6 +324,15 @@ func (a *Accumulator) Add(ctx context.Context, batch []Example) error {
 				f.PairSeedID = a.seedIDs[s]
 			}
 		}
+		a.n++
+		a.promptRates.add(f.Prompt)
+		a.responseRates.add(f.Response)
+		if f.PairOf >= 0 {
+			a.pairExact++
+		}
+		if f.PairSeedID != "" {
+			a.pairSeed++
+		}
 		a.flags = append(a.flags, f)
 	}
 	return nil
@@ -312,41 +352,18 @@ func (a *Accumulator) Finish() (*Result, error) {
 		return nil, ErrFinished
 	}
 	a.finished = true
-	res := &Result{N: len(a.flags), PerExample: a.flags}
-	res.Prompt = rates(a.flags, func(f *ExampleFlags) Flags { return f.Prompt }, a.prompt.empty)
-	res.Response = rates(a.flags, func(f *ExampleFlags) Flags { return f.Response }, a.response.empty)
-	for _, f := range a.flags {
-		if f.PairOf >= 0 {
-			res.PairExact++
-		}
-		if f.PairSeedID != "" {
-			res.PairSeed++
-		}
+	res := &Result{N: a.n, PairExact: a.pairExact, PairSeed: a.pairSeed}
+	if !a.dropFlags {
+		res.PerExample = a.flags
 	}
+	res.Prompt = a.promptRates.rates(a.n, a.prompt.empty)
+	res.Response = a.responseRates.rates(a.n, a.response.empty)
 	a.prompt, a.response = nil, nil // free the indexes
 	return res, nil
 }
 
-func rates(flags []ExampleFlags, get func(*ExampleFlags) Flags, empty int) Rates {
-	r := Rates{N: len(flags), Empty: empty}
-	var sj, ssj float64
-	for i := range flags {
-		f := get(&flags[i])
-		if f.Duplicate() {
-			r.Near++
-			sj += f.Jaccard
-			if f.Exact {
-				r.Exact++
-			}
-		}
-		if f.CopiesSeed() {
-			r.SeedNear++
-			ssj += f.SeedJaccard
-			if f.SeedExact {
-				r.SeedExact++
-			}
-		}
-	}
+func (c rateCounts) rates(n, empty int) Rates {
+	r := Rates{N: n, Empty: empty, Near: c.near, Exact: c.exact, SeedNear: c.seedNear, SeedExact: c.seedExact}
 	div := func(a int, b int) float64 {
 		if b == 0 {
 			return math.NaN()
@@ -357,11 +374,11 @@ func rates(flags []ExampleFlags, get func(*ExampleFlags) Flags, empty int) Rates
 	r.SeedExactRate, r.SeedRate = div(r.SeedExact, r.N), div(r.SeedNear, r.N)
 	r.MeanJaccardOfDuplicates = math.NaN()
 	if r.Near > 0 {
-		r.MeanJaccardOfDuplicates = sj / float64(r.Near)
+		r.MeanJaccardOfDuplicates = c.jaccard / float64(r.Near)
 	}
 	r.MeanJaccardOfSeedCopies = math.NaN()
 	if r.SeedNear > 0 {
-		r.MeanJaccardOfSeedCopies = ssj / float64(r.SeedNear)
+		r.MeanJaccardOfSeedCopies = c.seedJaccard / float64(r.SeedNear)
 	}
 	return r
 }
@@ -398,25 +415,43 @@ func (fl *field) match(idx int32, t text, a *Accumulator) Flags {
 }
 
 // lshIndex stores signatures with banded LSH buckets and an exact-hash map.
+//
+// Entries live in fixed-size chunks that are never copied: a cell of 10^5
+// texts holds 50 MB of signatures per field, and a slice grown by append
+// leaves each outgrown copy behind for the garbage collector, which in a
+// plugin process showed up as three times the live size in resident memory.
 type lshIndex struct {
 	k, bands, rows, maxCand int
 	exact                   map[[16]byte]int32
-	ids                     []int32  // document ids in insertion order
-	sigs                    []uint32 // signatures, row-major by insertion
+	n                       int // entries
+	chunks                  []*lshChunk
 	heads                   []map[uint64]int32
-	next                    [][]int32 // per band: next position in bucket chain, −1 ends
-	stamp                   []uint32  // per position: last query that saw it
 	query                   uint32
+}
+
+// chunkSize is the number of entries per chunk (512 KiB of signatures at
+// the default 128 hashes).
+const chunkSize = 1024
+
+// lshChunk holds chunkSize entries.
+type lshChunk struct {
+	ids   []int32  // document id of each entry
+	sigs  []uint32 // signatures, row-major
+	next  []int32  // per entry and band: the next position in the bucket chain, −1 ends
+	stamp []uint32 // per entry: last query that saw it
 }
 
 func newLSHIndex(o Options) *lshIndex {
 	x := &lshIndex{k: o.NumHashes, bands: o.Bands, rows: o.NumHashes / o.Bands, maxCand: o.MaxCandidates, exact: map[[16]byte]int32{}}
 	x.heads = make([]map[uint64]int32, x.bands)
-	x.next = make([][]int32, x.bands)
 	for b := range x.heads {
 		x.heads[b] = map[uint64]int32{}
 	}
 	return x
+}
+
+func (x *lshIndex) at(pos int32) (*lshChunk, int) {
+	return x.chunks[pos/chunkSize], int(pos % chunkSize)
 }
 
 func (x *lshIndex) bandKey(sig []uint32, b int) uint64 {
@@ -434,17 +469,26 @@ func (x *lshIndex) insert(id int32, t text) {
 	if _, ok := x.exact[t.exact]; !ok {
 		x.exact[t.exact] = id
 	}
-	pos := int32(len(x.ids))
-	x.ids = append(x.ids, id)
-	x.sigs = append(x.sigs, t.sig...)
-	x.stamp = append(x.stamp, 0)
+	pos := int32(x.n)
+	if x.n%chunkSize == 0 {
+		x.chunks = append(x.chunks, &lshChunk{
+			ids:   make([]int32, 0, chunkSize),
+			sigs:  make([]uint32, 0, chunkSize*x.k),
+			next:  make([]int32, 0, chunkSize*x.bands),
+			stamp: make([]uint32, chunkSize),
+		})
+	}
+	x.n++
+	c := x.chunks[len(x.chunks)-1]
+	c.ids = append(c.ids, id)
+	c.sigs = append(c.sigs, t.sig...)
 	for b := range x.bands {
 		key := x.bandKey(t.sig, b)
 		head, ok := x.heads[b][key]
 		if !ok {
 			head = -1
 		}
-		x.next[b] = append(x.next[b], head)
+		c.next = append(c.next, head)
 		x.heads[b][key] = pos
 	}
 }
@@ -461,33 +505,35 @@ func (x *lshIndex) best(t text, threshold float64) (id int32, jaccard float64, e
 	// earlier-id rule). Comparisons stop as soon as it is out of reach,
 	// which makes dissimilar candidates cheap.
 	need := int(math.Ceil(threshold*float64(x.k) - 1e-9))
-	bestPos, bestEq, seen := int32(-1), -1, 0
+	bestID, bestEq, seen := int32(-1), -1, 0
 	for b := 0; b < x.bands && seen < x.maxCand; b++ {
 		pos, hit := x.heads[b][x.bandKey(t.sig, b)]
 		if !hit {
 			continue
 		}
-		for ; pos >= 0 && seen < x.maxCand; pos = x.next[b][pos] {
-			if x.stamp[pos] == x.query {
+		for pos >= 0 && seen < x.maxCand {
+			c, i := x.at(pos)
+			pos = c.next[i*x.bands+b]
+			if c.stamp[i] == x.query {
 				continue
 			}
-			x.stamp[pos] = x.query
+			c.stamp[i] = x.query
 			seen++
-			eq, ok := equalAtLeast(t.sig, x.sigs[int(pos)*x.k:(int(pos)+1)*x.k], max(need, bestEq))
+			eq, ok := equalAtLeast(t.sig, c.sigs[i*x.k:(i+1)*x.k], max(need, bestEq))
 			if !ok {
 				continue
 			}
 			// Ties go to the earlier example, so results do not depend on
 			// the order candidates are visited.
-			if eq > bestEq || x.ids[pos] < x.ids[bestPos] {
-				bestPos, bestEq = pos, eq
+			if id := c.ids[i]; eq > bestEq || id < bestID {
+				bestID, bestEq = id, eq
 			}
 		}
 	}
-	if bestPos < 0 {
+	if bestID < 0 {
 		return -1, 0, false, false
 	}
-	return x.ids[bestPos], float64(bestEq) / float64(x.k), false, true
+	return bestID, float64(bestEq) / float64(x.k), false, true
 }
 
 // equalAtLeast counts equal positions of a and b, giving up (ok = false) as

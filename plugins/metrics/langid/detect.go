@@ -106,24 +106,17 @@ func (d *Detector) Detect(text string) Result {
 }
 
 // DetectBatch is Detect over many texts on `workers` goroutines (all cores if < 1).
+// A text and its two halves are predicted together, so each of its words is
+// looked up once (fasttext.Model.PredictBatchHalves).
 func (d *Detector) DetectBatch(texts []string, workers int) []Result {
-	preds := d.model.PredictBatch(texts, 2, 0, workers)
-	var parts []string
-	var owner []int // parts[2j], parts[2j+1] are the halves of texts[owner[j]]
+	cuts := make([]int, len(texts))
 	for i, t := range texts {
-		if a, b, ok := splitHalves(t); ok {
-			parts = append(parts, a, b)
-			owner = append(owner, i)
-		}
+		cuts[i] = halfCut(t)
 	}
-	halfPreds := d.model.PredictBatch(parts, 1, 0, workers)
-	halves := make([][2][]fasttext.Prediction, len(texts))
-	for j, i := range owner {
-		halves[i] = [2][]fasttext.Prediction{halfPreds[2*j], halfPreds[2*j+1]}
-	}
+	preds, halfPreds := d.model.PredictBatchHalves(texts, cuts, 2, 1, 0, workers)
 	out := make([]Result, len(texts))
 	for i, t := range texts {
-		out[i] = d.result(t, preds[i], halves[i])
+		out[i] = d.result(t, preds[i], halfPreds[i])
 	}
 	return out
 }
@@ -131,8 +124,17 @@ func (d *Detector) DetectBatch(texts []string, workers int) []Result {
 // splitHalves cuts text at the whitespace nearest its middle (or, for scripts written
 // without spaces, at the middle character) when each side has halfMinLetters letters.
 func splitHalves(text string) (string, string, bool) {
-	if len(text) < 2*halfMinLetters {
+	cut := halfCut(text)
+	if cut < 0 {
 		return "", "", false
+	}
+	return text[:cut], text[cut:], true
+}
+
+// halfCut is where splitHalves cuts text, or -1.
+func halfCut(text string) int {
+	if len(text) < 2*halfMinLetters {
+		return -1
 	}
 	mid := len(text) / 2
 	cut := -1
@@ -150,11 +152,10 @@ func splitHalves(text string) (string, string, bool) {
 			cut++
 		}
 	}
-	a, b := text[:cut], text[cut:]
-	if countLetters(a) < halfMinLetters || countLetters(b) < halfMinLetters {
-		return "", "", false
+	if countLetters(text[:cut]) < halfMinLetters || countLetters(text[cut:]) < halfMinLetters {
+		return -1
 	}
-	return a, b, true
+	return cut
 }
 
 func isSpaceByte(c byte) bool {

@@ -106,6 +106,8 @@ func TestDetectScript(t *testing.T) {
 		{"abc абвгд", "Cyrl", 5.0 / 8},
 		{"123 !?", "Zyyy", 0},
 		{"", "Zyyy", 0},
+		// Ten scripts, more than the counter's small array holds; Thai leads.
+		{"ab бв αβ אב ضص अआ ქა աբ কখ สวัสดีชาวโลก", "Thai", 10.0 / 28}, // 18 + 10 letters (Thai vowel signs are marks)
 	} {
 		st := DetectScript(tc.text)
 		if st.Script != tc.script || st.Share != tc.share {

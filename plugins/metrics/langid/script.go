@@ -88,7 +88,11 @@ type ScriptStats struct {
 
 // DetectScript counts the letters of text by Unicode script.
 func DetectScript(text string) ScriptStats {
-	counts := map[string]int{}
+	// Letters are counted per script index in a small array (a text has few
+	// scripts), not in the map, which costs a hash per letter.
+	var seen [8]struct{ script, n int }
+	nseen := 0
+	var more map[int]int // scripts beyond the first len(seen)
 	total := 0
 	hint := 0
 	for _, r := range text {
@@ -100,8 +104,30 @@ func DetectScript(text string) ScriptStats {
 			continue
 		}
 		hint = i
-		counts[scriptOrder[i].code]++
 		total++
+		j := 0
+		for j < nseen && seen[j].script != i {
+			j++
+		}
+		switch {
+		case j < nseen:
+			seen[j].n++
+		case nseen < len(seen):
+			seen[nseen].script, seen[nseen].n = i, 1
+			nseen++
+		default:
+			if more == nil {
+				more = map[int]int{}
+			}
+			more[i]++
+		}
+	}
+	counts := make(map[string]int, nseen+len(more))
+	for _, sc := range seen[:nseen] {
+		counts[scriptOrder[sc.script].code] += sc.n
+	}
+	for i, n := range more {
+		counts[scriptOrder[i].code] += n
 	}
 	st := ScriptStats{Script: "Zyyy", Counts: counts}
 	if total == 0 {

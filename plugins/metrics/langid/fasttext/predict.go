@@ -80,9 +80,23 @@ type scratch struct {
 	hashes []int32
 	word   []byte
 	hidden []float32
+	half   []float32 // the first half's row sum, in PredictBatchHalves
 	output []float32
 	heap   []scored
+
+	// tokens caches the input rows of the out-of-vocabulary tokens this
+	// goroutine has seen: tokIDs[span[0]:span[1]]. Such a token's rows are
+	// its sub-word buckets, one hash and one prune-index read per character
+	// n-gram (the prune index is 8 MB, so mostly cache misses), while text
+	// repeats its words: one map read replaces the whole computation. The
+	// cache is cleared when it holds tokenCacheIDs rows (about 4 MiB with
+	// the keys).
+	tokens map[string][2]int32
+	tokIDs []int32
 }
+
+// tokenCacheIDs bounds a scratch's token cache.
+const tokenCacheIDs = 1 << 19
 
 type scored struct {
 	score float32 // log probability (std_log)
@@ -110,15 +124,21 @@ func isSpace(c byte) bool {
 
 // addToken is the body of Dictionary::getLine for one token.
 func (m *Model) addToken(s *scratch, tok string) {
+	if m.args.WordNgrams > 1 {
+		if wid, known := m.vocab[tok]; !(known && wid >= m.nwords) && (known || !isLabel(tok)) {
+			s.hashes = append(s.hashes, int32(hashString(tok)))
+		}
+	}
+	if span, ok := s.tokens[tok]; ok {
+		s.ids = append(s.ids, s.tokIDs[span[0]:span[1]]...)
+		return
+	}
 	wid, known := m.vocab[tok]
 	if known && wid >= m.nwords {
 		return // a label of the model: not an input feature
 	}
-	if !known && len(tok) >= len(labelPrefix) && tok[:len(labelPrefix)] == labelPrefix {
+	if !known && isLabel(tok) {
 		return // unknown label
-	}
-	if m.args.WordNgrams > 1 {
-		s.hashes = append(s.hashes, int32(hashString(tok)))
 	}
 	if known {
 		if m.args.Maxn <= 0 {
@@ -132,13 +152,22 @@ func (m *Model) addToken(s *scratch, tok string) {
 		return
 	}
 	s.word = append(append(append(s.word[:0], bow...), tok...), eow...)
+	from := len(s.ids)
 	s.ids = m.appendSubwords(s.ids, s.word)
+	if s.tokens == nil || len(s.tokIDs) >= tokenCacheIDs {
+		s.tokens, s.tokIDs = make(map[string][2]int32, 1024), s.tokIDs[:0]
+	}
+	lo := int32(len(s.tokIDs))
+	s.tokIDs = append(s.tokIDs, s.ids[from:]...)
+	s.tokens[string(tok)] = [2]int32{lo, int32(len(s.tokIDs))}
 }
 
-// features turns a line into input row ids, like getLine on text + "\n".
-func (m *Model) features(s *scratch, text string) {
-	s.ids = s.ids[:0]
-	s.hashes = s.hashes[:0]
+func isLabel(tok string) bool {
+	return len(tok) >= len(labelPrefix) && tok[:len(labelPrefix)] == labelPrefix
+}
+
+// tokens appends the input rows of text's tokens (no end of line).
+func (m *Model) tokens(s *scratch, text string) {
 	start := -1
 	for i := 0; i < len(text); i++ {
 		if isSpace(text[i]) {
@@ -153,6 +182,13 @@ func (m *Model) features(s *scratch, text string) {
 	if start >= 0 {
 		m.addToken(s, text[start:])
 	}
+}
+
+// features turns a line into input row ids, like getLine on text + "\n".
+func (m *Model) features(s *scratch, text string) {
+	s.ids = s.ids[:0]
+	s.hashes = s.hashes[:0]
+	m.tokens(s, text)
 	m.addToken(s, eos)
 	if n := int(m.args.WordNgrams); n > 1 {
 		// Dictionary::addWordNgrams: hashes are int32 widened with sign extension.
@@ -179,15 +215,25 @@ func (m *Model) predict(s *scratch, text string, k int, threshold float32) {
 	if len(s.ids) == 0 {
 		return
 	}
+	clear(s.hidden)
+	m.addRows(s.hidden, s.ids)
+	m.classify(s, len(s.ids), k, threshold)
+}
+
+func (m *Model) addRows(h []float32, ids []int32) {
+	for _, id := range ids {
+		m.in.addRow(h, id)
+	}
+}
+
+// classify fills s.heap from s.hidden, which holds the sum of n input rows.
+func (m *Model) classify(s *scratch, n int, k int, threshold float32) {
+	s.heap = s.heap[:0]
 	if k <= 0 || k > int(m.nlabels) {
 		k = int(m.nlabels)
 	}
 	h := s.hidden
-	clear(h)
-	for _, id := range s.ids {
-		m.in.addRow(h, id)
-	}
-	inv := float32(1.0 / float64(len(s.ids)))
+	inv := float32(1.0 / float64(n))
 	for i := range h {
 		h[i] *= inv
 	}
@@ -220,6 +266,63 @@ func (m *Model) predict(s *scratch, text string, k int, threshold float32) {
 		m.kBest(s, k, threshold)
 	}
 	s.sortHeap()
+}
+
+// predictHalves predicts text with k labels and its halves text[:cut] and
+// text[cut:] with kHalf labels each, exactly as three predict calls would,
+// appending to dst. When text[cut] separates words and the model has no
+// word n-grams, the halves' tokens are the text's tokens split in two, so
+// each token is looked up once; the row sums are built in the order predict
+// adds them (first half, second half, end of line), which keeps every
+// float32 result bit-identical.
+func (m *Model) predictHalves(s *scratch, text string, cut, k, kHalf int, threshold float32, dst *[3][]Prediction) {
+	if cut <= 0 || cut >= len(text) || !isSpace(text[cut]) || m.args.WordNgrams > 1 {
+		m.predict(s, text, k, threshold)
+		dst[0] = m.emit(dst[0], s)
+		m.predict(s, text[:cut], kHalf, threshold)
+		dst[1] = m.emit(dst[1], s)
+		m.predict(s, text[cut:], kHalf, threshold)
+		dst[2] = m.emit(dst[2], s)
+		return
+	}
+	s.ids, s.hashes = s.ids[:0], s.hashes[:0]
+	m.tokens(s, text[:cut])
+	na := len(s.ids)
+	m.tokens(s, text[cut:])
+	nb := len(s.ids)
+	m.addToken(s, eos)
+	a, b, end := s.ids[:na], s.ids[na:nb], s.ids[nb:]
+	if s.half == nil {
+		s.half = make([]float32, len(s.hidden))
+	}
+	// Whole text: a, then b, then the end of line.
+	clear(s.hidden)
+	m.addRows(s.hidden, a)
+	copy(s.half, s.hidden)
+	m.addRows(s.hidden, b)
+	m.addRows(s.hidden, end)
+	s.heap = s.heap[:0]
+	if len(s.ids) > 0 {
+		m.classify(s, len(s.ids), k, threshold)
+	}
+	dst[0] = m.emit(dst[0], s)
+	// First half: a, then the end of line.
+	copy(s.hidden, s.half)
+	m.addRows(s.hidden, end)
+	s.heap = s.heap[:0]
+	if n := len(a) + len(end); n > 0 {
+		m.classify(s, n, kHalf, threshold)
+	}
+	dst[1] = m.emit(dst[1], s)
+	// Second half: b, then the end of line.
+	clear(s.hidden)
+	m.addRows(s.hidden, b)
+	m.addRows(s.hidden, end)
+	s.heap = s.heap[:0]
+	if n := len(b) + len(end); n > 0 {
+		m.classify(s, n, kHalf, threshold)
+	}
+	dst[2] = m.emit(dst[2], s)
 }
 
 // The k best predictions are kept in a min-heap ordered exactly like libstdc++'s
@@ -435,4 +538,57 @@ func (m *Model) PredictBatch(texts []string, k int, threshold float32, workers i
 	}
 	wg.Wait()
 	return out
+}
+
+// PredictBatchHalves is PredictBatch for texts with k labels and, for each
+// cuts[i] in (0, len(texts[i])), also for the halves texts[i][:cuts[i]] and
+// texts[i][cuts[i]:] with kHalf labels each (halves[i] stays empty when
+// cuts[i] is out of that range). The results equal separate Predict calls;
+// cutting at a separator byte makes it cheaper, as the tokens are read once.
+func (m *Model) PredictBatchHalves(texts []string, cuts []int, k, kHalf int, threshold float32, workers int) (whole [][]Prediction, halves [][2][]Prediction) {
+	if len(cuts) != len(texts) {
+		panic("fasttext: PredictBatchHalves needs one cut per text")
+	}
+	if workers < 1 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	kk, kh := k, kHalf
+	if kk <= 0 || kk > int(m.nlabels) {
+		kk = int(m.nlabels)
+	}
+	if kh <= 0 || kh > int(m.nlabels) {
+		kh = int(m.nlabels)
+	}
+	whole = make([][]Prediction, len(texts))
+	halves = make([][2][]Prediction, len(texts))
+	per := kk + 2*kh
+	backing := make([]Prediction, len(texts)*per)
+	const block = 64
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(workers, (len(texts)+block-1)/block) {
+		wg.Go(func() {
+			s := m.newScratch()
+			for {
+				lo := int(next.Add(block)) - block
+				if lo >= len(texts) {
+					return
+				}
+				for i := lo; i < min(lo+block, len(texts)); i++ {
+					t, c := texts[i], cuts[i]
+					b := backing[i*per : (i+1)*per]
+					if c <= 0 || c >= len(t) {
+						m.predict(s, t, k, threshold)
+						whole[i] = m.emit(b[:0:kk], s)
+						continue
+					}
+					out := [3][]Prediction{b[:0:kk], b[kk : kk : kk+kh], b[kk+kh : kk+kh : per]}
+					m.predictHalves(s, t, c, k, kHalf, threshold, &out)
+					whole[i], halves[i] = out[0], [2][]Prediction{out[1], out[2]}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return whole, halves
 }
