@@ -31,7 +31,9 @@ import (
 // Optional: POLYGLOT_BENCH_N (examples, default 100000), POLYGLOT_BENCH_LANG
 // (a quickstart language, default de), POLYGLOT_BENCH_DIR (keep the data and
 // the generated store there and reuse them next time), POLYGLOT_BENCH_EACH=0
-// (skip the per-metric runs).
+// (skip the per-metric runs), POLYGLOT_BENCH_BASELINE (another polyglot
+// binary, e.g. built from an earlier commit: its metrics stage is measured
+// on the same cell right after this one's, and the ratios are logged).
 
 var benchMetrics = []string{"perplexity", "diversity", "duplicates", "length", "langid", "relevance"}
 
@@ -73,6 +75,13 @@ func TestMetricsBench100k(t *testing.T) {
 		return []string{"-var", "data=" + data, "-var", "store=" + storeDir, "-var", "language=" + lang, "-var", "examples=" + strconv.Itoa(n)}
 	}
 
+	// A kept store generated under another plan (the unit keys changed with
+	// the code) would hold a second copy of the cell: start it afresh.
+	genKey := generateUnitKey(t, append(vars(base), spec))
+	if _, err := os.Stat(base); err == nil && !unitDone(t, base, genKey) {
+		t.Logf("the kept store %s was generated under another plan; generating again", base)
+		os.RemoveAll(base)
+	}
 	// Generation is not timed: it only fills the store.
 	start := time.Now()
 	gen := runMeasured(t, append(append([]string{"run", "--only", "stage=generate"}, vars(base)...), spec)...)
@@ -93,6 +102,27 @@ func TestMetricsBench100k(t *testing.T) {
 	checkAggregates(t, all, n)
 	t.Logf("all six metrics, %d examples (%s): wall %v", n, lang, m.wall.Round(time.Millisecond))
 	m.logPeaks(t)
+	if bin := os.Getenv("POLYGLOT_BENCH_BASELINE"); bin != "" {
+		old := filepath.Join(dir, "store-baseline")
+		copyStore(t, base, old)
+		b := runMeasuredBin(t, bin, append(append([]string{"run", "--only", "stage=metrics"}, vars(old)...), spec)...)
+		if b.code != 0 {
+			t.Fatalf("baseline %s failed (%d): %s", bin, b.code, b.stderr)
+		}
+		// A baseline whose plan keys differ would skip every metric unit.
+		checkAggregates(t, old, n)
+		t.Logf("baseline %s: wall %v", bin, b.wall.Round(time.Millisecond))
+		b.logPeaks(t)
+		t.Logf("this binary / baseline: wall %.2f, cpu of all %.2f, peak RSS sum %.2f, largest total at once %.2f",
+			m.wall.Seconds()/b.wall.Seconds(), m.cpuAll.Seconds()/b.cpuAll.Seconds(),
+			float64(m.sumPeaks())/float64(b.sumPeaks()), float64(m.peakTotal)/float64(b.peakTotal))
+		for _, k := range keys(m.peaks) {
+			if b.peaks[k] > 0 && b.cpu[k] > 0 {
+				t.Logf("  %-28s peak RSS %.2f, cpu %.2f", k, float64(m.peaks[k])/float64(b.peaks[k]), m.cpu[k].Seconds()/b.cpu[k].Seconds())
+			}
+		}
+		os.RemoveAll(old)
+	}
 
 	if os.Getenv("POLYGLOT_BENCH_EACH") != "0" {
 		for _, name := range benchMetrics {
@@ -256,6 +286,42 @@ func splitSentences(text string) []string {
 	return out
 }
 
+// generateUnitKey returns the key of the plan's only generate unit.
+func generateUnitKey(t *testing.T, args []string) string {
+	t.Helper()
+	r := polyglot(t, repoRoot, append([]string{"plan", "--json"}, args...)...)
+	if r.code != 0 {
+		t.Fatalf("plan: %s", r.stderr)
+	}
+	var out struct {
+		Units []planUnit `json:"units"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for _, u := range out.Units {
+		if u.Stage == "generate" {
+			keys = append(keys, u.Key)
+		}
+	}
+	if len(keys) != 1 {
+		t.Fatalf("the benchmark spec should plan one generate unit, got %d", len(keys))
+	}
+	return keys[0]
+}
+
+func unitDone(t *testing.T, dir, key string) bool {
+	t.Helper()
+	st, err := store.OpenReadOnly(dir)
+	if err != nil {
+		return false
+	}
+	defer st.Close()
+	u, ok, err := st.Unit(key)
+	return err == nil && ok && u.State == store.Done
+}
+
 func countExamples(t *testing.T, dir string) int {
 	t.Helper()
 	st, err := store.OpenReadOnly(dir)
@@ -411,7 +477,12 @@ func (m measured) logPeaks(t *testing.T) {
 // sample just before exit still sees it) and VmRSS (for the total at once).
 func runMeasured(t *testing.T, args ...string) measured {
 	t.Helper()
-	cmd := exec.Command(polyglotBin, args...)
+	return runMeasuredBin(t, polyglotBin, args...)
+}
+
+func runMeasuredBin(t *testing.T, bin string, args ...string) measured {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
 	cmd.Dir = repoRoot
 	cmd.Env = append(os.Environ(), "POLYGLOT_LOG=warn", "POLYGLOT_CACHE=off")
 	var out, errb bytes.Buffer
