@@ -62,12 +62,12 @@ wait:
 			scans++
 		}
 	}
-	start := cmd.ProcessState
+	ps := cmd.ProcessState
 	stderr := out.String()
 	if runErr != nil {
 		t.Fatalf("run failed (%v) after %d store scans:\n%s", runErr, scans, tail(stderr, 4000))
 	}
-	t.Logf("run took %s of user CPU; %d store scans while it ran", start.UserTime(), scans)
+	t.Logf("run took %s of user CPU; %d store scans while it ran", ps.UserTime(), scans)
 
 	sum := status(t, v, dir)
 	tot := sum.Total
@@ -89,9 +89,15 @@ wait:
 	for _, n := range st.Faults {
 		faults += n
 	}
-	// Every answer that was not a fault became exactly one example.
-	if calls != int64(tot.Examples)+faults {
-		t.Errorf("server saw %d calls = %d examples + %d faults? (%+v)", calls, tot.Examples, faults, st.Faults)
+	// Every answer that was not a fault became exactly one example, except
+	// an answer that arrived after the client's 2 s timeout (possible on
+	// an overloaded machine): that call was retried, so it shows up as a
+	// call beyond examples + faults. More than a few of those is a bug.
+	late := calls - int64(tot.Examples) - faults
+	if late < 0 || late > calls/100 {
+		t.Errorf("server saw %d calls = %d examples + %d faults + %d late answers? (%+v)", calls, tot.Examples, faults, late, st.Faults)
+	} else if late > 0 {
+		t.Logf("%d answers came after the client's timeout and were retried", late)
 	}
 	// A 401 is final at once; every other fault was retried (max_retries =
 	// 8 makes running out of retries vanishingly rare).
