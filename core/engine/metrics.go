@@ -30,11 +30,11 @@ func (r *Runner) sampleCell(genUnits []string, seed int64, size int) (map[string
 	byStrategy := map[string][]sampled{}
 	total := 0
 	for _, gu := range genUnits {
-		err := r.Store.Examples(store.Filter{Unit: gu}, func(e *store.Example) error {
+		err := r.Store.ExampleKeys(store.Filter{Unit: gu}, func(key, strategy string) error {
 			h := fnv.New64a()
-			h.Write([]byte(e.Key))
+			h.Write([]byte(key))
 			h.Write([]byte(strconv.FormatInt(seed, 10)))
-			byStrategy[e.Strategy] = append(byStrategy[e.Strategy], sampled{e.Key, e.Strategy, h.Sum64()})
+			byStrategy[strategy] = append(byStrategy[strategy], sampled{key, strategy, h.Sum64()})
 			total++
 			return nil
 		})
@@ -129,7 +129,14 @@ func (r *Runner) runMetric(ctx context.Context, u *plan.Unit) (any, error) {
 	if direction == "" {
 		direction = "none"
 	}
+	// Per-example values are kept in memory for the unit: their
+	// distribution goes into the aggregate (for the bootstrap and the
+	// per-strategy means), and only each value's best and worst examples
+	// are written as rows, for the report's example browser. A row per
+	// example and value would cost the host more than the metrics
+	// themselves on large cells.
 	perExample := map[string][]float64{}
+	extremes := map[string]*extremeSet{}
 	// Per-strategy means of per-example values give the per-strategy
 	// results of the report without a metric run per strategy.
 	strategyOf := map[string]string{}
@@ -148,13 +155,10 @@ func (r *Runner) runMetric(ctx context.Context, u *plan.Unit) (any, error) {
 					name += "." + k
 				}
 				perExample[k] = append(perExample[k], x)
-				mv := store.MetricValue{Metric: name, ExampleKey: v.ID, Value: x}
-				if v.Note != "" {
-					mv.Detail, _ = json.Marshal(map[string]string{"note": v.Note})
+				if extremes[name] == nil {
+					extremes[name] = &extremeSet{k: browserK}
 				}
-				if err := r.writer.MetricValues(mv); err != nil {
-					return &fatalError{err}
-				}
+				extremes[name].add(v.ID, x, v.Note)
 			}
 		}
 		return nil
@@ -208,6 +212,17 @@ func (r *Runner) runMetric(ctx context.Context, u *plan.Unit) (any, error) {
 					perExample["value"] = xs
 					break
 				}
+			}
+		}
+	}
+	for name, ex := range extremes {
+		for _, e := range ex.all() {
+			mv := store.MetricValue{Metric: name, ExampleKey: e.key, Value: e.value}
+			if e.note != "" {
+				mv.Detail, _ = json.Marshal(map[string]string{"note": e.note})
+			}
+			if err := r.writer.MetricValues(mv); err != nil {
+				return nil, &fatalError{err}
 			}
 		}
 	}
@@ -326,4 +341,51 @@ func (r *Runner) sendReference(ms *sdk.MetricStream, lang string) error {
 		return ms.Reference(batch)
 	}
 	return nil
+}
+
+// browserK is how many best and worst examples per value the store keeps.
+const browserK = 5
+
+type extreme struct {
+	key   string
+	value float64
+	note  string
+}
+
+// extremeSet keeps the k lowest and k highest values seen.
+type extremeSet struct {
+	k         int
+	low, high []extreme
+}
+
+func (e *extremeSet) add(key string, v float64, note string) {
+	x := extreme{key, v, note}
+	e.low = insertBounded(e.low, x, e.k, func(a, b float64) bool { return a < b })
+	e.high = insertBounded(e.high, x, e.k, func(a, b float64) bool { return a > b })
+}
+
+func insertBounded(xs []extreme, x extreme, k int, better func(a, b float64) bool) []extreme {
+	if len(xs) == k && !better(x.value, xs[k-1].value) {
+		return xs
+	}
+	i := sort.Search(len(xs), func(i int) bool { return better(x.value, xs[i].value) })
+	xs = append(xs, extreme{})
+	copy(xs[i+1:], xs[i:])
+	xs[i] = x
+	if len(xs) > k {
+		xs = xs[:k]
+	}
+	return xs
+}
+
+func (e *extremeSet) all() []extreme {
+	seen := map[string]bool{}
+	var out []extreme
+	for _, x := range append(append([]extreme(nil), e.low...), e.high...) {
+		if !seen[x.key] {
+			seen[x.key] = true
+			out = append(out, x)
+		}
+	}
+	return out
 }

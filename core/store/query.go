@@ -267,3 +267,28 @@ ORDER BY c.teacher, c.language, c.strategy, c.seed`)
 	}
 	return sum, s.wrap("summary", rows.Err())
 }
+
+// ExampleKeys streams just the key and strategy of the examples matching f,
+// in the same order as Examples, for callers that choose examples before
+// reading their texts (the metric sample).
+func (s *Store) ExampleKeys(f Filter, fn func(key, strategy string) error) error {
+	w, args := f.where("")
+	rows, err := s.rdb.Query(`SELECT key, strategy FROM examples`+w+` ORDER BY teacher, language, strategy, seed, idx, rowid`, args...)
+	if err != nil {
+		return s.wrap("read example keys", err)
+	}
+	defer rows.Close()
+	var key, strategy string
+	for rows.Next() {
+		if err := rows.Scan(&key, &strategy); err != nil {
+			return s.wrap("read example keys", err)
+		}
+		if err := fn(key, strategy); err != nil {
+			if errors.Is(err, ErrStop) {
+				return nil
+			}
+			return err
+		}
+	}
+	return s.wrap("read example keys", rows.Err())
+}
