@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime/debug"
 	"sync"
 
 	"github.com/hashicorp/go-plugin"
@@ -394,6 +395,10 @@ type metricServer struct {
 }
 
 func (s *metricServer) Compute(stream pb.Metric_ComputeServer) error {
+	// A cell's accumulator can hold hundreds of MiB; hand the memory back
+	// to the system when it is done, since a plugin may idle for a long
+	// time between cells.
+	defer func() { go debug.FreeOSMemory() }()
 	ctx := stream.Context()
 	first, err := stream.Recv()
 	if err != nil {

@@ -120,7 +120,7 @@ func servePlugin(args []string, builtins map[string]sdk.ServeOpts) int {
 	// heap (and garbage) of a plugin process within budget unless the user
 	// set GOMEMLIMIT.
 	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(800 << 20)
+		debug.SetMemoryLimit(384 << 20)
 	}
 	opts.Args = args[1:]
 	if opts.Args == nil {

@@ -144,8 +144,11 @@ func TestMetricsBench100k(t *testing.T) {
 		if m.wall > benchWallBudget {
 			t.Errorf("the metrics stage took %v, over the %v budget", m.wall.Round(time.Millisecond), benchWallBudget)
 		}
-		if s := m.sumPeaks(); s > benchMemBudget {
-			t.Errorf("the polyglot processes peaked at %d MiB together, over the %d MiB budget", s>>20, benchMemBudget>>20)
+		// The budget is what the machine must hold at once: the largest sum
+		// of the processes' RSS sampled at one instant. (The sum of each
+		// process's own peak, logged above, adds peaks that never overlap.)
+		if s := m.peakTotal; s > benchMemBudget {
+			t.Errorf("the polyglot processes held %d MiB together at one instant, over the %d MiB budget", s>>20, benchMemBudget>>20)
 		}
 	}
 }
