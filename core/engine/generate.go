@@ -74,8 +74,22 @@ func newGenerator(r *Runner) *generator {
 	g.cacheWG.Add(1)
 	go func() {
 		defer g.cacheWG.Done()
+		// Group the answers waiting into one transaction each time.
 		for p := range g.cachePuts {
-			if err := g.cache.CachePut(p.hash, p.blob); err != nil {
+			batch := []store.CacheEntry{{Hash: p.hash, Value: p.blob}}
+		drain:
+			for len(batch) < 1024 {
+				select {
+				case q, ok := <-g.cachePuts:
+					if !ok {
+						break drain
+					}
+					batch = append(batch, store.CacheEntry{Hash: q.hash, Value: q.blob})
+				default:
+					break drain
+				}
+			}
+			if err := g.cache.CachePutMany(batch); err != nil {
 				g.r.log.Debug().Err(err).Msg("response cache write failed (the store still has the result)")
 			}
 		}

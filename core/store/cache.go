@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 )
 
 // Cache is a response cache: request hash -> response bytes (JSON).
@@ -17,6 +18,7 @@ import (
 type Cache interface {
 	CacheGet(hash string) ([]byte, bool, error)
 	CachePut(hash string, v []byte) error
+	CachePutMany(entries []CacheEntry) error
 }
 
 var (
@@ -24,9 +26,38 @@ var (
 	_ Cache = (*CacheFile)(nil)
 )
 
+// stmtCache keeps prepared statements per database: a cache lookup per
+// request must not compile its SQL every time.
+var stmtCache sync.Map // *sql.DB + query -> *sql.Stmt
+
+func prepared(db *sql.DB, query string) (*sql.Stmt, error) {
+	type key struct {
+		db *sql.DB
+		q  string
+	}
+	if st, ok := stmtCache.Load(key{db, query}); ok {
+		return st.(*sql.Stmt), nil
+	}
+	st, err := db.Prepare(query)
+	if err != nil {
+		return nil, err
+	}
+	if prev, loaded := stmtCache.LoadOrStore(key{db, query}, st); loaded {
+		st.Close()
+		return prev.(*sql.Stmt), nil
+	}
+	return st, nil
+}
+
+const cacheGetSQL = `SELECT value FROM cache WHERE hash = ?`
+
 func cacheGet(db *sql.DB, wrap func(string, error) error, hash string) ([]byte, bool, error) {
 	var b []byte
-	err := db.QueryRow(`SELECT value FROM cache WHERE hash = ?`, hash).Scan(&b)
+	st, err := prepared(db, cacheGetSQL)
+	if err != nil {
+		return nil, false, wrap("cache get", err)
+	}
+	err = st.QueryRow(hash).Scan(&b)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, false, nil
 	}
@@ -45,6 +76,59 @@ func cachePut(db *sql.DB, wrap func(string, error) error, hash string, v []byte)
 	}
 	_, err := db.Exec(`INSERT OR REPLACE INTO cache (hash, value, created) VALUES (?,?,?)`, hash, v, nowMS())
 	return wrap("cache put", err)
+}
+
+// CacheEntry is one response for CachePutMany.
+type CacheEntry struct {
+	Hash  string
+	Value []byte
+}
+
+// cachePutMany writes entries in one transaction: one commit for many
+// answers instead of one each.
+func cachePutMany(db *sql.DB, wrap func(string, error) error, entries []CacheEntry) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	tx, err := db.Begin()
+	if err != nil {
+		return wrap("cache put", err)
+	}
+	st, err := tx.Prepare(`INSERT OR REPLACE INTO cache (hash, value, created) VALUES (?,?,?)`)
+	if err != nil {
+		tx.Rollback()
+		return wrap("cache put", err)
+	}
+	now := nowMS()
+	for _, e := range entries {
+		if e.Hash == "" {
+			continue
+		}
+		v := e.Value
+		if v == nil {
+			v = []byte{}
+		}
+		if _, err := st.Exec(e.Hash, v, now); err != nil {
+			st.Close()
+			tx.Rollback()
+			return wrap("cache put", err)
+		}
+	}
+	st.Close()
+	return wrap("cache put", tx.Commit())
+}
+
+// CachePutMany stores many responses in one transaction.
+func (s *Store) CachePutMany(entries []CacheEntry) error {
+	if err := s.writable(); err != nil {
+		return err
+	}
+	return cachePutMany(s.wdb, s.wrap, entries)
+}
+
+// CachePutMany stores many responses in one transaction.
+func (c *CacheFile) CachePutMany(entries []CacheEntry) error {
+	return cachePutMany(c.db, c.wrap, entries)
 }
 
 // CacheGet returns the cached response for a request hash.
