@@ -61,6 +61,7 @@ func runRun(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	opts := engine.Options{Only: onlyMap, Log: env.Log, Progress: newProgress(env)}
+	opts.NoCache = os.Getenv("POLYGLOT_CACHE") == "off"
 	if cache, err := openResponseCache(); err != nil {
 		env.Log.Warn().Err(err).Msg("shared response cache unavailable; using the experiment's own")
 	} else if cache != nil {

@@ -67,7 +67,7 @@ func newGenerator(r *Runner) *generator {
 	g.wg.Add(1)
 	go g.commitLoop()
 	g.cache = r.Opts.Cache
-	if g.cache == nil {
+	if g.cache == nil && !r.Opts.NoCache {
 		g.cache = r.Store
 	}
 	g.cachePuts = make(chan cachePut, 4096)
@@ -76,6 +76,9 @@ func newGenerator(r *Runner) *generator {
 		defer g.cacheWG.Done()
 		// Group the answers waiting into one transaction each time.
 		for p := range g.cachePuts {
+			if g.cache == nil {
+				continue
+			}
 			batch := []store.CacheEntry{{Hash: p.hash, Value: p.blob}}
 		drain:
 			for len(batch) < 1024 {
@@ -359,7 +362,7 @@ func (g *generator) call(ctx context.Context, teacher string, call *sdk.Call, at
 		estIn += len(m.Content) / 4
 	}
 	var ckey string
-	if cacheable(c) {
+	if g.cache != nil && cacheable(c) {
 		ckey = cacheKey(c, call)
 		if blob, ok, err := g.cache.CacheGet(ckey); err == nil && ok {
 			var res sdk.Result

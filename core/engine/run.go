@@ -27,6 +27,9 @@ type Options struct {
 	Progress Progress
 	// Cache is a response cache shared by experiments; nil = the store's own.
 	Cache store.Cache
+	// NoCache turns the response cache off (a re-run still sends nothing:
+	// finished requests are in the store).
+	NoCache bool
 	// MetricBatch is the number of examples per metric batch (default 256).
 	MetricBatch int
 	// StageConcurrency bounds how many units of one stage run at once
