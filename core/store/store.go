@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"modernc.org/sqlite"
@@ -38,6 +39,12 @@ type Store struct {
 	rdb      *sql.DB // read pool
 	lock     *dirLock
 	readOnly bool
+
+	// stmts holds statements prepared once on the writer's connection and
+	// reused by every transaction: re-preparing the batch inserts each
+	// group commit cost more than executing them.
+	stmtMu sync.Mutex
+	stmts  map[string]*sql.Stmt
 
 	ckdb   *sql.DB // background checkpointer's own connection (writers only)
 	ckStop chan struct{}
@@ -101,6 +108,12 @@ func (s *Store) Close() error {
 		s.ckStop = nil
 		errs = append(errs, s.ckdb.Close())
 	}
+	s.stmtMu.Lock()
+	for _, st := range s.stmts {
+		errs = append(errs, st.Close())
+	}
+	s.stmts = nil
+	s.stmtMu.Unlock()
 	if s.wdb != nil {
 		// A truncating checkpoint leaves a small WAL behind for the next opener.
 		_, _ = s.wdb.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -280,6 +293,30 @@ func (s *Store) tx(what string, fn func(*sql.Tx) error) error {
 		return s.wrap(what, err)
 	}
 	return s.wrap(what, t.Commit())
+}
+
+// prepared returns the statement for query prepared on the writer's
+// connection, preparing it the first time. Call it outside a transaction:
+// the writer has one connection, which a transaction holds; inside one use
+// tx.Stmt on the result.
+func (s *Store) prepared(query string) (*sql.Stmt, error) {
+	if err := s.writable(); err != nil {
+		return nil, err
+	}
+	s.stmtMu.Lock()
+	defer s.stmtMu.Unlock()
+	if st := s.stmts[query]; st != nil {
+		return st, nil
+	}
+	st, err := s.wdb.Prepare(query)
+	if err != nil {
+		return nil, err
+	}
+	if s.stmts == nil {
+		s.stmts = map[string]*sql.Stmt{}
+	}
+	s.stmts[query] = st
+	return st, nil
 }
 
 // IntegrityCheck runs PRAGMA integrity_check and returns nil when it says ok.

@@ -277,37 +277,88 @@ type cellSum struct {
 	cost       float64
 }
 
+// The batch statements, prepared once per store (see Store.prepared).
+const (
+	qAnyFailures = `SELECT EXISTS (SELECT 1 FROM failures)`
+	qDelFailure  = `DELETE FROM failures WHERE key = ?`
+	qHasExample  = `SELECT EXISTS (SELECT 1 FROM examples WHERE unit_key = ? AND key = ?)`
+	qPutFailure  = `INSERT INTO failures (key, unit_key, teacher, language, strategy, seed, reason, raw, attempts, final, updated)
+VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (key) DO UPDATE SET unit_key = excluded.unit_key, reason = excluded.reason, raw = excluded.raw,
+attempts = excluded.attempts, final = excluded.final, updated = excluded.updated`
+	qPutMetric = `INSERT INTO metric_values (metric, example_key, value, detail) VALUES (?,?,?,?)
+ON CONFLICT (metric, example_key) DO UPDATE SET value = excluded.value, detail = excluded.detail`
+	qCellTotals = `INSERT INTO cell_totals (teacher, language, strategy, seed, examples, input_tokens, output_tokens, cost_usd) VALUES (?,?,?,?,?,?,?,?)
+ON CONFLICT DO UPDATE SET examples = examples + excluded.examples, input_tokens = input_tokens + excluded.input_tokens,
+output_tokens = output_tokens + excluded.output_tokens, cost_usd = cost_usd + excluded.cost_usd`
+)
+
+// batchStmts are the writer-connection statements one batch needs.
+type batchStmts struct {
+	anyFailures, delFailure, hasExample, putFailure, putMetric, cellTotals *sql.Stmt
+	inserts                                                                map[int]*sql.Stmt // multi-row example inserts by row count
+}
+
+// exampleRuns calls fn with each run of examples that goes into one
+// multi-row insert, in order.
+func exampleRuns(ops []op, fn func(i, j int) error) error {
+	for i := 0; i < len(ops); i++ {
+		if ops[i].kind != opExample {
+			continue
+		}
+		j := i
+		for j < len(ops) && j-i < exampleChunk && ops[j].kind == opExample {
+			j++
+		}
+		if err := fn(i, j); err != nil {
+			return err
+		}
+		i = j - 1
+	}
+	return nil
+}
+
+// prepareBatch prepares (or finds) every statement ops need; it runs
+// before the transaction, which holds the writer's only connection.
+func (s *Store) prepareBatch(ops []op) (*batchStmts, error) {
+	b := &batchStmts{inserts: map[int]*sql.Stmt{}}
+	for _, p := range []struct {
+		st **sql.Stmt
+		q  string
+	}{{&b.anyFailures, qAnyFailures}, {&b.delFailure, qDelFailure}, {&b.hasExample, qHasExample},
+		{&b.putFailure, qPutFailure}, {&b.putMetric, qPutMetric}, {&b.cellTotals, qCellTotals}} {
+		st, err := s.prepared(p.q)
+		if err != nil {
+			return nil, err
+		}
+		*p.st = st
+	}
+	err := exampleRuns(ops, func(i, j int) error {
+		n := j - i
+		if b.inserts[n] != nil {
+			return nil
+		}
+		st, err := s.prepared(exampleInsertSQL(n))
+		b.inserts[n] = st
+		return err
+	})
+	return b, err
+}
+
 // commitBatch writes one batch in one transaction.
 func (s *Store) commitBatch(ops []op) error {
-	return s.tx(fmt.Sprintf("write a batch of %d rows", len(ops)), func(tx *sql.Tx) error {
+	what := fmt.Sprintf("write a batch of %d rows", len(ops))
+	ps, err := s.prepareBatch(ops)
+	if err != nil {
+		return s.wrap(what, err)
+	}
+	return s.tx(what, func(tx *sql.Tx) error {
 		var anyFailures bool
-		if err := tx.QueryRow(`SELECT EXISTS (SELECT 1 FROM failures)`).Scan(&anyFailures); err != nil {
+		if err := tx.Stmt(ps.anyFailures).QueryRow().Scan(&anyFailures); err != nil {
 			return err
 		}
-		var delFail, insFail, hasEx, insMV *sql.Stmt
-		prep := func(p **sql.Stmt, q string) error {
-			if *p != nil {
-				return nil
-			}
-			st, err := tx.Prepare(q)
-			*p = st
-			return err
-		}
-		defer func() {
-			for _, st := range []*sql.Stmt{delFail, insFail, hasEx, insMV} {
-				if st != nil {
-					st.Close()
-				}
-			}
-		}()
+		delFail, insFail, hasEx, insMV := tx.Stmt(ps.delFailure), tx.Stmt(ps.putFailure), tx.Stmt(ps.hasExample), tx.Stmt(ps.putMetric)
 		totals := map[cellKey]*cellSum{}
 		now := nowMS()
-		stmts := map[int]*sql.Stmt{}
-		defer func() {
-			for _, st := range stmts {
-				st.Close()
-			}
-		}()
 		for i := 0; i < len(ops); i++ {
 			o := ops[i]
 			switch o.kind {
@@ -316,13 +367,10 @@ func (s *Store) commitBatch(ops []op) error {
 				for j < len(ops) && j-i < exampleChunk && ops[j].kind == opExample {
 					j++
 				}
-				if err := insertExamples(tx, stmts, ops[i:j], now, totals); err != nil {
+				if err := insertExamples(tx.Stmt(ps.inserts[j-i]), ops[i:j], now, totals); err != nil {
 					return err
 				}
 				if anyFailures {
-					if err := prep(&delFail, `DELETE FROM failures WHERE key = ?`); err != nil {
-						return err
-					}
 					for _, o := range ops[i:j] {
 						if _, err := delFail.Exec(o.ex.Key); err != nil {
 							return err
@@ -332,9 +380,6 @@ func (s *Store) commitBatch(ops []op) error {
 				i = j - 1
 			case opFailure:
 				f := o.fail
-				if err := prep(&hasEx, `SELECT EXISTS (SELECT 1 FROM examples WHERE unit_key = ? AND key = ?)`); err != nil {
-					return err
-				}
 				var exists bool
 				if err := hasEx.QueryRow(f.Unit, f.Key).Scan(&exists); err != nil {
 					return err
@@ -342,21 +387,12 @@ func (s *Store) commitBatch(ops []op) error {
 				if exists { // an example already settled this request
 					continue
 				}
-				if err := prep(&insFail, `INSERT INTO failures (key, unit_key, teacher, language, strategy, seed, reason, raw, attempts, final, updated)
-VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (key) DO UPDATE SET unit_key = excluded.unit_key, reason = excluded.reason, raw = excluded.raw,
-attempts = excluded.attempts, final = excluded.final, updated = excluded.updated`); err != nil {
-					return err
-				}
 				if _, err := insFail.Exec(f.Key, f.Unit, f.Teacher, f.Language, f.Strategy, f.Seed, f.Reason, f.Raw, f.Attempts, f.Final, now); err != nil {
 					return fmt.Errorf("failure %s: %w", f.Key, err)
 				}
 				anyFailures = true
 			case opMetric:
 				v := o.mv
-				if err := prep(&insMV, `INSERT INTO metric_values (metric, example_key, value, detail) VALUES (?,?,?,?)
-ON CONFLICT (metric, example_key) DO UPDATE SET value = excluded.value, detail = excluded.detail`); err != nil {
-					return err
-				}
 				var d any
 				if len(v.Detail) > 0 {
 					d = string(v.Detail)
@@ -366,12 +402,12 @@ ON CONFLICT (metric, example_key) DO UPDATE SET value = excluded.value, detail =
 				}
 			}
 		}
-		for k, c := range totals {
-			if _, err := tx.Exec(`INSERT INTO cell_totals (teacher, language, strategy, seed, examples, input_tokens, output_tokens, cost_usd) VALUES (?,?,?,?,?,?,?,?)
-ON CONFLICT DO UPDATE SET examples = examples + excluded.examples, input_tokens = input_tokens + excluded.input_tokens,
-output_tokens = output_tokens + excluded.output_tokens, cost_usd = cost_usd + excluded.cost_usd`,
-				k.teacher, k.language, k.strategy, k.seed, c.n, c.in, c.out, c.cost); err != nil {
-				return err
+		if len(totals) > 0 {
+			up := tx.Stmt(ps.cellTotals)
+			for k, c := range totals {
+				if _, err := up.Exec(k.teacher, k.language, k.strategy, k.seed, c.n, c.in, c.out, c.cost); err != nil {
+					return err
+				}
 			}
 		}
 		return nil
@@ -386,26 +422,8 @@ const exampleInsertCols = 17
 
 // insertExamples inserts a run of examples with one statement; RETURNING
 // tells which keys were new, so duplicates never inflate the cell totals.
-func insertExamples(tx *sql.Tx, stmts map[int]*sql.Stmt, ops []op, now int64, totals map[cellKey]*cellSum) error {
+func insertExamples(st *sql.Stmt, ops []op, now int64, totals map[cellKey]*cellSum) error {
 	n := len(ops)
-	st := stmts[n]
-	if st == nil {
-		var b strings.Builder
-		b.WriteString(`INSERT INTO examples (key, unit_key, teacher, model, language, strategy, seed, seed_row_id, idx, prompt, response, params, input_tokens, output_tokens, latency_ms, cost_usd, created) VALUES `)
-		row := "(" + strings.TrimSuffix(strings.Repeat("?,", exampleInsertCols), ",") + ")"
-		for i := 0; i < n; i++ {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			b.WriteString(row)
-		}
-		b.WriteString(` ON CONFLICT (unit_key, key) DO NOTHING RETURNING key`)
-		var err error
-		if st, err = tx.Prepare(b.String()); err != nil {
-			return err
-		}
-		stmts[n] = st
-	}
 	args := make([]any, 0, n*exampleInsertCols)
 	byKey := make(map[string]*Example, n)
 	for _, o := range ops {
@@ -450,4 +468,19 @@ func insertExamples(tx *sql.Tx, stmts map[int]*sql.Stmt, ops []op, now int64, to
 		c.cost += e.CostUSD
 	}
 	return rows.Err()
+}
+
+// exampleInsertSQL is the insert of n examples in one statement.
+func exampleInsertSQL(n int) string {
+	var b strings.Builder
+	b.WriteString(`INSERT INTO examples (key, unit_key, teacher, model, language, strategy, seed, seed_row_id, idx, prompt, response, params, input_tokens, output_tokens, latency_ms, cost_usd, created) VALUES `)
+	row := "(" + strings.TrimSuffix(strings.Repeat("?,", exampleInsertCols), ",") + ")"
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(row)
+	}
+	b.WriteString(` ON CONFLICT (unit_key, key) DO NOTHING RETURNING key`)
+	return b.String()
 }
