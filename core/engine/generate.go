@@ -3,11 +3,14 @@ package engine
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"math"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -103,16 +106,69 @@ func newGenerator(r *Runner) *generator {
 // cacheKey hashes everything that determines a teacher's answer: the
 // plugin and its (redacted) config, the model, and the call without its id
 // and metadata. Two experiments asking the same thing share the answer.
+// The fields are hashed directly, each length-prefixed so that no two
+// calls give the same bytes: marshalling the call to JSON first cost more
+// than the rest of the lookup.
 func cacheKey(c *teacherConn, call *sdk.Call) string {
-	blob, _ := json.Marshal(struct {
-		Plugin, Component, Model string
-		Config                   json.RawMessage
-		Messages                 []sdk.Message
-		Sampling                 sdk.Sampling
-		Output                   sdk.OutputFormat
-	}{c.comp.Plugin, c.comp.Name, modelOf(c), plan.CtyJSON(c.comp.Redacted), call.Messages, call.Sampling, call.Output})
-	h := sha256.Sum256(blob)
+	c.keyOnce.Do(func() {
+		b := append([]byte(nil), "polyglot response cache v2\x00"...)
+		for _, f := range []string{c.comp.Plugin, c.comp.Name, modelOf(c), string(plan.CtyJSON(c.comp.Redacted))} {
+			b = appendKeyString(b, f)
+		}
+		c.keyPrefix = b
+	})
+	n := len(c.keyPrefix) + 64
+	for _, m := range call.Messages {
+		n += len(m.Role) + len(m.Content) + 2*binary.MaxVarintLen64
+	}
+	for _, st := range call.Sampling.Stop {
+		n += len(st) + binary.MaxVarintLen64
+	}
+	n += len(call.Output.JSONSchema)
+	b := make([]byte, 0, n)
+	b = append(b, c.keyPrefix...)
+	b = binary.AppendUvarint(b, uint64(len(call.Messages)))
+	for _, m := range call.Messages {
+		b = appendKeyString(b, m.Role)
+		b = appendKeyString(b, m.Content)
+	}
+	sm := &call.Sampling
+	b = appendKeyFloat(b, sm.Temperature)
+	b = appendKeyFloat(b, sm.TopP)
+	if sm.TopK != nil {
+		b = binary.AppendVarint(append(b, 1), int64(*sm.TopK))
+	} else {
+		b = append(b, 0)
+	}
+	b = binary.AppendVarint(b, int64(sm.MaxTokens))
+	if sm.Seed != nil {
+		b = binary.AppendVarint(append(b, 1), *sm.Seed)
+	} else {
+		b = append(b, 0)
+	}
+	b = binary.AppendUvarint(b, uint64(len(sm.Stop)))
+	for _, st := range sm.Stop {
+		b = appendKeyString(b, st)
+	}
+	if call.Output.JSON {
+		b = append(b, 1)
+	} else {
+		b = append(b, 0)
+	}
+	b = appendKeyString(b, call.Output.JSONSchema)
+	h := sha256.Sum256(b)
 	return hex.EncodeToString(h[:])
+}
+
+func appendKeyString(b []byte, s string) []byte {
+	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
+}
+
+func appendKeyFloat(b []byte, f *float64) []byte {
+	if f == nil {
+		return append(b, 0)
+	}
+	return binary.LittleEndian.AppendUint64(append(b, 1), math.Float64bits(*f))
 }
 
 func modelOf(c *teacherConn) string {
@@ -190,6 +246,13 @@ type teacherConn struct {
 	slots    chan struct{}
 	price    spec.Price
 	sampling sdk.Sampling
+
+	paramsMu   sync.Mutex
+	lastSample sdk.Sampling    // a copy of the sampling lastParams encodes
+	lastParams json.RawMessage // shared by examples: never changed once made
+
+	keyOnce   sync.Once
+	keyPrefix []byte // the cache key's hash input for this teacher (see cacheKey)
 
 	mu      sync.Mutex
 	stream  *sdk.TeacherStream
@@ -344,6 +407,51 @@ func (c *teacherConn) send(ctx context.Context, call *sdk.Call) *sdk.Result {
 	}
 }
 
+// params is the sampling as the JSON stored with each example. A teacher's
+// requests almost always send the same sampling, so the last encoding is
+// kept: encoding it per example was a visible share of a request's CPU.
+func (c *teacherConn) params(s sdk.Sampling) json.RawMessage {
+	c.paramsMu.Lock()
+	defer c.paramsMu.Unlock()
+	if c.lastParams != nil && sameSampling(c.lastSample, s) {
+		return c.lastParams
+	}
+	b, err := json.Marshal(s)
+	if err != nil {
+		return nil
+	}
+	c.lastSample, c.lastParams = copySampling(s), b
+	return b
+}
+
+func sameSampling(a, b sdk.Sampling) bool {
+	return samePtr(a.Temperature, b.Temperature) && samePtr(a.TopP, b.TopP) && samePtr(a.TopK, b.TopK) &&
+		a.MaxTokens == b.MaxTokens && samePtr(a.Seed, b.Seed) && slices.Equal(a.Stop, b.Stop)
+}
+
+func samePtr[T comparable](a, b *T) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return *a == *b
+}
+
+// copySampling copies what s points to, so a later change to a caller's
+// value cannot make the kept encoding stale.
+func copySampling(s sdk.Sampling) sdk.Sampling {
+	s.Temperature, s.TopP, s.TopK, s.Seed = copyPtr(s.Temperature), copyPtr(s.TopP), copyPtr(s.TopK), copyPtr(s.Seed)
+	s.Stop = slices.Clone(s.Stop)
+	return s
+}
+
+func copyPtr[T any](p *T) *T {
+	if p == nil {
+		return nil
+	}
+	v := *p
+	return &v
+}
+
 func (c *teacherConn) cost(u sdk.Usage) float64 {
 	return apictl.EstimateCost(c.price, int(u.InputTokens), int(u.OutputTokens))
 }
@@ -472,8 +580,10 @@ func (g *generator) runUnit(ctx context.Context, u *plan.Unit) (any, error) {
 	if skipped > 0 {
 		g.r.log.Info().Str("unit", u.Label).Int("skipped", skipped).Msg("seed prompts too long for the teacher's context window were skipped")
 	}
-	reqs := strategy.Expand(st, rows, u.Language, u.N, u.Seed)
-	if len(reqs) == 0 {
+	// Requests are made as they are sent, not up front: a unit of a
+	// million requests would otherwise hold them all.
+	reqs := strategy.NewExpander(st, rows, u.Language, u.N, u.Seed)
+	if reqs.Len() == 0 {
 		return nil, fmt.Errorf("strategy %q has no seed rows for language %q (check its input block and the seeds' language and strategies columns)", st.Name, u.Language)
 	}
 	done, err := g.r.Store.DoneRequests(u.Key)
@@ -488,8 +598,8 @@ func (g *generator) runUnit(ctx context.Context, u *plan.Unit) (any, error) {
 	var firstFatal error
 	produced, failed := 0, 0
 	var wg sync.WaitGroup
-	for i := range reqs {
-		req := &reqs[i]
+	for i := range reqs.Len() {
+		req := reqs.Request(i)
 		key := requestKey(u.Key, req.ID)
 		if done[key] {
 			continue
@@ -512,7 +622,7 @@ func (g *generator) runUnit(ctx context.Context, u *plan.Unit) (any, error) {
 		go func() {
 			defer wg.Done()
 			defer func() { <-own.slots }()
-			ok, err := g.runRequest(ctx, u, st, req, key, lang)
+			ok, err := g.runRequest(ctx, u, st, &req, key, lang)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil && firstFatal == nil {
@@ -539,15 +649,15 @@ func (g *generator) runUnit(ctx context.Context, u *plan.Unit) (any, error) {
 		return nil, err
 	}
 	missing := 0
-	for i := range reqs {
-		if !doneNow[requestKey(u.Key, reqs[i].ID)] {
+	for i := range reqs.Len() {
+		if !doneNow[requestKey(u.Key, reqs.Request(i).ID)] {
 			missing++
 		}
 	}
 	if missing > 0 {
-		return nil, fmt.Errorf("%d of %d requests failed temporarily (see `polyglot status`); run again to retry them", missing, len(reqs))
+		return nil, fmt.Errorf("%d of %d requests failed temporarily (see `polyglot status`); run again to retry them", missing, reqs.Len())
 	}
-	return map[string]int{"requests": len(reqs), "new_examples": produced, "new_failures": failed, "skipped_long_seeds": skipped}, nil
+	return map[string]int{"requests": reqs.Len(), "new_examples": produced, "new_failures": failed, "skipped_long_seeds": skipped}, nil
 }
 
 // fitContext drops seed rows whose prompt cannot fit the teacher's context
@@ -631,12 +741,17 @@ func (g *generator) runRequest(ctx context.Context, u *plan.Unit, st *spec.Strat
 			usage.InputTokens += res.Usage.InputTokens
 			usage.OutputTokens += res.Usage.OutputTokens
 			latency += res.Latency
-			if c, cerr := g.conn(ctx, teacher); cerr == nil {
+			c, cerr := g.conn(ctx, teacher)
+			if cerr == nil {
 				cost += c.cost(res.Usage)
 			}
 			if teacher == u.Teacher {
 				model = res.Model
-				params, _ = json.Marshal(call.Sampling)
+				if cerr == nil {
+					params = c.params(call.Sampling)
+				} else {
+					params, _ = json.Marshal(call.Sampling)
+				}
 			}
 			if res.Err != nil {
 				final := !res.Err.Code.Retryable()

@@ -121,31 +121,62 @@ func UsesTaskFamily(st *spec.Strategy) bool {
 // and task families cycle through TaskFamilies when the strategy uses them.
 // It returns nil when no row is eligible (see Eligible).
 func Expand(st *spec.Strategy, rows []Row, language string, n int, seed int64) []Request {
-	pool := Eligible(st, rows, language)
-	if len(pool) == 0 || n <= 0 {
+	e := NewExpander(st, rows, language, n, seed)
+	if e.Len() == 0 {
 		return nil
 	}
-	families := UsesTaskFamily(st)
-	k := min(st.InContext, len(pool)-1)
-	reqs := make([]Request, 0, n)
-	var perm []int
-	for i := 0; i < n; i++ {
-		epoch := i / len(pool)
-		if i%len(pool) == 0 {
-			perm = permutation(newRNG(seed, st.Name, language, "order", epoch), len(pool))
-		}
-		si := perm[i%len(pool)]
-		req := Request{Strategy: st.Name, Language: language, Index: i, Seed: pool[si]}
-		if k > 0 {
-			req.Examples = pickExamples(newRNG(seed, st.Name, language, "examples", i), pool, si, k)
-		}
-		if families {
-			req.TaskFamily = TaskFamilies[i%len(TaskFamilies)].Name
-		}
-		req.ID = requestID(seed, &req)
-		reqs = append(reqs, req)
+	reqs := make([]Request, 0, e.Len())
+	for i := 0; i < e.Len(); i++ {
+		reqs = append(reqs, e.Request(i))
 	}
 	return reqs
+}
+
+// Expander gives the requests of Expand one at a time, so that a unit of
+// millions of requests never holds them all (the generator walks them in
+// order). It is not safe for concurrent use.
+type Expander struct {
+	st       *spec.Strategy
+	pool     []Row
+	language string
+	seed     int64
+	n, k     int
+	families bool
+	epoch    int   // the epoch perm belongs to; -1 before the first
+	perm     []int // the seed-row order of that epoch
+}
+
+// NewExpander prepares the n requests Expand would return; Len is 0 when
+// no row is eligible or n <= 0.
+func NewExpander(st *spec.Strategy, rows []Row, language string, n int, seed int64) *Expander {
+	pool := Eligible(st, rows, language)
+	if len(pool) == 0 || n <= 0 {
+		return &Expander{epoch: -1}
+	}
+	return &Expander{st: st, pool: pool, language: language, seed: seed, n: n,
+		k: min(st.InContext, len(pool)-1), families: UsesTaskFamily(st), epoch: -1}
+}
+
+// Len is the number of requests.
+func (e *Expander) Len() int { return e.n }
+
+// Request returns request i (0 <= i < Len). In-order calls are cheapest:
+// the seed order is computed once per pass over the eligible rows.
+func (e *Expander) Request(i int) Request {
+	if epoch := i / len(e.pool); epoch != e.epoch {
+		e.perm = permutation(newRNG(e.seed, e.st.Name, e.language, "order", epoch), len(e.pool))
+		e.epoch = epoch
+	}
+	si := e.perm[i%len(e.pool)]
+	req := Request{Strategy: e.st.Name, Language: e.language, Index: i, Seed: e.pool[si]}
+	if e.k > 0 {
+		req.Examples = pickExamples(newRNG(e.seed, e.st.Name, e.language, "examples", i), e.pool, si, e.k)
+	}
+	if e.families {
+		req.TaskFamily = TaskFamilies[i%len(TaskFamilies)].Name
+	}
+	req.ID = requestID(e.seed, &req)
+	return req
 }
 
 // requestID names a request by strategy, language and index, plus a digest
