@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"runtime/debug"
+	"runtime/pprof"
 	"sync"
 
 	"github.com/hashicorp/go-plugin"
@@ -232,6 +234,7 @@ func (s *teacherServer) Generate(stream pb.Teacher_GenerateServer) error {
 	if c, ok := gen.(io.Closer); ok {
 		defer c.Close()
 	}
+	defer profileStream()()
 	conc := int(o.GetConcurrency())
 	if conc <= 0 {
 		conc = defaultConcurrency
@@ -279,6 +282,29 @@ func (s *teacherServer) Generate(stream pb.Teacher_GenerateServer) error {
 		return err
 	}
 	return recvErr
+}
+
+// profileStream writes a CPU profile of the plugin process while a
+// Generate stream is open when POLYGLOT_PLUGIN_CPUPROFILE names a file
+// (the process id is appended): the host's POLYGLOT_CPUPROFILE does not
+// see the plugin's share of a call. It returns the function that stops it.
+func profileStream() func() {
+	path := os.Getenv("POLYGLOT_PLUGIN_CPUPROFILE")
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(fmt.Sprintf("%s.%d", path, os.Getpid()))
+	if err != nil {
+		return func() {}
+	}
+	if err := pprof.StartCPUProfile(f); err != nil { // another stream is being profiled
+		f.Close()
+		return func() {}
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}
 }
 
 // runCall makes one call and turns panics and plain errors into results, so
