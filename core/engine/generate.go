@@ -48,12 +48,106 @@ type generator struct {
 
 	cache     store.Cache
 	cachePuts chan cachePut
+	cacheGets chan cacheGet // nil when the cache cannot look up many at once
 	cacheWG   sync.WaitGroup
 }
 
 type cachePut struct {
 	hash string
 	blob []byte
+}
+
+// cacheGetMany is a cache that looks many hashes up at once (both store
+// caches are).
+type cacheGetMany interface {
+	CacheGetMany(hashes []string) (map[string][]byte, error)
+}
+
+type cacheGet struct {
+	hash  string
+	reply chan cacheHit
+}
+
+type cacheHit struct {
+	blob []byte
+	ok   bool
+}
+
+// putLoop writes the answers to the response cache, many per transaction:
+// the cache is off the requests' path, so it waits up to cachePutDelay to
+// fill a batch rather than paying a commit for every few answers.
+func (g *generator) putLoop() {
+	defer g.cacheWG.Done()
+	for p := range g.cachePuts {
+		if g.cache == nil {
+			continue
+		}
+		batch := []store.CacheEntry{{Hash: p.hash, Value: p.blob}}
+		timer := time.NewTimer(cachePutDelay)
+	fill:
+		for len(batch) < 1024 {
+			select {
+			case q, ok := <-g.cachePuts:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, store.CacheEntry{Hash: q.hash, Value: q.blob})
+			case <-timer.C:
+				break fill
+			}
+		}
+		timer.Stop()
+		if err := g.cache.CachePutMany(batch); err != nil {
+			g.r.log.Debug().Err(err).Msg("response cache write failed (the store still has the result)")
+		}
+	}
+}
+
+const cachePutDelay = 50 * time.Millisecond
+
+// lookupLoop answers the cache lookups waiting with one query: a lookup
+// each cost mostly the start of a read transaction.
+func (g *generator) lookupLoop(many cacheGetMany) {
+	defer g.cacheWG.Done()
+	for first := range g.cacheGets {
+		group := []cacheGet{first}
+	drain:
+		for len(group) < 256 {
+			select {
+			case q, ok := <-g.cacheGets:
+				if !ok {
+					break drain
+				}
+				group = append(group, q)
+			default:
+				break drain
+			}
+		}
+		hashes := make([]string, len(group))
+		for i, q := range group {
+			hashes[i] = q.hash
+		}
+		found, err := many.CacheGetMany(hashes)
+		if err != nil {
+			g.r.log.Debug().Err(err).Msg("response cache lookup failed; asking the teacher")
+		}
+		for _, q := range group {
+			b, ok := found[q.hash]
+			q.reply <- cacheHit{b, ok}
+		}
+	}
+}
+
+// cacheLookup returns the cached answer blob for a cache key.
+func (g *generator) cacheLookup(hash string) ([]byte, bool) {
+	if g.cacheGets == nil {
+		b, ok, err := g.cache.CacheGet(hash)
+		return b, ok && err == nil
+	}
+	reply := make(chan cacheHit, 1)
+	g.cacheGets <- cacheGet{hash, reply}
+	h := <-reply
+	return h.blob, h.ok
 }
 
 type commitReq struct {
@@ -75,31 +169,12 @@ func newGenerator(r *Runner) *generator {
 	}
 	g.cachePuts = make(chan cachePut, 4096)
 	g.cacheWG.Add(1)
-	go func() {
-		defer g.cacheWG.Done()
-		// Group the answers waiting into one transaction each time.
-		for p := range g.cachePuts {
-			if g.cache == nil {
-				continue
-			}
-			batch := []store.CacheEntry{{Hash: p.hash, Value: p.blob}}
-		drain:
-			for len(batch) < 1024 {
-				select {
-				case q, ok := <-g.cachePuts:
-					if !ok {
-						break drain
-					}
-					batch = append(batch, store.CacheEntry{Hash: q.hash, Value: q.blob})
-				default:
-					break drain
-				}
-			}
-			if err := g.cache.CachePutMany(batch); err != nil {
-				g.r.log.Debug().Err(err).Msg("response cache write failed (the store still has the result)")
-			}
-		}
-	}()
+	go g.putLoop()
+	if many, ok := g.cache.(cacheGetMany); ok {
+		g.cacheGets = make(chan cacheGet, 1024)
+		g.cacheWG.Add(1)
+		go g.lookupLoop(many)
+	}
 	return g
 }
 
@@ -234,6 +309,9 @@ func (g *generator) close() {
 	close(g.commits)
 	g.wg.Wait()
 	close(g.cachePuts)
+	if g.cacheGets != nil {
+		close(g.cacheGets)
+	}
 	g.cacheWG.Wait()
 }
 
@@ -472,7 +550,7 @@ func (g *generator) call(ctx context.Context, teacher string, call *sdk.Call, at
 	var ckey string
 	if g.cache != nil && cacheable(c) {
 		ckey = cacheKey(c, call)
-		if blob, ok, err := g.cache.CacheGet(ckey); err == nil && ok {
+		if blob, ok := g.cacheLookup(ckey); ok {
 			var res sdk.Result
 			if json.Unmarshal(blob, &res) == nil && res.Err == nil {
 				res.ID = call.ID

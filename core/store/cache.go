@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -67,6 +68,41 @@ func cacheGet(db *sql.DB, wrap func(string, error) error, hash string) ([]byte, 
 	return b, true, nil
 }
 
+// cacheGetManySQL takes the hashes as one JSON array: one prepared
+// statement for any number, and one read transaction for all of them.
+const cacheGetManySQL = `SELECT hash, value FROM cache WHERE hash IN (SELECT value FROM json_each(?))`
+
+// cacheGetMany looks many hashes up at once; the result holds the hashes
+// found. A lookup per request cost mostly the start of a read transaction.
+func cacheGetMany(db *sql.DB, wrap func(string, error) error, hashes []string) (map[string][]byte, error) {
+	found := map[string][]byte{}
+	if len(hashes) == 0 {
+		return found, nil
+	}
+	arg, err := json.Marshal(hashes)
+	if err != nil {
+		return nil, wrap("cache get", err)
+	}
+	st, err := prepared(db, cacheGetManySQL)
+	if err != nil {
+		return nil, wrap("cache get", err)
+	}
+	rows, err := st.Query(string(arg))
+	if err != nil {
+		return nil, wrap("cache get", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var h string
+		var v []byte
+		if err := rows.Scan(&h, &v); err != nil {
+			return nil, wrap("cache get", err)
+		}
+		found[h] = v
+	}
+	return found, wrap("cache get", rows.Err())
+}
+
 func cachePut(db *sql.DB, wrap func(string, error) error, hash string, v []byte) error {
 	if hash == "" {
 		return errors.New("cache put: empty hash")
@@ -90,15 +126,17 @@ func cachePutMany(db *sql.DB, wrap func(string, error) error, entries []CacheEnt
 	if len(entries) == 0 {
 		return nil
 	}
+	// Prepared before the transaction: the store's writer has a single
+	// connection, which the transaction takes.
+	ps, err := prepared(db, `INSERT OR REPLACE INTO cache (hash, value, created) VALUES (?,?,?)`)
+	if err != nil {
+		return wrap("cache put", err)
+	}
 	tx, err := db.Begin()
 	if err != nil {
 		return wrap("cache put", err)
 	}
-	st, err := tx.Prepare(`INSERT OR REPLACE INTO cache (hash, value, created) VALUES (?,?,?)`)
-	if err != nil {
-		tx.Rollback()
-		return wrap("cache put", err)
-	}
+	st := tx.Stmt(ps)
 	now := nowMS()
 	for _, e := range entries {
 		if e.Hash == "" {
@@ -129,6 +167,11 @@ func (s *Store) CachePutMany(entries []CacheEntry) error {
 // CachePutMany stores many responses in one transaction.
 func (c *CacheFile) CachePutMany(entries []CacheEntry) error {
 	return cachePutMany(c.db, c.wrap, entries)
+}
+
+// CacheGetMany returns the cached responses of the hashes found.
+func (s *Store) CacheGetMany(hashes []string) (map[string][]byte, error) {
+	return cacheGetMany(s.rdb, s.wrap, hashes)
 }
 
 // CacheGet returns the cached response for a request hash.
@@ -199,6 +242,11 @@ func (c *CacheFile) wrap(what string, err error) error {
 
 // CacheGet returns the cached response for a request hash.
 func (c *CacheFile) CacheGet(hash string) ([]byte, bool, error) { return cacheGet(c.db, c.wrap, hash) }
+
+// CacheGetMany returns the cached responses of the hashes found.
+func (c *CacheFile) CacheGetMany(hashes []string) (map[string][]byte, error) {
+	return cacheGetMany(c.db, c.wrap, hashes)
+}
 
 // CachePut stores a response under a request hash.
 func (c *CacheFile) CachePut(hash string, v []byte) error { return cachePut(c.db, c.wrap, hash, v) }
