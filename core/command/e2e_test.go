@@ -209,4 +209,3 @@ func TestDescribeWithoutHandshake(t *testing.T) {
 		t.Fatalf("describe built-in: %+v", r)
 	}
 }
-

@@ -92,5 +92,3 @@ func (p *progress) StageDone(stage plan.Stage) {
 		fmt.Fprintln(p.w)
 	}
 }
-
-func (p *progress) finish() {}

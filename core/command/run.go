@@ -68,9 +68,7 @@ func runRun(ctx context.Context, env *Env, args []string) error {
 		defer cache.Close()
 		opts.Cache = cache
 	}
-	prog := opts.Progress.(*progress)
 	err = engine.Run(ctx, p, st, opts)
-	prog.finish()
 	status := "ok"
 	switch {
 	case errors.Is(err, context.Canceled):

@@ -245,14 +245,11 @@ func (r *Runner) runMetric(ctx context.Context, u *plan.Unit) (any, error) {
 	// Only values whose cell aggregate is the mean of the per-example
 	// values can be split by strategy this way (not diversity, which is a
 	// property of the whole set); and only when the cell mixes strategies.
-	if len(byStrategy["value"]) > 1 || (len(byStrategy) > 0 && func() bool {
-		for _, m := range byStrategy {
-			if len(m) > 1 {
-				return true
-			}
-		}
-		return false
-	}()) {
+	mixed := false
+	for _, groups := range byStrategy {
+		mixed = mixed || len(groups) > 1
+	}
+	if mixed {
 		for k, groups := range byStrategy {
 			name, dir := u.Metric, direction
 			if k != "value" {
