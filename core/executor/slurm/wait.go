@@ -217,9 +217,20 @@ func (e *Executor) Wait(ctx context.Context, h executor.Handle, on func(executor
 	followers := executor.Followers(h.WorkDir, h.Array)
 	want := executor.Job{Array: h.Array}.Tasks()
 	seen := map[int]string{}
+	// A task that writes output is running, even when it started and
+	// printed between two squeue polls: say so before its first line, so
+	// that watchers never see output from a task still shown as pending.
+	running := map[int]bool{}
+	logs := func(ev executor.Event) {
+		if ev.Kind == executor.EventLog && !running[ev.Task] {
+			running[ev.Task] = true
+			emit(executor.Event{Time: ev.Time, Kind: executor.EventState, Task: ev.Task, State: executor.StateRunning, Detail: "RUNNING (output seen)"})
+		}
+		emit(ev)
+	}
 	failures := 0
 	for {
-		_ = executor.PollAll(followers, emit)
+		_ = executor.PollAll(followers, logs)
 		live, err := e.live(ctx, h.ID)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -245,12 +256,19 @@ func (e *Executor) Wait(ctx context.Context, h executor.Handle, on func(executor
 				}
 				if seen[t] != d {
 					seen[t] = d
-					emit(executor.Event{Time: time.Now(), Kind: executor.EventState, Task: t, State: neutral(ts.State), Detail: d})
+					st := neutral(ts.State)
+					if st == executor.StateRunning {
+						if running[t] {
+							continue // already announced by its output
+						}
+						running[t] = true
+					}
+					emit(executor.Event{Time: time.Now(), Kind: executor.EventState, Task: t, State: st, Detail: d})
 				}
 			}
 			if done(live, want) {
 				fin, source := e.final(ctx, h.ID)
-				_ = executor.FlushAll(followers, emit)
+				_ = executor.FlushAll(followers, logs)
 				res := build(h, want, fin, live, source)
 				emit(executor.Event{Time: time.Now(), Kind: executor.EventState, Task: -1, State: res.State, Detail: summary(res)})
 				if res.Err != nil {
