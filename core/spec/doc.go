@@ -36,7 +36,7 @@
 //	}
 //	teacher "NAME" {
 //	  plugin = "NAME" or "NAME/COMPONENT"  model = "..."  (both required)
-//	  family  parameters  benchmark_strength  batch = false
+//	  family  parameters  benchmark_strength  batch = false  batch_max_requests = 10000
 //	  price    { input_per_mtok  output_per_mtok }                       USD per million tokens
 //	  sampling { temperature  top_p  top_k  max_tokens  seed  stop }     unset = plugin/family default
 //	  limits   { concurrency = 4  requests_per_minute  tokens_per_minute  timeout = "120s"

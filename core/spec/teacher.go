@@ -41,6 +41,7 @@ var teacherSpec = &blockSpec{
 		{name: "parameters", ty: cty.Number},
 		{name: "benchmark_strength", ty: cty.Number},
 		{name: "batch", ty: cty.Bool, def: cty.False},
+		{name: "batch_max_requests", ty: cty.Number, def: cty.NumberIntVal(DefaultBatchMaxRequests)},
 		{name: "generate", ty: cty.Bool, def: cty.True},
 		{name: "context_tokens", ty: cty.Number},
 	},
@@ -62,6 +63,7 @@ func (l *loader) evalTeacher(n *node, ctx *hcl.EvalContext) {
 	t.Parameters = r.nonNegNumPtr("parameters")
 	t.BenchmarkStrength = r.numPtr("benchmark_strength")
 	t.Batch = r.bool("batch")
+	t.BatchMaxRequests = r.positiveInt("batch_max_requests")
 	t.Generate = r.bool("generate")
 	if v := r.nonNegNumPtr("context_tokens"); v != nil {
 		n := int(*v)

@@ -116,6 +116,9 @@ type Teacher struct {
 	Sampling          Sampling
 	Limits            Limits
 	Batch             bool
+	// BatchMaxRequests caps the calls of one provider batch: a larger unit
+	// is sent as several batches (providers cap a batch's size).
+	BatchMaxRequests int
 	// Generate is false for teachers that only serve other blocks (a
 	// judge, a translation model in a two-step strategy): they get no
 	// cells of their own and are not ranked.
@@ -128,6 +131,11 @@ type Teacher struct {
 	DeclRange     hcl.Range
 	Ranges        map[string]hcl.Range
 }
+
+// DefaultBatchMaxRequests is batch_max_requests when unset: well under
+// every supported provider's cap (OpenAI 50,000, Anthropic 100,000), so
+// that one chunk stays a modest upload and a failed chunk costs little.
+const DefaultBatchMaxRequests = 10000
 
 // Price is USD per million tokens.
 type Price struct {

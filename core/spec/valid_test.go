@@ -62,7 +62,7 @@ func TestLoadMinimal(t *testing.T) {
 		Dir:             abs,
 		Files:           []string{filepath.Join(dir, "experiment.hcl")},
 		Teachers: []*Teacher{{
-			Name: "echo", Plugin: "echo", Model: "echo-1", Generate: true,
+			Name: "echo", Plugin: "echo", Model: "echo-1", Generate: true, BatchMaxRequests: DefaultBatchMaxRequests,
 			Limits: Limits{Concurrency: 4, Timeout: 120 * time.Second, MaxRetries: 5},
 		}},
 		Score: &Score{
@@ -175,13 +175,13 @@ func TestLoadFull(t *testing.T) {
 		copyLimits.Timeout = 30 * time.Second
 		want := []*Teacher{
 			{Name: "gpt4o", Plugin: "openai", Component: "chat", Model: "gpt-4o", Family: "gpt",
-				Parameters: ptr(2e11), BenchmarkStrength: ptr(0.8), Batch: true, Generate: true,
+				Parameters: ptr(2e11), BenchmarkStrength: ptr(0.8), Batch: true, BatchMaxRequests: DefaultBatchMaxRequests, Generate: true,
 				Price:    Price{InputPerMTok: 2.5, OutputPerMTok: 10},
 				Sampling: Sampling{Temperature: ptr(0.8), TopP: ptr(0.9), TopK: ptr(64), MaxTokens: ptr(2048), Seed: ptr[int64](1), Stop: []string{"\n\n"}},
 				Limits: Limits{Concurrency: 16, RequestsPerMinute: 500, TokensPerMinute: 200000, Timeout: 60 * time.Second,
 					MaxRetries: 5, BudgetUSD: ptr(20.0), Reasks: 2, Adaptive: true}},
-			{Name: "aya", Plugin: "openai", Model: "AYA-EXPANSE-8B", Family: "command", Sampling: Sampling{Temperature: ptr(0.3)}, Limits: defLimits, Generate: true},
-			{Name: "aya_copy", Plugin: "openai", Model: "AYA-EXPANSE-8B-copy", Family: "command", Limits: copyLimits, Generate: true},
+			{Name: "aya", Plugin: "openai", Model: "AYA-EXPANSE-8B", Family: "command", Sampling: Sampling{Temperature: ptr(0.3)}, Limits: defLimits, BatchMaxRequests: DefaultBatchMaxRequests, Generate: true},
+			{Name: "aya_copy", Plugin: "openai", Model: "AYA-EXPANSE-8B-copy", Family: "command", Limits: copyLimits, BatchMaxRequests: DefaultBatchMaxRequests, Generate: true},
 		}
 		if diff := cmp.Diff(want, e.Teachers, cmpOpts...); diff != "" {
 			t.Errorf("(-want +got):\n%s", diff)
