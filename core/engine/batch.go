@@ -6,8 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"strconv"
+	"strings"
+	"sync"
 	"time"
+	"weak"
 
 	"github.com/polyglot-teachers/polyglot/core/apictl"
 	"github.com/polyglot-teachers/polyglot/core/plan"
@@ -17,20 +21,53 @@ import (
 	"github.com/polyglot-teachers/polyglot/sdk"
 )
 
-// Batch mode (a teacher block with batch = true) sends a whole unit's
-// calls through the provider's batch API: one submission, then polling,
-// then every result parsed and committed exactly as the streaming path
-// does. The batch id is written to the store's KV table (namespace
-// "batch", key = unit key) before the first poll, so a restarted run polls
-// the batch it already paid for instead of submitting again; the entry is
-// removed once the results are committed. The only window for a second
-// submission is a crash between the provider accepting the batch and the
-// KV write, which no client can close without provider-side idempotency.
+// Batch mode (a teacher block with batch = true) sends a unit's calls
+// through the provider's batch API instead of one call per request.
+//
+// Chunks. A unit is split into chunks of at most the teacher's
+// batch_max_requests calls and about batchMaxBytes of request text
+// (providers cap a batch: OpenAI 50,000 requests / 200 MB, Anthropic
+// 100,000 / 256 MB). A chunk's calls are built only when it is about to be
+// submitted (strategy.Expander), so memory follows the chunks in flight,
+// not the unit. Up to min(concurrency, 8) chunks are at the provider at
+// once: each is submitted, then all are polled.
+//
+// Resuming. Each chunk keeps its state in the store's KV table (namespace
+// "batch", key = unit key + "/" + chunk number): the batch id, the re-ask
+// round and which request indices the batch holds. It is written right
+// after the provider accepts the batch, so a restarted run polls every
+// batch it already paid for and builds new chunks only from requests that
+// are neither done nor held by a stored chunk. The entry is removed once
+// the chunk's outcomes are committed. The only window for a second
+// submission is a crash between the provider accepting a batch and the KV
+// write, which no client can close without provider-side idempotency.
+//
+// Response cache. Before a chunk is submitted every call is looked up in
+// the response cache under the same key as the streaming path (cacheKey),
+// so batch and streaming runs share answers. A cached answer that parses
+// is committed without being sent and costs nothing; answers that parse
+// are put into the cache when a batch returns. Unusable answers are not
+// cached, so a re-ask never finds the answer it replaces.
+//
+// Re-asks. An unusable answer (strategy.ParseOutput's failures: parse
+// error, missing field, empty, truncated, too long) is asked again, up to
+// the teacher's limits.reasks, with a new id and the same nudge message as
+// runRequest, in a follow-up batch of the chunk; the round and the cost
+// of earlier rounds are kept in the chunk's KV state, so a restart resumes
+// the right round and the example's cost covers every round. Calls that
+// failed with a retryable error, and calls a failed or expired batch left
+// without a result, are recorded as non-final failures: the next run sends
+// them in a new batch.
+//
+// Budgets. A chunk's estimated cost (input plus max_tokens at the
+// teacher's price) is reserved before it is sent, since nothing can be
+// stopped once the provider has it, and settled with the billed cost when
+// it returns. A chunk that does not fit is not sent: chunks already at the
+// provider are polled and committed, then the run stops with a message
+// saying so.
 //
 // Batch mode runs single-step strategies only: a second step would need
-// the first step's answers, i.e. a second batch per unit. Re-asks after an
-// unusable structured answer are not made (a re-ask would be another
-// batch); the answer is recorded as a failure with its reason.
+// the first step's answers, i.e. a batch per step and chunk.
 
 const batchNS = "batch"
 
@@ -43,14 +80,73 @@ const (
 	// maxPollErrors consecutive poll errors end the unit (failed, batch id
 	// kept: the next run resumes polling).
 	maxPollErrors = 8
+	// batchMaxBytes is the approximate cap on one chunk's request text:
+	// half of OpenAI's 200 MB input file limit, leaving room for the
+	// JSON framing and escaping each provider adds per request.
+	batchMaxBytes = 100 << 20
+	// batchCallOverhead approximates a request's bytes beyond its texts
+	// (ids, roles, sampling, the provider's JSON framing).
+	batchCallOverhead = 256
+	// maxBatchesInFlight bounds the chunks of one unit at the provider at
+	// once (and so the calls held in memory).
+	maxBatchesInFlight = 8
 )
 
-// batchState is what the store keeps of a submitted batch.
+// reaskNudge is the message runRequest appends to a re-ask. It must stay
+// the same text, so that batch and streaming re-asks share cache keys.
+const reaskNudge = "Your previous answer could not be used. Answer again, exactly in the requested format."
+
+// batchState is what the store keeps of one chunk.
 type batchState struct {
+	// BatchID is the provider's id; "" means the round in Round is not
+	// submitted yet (its re-asks were decided when the last run ended).
 	BatchID   string    `json:"batch_id"`
 	Teacher   string    `json:"teacher"`
 	Calls     int       `json:"calls"`
 	Submitted time.Time `json:"submitted"`
+	Chunk     int       `json:"chunk"`
+	// Round is 0 for first asks, r for the r-th re-ask.
+	Round int `json:"round,omitempty"`
+	// Members are the request indices the round holds, as half-open
+	// ranges. A state without members (written before chunks existed)
+	// holds the whole unit.
+	Members []idxRange `json:"members,omitempty"`
+	// Carry is what earlier rounds of a re-asked request cost.
+	Carry map[int]carried `json:"carry,omitempty"`
+}
+
+// idxRange is the request indices [0] to [1]-1.
+type idxRange [2]int
+
+// carried is the usage of a request's earlier, unusable answers.
+type carried struct {
+	In       int64         `json:"in,omitempty"`
+	Out      int64         `json:"out,omitempty"`
+	Cost     float64       `json:"cost,omitempty"`
+	Latency  time.Duration `json:"latency,omitempty"`
+	Attempts int           `json:"attempts,omitempty"`
+}
+
+func (c carried) add(res *sdk.Result, cost float64) carried {
+	c.In += res.Usage.InputTokens
+	c.Out += res.Usage.OutputTokens
+	c.Cost += cost
+	c.Latency += res.Latency
+	c.Attempts++
+	return c
+}
+
+// toRanges compresses ascending indices into ranges.
+func toRanges(idx []int) []idxRange {
+	var out []idxRange
+	for _, i := range idx {
+		if n := len(out); n > 0 && out[n-1][1] == i {
+			out[n-1][1] = i + 1
+			continue
+		}
+		out = append(out, idxRange{i, i + 1})
+	}
+	return out
 }
 
 func batchPollInterval() (time.Duration, error) {
@@ -65,12 +161,69 @@ func batchPollInterval() (time.Duration, error) {
 	return d, nil
 }
 
-// batchCall is one request of the unit with the call built for it.
+// batchCall is one request of a chunk with its call for the current round.
 type batchCall struct {
-	req     *strategy.Request
-	key     string
-	call    *sdk.Call
-	tmplErr error // the call could not be built
+	req   strategy.Request
+	key   string    // request key in the store
+	call  *sdk.Call // its Messages are dropped once the batch is submitted
+	ckey  string    // response cache key; "" without a cache
+	carry carried
+}
+
+// chunk is one provider batch of a unit and its re-ask rounds.
+type chunk struct {
+	key   string // KV key
+	state batchState
+	calls []*batchCall // the round's calls, requests already done left out
+	// estimate is the cost reserved for the round's batch.
+	estimate float64
+}
+
+// chunker cuts a stream of calls into chunks by count and bytes.
+type chunker struct {
+	maxReq, maxBytes int
+	n, bytes         int
+}
+
+// fits reports whether a call of size bytes can join the current chunk;
+// a chunk always takes its first call, however large.
+func (c *chunker) fits(size int) bool {
+	return c.n == 0 || (c.n < c.maxReq && c.bytes+size <= c.maxBytes)
+}
+
+func (c *chunker) add(size int) { c.n++; c.bytes += size }
+
+func (c *chunker) reset() { c.n, c.bytes = 0, 0 }
+
+// callBytes approximates a call's size in a provider's batch file.
+func callBytes(c *sdk.Call) int {
+	n := batchCallOverhead + len(c.Output.JSONSchema)
+	for _, m := range c.Messages {
+		n += len(m.Content) + len(m.Role)
+	}
+	return n
+}
+
+// batchRun is one unit in batch mode.
+type batchRun struct {
+	g        *generator
+	u        *plan.Unit
+	ts       *spec.Teacher
+	st       *spec.Strategy
+	step     *spec.Step
+	lang     strategy.Language
+	sampling sdk.Sampling
+	open     sdk.TeacherOpen
+	client   *sdk.Client
+	interval time.Duration
+	keyConn  *teacherConn // for cacheKey only (no stream); nil: no cache
+	budgets  []*apictl.Budget
+	done     map[string]bool // the unit's finished requests when it started
+
+	mu       sync.Mutex
+	produced int
+	failed   int
+	batches  []string
 }
 
 // runBatchUnit is runUnit for a teacher in batch mode.
@@ -99,43 +252,15 @@ func (g *generator) runBatchUnit(ctx context.Context, u *plan.Unit) (any, error)
 	if err != nil {
 		return nil, err
 	}
-	reqs := strategy.Expand(st, rows, u.Language, u.N, u.Seed)
-	if len(reqs) == 0 {
+	rows, skipped := g.fitContext(u.Teacher, rows)
+	if skipped > 0 {
+		g.r.log.Info().Str("unit", u.Label).Int("skipped", skipped).Msg("seed prompts too long for the teacher's context window were skipped")
+	}
+	exp := strategy.NewExpander(st, rows, u.Language, u.N, u.Seed)
+	if exp.Len() == 0 {
 		return nil, fmt.Errorf("strategy %q has no seed rows for language %q (check its input block and the seeds' language and strategies columns)", st.Name, u.Language)
 	}
-	sampling := resolveSampling(ts)
-	// Every request's call, built the same way on every run so that a
-	// resumed batch's results map back by call id.
-	byID := make(map[string]*batchCall, len(reqs))
-	all := make([]*batchCall, 0, len(reqs))
-	var templateFails []*batchCall
-	for i := range reqs {
-		req := &reqs[i]
-		bc := &batchCall{req: req, key: requestKey(u.Key, req.ID)}
-		call, err := strategy.BuildCall(step, req, map[string]strategy.StepOutput{}, lang)
-		if err != nil {
-			bc.tmplErr = err
-			templateFails = append(templateFails, bc)
-			continue
-		}
-		call.Metadata["seed_prompt"] = req.Seed.Prompt
-		call.Metadata["cell"] = u.Teacher + "/" + u.Language
-		applySampling(call, sampling)
-		// Short ids: providers bound custom_id (Anthropic: 64 characters
-		// of [A-Za-z0-9_-]), and the request index is unique in the unit
-		// and stable across runs, so a resumed batch still maps back.
-		call.ID = "r" + strconv.Itoa(req.Index)
-		bc.call = call
-		byID[call.ID] = bc
-		all = append(all, bc)
-	}
-
 	open, client, err := g.batchClient(ctx, u.Teacher, ts)
-	if err != nil {
-		return nil, err
-	}
-	var state batchState
-	found, err := g.r.Store.KVGet(batchNS, u.Key, &state)
 	if err != nil {
 		return nil, err
 	}
@@ -143,33 +268,339 @@ func (g *generator) runBatchUnit(ctx context.Context, u *plan.Unit) (any, error)
 	if err != nil {
 		return nil, err
 	}
-	produced, failed := 0, 0
-	var pending []*batchCall
-	if !found {
-		for _, bc := range templateFails {
-			if done[bc.key] {
-				continue
+	b := &batchRun{g: g, u: u, ts: ts, st: st, step: step, lang: lang, sampling: resolveSampling(ts),
+		open: open, client: client, interval: interval, done: done}
+	if comp := g.r.P.Bound.Teachers[u.Teacher]; g.cache != nil && comp != nil && comp.Plugin != ControlPlugin {
+		b.keyConn = &teacherConn{name: u.Teacher, comp: comp, spec: ts}
+	}
+	if ts.Limits.BudgetUSD != nil {
+		b.budgets = append(b.budgets, g.batchTeacherBudget(u.Teacher, *ts.Limits.BudgetUSD))
+	}
+	if g.budget != nil {
+		b.budgets = append(b.budgets, g.budget)
+	}
+	if err := b.run(ctx, exp); err != nil {
+		return nil, err
+	}
+	return b.finish(strategy.NewExpander(st, rows, u.Language, u.N, u.Seed), skipped)
+}
+
+// run resumes the unit's stored chunks, then submits new chunks for the
+// requests no chunk holds, at most maxInflight at the provider at once.
+func (b *batchRun) run(ctx context.Context, exp *strategy.Expander) error {
+	stored, err := b.storedChunks()
+	if err != nil {
+		return err
+	}
+	n := exp.Len()
+	covered := make([]bool, n)
+	next := 0
+	for _, ch := range stored {
+		for _, r := range ch.state.Members {
+			for i := max(r[0], 0); i < min(r[1], n); i++ {
+				covered[i] = true
 			}
-			if err := g.commit(ctx, nil, &store.Failure{Key: bc.key, Unit: u.Key, Teacher: u.Teacher, Language: u.Language, Strategy: u.Strategy, Seed: int(u.Seed), Reason: "template_error", Raw: bc.tmplErr.Error(), Final: true}); err != nil {
-				return nil, err
-			}
-			failed++
-			g.r.Opts.Progress.Advance(plan.Generate, 1, 0)
 		}
-		for _, bc := range all {
-			if !done[bc.key] {
-				pending = append(pending, bc)
-			}
-		}
-		if len(pending) == 0 {
-			return g.batchDone(u, reqs, produced, failed, "")
-		}
+		next = max(next, ch.state.Chunk+1)
 	}
 
-	// Spend: the whole batch is reserved before it is sent, since nothing
-	// can be stopped once the provider has it.
-	est := 0.0
-	for _, bc := range orAll(pending, all, found) {
+	inflight := min(max(b.open.Concurrency, 1), maxBatchesInFlight)
+	sem := make(chan struct{}, inflight)
+	var wg sync.WaitGroup
+	var errMu sync.Mutex
+	var firstErr error
+	stopped := func() bool {
+		errMu.Lock()
+		defer errMu.Unlock()
+		return firstErr != nil || ctx.Err() != nil
+	}
+	launch := func(ch *chunk) bool {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			return false
+		}
+		if stopped() {
+			<-sem
+			return false
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if err := b.runChunk(ctx, ch); err != nil {
+				errMu.Lock()
+				if firstErr == nil {
+					firstErr = err
+				}
+				errMu.Unlock()
+			}
+		}()
+		return true
+	}
+
+	// Stored chunks first: they are paid for (or hold decided re-asks).
+	for _, ch := range stored {
+		if stopped() {
+			break
+		}
+		if err := b.buildStored(exp, ch); err != nil {
+			errMu.Lock()
+			firstErr = err
+			errMu.Unlock()
+			break
+		}
+		if len(ch.calls) == 0 {
+			// Everything it held is committed: only the entry was left.
+			if err := b.g.r.Store.KVDelete(batchNS, ch.key); err != nil {
+				return err
+			}
+			continue
+		}
+		launch(ch)
+	}
+
+	// New chunks, built one at a time as a slot frees up.
+	cut := chunker{maxReq: b.ts.BatchMaxRequests, maxBytes: batchMaxBytes}
+	if cut.maxReq <= 0 { // a Teacher not made by the spec loader
+		cut.maxReq = spec.DefaultBatchMaxRequests
+	}
+	var held *batchCall // built, but did not fit the last chunk
+	i := 0
+	for (i < n || held != nil) && !stopped() {
+		ch := &chunk{key: b.u.Key + "/" + strconv.Itoa(next), state: batchState{Teacher: b.u.Teacher, Chunk: next}}
+		var tmplFails []commitReq
+		cut.reset()
+		if held != nil {
+			ch.calls = append(ch.calls, held)
+			cut.add(callBytes(held.call))
+			held = nil
+		}
+		for ; i < n && cut.n < cut.maxReq; i++ {
+			if covered[i] {
+				continue
+			}
+			req := exp.Request(i)
+			key := requestKey(b.u.Key, req.ID)
+			if b.done[key] {
+				continue
+			}
+			bc := &batchCall{req: req, key: key}
+			if err := b.build(bc, 0); err != nil {
+				tmplFails = append(tmplFails, commitReq{fail: b.failure(bc, "template_error", err.Error(), true)})
+				continue
+			}
+			size := callBytes(bc.call)
+			if !cut.fits(size) {
+				held = bc
+				i++
+				break
+			}
+			cut.add(size)
+			ch.calls = append(ch.calls, bc)
+		}
+		if len(tmplFails) > 0 {
+			if err := b.commit(ctx, tmplFails); err != nil {
+				errMu.Lock()
+				if firstErr == nil {
+					firstErr = err
+				}
+				errMu.Unlock()
+				break
+			}
+		}
+		if len(ch.calls) == 0 {
+			continue
+		}
+		if !launch(ch) {
+			break
+		}
+		next++
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return firstErr
+	}
+	return ctx.Err()
+}
+
+// storedChunks reads the unit's chunk states, oldest first.
+func (b *batchRun) storedChunks() ([]*chunk, error) {
+	keys, err := b.g.r.Store.KVKeys(batchNS)
+	if err != nil {
+		return nil, err
+	}
+	var out []*chunk
+	for _, k := range keys {
+		legacy := k == b.u.Key
+		if !legacy {
+			num, ok := strings.CutPrefix(k, b.u.Key+"/")
+			if !ok {
+				continue
+			}
+			if _, err := strconv.Atoi(num); err != nil {
+				continue
+			}
+		}
+		ch := &chunk{key: k}
+		if _, err := b.g.r.Store.KVGet(batchNS, k, &ch.state); err != nil {
+			return nil, err
+		}
+		if len(ch.state.Members) == 0 {
+			if !legacy {
+				// Nothing to resume; a stale entry.
+				if err := b.g.r.Store.KVDelete(batchNS, k); err != nil {
+					return nil, err
+				}
+				continue
+			}
+			ch.state.Members = []idxRange{{0, b.u.N}}
+		}
+		out = append(out, ch)
+	}
+	return out, nil
+}
+
+// buildStored makes the calls of a stored chunk's round, leaving out the
+// requests committed since (by an earlier run that died mid-chunk).
+func (b *batchRun) buildStored(exp *strategy.Expander, ch *chunk) error {
+	for _, r := range ch.state.Members {
+		for i := max(r[0], 0); i < min(r[1], exp.Len()); i++ {
+			req := exp.Request(i)
+			bc := &batchCall{req: req, key: requestKey(b.u.Key, req.ID), carry: ch.state.Carry[i]}
+			if b.done[bc.key] {
+				continue
+			}
+			if err := b.build(bc, ch.state.Round); err != nil {
+				// It was built before: the templates changed under the batch.
+				return &fatalError{fmt.Errorf("batch %s of unit %s: request %d can no longer be built (%w); the spec changed while the batch ran. Restore it, or delete the store's batch state", ch.state.BatchID, b.u.Label, i, err)}
+			}
+			ch.calls = append(ch.calls, bc)
+		}
+	}
+	return nil
+}
+
+// batchCallID is a call's id in a batch: short, since providers bound
+// custom_id (Anthropic: 64 characters of [A-Za-z0-9_-]), and stable
+// across runs, so that a resumed batch maps back.
+func batchCallID(index, round int) string {
+	id := "r" + strconv.Itoa(index)
+	if round > 0 {
+		id += "-a" + strconv.Itoa(round)
+	}
+	return id
+}
+
+// build makes bc's call for a round exactly as runRequest would (a re-ask
+// adds the nudge), and its cache key.
+func (b *batchRun) build(bc *batchCall, round int) error {
+	call, err := strategy.BuildCall(b.step, &bc.req, map[string]strategy.StepOutput{}, b.lang)
+	if err != nil {
+		return err
+	}
+	call.Metadata["seed_prompt"] = bc.req.Seed.Prompt
+	call.Metadata["cell"] = b.u.Teacher + "/" + b.u.Language
+	if round > 0 {
+		call.Messages = append(call.Messages, sdk.Message{Role: "user", Content: reaskNudge})
+	}
+	applySampling(call, b.sampling)
+	call.ID = batchCallID(bc.req.Index, round)
+	bc.call = call
+	if b.keyConn != nil {
+		bc.ckey = cacheKey(b.keyConn, call)
+	}
+	return nil
+}
+
+func (b *batchRun) failure(bc *batchCall, reason, raw string, final bool) *store.Failure {
+	u := b.u
+	return &store.Failure{Key: bc.key, Unit: u.Key, Teacher: u.Teacher, Language: u.Language, Strategy: u.Strategy, Seed: int(u.Seed),
+		Reason: reason, Raw: raw, Attempts: bc.carry.Attempts + 1, Final: final}
+}
+
+// runChunk runs a chunk's rounds until no re-ask is left.
+func (b *batchRun) runChunk(ctx context.Context, ch *chunk) error {
+	reasks := b.ts.Limits.Reasks
+	for {
+		est := 0.0
+		if ch.state.BatchID == "" {
+			sent, err := b.submit(ctx, ch)
+			if err != nil {
+				return err
+			}
+			if !sent {
+				return b.g.r.Store.KVDelete(batchNS, ch.key)
+			}
+			est = ch.estimate
+		} else {
+			b.g.r.log.Info().Str("unit", b.u.Label).Str("batch", ch.state.BatchID).Int("chunk", ch.state.Chunk).Int("round", ch.state.Round).Msg("resuming a submitted batch")
+		}
+		status, results, err := b.g.pollBatch(ctx, b.u, b.client, b.open, ch.state.BatchID, b.interval)
+		if err != nil {
+			// Whatever the batch costs is paid: keep the reservation spent.
+			b.settle(est, est)
+			return err
+		}
+		outs, reask, spent := b.outcomes(ch, status, results, reasks)
+		b.settle(est, spent)
+		if err := b.commit(ctx, outs); err != nil {
+			return err
+		}
+		if len(reask) == 0 {
+			return b.g.r.Store.KVDelete(batchNS, ch.key)
+		}
+		// The re-asks are decided: store them before anything else, so a
+		// restart sends them rather than polling this round again.
+		round := ch.state.Round + 1
+		idx := make([]int, len(reask))
+		carry := make(map[int]carried, len(reask))
+		for i, bc := range reask {
+			idx[i] = bc.req.Index
+			carry[bc.req.Index] = bc.carry
+			if err := b.build(bc, round); err != nil {
+				return err
+			}
+		}
+		ch.state = batchState{Teacher: b.u.Teacher, Chunk: ch.state.Chunk, Round: round, Members: toRanges(idx), Carry: carry}
+		ch.calls = reask
+		if err := b.g.r.Store.KVPut(batchNS, ch.key, ch.state); err != nil {
+			return &fatalError{err}
+		}
+		b.g.r.log.Info().Str("unit", b.u.Label).Int("chunk", ch.state.Chunk).Int("round", round).Int("calls", len(reask)).Msg("re-asking unusable answers in a new batch")
+	}
+}
+
+// submit answers the round's calls from the response cache and sends the
+// rest as one batch. sent is false when the cache answered all of them.
+func (b *batchRun) submit(ctx context.Context, ch *chunk) (sent bool, err error) {
+	hits := b.cacheHits(ch.calls)
+	var outs []commitReq
+	var rest []*batchCall
+	for _, bc := range ch.calls {
+		res, ok := hits[bc]
+		if !ok {
+			rest = append(rest, bc)
+			continue
+		}
+		ex, fail, _ := b.outcome(bc, res, 0, 0)
+		outs = append(outs, commitReq{ex: ex, fail: fail})
+	}
+	// Answers from the cache are saved first: they stay saved whatever
+	// happens to the batch.
+	if err := b.commit(ctx, outs); err != nil {
+		return false, err
+	}
+	if len(outs) > 0 {
+		b.g.r.log.Info().Str("unit", b.u.Label).Int("chunk", ch.state.Chunk).Int("cached", len(outs)).Msg("answers taken from the response cache")
+	}
+	ch.calls = rest
+	if len(rest) == 0 {
+		return false, nil
+	}
+
+	ch.estimate = 0
+	for _, bc := range rest {
 		in := 0
 		for _, m := range bc.call.Messages {
 			in += len(m.Content) / 4
@@ -178,133 +609,201 @@ func (g *generator) runBatchUnit(ctx context.Context, u *plan.Unit) (any, error)
 		if out <= 0 {
 			out = 1024
 		}
-		est += apictl.EstimateCost(ts.Price, in, out)
+		ch.estimate += apictl.EstimateCost(b.ts.Price, in, out)
 	}
-	budgets, err := g.reserveBatch(u.Teacher, ts, est)
+	if err := b.reserve(ch.estimate); err != nil {
+		return false, &fatalError{fmt.Errorf("teacher %q: spending budget reached before batch chunk %d of %s could be sent (%w). Nothing more was sent; the batches already sent were polled and everything so far is saved. Raise budget_usd (or lower examples_per_cell) and run again to continue", b.u.Teacher, ch.state.Chunk, b.u.Label, err)}
+	}
+	calls := make([]*sdk.Call, len(rest))
+	idx := make([]int, len(rest))
+	var carry map[int]carried
+	for i, bc := range rest {
+		calls[i] = bc.call
+		idx[i] = bc.req.Index
+		if bc.carry != (carried{}) {
+			if carry == nil {
+				carry = map[int]carried{}
+			}
+			carry[bc.req.Index] = bc.carry
+		}
+	}
+	id, diags, err := b.client.SubmitBatch(ctx, b.open, calls)
+	if err == nil && diags.HasErrors() {
+		err = diags.Err()
+	} else if err != nil {
+		err = b.g.r.P.Plugins.ExplainErr(b.g.r.P.Bound.Teachers[b.u.Teacher].Running, err)
+	}
+	if err == nil && id == "" {
+		err = errors.New("the plugin accepted a batch but returned no batch id")
+	}
 	if err != nil {
-		return nil, err
+		b.settle(ch.estimate, 0)
+		return false, fmt.Errorf("teacher %q: submitting batch chunk %d (%d calls): %w", b.u.Teacher, ch.state.Chunk, len(calls), err)
 	}
-	spent := 0.0
-	defer func() {
-		for _, b := range budgets {
-			b.Settle(est, spent)
-		}
-	}()
+	ch.state = batchState{BatchID: id, Teacher: b.u.Teacher, Calls: len(calls), Submitted: time.Now().UTC(), Chunk: ch.state.Chunk,
+		Round: ch.state.Round, Members: toRanges(idx), Carry: carry}
+	if err := b.g.r.Store.KVPut(batchNS, ch.key, ch.state); err != nil {
+		// The batch runs at the provider but cannot be found again: say
+		// which one, so it can be cancelled by hand.
+		return false, &fatalError{fmt.Errorf("batch %s of teacher %q was submitted but its id could not be saved (%w); cancel it in the provider's console to avoid paying twice", id, b.u.Teacher, err)}
+	}
+	b.mu.Lock()
+	b.batches = append(b.batches, id)
+	b.mu.Unlock()
+	// The texts were sent; only the sampling is needed from here on.
+	for _, bc := range rest {
+		bc.call.Messages = nil
+	}
+	b.g.r.log.Info().Str("unit", b.u.Label).Str("batch", id).Int("chunk", ch.state.Chunk).Int("round", ch.state.Round).Int("calls", len(calls)).Msg("batch submitted")
+	return true, nil
+}
 
-	if !found {
-		calls := make([]*sdk.Call, len(pending))
-		for i, bc := range pending {
-			calls[i] = bc.call
+// cacheHits looks the calls up in the response cache; only answers that
+// parse for the step are used (an unusable cached answer is asked again).
+func (b *batchRun) cacheHits(calls []*batchCall) map[*batchCall]*sdk.Result {
+	if b.keyConn == nil || len(calls) == 0 {
+		return nil
+	}
+	blobs := make(map[string][]byte)
+	if many, ok := b.g.cache.(cacheGetMany); ok {
+		const group = 500
+		for lo := 0; lo < len(calls); lo += group {
+			hashes := make([]string, 0, group)
+			for _, bc := range calls[lo:min(lo+group, len(calls))] {
+				hashes = append(hashes, bc.ckey)
+			}
+			found, err := many.CacheGetMany(hashes)
+			if err != nil {
+				b.g.r.log.Debug().Err(err).Msg("response cache lookup failed; asking the teacher")
+				continue
+			}
+			for h, v := range found {
+				blobs[h] = v
+			}
 		}
-		id, diags, err := client.SubmitBatch(ctx, open, calls)
-		if err != nil {
-			return nil, fmt.Errorf("teacher %q: submitting a batch of %d calls: %w", u.Teacher, len(calls), g.r.P.Plugins.ExplainErr(g.r.P.Bound.Teachers[u.Teacher].Running, err))
-		}
-		if diags.HasErrors() {
-			return nil, fmt.Errorf("teacher %q: %w", u.Teacher, diags.Err())
-		}
-		if id == "" {
-			return nil, fmt.Errorf("teacher %q: the plugin accepted a batch but returned no batch id", u.Teacher)
-		}
-		state = batchState{BatchID: id, Teacher: u.Teacher, Calls: len(calls), Submitted: time.Now().UTC()}
-		if err := g.r.Store.KVPut(batchNS, u.Key, state); err != nil {
-			// The batch runs at the provider but cannot be found again:
-			// say which one, so it can be cancelled by hand.
-			return nil, &fatalError{fmt.Errorf("batch %s of teacher %q was submitted but its id could not be saved (%w); cancel it in the provider's console to avoid paying twice", id, u.Teacher, err)}
-		}
-		g.r.log.Info().Str("unit", u.Label).Str("batch", id).Int("calls", len(calls)).Msg("batch submitted")
 	} else {
-		g.r.log.Info().Str("unit", u.Label).Str("batch", state.BatchID).Msg("resuming a submitted batch")
+		for _, bc := range calls {
+			if v, ok, err := b.g.cache.CacheGet(bc.ckey); ok && err == nil {
+				blobs[bc.ckey] = v
+			}
+		}
 	}
+	hits := make(map[*batchCall]*sdk.Result)
+	for _, bc := range calls {
+		blob, ok := blobs[bc.ckey]
+		if !ok {
+			continue
+		}
+		var res sdk.Result
+		if json.Unmarshal(blob, &res) != nil || res.Err != nil {
+			continue
+		}
+		if _, f := strategy.ParseOutput(b.step, &res, maxOutputChars); f != nil {
+			continue
+		}
+		res.ID = bc.call.ID
+		res.Usage = sdk.Usage{} // paid for before: costs nothing now
+		hits[bc] = &res
+	}
+	return hits
+}
 
-	status, results, err := g.pollBatch(ctx, u, client, open, state.BatchID, interval)
-	if err != nil {
-		return nil, err
+// outcomes turns a round's results into commits and re-asks, and puts
+// usable answers into the response cache.
+func (b *batchRun) outcomes(ch *chunk, status string, results []*sdk.Result, reasks int) (outs []commitReq, reask []*batchCall, spent float64) {
+	byID := make(map[string]*batchCall, len(ch.calls))
+	for _, bc := range ch.calls {
+		byID[bc.call.ID] = bc
 	}
-	// Commit every outcome at once: the group commit writes them in a few
-	// transactions instead of one per result.
-	var outs []commitReq
 	seen := make(map[string]bool, len(results))
 	for _, res := range results {
 		bc := byID[res.ID]
-		if bc == nil {
-			g.r.log.Warn().Str("batch", state.BatchID).Str("id", res.ID).Msg("a batch result matches no request of this unit; ignored")
-			continue
-		}
-		if seen[res.ID] {
+		if bc == nil || seen[res.ID] {
+			// A request committed before a restart, or a duplicate line.
+			b.g.r.log.Debug().Str("batch", ch.state.BatchID).Str("id", res.ID).Msg("a batch result with no pending request; ignored")
 			continue
 		}
 		seen[res.ID] = true
-		cost := apictl.EstimateCost(ts.Price, int(res.Usage.InputTokens), int(res.Usage.OutputTokens))
+		cost := apictl.EstimateCost(b.ts.Price, int(res.Usage.InputTokens), int(res.Usage.OutputTokens))
 		spent += cost
-		ex, fail := g.batchOutcome(u, st, step, bc, res, cost)
-		outs = append(outs, commitReq{ex: ex, fail: fail})
-		if ex != nil {
-			produced++
-		} else if fail.Final {
-			failed++
+		ex, fail, usable := b.outcome(bc, res, cost, reasks-ch.state.Round)
+		if ex == nil && fail == nil {
+			bc.carry = bc.carry.add(res, cost)
+			reask = append(reask, bc)
+			continue
 		}
+		if usable && bc.ckey != "" {
+			if blob, err := json.Marshal(res); err == nil {
+				b.g.cachePuts <- cachePut{bc.ckey, blob}
+			}
+		}
+		outs = append(outs, commitReq{ex: ex, fail: fail})
 	}
 	if status != "done" {
 		// A failed or expired batch: what has no result ran nowhere and is
 		// sent again by the next run.
-		for _, bc := range orAll(pending, all, found) {
-			if !seen[bc.call.ID] && !done[bc.key] {
-				outs = append(outs, commitReq{fail: &store.Failure{Key: bc.key, Unit: u.Key, Teacher: u.Teacher, Language: u.Language, Strategy: u.Strategy, Seed: int(u.Seed),
-					Reason: "batch_" + status, Raw: "batch " + state.BatchID + " ended " + status + " without a result for this request", Attempts: 1}})
+		for _, bc := range ch.calls {
+			if !seen[bc.call.ID] {
+				outs = append(outs, commitReq{fail: b.failure(bc, "batch_"+status, "batch "+ch.state.BatchID+" ended "+status+" without a result for this request", false)})
 			}
 		}
 	}
-	if err := g.commitAll(ctx, outs); err != nil {
-		return nil, err
-	}
-	for _, o := range outs {
-		cost := 0.0
-		if o.ex != nil {
-			cost = o.ex.CostUSD
-		}
-		g.r.Opts.Progress.Advance(plan.Generate, 1, cost)
-	}
-	if err := g.r.Store.KVDelete(batchNS, u.Key); err != nil {
-		return nil, err
-	}
-	return g.batchDone(u, reqs, produced, failed, state.BatchID)
+	return outs, reask, spent
 }
 
-// orAll is the calls a batch holds: the pending ones when it was just
-// submitted, or (resumed) every call of the unit, since which were pending
-// then is not stored.
-func orAll(pending, all []*batchCall, resumed bool) []*batchCall {
-	if resumed {
-		return all
-	}
-	return pending
-}
-
-// batchOutcome turns one result into an example or a failure, exactly as
-// runRequest does for a single-step strategy.
-func (g *generator) batchOutcome(u *plan.Unit, st *spec.Strategy, step *spec.Step, bc *batchCall, res *sdk.Result, cost float64) (*store.Example, *store.Failure) {
-	fail := func(reason, raw string, final bool) (*store.Example, *store.Failure) {
-		return nil, &store.Failure{Key: bc.key, Unit: u.Key, Teacher: u.Teacher, Language: u.Language, Strategy: u.Strategy, Seed: int(u.Seed), Reason: reason, Raw: raw, Attempts: 1, Final: final}
-	}
+// outcome turns one result into an example or a failure, as runRequest
+// does for a single-step strategy. With reasksLeft > 0 an unusable answer
+// gives neither (the caller asks again). usable reports an answer that
+// parsed, the ones worth caching.
+func (b *batchRun) outcome(bc *batchCall, res *sdk.Result, cost float64, reasksLeft int) (ex *store.Example, fail *store.Failure, usable bool) {
 	if res.Err != nil {
-		return fail("call_error:"+res.Err.Code.String(), truncate(res.Err.Message+"\n"+res.Err.Raw, 8192), !res.Err.Code.Retryable())
+		return nil, b.failure(bc, "call_error:"+res.Err.Code.String(), truncate(res.Err.Message+"\n"+res.Err.Raw, 8192), !res.Err.Code.Retryable()), false
 	}
-	out, f := strategy.ParseOutput(step, res, maxOutputChars)
+	out, f := strategy.ParseOutput(b.step, res, maxOutputChars)
 	if f != nil {
-		return fail(f.Reason, truncate(f.Raw, 65536), true)
+		if reasksLeft > 0 {
+			return nil, nil, false
+		}
+		return nil, b.failure(bc, f.Reason, truncate(f.Raw, 65536), true), false
 	}
-	prompt, response, err := strategy.Emit(st, bc.req, map[string]strategy.StepOutput{step.Name: out})
+	prompt, response, err := strategy.Emit(b.st, &bc.req, map[string]strategy.StepOutput{b.step.Name: out})
 	if err != nil {
-		return fail("emit_error", err.Error(), true)
+		return nil, b.failure(bc, "emit_error", err.Error(), true), true
 	}
 	model := res.Model
 	if model == "" {
-		model = g.r.P.Exp.Teacher(u.Teacher).Model
+		model = b.ts.Model
 	}
 	params, _ := json.Marshal(bc.call.Sampling)
+	u := b.u
 	return &store.Example{Key: bc.key, Unit: u.Key, Teacher: u.Teacher, Model: model, Language: u.Language, Strategy: u.Strategy, Seed: int(u.Seed), SeedRowID: bc.req.Seed.ID, Idx: bc.req.Index,
-		Prompt: prompt, Response: response, Params: params, InputTokens: int(res.Usage.InputTokens), OutputTokens: int(res.Usage.OutputTokens), Latency: res.Latency, CostUSD: cost}, nil
+		Prompt: prompt, Response: response, Params: params,
+		InputTokens: int(res.Usage.InputTokens + bc.carry.In), OutputTokens: int(res.Usage.OutputTokens + bc.carry.Out),
+		Latency: res.Latency + bc.carry.Latency, CostUSD: cost + bc.carry.Cost}, nil, true
+}
+
+// commit writes outcomes through the group commit and advances progress.
+func (b *batchRun) commit(ctx context.Context, outs []commitReq) error {
+	if len(outs) == 0 {
+		return nil
+	}
+	if err := b.g.commitAll(ctx, outs); err != nil {
+		return err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, o := range outs {
+		cost := 0.0
+		switch {
+		case o.ex != nil:
+			cost = o.ex.CostUSD
+			b.produced++
+		case o.fail != nil && o.fail.Final:
+			b.failed++
+		}
+		b.g.r.Opts.Progress.Advance(plan.Generate, 1, cost)
+	}
+	return nil
 }
 
 // commitAll queues every outcome for the group commit, then waits for all.
@@ -323,22 +822,22 @@ func (g *generator) commitAll(ctx context.Context, outs []commitReq) error {
 	return nil
 }
 
-// batchDone checks that every request has a final outcome, like runUnit.
-func (g *generator) batchDone(u *plan.Unit, reqs []strategy.Request, produced, failed int, batchID string) (any, error) {
-	doneNow, err := g.r.Store.DoneRequests(u.Key)
+// finish checks that every request has a final outcome, like runUnit.
+func (b *batchRun) finish(exp *strategy.Expander, skipped int) (any, error) {
+	doneNow, err := b.g.r.Store.DoneRequests(b.u.Key)
 	if err != nil {
 		return nil, err
 	}
 	missing := 0
-	for i := range reqs {
-		if !doneNow[requestKey(u.Key, reqs[i].ID)] {
+	for i := range exp.Len() {
+		if !doneNow[requestKey(b.u.Key, exp.Request(i).ID)] {
 			missing++
 		}
 	}
 	if missing > 0 {
-		return nil, fmt.Errorf("%d of %d requests of batch %s failed temporarily (see `polyglot status`); run again to send them in a new batch", missing, len(reqs), batchID)
+		return nil, fmt.Errorf("%d of %d requests of batch %s failed temporarily (see `polyglot status`); run again to send them in a new batch", missing, exp.Len(), strings.Join(b.batches, ", "))
 	}
-	return map[string]any{"requests": len(reqs), "new_examples": produced, "new_failures": failed, "batch_id": batchID}, nil
+	return map[string]any{"requests": exp.Len(), "new_examples": b.produced, "new_failures": b.failed, "batches": b.batches, "skipped_long_seeds": skipped}, nil
 }
 
 // batchClient returns the teacher's plugin client and the open request
@@ -361,25 +860,46 @@ func (g *generator) batchClient(ctx context.Context, name string, ts *spec.Teach
 	return sdk.TeacherOpen{Component: comp.Name, Model: ts.Model, Config: comp.Config, Concurrency: conc}, comp.Running.Client, nil
 }
 
-// reserveBatch sets the batch's estimated cost aside in the teacher's and
-// the experiment's budgets; a batch that does not fit is not sent.
-func (g *generator) reserveBatch(name string, ts *spec.Teacher, est float64) ([]*apictl.Budget, error) {
-	var budgets []*apictl.Budget
-	if ts.Limits.BudgetUSD != nil {
-		budgets = append(budgets, apictl.NewBudget("teacher "+name, *ts.Limits.BudgetUSD))
+// batchBudgets holds each generator's per-teacher budgets for batch mode:
+// one budget per teacher and run, shared by all its units and chunks. The
+// generator is the streaming path's (generate.go), so the map lives here;
+// the key holds the generator weakly and a cleanup drops the entry.
+var batchBudgets sync.Map // batchBudgetKey → *apictl.Budget
+
+type batchBudgetKey struct {
+	g       weak.Pointer[generator]
+	teacher string
+}
+
+func (g *generator) batchTeacherBudget(name string, capUSD float64) *apictl.Budget {
+	k := batchBudgetKey{weak.Make(g), name}
+	if v, ok := batchBudgets.Load(k); ok {
+		return v.(*apictl.Budget)
 	}
-	if g.budget != nil {
-		budgets = append(budgets, g.budget)
+	v, loaded := batchBudgets.LoadOrStore(k, apictl.NewBudget("teacher "+name, capUSD))
+	if !loaded {
+		runtime.AddCleanup(g, func(k batchBudgetKey) { batchBudgets.Delete(k) }, k)
 	}
-	for i, b := range budgets {
-		if err := b.Reserve(est); err != nil {
-			for _, r := range budgets[:i] {
+	return v.(*apictl.Budget)
+}
+
+// reserve sets a chunk's estimated cost aside in every budget, or none.
+func (b *batchRun) reserve(est float64) error {
+	for i, bu := range b.budgets {
+		if err := bu.Reserve(est); err != nil {
+			for _, r := range b.budgets[:i] {
 				r.Settle(est, 0)
 			}
-			return nil, &fatalError{fmt.Errorf("teacher %q: the batch's estimated cost $%.4f does not fit (%w); nothing was sent. Raise budget_usd or lower examples_per_cell", name, est, err)}
+			return err
 		}
 	}
-	return budgets, nil
+	return nil
+}
+
+func (b *batchRun) settle(reserved, actual float64) {
+	for _, bu := range b.budgets {
+		bu.Settle(reserved, actual)
+	}
 }
 
 // pollBatch polls until the batch ends and returns its status ("done",
