@@ -64,7 +64,8 @@ import (
 // stopped once the provider has it, and settled with the billed cost when
 // it returns. A chunk that does not fit is not sent: chunks already at the
 // provider are polled and committed, then the run stops with a message
-// saying so.
+// saying so. A chunk that would fit once the chunks in flight settle
+// waits for them instead.
 //
 // Batch mode runs single-step strategies only: a second step would need
 // the first step's answers, i.e. a batch per step and chunk.
@@ -611,7 +612,10 @@ func (b *batchRun) submit(ctx context.Context, ch *chunk) (sent bool, err error)
 		}
 		ch.estimate += apictl.EstimateCost(b.ts.Price, in, out)
 	}
-	if err := b.reserve(ch.estimate); err != nil {
+	if err := b.reserve(ctx, ch.estimate); err != nil {
+		if ctx.Err() != nil {
+			return false, ctx.Err()
+		}
 		return false, &fatalError{fmt.Errorf("teacher %q: spending budget reached before batch chunk %d of %s could be sent (%w). Nothing more was sent; the batches already sent were polled and everything so far is saved. Raise budget_usd (or lower examples_per_cell) and run again to continue", b.u.Teacher, ch.state.Chunk, b.u.Label, err)}
 	}
 	calls := make([]*sdk.Call, len(rest))
@@ -756,6 +760,14 @@ func (b *batchRun) outcomes(ch *chunk, status string, results []*sdk.Result, rea
 // gives neither (the caller asks again). usable reports an answer that
 // parsed, the ones worth caching.
 func (b *batchRun) outcome(bc *batchCall, res *sdk.Result, cost float64, reasksLeft int) (ex *store.Example, fail *store.Failure, usable bool) {
+	if res.Err != nil && res.Err.Code == sdk.ErrMalformedResponse && res.Text != "" {
+		// The plugin found no JSON object in the model's answer. Streaming
+		// retries that at once; in a batch it is an unusable answer like
+		// ParseOutput's, re-asked in the next round or recorded as final.
+		cp := *res
+		cp.Err = nil
+		res = &cp
+	}
 	if res.Err != nil {
 		return nil, b.failure(bc, "call_error:"+res.Err.Code.String(), truncate(res.Err.Message+"\n"+res.Err.Raw, 8192), !res.Err.Code.Retryable()), false
 	}
@@ -883,8 +895,35 @@ func (g *generator) batchTeacherBudget(name string, capUSD float64) *apictl.Budg
 	return v.(*apictl.Budget)
 }
 
-// reserve sets a chunk's estimated cost aside in every budget, or none.
-func (b *batchRun) reserve(est float64) error {
+// reserve sets a chunk's estimated cost aside in every budget, or in
+// none. When it does not fit only because other batches' reservations are
+// open, it waits for them to settle (the billed cost is usually far below
+// the estimate); it fails when even the settled spend leaves no room.
+func (b *batchRun) reserve(ctx context.Context, est float64) error {
+	for {
+		err := b.tryReserve(est)
+		if err == nil || !errors.Is(err, apictl.ErrBudgetExhausted) {
+			return err
+		}
+		open := false
+		for _, bu := range b.budgets {
+			if bu.Spent()+est > bu.Cap()+1e-9 {
+				return err
+			}
+			open = open || bu.Reserved() > 0
+		}
+		if !open {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(min(b.interval, time.Second)):
+		}
+	}
+}
+
+func (b *batchRun) tryReserve(est float64) error {
 	for i, bu := range b.budgets {
 		if err := bu.Reserve(est); err != nil {
 			for _, r := range b.budgets[:i] {

@@ -229,7 +229,7 @@ func (s *Server) anthropicCreateBatch(w http.ResponseWriter, r *http.Request) {
 				line, _ = json.Marshal(map[string]any{"custom_id": rq.CustomID, "result": map[string]any{"type": "errored", "error": json.RawMessage(d.errorBody(k, d.status(k), "injected failure "+string(f), 0))}})
 				b.errored++
 			} else {
-				line, _ = json.Marshal(map[string]any{"custom_id": rq.CustomID, "result": map[string]any{"type": "succeeded", "message": json.RawMessage(renderAnthropic(s.newID("msg_"))(c, s.answerFor(c), f == FaultContentFilter))}})
+				line, _ = json.Marshal(map[string]any{"custom_id": rq.CustomID, "result": map[string]any{"type": "succeeded", "message": json.RawMessage(renderAnthropic(s.newID("msg_"))(c, s.batchAnswer(c, f), f == FaultContentFilter))}})
 				b.succeeded++
 			}
 		}
@@ -239,6 +239,7 @@ func (s *Server) anthropicCreateBatch(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.batches[b.id] = b
 	s.mu.Unlock()
+	s.addBatchCalls(b.all)
 	writeJSON(w, 200, s.anthropicBatchJSON(b, false))
 }
 

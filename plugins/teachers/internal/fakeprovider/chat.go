@@ -32,10 +32,11 @@ func (s *Server) serveChat(w http.ResponseWriter, r *http.Request, d *dialect, r
 
 // batchFault is how a fault directive shows in a batch line; transport
 // faults (hang, truncation) cannot happen inside a batch, so they become
-// server errors.
+// server errors. A malformed answer is a success whose text is broken
+// (see batchAnswer): the batch file itself stays well-formed.
 func batchFault(f Fault) (errKind, bool) {
 	switch f {
-	case "", FaultContentFilter:
+	case "", FaultContentFilter, FaultMalformed:
 		return 0, false
 	case FaultBadRequest:
 		return kindInvalid, true
@@ -63,4 +64,16 @@ type batch struct {
 	lines                                      [][]byte
 	succeeded, errored, canceled, expired, all int
 	ended                                      bool
+}
+
+// batchAnswer is answerFor for a batch line: FaultMalformed cuts the text
+// in half, so a JSON answer no longer parses while the line, its status
+// and its finish reason look like any success (a model that lost track).
+func (s *Server) batchAnswer(c *chat, f Fault) answer {
+	a := s.answerFor(c)
+	if f == FaultMalformed {
+		a.Text = a.Text[:len(a.Text)/2]
+		s.noteFault(f)
+	}
+	return a
 }

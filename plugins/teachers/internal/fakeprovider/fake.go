@@ -13,6 +13,8 @@
 //     and the request's arrival number, so a run with the same seed and the
 //     same number of requests sees the same faults;
 //   - on demand: a user message containing "[[fault:NAME]]" gets fault NAME.
+//     In a batch line "malformed" is a success whose text is cut in half
+//     (the batch file stays well-formed); transport faults become 500s.
 //
 // Other directives: "[[words:N]]" sets the answer's length in words (the
 // fake's unit of tokens). Answers are deterministic in the seed and the last
@@ -116,6 +118,9 @@ type Stats struct {
 	// injected faults); Rejections says why, in order.
 	Rejected   int64
 	Rejections []string
+	// BatchCalls counts the requests inside accepted batch submissions
+	// (OpenAI batch input lines, Anthropic batch requests).
+	BatchCalls int64
 }
 
 // Server is a running fake provider.
@@ -199,6 +204,13 @@ func (s *Server) Stats() Stats {
 	}
 	out.Rejections = append([]string(nil), s.stats.Rejections...)
 	return out
+}
+
+// addBatchCalls counts the requests of an accepted batch.
+func (s *Server) addBatchCalls(n int) {
+	s.mu.Lock()
+	s.stats.BatchCalls += int64(n)
+	s.mu.Unlock()
 }
 
 // Requests returns the recorded requests (Options.Record).

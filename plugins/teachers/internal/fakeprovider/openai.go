@@ -282,6 +282,7 @@ func (s *Server) openaiCreateBatch(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.batches[b.id] = b
 	s.mu.Unlock()
+	s.addBatchCalls(b.total)
 	writeJSON(w, 200, s.openaiBatchJSON(b, "validating"))
 }
 
@@ -365,7 +366,7 @@ func (s *Server) runOpenAIBatch(b *batch) {
 			b.failed++
 			continue
 		}
-		write(&out, 200, renderOpenAI(s.newID("chatcmpl-"))(c, s.answerFor(c), f == FaultContentFilter))
+		write(&out, 200, renderOpenAI(s.newID("chatcmpl-"))(c, s.batchAnswer(c, f), f == FaultContentFilter))
 		b.completed++
 	}
 	s.mu.Lock()
