@@ -25,8 +25,8 @@ import (
 // through the provider's batch API instead of one call per request.
 //
 // Chunks. A unit is split into chunks of at most the teacher's
-// batch_max_requests calls and about batchMaxBytes of request text
-// (providers cap a batch: OpenAI 50,000 requests / 200 MB, Anthropic
+// batch_max_requests calls and about 100 MB of request text (env
+// POLYGLOT_BATCH_MAX_BYTES overrides the byte cap; providers cap a batch: OpenAI 50,000 requests / 200 MB, Anthropic
 // 100,000 / 256 MB). A chunk's calls are built only when it is about to be
 // submitted (strategy.Expander), so memory follows the chunks in flight,
 // not the unit. Up to min(concurrency, 8) chunks are at the provider at
@@ -75,6 +75,10 @@ const batchNS = "batch"
 // batchPollEnv overrides the poll interval (a Go duration); tests use a
 // few milliseconds, real batches take minutes to hours.
 const batchPollEnv = "POLYGLOT_BATCH_POLL"
+
+// batchMaxBytesEnv overrides batchMaxBytes (a byte count), for a provider
+// with a smaller file limit, or a test.
+const batchMaxBytesEnv = "POLYGLOT_BATCH_MAX_BYTES"
 
 const (
 	defaultBatchPoll = 30 * time.Second
@@ -150,6 +154,18 @@ func toRanges(idx []int) []idxRange {
 	return out
 }
 
+func batchByteCap() (int, error) {
+	s := os.Getenv(batchMaxBytesEnv)
+	if s == "" {
+		return batchMaxBytes, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("%s=%q is not a positive number of bytes (e.g. 52428800 for 50 MB)", batchMaxBytesEnv, s)
+	}
+	return n, nil
+}
+
 func batchPollInterval() (time.Duration, error) {
 	s := os.Getenv(batchPollEnv)
 	if s == "" {
@@ -217,6 +233,7 @@ type batchRun struct {
 	open     sdk.TeacherOpen
 	client   *sdk.Client
 	interval time.Duration
+	byteCap  int
 	keyConn  *teacherConn // for cacheKey only (no stream); nil: no cache
 	budgets  []*apictl.Budget
 	done     map[string]bool // the unit's finished requests when it started
@@ -245,6 +262,10 @@ func (g *generator) runBatchUnit(ctx context.Context, u *plan.Unit) (any, error)
 	if err != nil {
 		return nil, &fatalError{err}
 	}
+	byteCap, err := batchByteCap()
+	if err != nil {
+		return nil, &fatalError{err}
+	}
 	rows, err := g.seedRows()
 	if err != nil {
 		return nil, &fatalError{err}
@@ -270,7 +291,7 @@ func (g *generator) runBatchUnit(ctx context.Context, u *plan.Unit) (any, error)
 		return nil, err
 	}
 	b := &batchRun{g: g, u: u, ts: ts, st: st, step: step, lang: lang, sampling: resolveSampling(ts),
-		open: open, client: client, interval: interval, done: done}
+		open: open, client: client, interval: interval, byteCap: byteCap, done: done}
 	if comp := g.r.P.Bound.Teachers[u.Teacher]; g.cache != nil && comp != nil && comp.Plugin != ControlPlugin {
 		b.keyConn = &teacherConn{name: u.Teacher, comp: comp, spec: ts}
 	}
@@ -362,7 +383,7 @@ func (b *batchRun) run(ctx context.Context, exp *strategy.Expander) error {
 	}
 
 	// New chunks, built one at a time as a slot frees up.
-	cut := chunker{maxReq: b.ts.BatchMaxRequests, maxBytes: batchMaxBytes}
+	cut := chunker{maxReq: b.ts.BatchMaxRequests, maxBytes: b.byteCap}
 	if cut.maxReq <= 0 { // a Teacher not made by the spec loader
 		cut.maxReq = spec.DefaultBatchMaxRequests
 	}

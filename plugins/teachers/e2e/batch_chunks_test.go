@@ -111,43 +111,55 @@ func readStore(t *testing.T, store string) storeCounts {
 }
 
 // TestBatchSplitsUnitIntoChunks: a unit of 9 calls with
-// batch_max_requests = 3 goes to the provider as 3 batches of 3, every
-// example is stored once, and a second run sends nothing.
+// batch_max_requests = 3 goes to the provider as 3 batches of 3; with a
+// byte cap smaller than one call (POLYGLOT_BATCH_MAX_BYTES) every call
+// goes alone. Every example is stored once and a second run sends nothing.
 func TestBatchSplitsUnitIntoChunks(t *testing.T) {
+	splits := []struct {
+		name    string
+		vars    []string
+		env     []string
+		batches int64
+	}{
+		{"by count", []string{"batch_max_requests=3"}, nil, 3},
+		{"by bytes", nil, []string{"POLYGLOT_BATCH_MAX_BYTES=1"}, 9},
+	}
 	for _, tc := range batchTeachers {
-		t.Run(tc.name, func(t *testing.T) {
-			fake := fakeprovider.Start(t, fakeprovider.Options{Seed: 5, APIKey: testKey, BatchPolls: 2})
-			store := t.TempDir()
-			v := batchVars(fake, store, englishSeeds(t, distinctPrompts(9, 0, "")), "examples_per_cell=9", "batch_max_requests=3")
-			o := runOpts{logLevel: "info", env: []string{"POLYGLOT_BATCH_POLL=20ms"}}
-			r := polyglot(t, o, args("run", v, batchSpec(), "--only", onlyGenerate(tc.name))...)
-			if r.code != 0 {
-				t.Fatalf("run failed:\n%s", tail(r.stderr, 3000))
-			}
-			st := fake.Stats()
-			if got := st.ByRoute[tc.route]; got != 3 {
-				t.Errorf("%d batches submitted, want 3", got)
-			}
-			if st.BatchCalls != 9 {
-				t.Errorf("%d calls inside the batches, want 9", st.BatchCalls)
-			}
-			if n := strings.Count(r.stderr, "batch submitted"); n != 3 {
-				t.Errorf("the log reports %d submissions, want 3", n)
-			}
-			c := readStore(t, store)
-			if c.examples != 9 || c.distinct != 9 || len(c.failures) != 0 || c.retrying != 0 {
-				t.Errorf("store: %d examples (%d distinct keys), failures %v, %d retrying; want 9, 9, none, 0", c.examples, c.distinct, c.failures, c.retrying)
-			}
-			if c.batchState != 0 {
-				t.Errorf("%d batch states left in the store after every chunk was committed", c.batchState)
-			}
-			if r := polyglot(t, o, args("run", v, batchSpec(), "--only", onlyGenerate(tc.name))...); r.code != 0 {
-				t.Fatalf("second run: %s", tail(r.stderr, 2000))
-			}
-			if got := fake.Stats().ByRoute[tc.route]; got != 3 {
-				t.Errorf("a finished unit submitted again: %d batches", got)
-			}
-		})
+		for _, sp := range splits {
+			t.Run(tc.name+"/"+sp.name, func(t *testing.T) {
+				fake := fakeprovider.Start(t, fakeprovider.Options{Seed: 5, APIKey: testKey, BatchPolls: 2})
+				store := t.TempDir()
+				v := batchVars(fake, store, englishSeeds(t, distinctPrompts(9, 0, "")), append([]string{"examples_per_cell=9"}, sp.vars...)...)
+				o := runOpts{logLevel: "info", env: append([]string{"POLYGLOT_BATCH_POLL=20ms"}, sp.env...)}
+				r := polyglot(t, o, args("run", v, batchSpec(), "--only", onlyGenerate(tc.name))...)
+				if r.code != 0 {
+					t.Fatalf("run failed:\n%s", tail(r.stderr, 3000))
+				}
+				st := fake.Stats()
+				if got := st.ByRoute[tc.route]; got != sp.batches {
+					t.Errorf("%d batches submitted, want %d", got, sp.batches)
+				}
+				if st.BatchCalls != 9 {
+					t.Errorf("%d calls inside the batches, want 9", st.BatchCalls)
+				}
+				if n := strings.Count(r.stderr, "batch submitted"); int64(n) != sp.batches {
+					t.Errorf("the log reports %d submissions, want %d", n, sp.batches)
+				}
+				c := readStore(t, store)
+				if c.examples != 9 || c.distinct != 9 || len(c.failures) != 0 || c.retrying != 0 {
+					t.Errorf("store: %d examples (%d distinct keys), failures %v, %d retrying; want 9, 9, none, 0", c.examples, c.distinct, c.failures, c.retrying)
+				}
+				if c.batchState != 0 {
+					t.Errorf("%d batch states left in the store after every chunk was committed", c.batchState)
+				}
+				if r := polyglot(t, o, args("run", v, batchSpec(), "--only", onlyGenerate(tc.name))...); r.code != 0 {
+					t.Fatalf("second run: %s", tail(r.stderr, 2000))
+				}
+				if got := fake.Stats().ByRoute[tc.route]; got != sp.batches {
+					t.Errorf("a finished unit submitted again: %d batches", got)
+				}
+			})
+		}
 	}
 }
 
@@ -358,5 +370,56 @@ func TestBatchBudgetStopsBetweenChunks(t *testing.T) {
 	}
 	if c := readStore(t, store); c.examples != 9 {
 		t.Errorf("%d examples after raising the budget, want 9", c.examples)
+	}
+}
+
+// TestBatchKillDuringReaskRound: SIGKILL while the re-ask batch of a
+// chunk is at the provider. The rerun polls that batch (round 1, ids with
+// the round) instead of sending the first round or the re-asks again, and
+// the re-asked examples carry the first round's cost, like an
+// uninterrupted run's.
+func TestBatchKillDuringReaskRound(t *testing.T) {
+	fake := fakeprovider.Start(t, fakeprovider.Options{Seed: 19, APIKey: testKey, BatchPolls: 30})
+	seeds := englishSeeds(t, distinctPrompts(9, 3, "[[fault:malformed]]"))
+	store := t.TempDir()
+	o := runOpts{logLevel: "info", env: []string{"POLYGLOT_BATCH_POLL=20ms"}}
+	a := args("run", batchVars(fake, store, seeds, "examples_per_cell=9", "reasks=1"), batchSpec(), "--only", onlyGenerate("gpt"))
+
+	cmd, out := startBackground(t, o, a...)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if !waitFor(ctx, 10*time.Millisecond, func() bool {
+		s := fake.Stats().ByRoute
+		return s["openai.batches"] == 2 && s["openai.batch_get"] >= 34
+	}) {
+		t.Fatalf("the re-ask batch was never polled: %v\n%s", fake.Stats().ByRoute, tail(out.String(), 3000))
+	}
+	killHard(t, cmd)
+	if c := readStore(t, store); c.examples != 6 || c.batchState != 1 {
+		t.Fatalf("at the kill: %d examples and %d batch states, want 6 (first round) and 1 (the re-ask batch)", c.examples, c.batchState)
+	}
+
+	r := polyglot(t, o, a...)
+	if r.code != 0 {
+		t.Fatalf("the resumed run failed:\n%s", tail(r.stderr, 3000))
+	}
+	st := fake.Stats()
+	if got := st.ByRoute["openai.batches"]; got != 2 || st.BatchCalls != 12 {
+		t.Errorf("%d batches with %d calls in all, want 2 with 12 (9 asks + 3 re-asks)", got, st.BatchCalls)
+	}
+	if n := strings.Count(r.stderr, "resuming a submitted batch"); n != 1 {
+		t.Errorf("the rerun resumed %d batches, want 1", n)
+	}
+	resumed := readStore(t, store)
+	if resumed.examples != 9 || len(resumed.failures) != 0 || resumed.batchState != 0 {
+		t.Errorf("after the rerun: %d examples, failures %v, %d batch states; want 9, none, 0", resumed.examples, resumed.failures, resumed.batchState)
+	}
+
+	clean := t.TempDir()
+	if r := polyglot(t, runOpts{env: []string{"POLYGLOT_BATCH_POLL=5ms"}}, args("run", batchVars(fake, clean, seeds, "examples_per_cell=9", "reasks=1"), batchSpec(), "--only", onlyGenerate("gpt"))...); r.code != 0 {
+		t.Fatalf("clean run: %s", tail(r.stderr, 2000))
+	}
+	if want := readStore(t, clean).cost; want <= 0 || diffRel(resumed.cost, want) > 1e-9 {
+		t.Errorf("the interrupted run's examples cost $%.6f, an uninterrupted run's $%.6f", resumed.cost, want)
 	}
 }
