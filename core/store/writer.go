@@ -12,9 +12,9 @@ import (
 
 // Example is one generated (prompt, response) pair. Key is the request key:
 // a stable hash of everything that determines the request (its unit
-// included), so a resumed run recognises work already paid for. Keys are
-// unique within a unit; a second example with the same (Unit, Key) is
-// ignored.
+// included), so a resumed run recognises work already paid for. A second
+// example with the same (Unit, Idx, Key) is ignored; the engine's keys
+// determine Idx, so for it that is the same as the same (Unit, Key).
 type Example struct {
 	Key          string
 	Unit         string // unit key
@@ -481,6 +481,6 @@ func exampleInsertSQL(n int) string {
 		}
 		b.WriteString(row)
 	}
-	b.WriteString(` ON CONFLICT (unit_key, key) DO NOTHING RETURNING key`)
+	b.WriteString(` ON CONFLICT (unit_key, idx, key) DO NOTHING RETURNING key`)
 	return b.String()
 }
