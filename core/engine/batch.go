@@ -331,65 +331,78 @@ func (b *batchRun) run(ctx context.Context, exp *strategy.Expander) error {
 	var wg sync.WaitGroup
 	var errMu sync.Mutex
 	var firstErr error
-	stopped := func() bool {
+	setErr := func(err error) {
 		errMu.Lock()
 		defer errMu.Unlock()
-		return firstErr != nil || ctx.Err() != nil
+		if firstErr == nil {
+			firstErr = err
+		}
 	}
-	launch := func(ch *chunk) bool {
+	// acquire takes a slot for a chunk; false when the unit is stopping.
+	acquire := func() bool {
 		select {
 		case sem <- struct{}{}:
 		case <-ctx.Done():
 			return false
 		}
-		if stopped() {
+		errMu.Lock()
+		stop := firstErr != nil || ctx.Err() != nil
+		errMu.Unlock()
+		if stop {
 			<-sem
 			return false
 		}
+		return true
+	}
+	// spawn runs a chunk in the slot acquire took.
+	spawn := func(ch *chunk) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
 			if err := b.runChunk(ctx, ch); err != nil {
-				errMu.Lock()
-				if firstErr == nil {
-					firstErr = err
-				}
-				errMu.Unlock()
+				setErr(err)
 			}
 		}()
-		return true
 	}
 
 	// Stored chunks first: they are paid for (or hold decided re-asks).
+	stop := false
 	for _, ch := range stored {
-		if stopped() {
+		if stop = !acquire(); stop {
 			break
 		}
 		if err := b.buildStored(exp, ch); err != nil {
-			errMu.Lock()
-			firstErr = err
-			errMu.Unlock()
+			<-sem
+			setErr(err)
+			stop = true
 			break
 		}
 		if len(ch.calls) == 0 {
 			// Everything it held is committed: only the entry was left.
+			<-sem
 			if err := b.g.r.Store.KVDelete(batchNS, ch.key); err != nil {
-				return err
+				setErr(err)
+				stop = true
+				break
 			}
 			continue
 		}
-		launch(ch)
+		spawn(ch)
 	}
 
-	// New chunks, built one at a time as a slot frees up.
+	// New chunks, each built once a slot is free, so that the calls in
+	// memory are those of the chunks in flight.
 	cut := chunker{maxReq: b.ts.BatchMaxRequests, maxBytes: b.byteCap}
 	if cut.maxReq <= 0 { // a Teacher not made by the spec loader
 		cut.maxReq = spec.DefaultBatchMaxRequests
 	}
 	var held *batchCall // built, but did not fit the last chunk
 	i := 0
-	for (i < n || held != nil) && !stopped() {
+	for !stop && (i < n || held != nil) {
+		if stop = !acquire(); stop {
+			break
+		}
 		ch := &chunk{key: b.u.Key + "/" + strconv.Itoa(next), state: batchState{Teacher: b.u.Teacher, Chunk: next}}
 		var tmplFails []commitReq
 		cut.reset()
@@ -421,22 +434,16 @@ func (b *batchRun) run(ctx context.Context, exp *strategy.Expander) error {
 			cut.add(size)
 			ch.calls = append(ch.calls, bc)
 		}
-		if len(tmplFails) > 0 {
-			if err := b.commit(ctx, tmplFails); err != nil {
-				errMu.Lock()
-				if firstErr == nil {
-					firstErr = err
-				}
-				errMu.Unlock()
-				break
-			}
-		}
-		if len(ch.calls) == 0 {
-			continue
-		}
-		if !launch(ch) {
+		if err := b.commit(ctx, tmplFails); err != nil {
+			<-sem
+			setErr(err)
 			break
 		}
+		if len(ch.calls) == 0 {
+			<-sem
+			continue
+		}
+		spawn(ch)
 		next++
 	}
 	wg.Wait()
@@ -446,7 +453,7 @@ func (b *batchRun) run(ctx context.Context, exp *strategy.Expander) error {
 	return ctx.Err()
 }
 
-// storedChunks reads the unit's chunk states, oldest first.
+// storedChunks reads the unit's chunk states.
 func (b *batchRun) storedChunks() ([]*chunk, error) {
 	keys, err := b.g.r.Store.KVKeys(batchNS)
 	if err != nil {
