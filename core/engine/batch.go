@@ -26,10 +26,11 @@ import (
 //
 // Chunks. A unit is split into chunks of at most the teacher's
 // batch_max_requests calls and about 100 MB of request text (env
-// POLYGLOT_BATCH_MAX_BYTES overrides the byte cap; providers cap a batch: OpenAI 50,000 requests / 200 MB, Anthropic
-// 100,000 / 256 MB). A chunk's calls are built only when it is about to be
-// submitted (strategy.Expander), so memory follows the chunks in flight,
-// not the unit. Up to min(concurrency, 8) chunks are at the provider at
+// POLYGLOT_BATCH_MAX_BYTES overrides the byte cap), since providers cap a
+// batch: OpenAI 50,000 requests / 200 MB, Anthropic 100,000 / 256 MB.
+// A chunk's calls are built only when it is about to be submitted
+// (strategy.Expander), so memory follows the chunks in flight, not the
+// unit. Up to min(concurrency, 8) chunks are at the provider at
 // once: each is submitted, then all are polled.
 //
 // Resuming. Each chunk keeps its state in the store's KV table (namespace
@@ -50,7 +51,8 @@ import (
 // cached, so a re-ask never finds the answer it replaces.
 //
 // Re-asks. An unusable answer (strategy.ParseOutput's failures: parse
-// error, missing field, empty, truncated, too long) is asked again, up to
+// error, missing field, empty, truncated, too long; or a JSON answer the
+// plugin already found to hold no object) is asked again, up to
 // the teacher's limits.reasks, with a new id and the same nudge message as
 // runRequest, in a follow-up batch of the chunk; the round and the cost
 // of earlier rounds are kept in the chunk's KV state, so a restart resumes
@@ -65,7 +67,8 @@ import (
 // it returns. A chunk that does not fit is not sent: chunks already at the
 // provider are polled and committed, then the run stops with a message
 // saying so. A chunk that would fit once the chunks in flight settle
-// waits for them instead.
+// waits for them instead. A teacher's budget_usd is one budget per run,
+// shared by all its batch units and chunks.
 //
 // Batch mode runs single-step strategies only: a second step would need
 // the first step's answers, i.e. a batch per step and chunk.
