@@ -567,7 +567,12 @@ func (c *teacherConn) cost(u sdk.Usage) float64 {
 // call sends a call to a teacher with retries, rate limits and budgets;
 // the result's error is set when every attempt failed. A returned error is
 // fatal for the run (budget exhausted, cancelled).
-func (g *generator) call(ctx context.Context, teacher string, call *sdk.Call, attempts *int) (*sdk.Result, error) {
+//
+// A successful answer goes into the response cache, unless put is non-nil:
+// then *put is set to the function that caches it, for the caller to run
+// once the answer proved usable (an unusable answer, cached, would come
+// back to every re-ask of the same request).
+func (g *generator) call(ctx context.Context, teacher string, call *sdk.Call, attempts *int, put *func()) (*sdk.Result, error) {
 	c, err := g.conn(ctx, teacher)
 	if err != nil {
 		return nil, err
@@ -616,11 +621,18 @@ func (g *generator) call(ctx context.Context, teacher string, call *sdk.Call, at
 		}
 		retry, wait := permit.Done(res, c.cost(res.Usage))
 		if res.Err == nil && ckey != "" {
-			if blob, err := json.Marshal(res); err == nil {
-				select {
-				case g.cachePuts <- cachePut{ckey, blob}:
-				default: // the cache is best effort; never slow a run for it
+			cacheIt := func() {
+				if blob, err := json.Marshal(res); err == nil {
+					select {
+					case g.cachePuts <- cachePut{ckey, blob}:
+					default: // the cache is best effort; never slow a run for it
+					}
 				}
+			}
+			if put != nil {
+				*put = cacheIt
+			} else {
+				cacheIt()
 			}
 		}
 		if res.Err == nil || !retry {
@@ -842,9 +854,10 @@ func (g *generator) runRequest(ctx context.Context, u *plan.Unit, st *spec.Strat
 				// neither the cache nor a deterministic server repeats
 				// the unusable answer.
 				call.ID += "/reask" + strconv.Itoa(ask)
-				call.Messages = append(call.Messages, sdk.Message{Role: "user", Content: "Your previous answer could not be used. Answer again, exactly in the requested format."})
+				call.Messages = append(call.Messages, sdk.Message{Role: "user", Content: reaskNudge})
 			}
-			res, err := g.call(ctx, teacher, call, &attempts)
+			var cacheIt func()
+			res, err := g.call(ctx, teacher, call, &attempts, &cacheIt)
 			if err != nil {
 				return false, err
 			}
@@ -869,6 +882,9 @@ func (g *generator) runRequest(ctx context.Context, u *plan.Unit, st *spec.Strat
 			}
 			o, f := strategy.ParseOutput(step, res, maxOutputChars)
 			if f == nil {
+				if cacheIt != nil {
+					cacheIt()
+				}
 				out = o
 				break
 			}

@@ -126,9 +126,12 @@ func testSuccess(t *testing.T, s Suite) {
 	if ln.Err != nil || ln.FinishReason != "length" || ln.Usage.OutputTokens != 5 || len(strings.Fields(ln.Text)) != 5 {
 		t.Errorf("length result = %+v (err %v); want finish length, 5 tokens", ln, ln.Err)
 	}
+	// A JSON answer cut at max_tokens is a result, not an error: the host's
+	// strategy records it as "truncated" with its text (and re-asks if so
+	// configured) instead of retrying it blindly.
 	cut := byID["json-cut"]
-	if cut.Err == nil || cut.Err.Code != sdk.ErrMalformedResponse || !strings.Contains(cut.Err.Message, "max_tokens") || cut.Usage.OutputTokens != 4 {
-		t.Errorf("cut JSON result = %+v err %v; want malformed_response that mentions max_tokens, usage kept", cut, cut.Err)
+	if cut.Err != nil || cut.FinishReason != "length" || cut.Text == "" || cut.Usage.OutputTokens != 4 {
+		t.Errorf("cut JSON result = %+v err %v; want a result with finish length, its text and usage", cut, cut.Err)
 	}
 }
 

@@ -78,18 +78,16 @@ func WithSystemSuffix(system, suffix string) string {
 	return system + "\n\n" + suffix
 }
 
-// FinishJSON checks a JSON-mode answer: it returns the object the host
-// should parse, or a CallError (retryable: a new sample may parse) that keeps
-// the usage so budgets stay right. A cut-off answer is reported as such.
+// FinishJSON prepares a JSON-mode answer: when the text holds a JSON object
+// (bare, fenced or wrapped in prose) the result carries just the object.
+// An answer without one is returned as it is, not as an error: the answer
+// was made and paid for, and what to do with an unusable answer (record
+// it as "parse_error" or "truncated" with its text, re-ask a configured
+// number of times) is the strategy's decision in the host. As a call error
+// it would be retried blindly, and a cut-off answer would be cut off again.
 func FinishJSON(res *sdk.Result) (*sdk.Result, error) {
-	obj, ok := ExtractJSONObject(res.Text)
-	if ok {
+	if obj, ok := ExtractJSONObject(res.Text); ok {
 		res.Text = obj
-		return res, nil
 	}
-	msg := "the answer contains no complete JSON object"
-	if res.FinishReason == "length" {
-		msg = "the answer was cut at max_tokens before the JSON object was complete; raise max_tokens"
-	}
-	return res, &sdk.CallError{Code: sdk.ErrMalformedResponse, Message: msg, Raw: Truncate(res.Text)}
+	return res, nil
 }

@@ -267,14 +267,14 @@ func (a *attempt) release() {
 // first; the goroutine then owns the attempt and releases it when done.
 func (a *attempt) run(ctx context.Context, do func() error) (bool, error) {
 	done := make(chan error, 1)
-	go func() {
+	runAsync(func() {
 		err := do()
 		if !a.state.CompareAndSwap(attemptRunning, attemptDone) {
 			a.release() // abandoned
 			return
 		}
 		done <- err
-	}()
+	})
 	select {
 	case err := <-done:
 		return true, err
@@ -283,6 +283,35 @@ func (a *attempt) run(ctx context.Context, do func() error) (bool, error) {
 			return false, ctx.Err()
 		}
 		return true, <-done // it finished just now: use it
+	}
+}
+
+// runners are idle goroutines that run attempts: reusing them keeps the
+// stack each has grown through the HTTP client, where a new goroutine per
+// attempt grew one on every call. An idle runner exits after runnerIdle.
+var runners = make(chan func())
+
+const runnerIdle = 30 * time.Second
+
+func runAsync(f func()) {
+	select {
+	case runners <- f:
+	default:
+		go runner(f)
+	}
+}
+
+func runner(f func()) {
+	idle := time.NewTimer(runnerIdle)
+	defer idle.Stop()
+	for {
+		f()
+		idle.Reset(runnerIdle)
+		select {
+		case f = <-runners:
+		case <-idle.C:
+			return
+		}
 	}
 }
 
