@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/polyglot-teachers/polyglot/core/spec"
@@ -128,6 +129,19 @@ func JSONSchema(fields map[string]string) string {
 	})
 }
 
+// schemas memoizes each step's JSON schema: a step is fixed for a run, and
+// building the schema per call was a visible share of a request's CPU.
+var schemas sync.Map // *spec.Step -> string
+
+func stepSchema(step *spec.Step) string {
+	if s, ok := schemas.Load(step); ok {
+		return s.(string)
+	}
+	s := JSONSchema(step.Schema)
+	schemas.Store(step, s)
+	return s
+}
+
 // BuildCall makes the call of one step for a request: the rendered system
 // and user messages, the output format and max tokens, and the metadata
 // (strategy, step, language, seed_id, task_family). Sampling beyond max
@@ -167,7 +181,7 @@ func BuildCall(step *spec.Step, req *Request, prior map[string]StepOutput, lang 
 	}
 	call.Messages = append(call.Messages, sdk.Message{Role: "user", Content: user})
 	if step.Output == "json" {
-		call.Output = sdk.OutputFormat{JSON: true, JSONSchema: JSONSchema(step.Schema)}
+		call.Output = sdk.OutputFormat{JSON: true, JSONSchema: stepSchema(step)}
 	}
 	if step.MaxTokens != nil {
 		call.Sampling.MaxTokens = *step.MaxTokens
