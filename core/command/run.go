@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime/pprof"
 	"strings"
+	"time"
 
 	"github.com/polyglot-teachers/polyglot/core/engine"
 	"github.com/polyglot-teachers/polyglot/core/store"
@@ -38,6 +39,14 @@ func runRun(ctx context.Context, env *Env, args []string) error {
 		if f, err := os.Create(path); err == nil && pprof.StartCPUProfile(f) == nil {
 			defer func() { pprof.StopCPUProfile(); f.Close() }()
 		}
+	}
+	// POLYGLOT_MEMPROFILE=file writes a heap profile of the host every five
+	// seconds while it runs (the last one survives), to see what a long
+	// run holds.
+	if path := os.Getenv("POLYGLOT_MEMPROFILE"); path != "" {
+		stop := make(chan struct{})
+		defer close(stop)
+		go writeHeapProfiles(path, stop)
 	}
 	onlyMap, err := engine.ParseOnly(*only)
 	if err != nil {
@@ -115,4 +124,20 @@ func openResponseCache() (*store.CacheFile, error) {
 		path = filepath.Join(dir, "polyglot", "responses.db")
 	}
 	return store.OpenCache(path)
+}
+
+func writeHeapProfiles(path string, stop <-chan struct{}) {
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			if f, err := os.Create(path); err == nil {
+				_ = pprof.WriteHeapProfile(f)
+				f.Close()
+			}
+		}
+	}
 }

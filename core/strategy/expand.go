@@ -60,6 +60,17 @@ type Request struct {
 // target language, in a canonical order (by set, id, prompt) so that the
 // order rows were read in does not matter.
 func Eligible(st *spec.Strategy, rows []Row, target string) []Row {
+	ptrs := eligible(st, rows, target)
+	out := make([]Row, len(ptrs))
+	for i, r := range ptrs {
+		out[i] = *r
+	}
+	return out
+}
+
+// eligible is Eligible as pointers into rows: an expander over a million
+// seed rows keeps 8 bytes per row instead of a copy of each row.
+func eligible(st *spec.Strategy, rows []Row, target string) []*Row {
 	want := st.Input.Language
 	if want == "" || want == "target" {
 		want = target
@@ -68,8 +79,9 @@ func Eligible(st *spec.Strategy, rows []Row, target string) []Row {
 	if !ok {
 		return nil
 	}
-	var out []Row
-	for _, r := range rows {
+	var out []*Row
+	for i := range rows {
+		r := &rows[i]
 		if st.Input.Seeds != "" && r.Set != st.Input.Seeds {
 			continue
 		}
@@ -84,7 +96,7 @@ func Eligible(st *spec.Strategy, rows []Row, target string) []Row {
 		}
 		out = append(out, r)
 	}
-	slices.SortStableFunc(out, func(a, b Row) int {
+	slices.SortStableFunc(out, func(a, b *Row) int {
 		if c := strings.Compare(a.Set, b.Set); c != 0 {
 			return c
 		}
@@ -137,7 +149,7 @@ func Expand(st *spec.Strategy, rows []Row, language string, n int, seed int64) [
 // order). It is not safe for concurrent use.
 type Expander struct {
 	st       *spec.Strategy
-	pool     []Row
+	pool     []*Row // into the caller's rows, which must not change
 	language string
 	seed     int64
 	n, k     int
@@ -149,7 +161,7 @@ type Expander struct {
 // NewExpander prepares the n requests Expand would return; Len is 0 when
 // no row is eligible or n <= 0.
 func NewExpander(st *spec.Strategy, rows []Row, language string, n int, seed int64) *Expander {
-	pool := Eligible(st, rows, language)
+	pool := eligible(st, rows, language)
 	if len(pool) == 0 || n <= 0 {
 		return &Expander{epoch: -1}
 	}
@@ -168,7 +180,7 @@ func (e *Expander) Request(i int) Request {
 		e.epoch = epoch
 	}
 	si := e.perm[i%len(e.pool)]
-	req := Request{Strategy: e.st.Name, Language: e.language, Index: i, Seed: e.pool[si]}
+	req := Request{Strategy: e.st.Name, Language: e.language, Index: i, Seed: *e.pool[si]}
 	if e.k > 0 {
 		req.Examples = pickExamples(newRNG(e.seed, e.st.Name, e.language, "examples", i), e.pool, si, e.k)
 	}
@@ -212,7 +224,7 @@ func intn(r *rand.PCG, n int) int {
 // pickExamples draws k distinct rows other than pool[si]. Few examples
 // from a large pool are drawn by rejection (O(k)); otherwise a partial
 // Fisher–Yates over the other indices.
-func pickExamples(rng *rand.PCG, pool []Row, si, k int) []Row {
+func pickExamples(rng *rand.PCG, pool []*Row, si, k int) []Row {
 	out := make([]Row, 0, k)
 	if 2*k <= len(pool)-1 {
 		picked := make([]int, 0, k)
@@ -222,7 +234,7 @@ func pickExamples(rng *rand.PCG, pool []Row, si, k int) []Row {
 				continue
 			}
 			picked = append(picked, j)
-			out = append(out, pool[j])
+			out = append(out, *pool[j])
 		}
 		return out
 	}
@@ -235,7 +247,7 @@ func pickExamples(rng *rand.PCG, pool []Row, si, k int) []Row {
 	for j := 0; j < k; j++ {
 		r := j + intn(rng, len(idx)-j)
 		idx[j], idx[r] = idx[r], idx[j]
-		out = append(out, pool[idx[j]])
+		out = append(out, *pool[idx[j]])
 	}
 	return out
 }
