@@ -181,3 +181,64 @@ func TestScript(t *testing.T) {
 		})
 	}
 }
+
+// squeue-token.txt is real output of `squeue -h -t all -u 0 -n <names> -o %F|%j|%T` on the
+// .ci cluster (a 3-task array job, a plain job, two jobs sharing one name, a pending array
+// with a concurrency limit); sacct-token.txt is hand-written in sacct -P format.
+func TestParseTokenLookup(t *testing.T) {
+	tests := []struct {
+		name  string
+		parse func(name, out string) []string
+		file  string
+		job   string
+		want  []string
+	}{
+		{"squeue array tasks give one array job id", parseTokenSqueue, "squeue-token.txt", "my_job.0123456789abcdef", []string{"190"}},
+		{"squeue plain job", parseTokenSqueue, "squeue-token.txt", "plain.fedcba9876543210", []string{"191"}},
+		{"squeue pending array", parseTokenSqueue, "squeue-token.txt", "arr.bbbbbbbbbbbbbbbb", []string{"203"}},
+		{"squeue two jobs of one name", parseTokenSqueue, "squeue-token.txt", "dup.aaaaaaaaaaaaaaaa", []string{"201", "202"}},
+		{"squeue other token", parseTokenSqueue, "squeue-token.txt", "my_job.0123456789abcde0", []string{}},
+		{"squeue name without token", parseTokenSqueue, "squeue-token.txt", "my_job", []string{}},
+		{"sacct plain job", parseTokenSacct, "sacct-token.txt", "train_de.00c0ffee00c0ffee", []string{"4101"}},
+		{"sacct array tasks and ranges", parseTokenSacct, "sacct-token.txt", "eval_de.1234abcd1234abcd", []string{"4107"}},
+		{"sacct longer name is another job", parseTokenSacct, "sacct-token.txt", "train_de.00c0ffee00c0ffee0", []string{"4120"}},
+		{"sacct nothing", parseTokenSacct, "sacct-token.txt", "train_fr.00c0ffee00c0ffee", []string{}},
+		{"empty output", parseTokenSqueue, "empty.txt", "x.0123456789abcdef", []string{}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := tc.parse(tc.job, readFixture(t, tc.file))
+			if d := cmp.Diff(tc.want, got); d != "" {
+				t.Errorf("(-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
+func TestJobNameCarriesToken(t *testing.T) {
+	tests := []struct {
+		job   executor.Job
+		token string
+		want  string
+	}{
+		{executor.Job{Key: "k", Name: "train de"}, "0123456789abcdef", "train_de.0123456789abcdef"},
+		{executor.Job{Key: "k"}, "0123456789abcdef", "polyglot-k.0123456789abcdef"},
+		{executor.Job{Key: "k", Name: "eval"}, "", "eval"},
+	}
+	for _, tc := range tests {
+		if got := jobName(tc.job, tc.token); got != tc.want {
+			t.Errorf("jobName(%q, %q) = %q, want %q", tc.job.Name, tc.token, got, tc.want)
+		}
+	}
+	e := New()
+	j := executor.Job{Key: "k1", Name: "train de", WorkDir: "/scratch/j1", Argv: []string{"true"}}
+	got, err := e.script(j, "0123456789abcdef")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []string{"#SBATCH --job-name=train_de.0123456789abcdef\n", "mv -f '/scratch/j1/logs/slurm-job-id.0123456789abcdef'.tmp.", "}\" '/scratch/j1/logs/slurm-job-id.0123456789abcdef'\nexec 'true'\n"} {
+		if !strings.Contains(got, w) {
+			t.Errorf("script lacks %q:\n%s", w, got)
+		}
+	}
+}

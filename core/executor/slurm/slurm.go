@@ -35,9 +35,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/rs/zerolog"
 
 	"github.com/polyglot-teachers/polyglot/core/executor"
 )
@@ -63,11 +64,19 @@ type Executor struct {
 	// Requeue lets Slurm requeue the job itself after a node failure or preemption
 	// (default false: the job ends and Wait reports a retryable error).
 	Requeue bool
+	// Log receives warnings (an adopted or cancelled orphan job, a failed sacct lookup).
+	Log zerolog.Logger
+
+	// crash, when set by tests, is called at the named points of Submit ("before-sbatch",
+	// "after-sbatch"); a non-nil error makes Submit return at once, as if the process had
+	// died there (nothing is cleaned up or recorded).
+	crash func(point string) error
 }
 
 // New returns an executor with default settings.
 func New() *Executor {
-	return &Executor{PollInterval: 5 * time.Second, Shell: "/bin/sh", MaxQueryFailures: 20}
+	return &Executor{PollInterval: 5 * time.Second, Shell: "/bin/sh", MaxQueryFailures: 20,
+		Log: zerolog.New(os.Stderr).With().Timestamp().Logger()}
 }
 
 var _ executor.Executor = (*Executor)(nil)
@@ -77,6 +86,9 @@ type info struct {
 	JobID   string `json:"job_id"`
 	Cluster string `json:"cluster,omitempty"`
 	Script  string `json:"script"`
+	// AdoptedFrom says where the job id was found when the process that submitted the job
+	// died before recording it.
+	AdoptedFrom string `json:"adopted_from,omitempty"`
 }
 
 func (e *Executor) bin(name string) string {
@@ -89,7 +101,15 @@ func (e *Executor) bin(name string) string {
 // run executes one Slurm command and returns its stdout; the error carries stderr, which
 // is where Slurm explains itself.
 func (e *Executor) run(ctx context.Context, name string, args ...string) (string, error) {
+	return e.runHeld(ctx, nil, name, args...)
+}
+
+// runHeld is run with the job folder's lock inherited by the command (s may be nil).
+func (e *Executor) runHeld(ctx context.Context, s *executor.Submission, name string, args ...string) (string, error) {
 	cmd := exec.CommandContext(ctx, e.bin(name), args...)
+	if s != nil {
+		s.HoldDuring(cmd)
+	}
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Run(); err != nil {
@@ -114,7 +134,11 @@ func (c *cmdError) Error() string { return fmt.Sprintf("%s: %v: %s", c.cmd, c.er
 func (c *cmdError) Unwrap() error { return c.err }
 
 // Script renders the sbatch script for j. It is exported so callers can show it (dry run).
-func (e *Executor) Script(j executor.Job) (string, error) {
+// Submit renders the same script with a submission token: the job name then ends in
+// ".<token>" and the script records its job id in WorkDir/logs/slurm-job-id.<token>.
+func (e *Executor) Script(j executor.Job) (string, error) { return e.script(j, "") }
+
+func (e *Executor) script(j executor.Job, token string) (string, error) {
 	if err := j.Validate(); err != nil {
 		return "", err
 	}
@@ -133,16 +157,7 @@ func (e *Executor) Script(j executor.Job) (string, error) {
 		}
 		return nil
 	}
-	name := j.Name
-	if name == "" {
-		name = "polyglot-" + j.Key
-	}
-	name = strings.Map(func(c rune) rune {
-		if c == ' ' || c == '\t' || c == '\n' || c == '\r' {
-			return '_'
-		}
-		return c
-	}, name)
+	name := jobName(j, token)
 	for what, v := range map[string]string{"WorkDir": j.WorkDir, "Partition": r.Partition, "Account": r.Account} {
 		if err := check(what, v); err != nil {
 			return "", err
@@ -203,6 +218,12 @@ func (e *Executor) Script(j executor.Job) (string, error) {
 		k, v, _ := strings.Cut(kv, "=")
 		fmt.Fprintf(&b, "export %s=%s\n", k, shq(v))
 	}
+	if token != "" {
+		// Evidence that outlives Slurm's memory of the job (see markerPath); written via a
+		// rename so a reader never sees it half-written, whichever array task writes it.
+		m := shq(markerPath(j.WorkDir, token))
+		fmt.Fprintf(&b, "printf '%%s\\n' \"${SLURM_ARRAY_JOB_ID:-$SLURM_JOB_ID}\" > %s.tmp.\"${SLURM_ARRAY_TASK_ID:-0}\" && mv -f %s.tmp.\"${SLURM_ARRAY_TASK_ID:-0}\" %s\n", m, m, m)
+	}
 	b.WriteString("exec")
 	for _, a := range j.Argv {
 		b.WriteString(" " + shq(a))
@@ -215,9 +236,14 @@ func (e *Executor) Script(j executor.Job) (string, error) {
 func shq(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 
 // Submit starts j with sbatch, or returns the handle already recorded in j.WorkDir.
+//
+// It submits at most once per (Key, Attempt), even across crashes: before sbatch runs, an
+// intent with a fresh submission token is recorded durably, and the token goes into the
+// Slurm job name. A later Submit that finds the intent without a job id asks Slurm for the
+// token (see lookup) and adopts the job it finds, or submits with the same token when
+// Slurm has never seen it.
 func (e *Executor) Submit(ctx context.Context, j executor.Job) (executor.Handle, error) {
-	script, err := e.Script(j)
-	if err != nil {
+	if _, err := e.Script(j); err != nil {
 		return executor.Handle{}, err
 	}
 	s, err := executor.Begin(j, Backend)
@@ -228,20 +254,65 @@ func (e *Executor) Submit(ctx context.Context, j executor.Job) (executor.Handle,
 	if s.Existing != nil {
 		return s.Existing.Handle, nil
 	}
+	path := filepath.Join(executor.LogDir(j.WorkDir), "job.sbatch")
+	var token string
+	if in := s.Intent; in != nil {
+		if in.Token == "" {
+			return executor.Handle{}, fmt.Errorf("job %q: %s records a submission without job id or token, so it cannot be looked up: check squeue for a job named %s, then delete the file",
+				j.Name, filepath.Join(j.WorkDir, executor.StateFile), jobName(j, ""))
+		}
+		token = in.Token
+		f, err := e.lookup(ctx, markerPath(j.WorkDir, token), jobName(j, token), in.Submitted)
+		if err != nil {
+			return executor.Handle{}, fmt.Errorf("job %q: an earlier submission (token %s) may have reached Slurm but cannot be checked, so it is not submitted again: %w", j.Name, token, err)
+		}
+		if f.ID != "" {
+			h := executor.Handle{Backend: Backend, Key: j.Key, Attempt: j.Attempt, ID: f.ID, WorkDir: j.WorkDir, Array: j.Array}
+			if _, err := s.Commit(h, info{JobID: f.ID, Script: path, AdoptedFrom: f.Source}); err != nil {
+				return executor.Handle{}, fmt.Errorf("job %q: record adopted Slurm job %s: %w", j.Name, f.ID, err)
+			}
+			e.Log.Info().Str("job", j.Name).Str("slurm_job", f.ID).Str("from", f.Source).
+				Msg("slurm: adopted a job submitted by a process that died before recording it")
+			return h, nil
+		}
+	} else {
+		if token, err = executor.NewToken(); err != nil {
+			return executor.Handle{}, err
+		}
+	}
+	if s.Superseded != nil && s.Superseded.Intent() && s.Superseded.Token != "" {
+		e.cancelOrphan(ctx, j, *s.Superseded)
+	}
+	script, err := e.script(j, token)
+	if err != nil {
+		return executor.Handle{}, err
+	}
 	if err := s.Prepare(); err != nil {
 		return executor.Handle{}, err
 	}
-	path := filepath.Join(executor.LogDir(j.WorkDir), "job.sbatch")
 	if err := os.WriteFile(path, []byte(script), 0o755); err != nil {
 		return executor.Handle{}, err
 	}
-	out, err := e.run(ctx, "sbatch", "--parsable", path)
+	if s.Intent == nil {
+		if _, err := s.Intend(token); err != nil {
+			return executor.Handle{}, err
+		}
+	}
+	if err := e.crashAt("before-sbatch"); err != nil {
+		return executor.Handle{}, err
+	}
+	// The lock is inherited by sbatch: should this process die while sbatch still talks
+	// to slurmctld, the next Submit waits for sbatch before looking the token up.
+	out, err := e.runHeld(ctx, s, "sbatch", "--parsable", path)
 	if err != nil {
 		return executor.Handle{}, fmt.Errorf("job %q: submit: %w", j.Name, err)
 	}
+	if err := e.crashAt("after-sbatch"); err != nil {
+		return executor.Handle{}, err
+	}
 	// --parsable prints "jobid" or "jobid;cluster".
 	id, cluster, _ := strings.Cut(strings.TrimSpace(out), ";")
-	if _, err := strconv.ParseUint(id, 10, 64); err != nil {
+	if !isJobID(id) {
 		return executor.Handle{}, fmt.Errorf("job %q: sbatch printed %q, expected a job id", j.Name, out)
 	}
 	h := executor.Handle{Backend: Backend, Key: j.Key, Attempt: j.Attempt, ID: id, WorkDir: j.WorkDir, Array: j.Array}
@@ -251,6 +322,32 @@ func (e *Executor) Submit(ctx context.Context, j executor.Job) (executor.Handle,
 		return executor.Handle{}, fmt.Errorf("job %q: record state: %w", j.Name, err)
 	}
 	return h, nil
+}
+
+func (e *Executor) crashAt(point string) error {
+	if e.crash == nil {
+		return nil
+	}
+	return e.crash(point)
+}
+
+// cancelOrphan cancels the job, if any, of an earlier attempt that was only ever an intent:
+// nobody waits on it, and the retry about to be submitted does its work again.
+func (e *Executor) cancelOrphan(ctx context.Context, j executor.Job, old executor.Record) {
+	oj := j
+	oj.Name, oj.Attempt = old.Name, old.Handle.Attempt
+	name := jobName(oj, old.Token)
+	// Begin moved the earlier attempt's logs, and its marker with them, to logs.attempt-N.
+	marker := filepath.Join(j.WorkDir, fmt.Sprintf("logs.attempt-%d", old.Handle.Attempt), filepath.Base(markerPath(j.WorkDir, old.Token)))
+	f, err := e.lookup(ctx, marker, name, old.Submitted)
+	switch {
+	case err != nil:
+		e.Log.Warn().Err(err).Str("job_name", name).Msg("slurm: could not check whether an unrecorded earlier attempt is still running; check squeue")
+	case f.ID != "":
+		_, cerr := e.run(context.WithoutCancel(ctx), "scancel", f.ID)
+		e.Log.Warn().AnErr("scancel", cerr).Str("slurm_job", f.ID).Int("attempt", old.Handle.Attempt).
+			Msg("slurm: cancelled the unrecorded job of an earlier attempt, which is being retried")
+	}
 }
 
 func load(h executor.Handle) (info, error) {
