@@ -62,8 +62,9 @@ func (e *Executor) lookup(ctx context.Context, marker, name string, since time.T
 	if err != nil {
 		return found{}, fmt.Errorf("ask squeue for job name %s: %w", name, err)
 	}
-	ids := parseTokenSqueue(name, out)
+	ids, source := parseTokenSqueue(name, out), "squeue"
 	if len(ids) == 0 {
+		source = "sacct"
 		// Jobs that ended and were purged from slurmctld: only accounting remembers them.
 		// -S: sacct's default window starts at midnight, which would miss older jobs.
 		start := since.Add(-time.Hour).Local().Format("2006-01-02T15:04:05")
@@ -86,7 +87,7 @@ func (e *Executor) lookup(ctx context.Context, marker, name string, since time.T
 		return found{}, fmt.Errorf("Slurm holds %d jobs named %s (%s), but polyglot submits each job at most once: scancel the ones you do not want and delete the job's %s",
 			len(ids), name, strings.Join(ids, ", "), executor.StateFile)
 	}
-	return found{ID: ids[0], Source: "squeue/sacct"}, nil
+	return found{ID: ids[0], Source: source}, nil
 }
 
 func accountingDisabled(err error) bool {

@@ -7,7 +7,30 @@
 // carry the resources (--partition, --account, --gres=gpu:N, --cpus-per-task, --mem,
 // --time, --array, Extra flags) and send stdout/stderr into WorkDir/logs, submits it with
 // `sbatch --parsable`, and records the Slurm job id in the job's state file, so any later
-// polyglot process re-attaches by reading it. Jobs are submitted with --no-requeue: a node
+// polyglot process re-attaches by reading it.
+//
+// # At most one submission per (Key, Attempt), across crashes
+//
+// A process can die between sbatch accepting a job and the job id reaching the state file.
+// So before sbatch runs, Submit durably records an intent: a state record without job id
+// but with a random submission token, which also goes into the Slurm job name
+// ("<name>.<token>", readable in squeue) and into a marker file the script writes when the
+// job starts (WorkDir/logs/slurm-job-id.<token>, holding the job id). A Submit that finds
+// an intent looks the token up — the marker file, then `squeue -t all -u <uid> -n <name>`
+// (pending, running, and ended jobs still in slurmctld's memory for MinJobAge), then
+// `sacct --name` when accounting is enabled — and adopts the job it finds; only when none
+// of them knows the token does it submit, with the same token. When Slurm cannot be asked
+// (slurmctld down), Submit fails rather than risk a second job. sbatch inherits the job
+// folder's lock, so a restart that races an orphaned sbatch still talking to slurmctld
+// waits for it. What is left, without accounting and only once slurmctld has purged the
+// job (MinJobAge after it ended): a job cancelled before it started is submitted again
+// (it never ran, so nothing is paid twice), and so is one that ran on nodes that do not
+// share WorkDir (no marker; log streaming needs a shared WorkDir anyway). A retry (Attempt+1) over an
+// attempt that was only ever an intent cancels that attempt's job if it finds one.
+// scontrol is not asked: it knows exactly the jobs squeue -t all lists, and without a
+// name filter it would return every job on the cluster.
+//
+// Jobs are submitted with --no-requeue: a node
 // failure or preemption then ends the job with NODE_FAIL/PREEMPTED, which Wait reports as a
 // retryable error, and polyglot decides about the retry (Attempt+1) itself.
 //

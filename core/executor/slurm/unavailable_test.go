@@ -38,3 +38,28 @@ func TestWaitGivesUpWhenControllerStaysDown(t *testing.T) {
 		t.Fatalf("want the controller error after 3 tries, got %v", err)
 	}
 }
+
+// An intent that cannot be checked (slurmctld down) must not be submitted again: the job
+// may exist. Submit says so and leaves the intent in place.
+func TestUncheckableIntentIsNotResubmitted(t *testing.T) {
+	dir := t.TempDir()
+	j := executor.Job{Key: "k", Name: "n", WorkDir: dir, Argv: []string{"true"}}
+	s, err := executor.Begin(j, Backend)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Intend("0123456789abcdef"); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	e := New()
+	// down-bin has a failing squeue and no sbatch: reaching sbatch would say "sbatch not found".
+	e.BinDir, _ = filepath.Abs(filepath.Join("testdata", "down-bin"))
+	_, err = e.Submit(context.Background(), j)
+	if err == nil || !strings.Contains(err.Error(), "cannot be checked, so it is not submitted again") || !strings.Contains(err.Error(), "Unable to contact slurm controller") {
+		t.Fatalf("want a refusal naming the controller error, got %v", err)
+	}
+	if rec, err := executor.LoadState(dir); err != nil || !rec.Intent() || rec.Token != "0123456789abcdef" {
+		t.Errorf("intent must stay: %+v %v", rec, err)
+	}
+}
