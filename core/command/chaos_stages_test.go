@@ -127,6 +127,9 @@ func TestChaosLaterStages(t *testing.T) {
 		if hit != target {
 			t.Errorf("kill %d aimed at stage %s but the run was in stage %s", i+1, target, hit)
 		}
+		if i == 0 && running > 0 {
+			checkRunningReset(t, chaos, after)
+		}
 	}
 	chaos.runLogged(t)
 	t.Logf("killed run: %d kills, %s in all", len(stageKills), time.Since(start).Round(time.Millisecond))
@@ -209,6 +212,25 @@ func TestChaosLaterStages(t *testing.T) {
 	}
 }
 
+// checkRunningReset runs `polyglot run --only stage=score` on a store a
+// kill left with units marked running. That run does no work (the score
+// waits for the rest), but it holds the store's lock, so it knows those
+// units' process is dead: afterwards none is running and no attempt was
+// counted.
+func checkRunningReset(t *testing.T, c *chaosRun, before map[string]store.Unit) {
+	t.Helper()
+	c.runLogged(t, "--only", "stage=score")
+	for k, u := range unitStates(t, c.store) {
+		b := before[k]
+		if u.State == store.Running {
+			t.Errorf("unit %s is still marked running after the next run started (it was %s)", u.Label, b.State)
+		}
+		if u.Attempts != b.Attempts || (b.State != store.Running && u.State != b.State) {
+			t.Errorf("unit %s went from %s after %d attempts to %s after %d in a run that should have done nothing", u.Label, b.State, b.Attempts, u.State, u.Attempts)
+		}
+	}
+}
+
 func newStagesRun(t *testing.T) *chaosRun {
 	t.Helper()
 	st := t.TempDir()
@@ -268,11 +290,11 @@ func (w *eventWriter) String() string {
 	return w.all.String()
 }
 
-// runLogged runs `polyglot run` to its end and returns its stage log lines.
-func (c *chaosRun) runLogged(t *testing.T) []logEvent {
+// runLogged runs `polyglot run [args]` to its end and returns its stage log lines.
+func (c *chaosRun) runLogged(t *testing.T, args ...string) []logEvent {
 	t.Helper()
 	w := &eventWriter{events: make(chan logEvent, 64)}
-	cmd := c.command("run")
+	cmd := c.command(append([]string{"run"}, args...)...)
 	cmd.Stderr = w
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("polyglot run: %v\n%s", err, w.String())

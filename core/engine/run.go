@@ -132,6 +132,15 @@ func Run(ctx context.Context, p *Prepared, st *store.Store, opts Options) error 
 	if err := st.PutUnits(units); err != nil {
 		return err
 	}
+	// This process holds the store's lock, so units still marked running
+	// belong to a run that was killed: they are pending again. Otherwise
+	// `polyglot status` shows them running for ever when the next run is
+	// restricted with --only and does not reach them.
+	if n, err := st.ResetRunning(); err != nil {
+		return err
+	} else if n > 0 {
+		opts.Log.Info().Int("units", n).Msg("units left running by a killed run are pending again")
+	}
 	r.writer = st.NewWriter(store.WriterOptions{})
 	defer r.writer.Close()
 	r.gen = newGenerator(r)
