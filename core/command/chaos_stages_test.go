@@ -156,6 +156,11 @@ func TestChaosLaterStages(t *testing.T) {
 			t.Errorf("unit %s was cut short by a kill after %d attempts but ended after %d: it was not run again", u.Label, a, u.Attempts)
 		}
 	}
+	for _, st := range chaos.status(t).Stages {
+		if st.Pending+st.Running+st.Failed > 0 {
+			t.Errorf("polyglot status after the killed run: stage %s has units not done: %+v", st.Stage, st)
+		}
+	}
 	if len(cut) == 0 {
 		t.Errorf("no kill found a unit running: the kills did not interrupt any work")
 	}
