@@ -47,7 +47,10 @@ import (
 // clients are shared by every generator of every plugin in the process, so
 // connections to one provider are reused across teacher blocks and
 // streams: one for http URLs and one for https, since a proxy from the
-// environment is chosen by scheme (HTTP_PROXY, HTTPS_PROXY, NO_PROXY).
+// environment is chosen by scheme (HTTP_PROXY, HTTPS_PROXY, NO_PROXY). A
+// proxy is always asked for a CONNECT tunnel, also for http URLs (net/http
+// would send those to the proxy as plain requests): a proxy that tunnels
+// only to port 443 needs the local server's host in NO_PROXY.
 var clients = [2]*fasthttp.Client{newClient(false), newClient(true)}
 
 func newClient(tls bool) *fasthttp.Client {
@@ -79,8 +82,13 @@ func newClient(tls bool) *fasthttp.Client {
 			c.Dial = dial
 		}
 	} else {
+		// A connection gets at most 30 s, less when the call's deadline is
+		// nearer; a call without a deadline passes 0, which means "none".
 		c.DialTimeout = func(addr string, timeout time.Duration) (net.Conn, error) {
-			return fasthttp.DialTimeout(addr, min(timeout, 30*time.Second))
+			if timeout <= 0 || timeout > 30*time.Second {
+				timeout = 30 * time.Second
+			}
+			return fasthttp.DialTimeout(addr, timeout)
 		}
 	}
 	return c
