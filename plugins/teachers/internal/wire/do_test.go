@@ -187,4 +187,3 @@ func cleanProxyEnv() []string {
 	}
 	return env
 }
-
