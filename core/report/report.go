@@ -74,11 +74,35 @@ func Write(dir string, m *Model) error {
 		files[name] = b.Bytes()
 	}
 	for name, data := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+		if err := writeAtomic(filepath.Join(dir, name), data); err != nil {
 			return fmt.Errorf("report: %w", err)
 		}
 	}
 	return nil
+}
+
+// writeAtomic replaces path with data through a temporary file and a
+// rename, so a run killed while writing the report leaves the previous
+// file whole rather than half a new one.
+func writeAtomic(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(f.Name(), 0o644)
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+	}
+	return err
 }
 
 var pageTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
