@@ -12,7 +12,10 @@
 //     that finds a state file for the same key and attempt returns the stored Handle instead of
 //     starting the job again, whether the job is still running or already finished. To retry a
 //     failed job, submit it again with Attempt+1; the logs of the earlier attempt are kept in
-//     WorkDir/logs.attempt-N.
+//     WorkDir/logs.attempt-N. A backend whose submission cannot be undone (Slurm) first records
+//     an intent with a token it puts into the job (Submission.Intend), so a process that died
+//     between submitting and recording finds and adopts the job instead of starting a second
+//     one (see package executor/slurm).
 //   - Wait follows a job to its end, reporting state changes and log lines as Events, and
 //     returns its Result. A job that did not succeed yields a *JobError whose Reason says what
 //     happened (TIMEOUT, OUT_OF_MEMORY, NODE_FAIL, ...) and whose Retryable method says whether
