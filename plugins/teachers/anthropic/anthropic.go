@@ -8,7 +8,7 @@
 // prompt, and the first JSON object of the answer is extracted (no prefill,
 // which some models reject). The API has no seed; a call's seed is not sent.
 //
-// Requests use net/http on the shared transport of package wire.
+// Requests go through the shared HTTP client of package wire.
 package anthropic
 
 import (

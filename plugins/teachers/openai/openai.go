@@ -14,7 +14,7 @@
 // and polling downloads the output and error files and maps each line back
 // to its call by custom_id (the call's ID).
 //
-// Requests are built with net/http on the shared transport of package wire
+// Requests go through the shared HTTP client of package wire
 // (see there why no vendor SDK).
 package openai
 
