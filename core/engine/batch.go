@@ -100,9 +100,17 @@ const (
 	maxBatchesInFlight = 8
 )
 
-// reaskNudge is the message runRequest appends to a re-ask. It must stay
-// the same text, so that batch and streaming re-asks share cache keys.
-const reaskNudge = "Your previous answer could not be used. Answer again, exactly in the requested format."
+// reaskNudge is the message appended to re-ask number ask (1, 2, ...),
+// by runRequest and by batch mode alike, so that their re-asks share cache
+// keys. Each re-ask's text differs from the one before: identical messages
+// would hit the same cache entry and make a deterministic server repeat
+// the unusable answer.
+func reaskNudge(ask int) string {
+	if ask <= 1 {
+		return "Your previous answer could not be used. Answer again, exactly in the requested format."
+	}
+	return "Your previous answers could not be used (attempt " + strconv.Itoa(ask+1) + "). Answer again, exactly in the requested format."
+}
 
 // batchState is what the store keeps of one chunk.
 type batchState struct {
@@ -534,7 +542,7 @@ func (b *batchRun) build(bc *batchCall, round int) error {
 	call.Metadata["seed_prompt"] = bc.req.Seed.Prompt
 	call.Metadata["cell"] = b.u.Teacher + "/" + b.u.Language
 	if round > 0 {
-		call.Messages = append(call.Messages, sdk.Message{Role: "user", Content: reaskNudge})
+		call.Messages = append(call.Messages, sdk.Message{Role: "user", Content: reaskNudge(round)})
 	}
 	applySampling(call, b.sampling)
 	call.ID = batchCallID(bc.req.Index, round)

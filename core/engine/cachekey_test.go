@@ -98,3 +98,21 @@ func TestParamsFollowTheSampling(t *testing.T) {
 		t.Errorf("params %s kept after the temperature changed", got)
 	}
 }
+
+// Each re-ask of a request is a different request: the first keeps its
+// text (answers cached under it stay valid) and later ones differ from it
+// and from each other, so neither the cache nor a deterministic server
+// hands back the unusable answer again.
+func TestReaskNudgesDiffer(t *testing.T) {
+	if got := reaskNudge(1); got != "Your previous answer could not be used. Answer again, exactly in the requested format." {
+		t.Errorf("first re-ask text changed: %q", got)
+	}
+	seen := map[string]int{}
+	for ask := 1; ask <= 4; ask++ {
+		n := reaskNudge(ask)
+		if prev, ok := seen[n]; ok {
+			t.Errorf("re-asks %d and %d send the same text %q", prev, ask, n)
+		}
+		seen[n] = ask
+	}
+}

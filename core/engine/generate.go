@@ -860,7 +860,7 @@ func (g *generator) runRequest(ctx context.Context, u *plan.Unit, st *spec.Strat
 				// neither the cache nor a deterministic server repeats
 				// the unusable answer.
 				call.ID += "/reask" + strconv.Itoa(ask)
-				call.Messages = append(call.Messages, sdk.Message{Role: "user", Content: reaskNudge})
+				call.Messages = append(call.Messages, sdk.Message{Role: "user", Content: reaskNudge(ask)})
 			}
 			var cacheIt func()
 			res, err := g.call(ctx, teacher, call, &attempts, &cacheIt)
