@@ -35,7 +35,7 @@ var stageKills = []string{"metrics", "metrics", "metrics", "train", "train", "ev
 
 // TestChaosLaterStages is the crash-safety test of the metrics, students
 // (train, evaluate) and score stages. The quickstart, cut down to three
-// languages (testdata/specs/chaos_stages), runs once uninterrupted into
+// languages, 60 examples per cell and a longer bootstrap (-var), runs once uninterrupted into
 // store A; a second run into store B is SIGKILLed at seeded random moments
 // inside each of those stages and resumed after each kill. Then:
 //   - B's report (report.json, the CSV tables, report.html, report.md) is
@@ -244,9 +244,9 @@ func newStagesRun(t *testing.T) *chaosRun {
 	marker := fmt.Sprintf("POLYGLOT_TEST_MARK=%d-%d", os.Getpid(), time.Now().UnixNano())
 	return &chaosRun{
 		marker: marker,
-		spec:   filepath.Join(repoRoot, "testdata/specs/chaos_stages"),
+		spec:   filepath.Join(repoRoot, "examples/quickstart"),
 		store:  st,
-		vars:   []string{"--plugin-dir", t.TempDir(), "-var", "store=" + st},
+		vars:   []string{"--plugin-dir", t.TempDir(), "-var", "store=" + st, "-var", `languages=["de","es","ja"]`, "-var", "examples=60", "-var", "bootstrap=10000"},
 		// Info logs carry the "stage started" lines the kills wait for;
 		// stderr is a pipe, so they are JSON.
 		env: append(os.Environ(), "POLYGLOT_CACHE=off", "POLYGLOT_LOG=info", "POLYGLOT_LOG_JSON=1", marker),

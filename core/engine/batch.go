@@ -535,14 +535,9 @@ func batchCallID(index, round int) string {
 // build makes bc's call for a round exactly as runRequest would (a re-ask
 // adds the nudge), and its cache key.
 func (b *batchRun) build(bc *batchCall, round int) error {
-	call, err := strategy.BuildCall(b.step, &bc.req, map[string]strategy.StepOutput{}, b.lang)
+	call, err := buildStepCall(b.u, b.step, &bc.req, nil, b.lang, round)
 	if err != nil {
 		return err
-	}
-	call.Metadata["seed_prompt"] = bc.req.Seed.Prompt
-	call.Metadata["cell"] = b.u.Teacher + "/" + b.u.Language
-	if round > 0 {
-		call.Messages = append(call.Messages, sdk.Message{Role: "user", Content: reaskNudge(round)})
 	}
 	applySampling(call, b.sampling)
 	call.ID = batchCallID(bc.req.Index, round)
@@ -737,16 +732,14 @@ func (b *batchRun) cacheHits(calls []*batchCall) map[*batchCall]*sdk.Result {
 		if !ok {
 			continue
 		}
-		var res sdk.Result
-		if json.Unmarshal(blob, &res) != nil || res.Err != nil {
+		res, ok := decodeCached(blob, bc.call.ID)
+		if !ok {
 			continue
 		}
-		if _, f := strategy.ParseOutput(b.step, &res, maxOutputChars); f != nil {
+		if _, f := strategy.ParseOutput(b.step, res, maxOutputChars); f != nil {
 			continue
 		}
-		res.ID = bc.call.ID
-		res.Usage = sdk.Usage{} // paid for before: costs nothing now
-		hits[bc] = &res
+		hits[bc] = res
 	}
 	return hits
 }
@@ -776,9 +769,7 @@ func (b *batchRun) outcomes(ch *chunk, status string, results []*sdk.Result, rea
 			continue
 		}
 		if usable && bc.ckey != "" {
-			if blob, err := json.Marshal(res); err == nil {
-				b.g.cachePuts <- cachePut{bc.ckey, blob}
-			}
+			b.g.cachePut(bc.ckey, res, true)
 		}
 		outs = append(outs, commitReq{ex: ex, fail: fail})
 	}

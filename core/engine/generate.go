@@ -140,6 +140,55 @@ func (g *generator) lookupLoop(many cacheGetMany) {
 	}
 }
 
+// cachePut queues an answer for the response cache. Streaming calls do
+// not wait (wait = false): when the cache's writer is behind, the answer
+// is not cached rather than a request slowed. Batch results, thousands at
+// once off any request's path, wait for room so none is dropped.
+func (g *generator) cachePut(key string, res *sdk.Result, wait bool) {
+	blob, err := json.Marshal(res)
+	if err != nil {
+		return
+	}
+	if wait {
+		g.cachePuts <- cachePut{key, blob}
+		return
+	}
+	select {
+	case g.cachePuts <- cachePut{key, blob}:
+	default:
+	}
+}
+
+// decodeCached turns a cached answer into the result of call id; the
+// answer was paid for before, so it costs nothing now.
+func decodeCached(blob []byte, id string) (*sdk.Result, bool) {
+	var res sdk.Result
+	if json.Unmarshal(blob, &res) != nil || res.Err != nil {
+		return nil, false
+	}
+	res.ID = id
+	res.Usage = sdk.Usage{}
+	return &res, true
+}
+
+// buildStepCall makes the call of one step for a request, as streaming and
+// batch mode both send it: tagged with the seed prompt and cell (which
+// replay teachers need), and for re-ask number ask > 0 with a nudge, so
+// that neither the cache nor a deterministic server repeats the unusable
+// answer. Callers set the call's id.
+func buildStepCall(u *plan.Unit, step *spec.Step, req *strategy.Request, prior map[string]strategy.StepOutput, lang strategy.Language, ask int) (*sdk.Call, error) {
+	call, err := strategy.BuildCall(step, req, prior, lang)
+	if err != nil {
+		return nil, err
+	}
+	call.Metadata["seed_prompt"] = req.Seed.Prompt
+	call.Metadata["cell"] = u.Teacher + "/" + u.Language
+	if ask > 0 {
+		call.Messages = append(call.Messages, sdk.Message{Role: "user", Content: reaskNudge(ask)})
+	}
+	return call, nil
+}
+
 // cacheLookup returns the cached answer blob for a cache key.
 func (g *generator) cacheLookup(hash string) ([]byte, bool) {
 	if g.cacheGets == nil {
@@ -586,11 +635,8 @@ func (g *generator) call(ctx context.Context, teacher string, call *sdk.Call, at
 	if g.cache != nil && cacheable(c) {
 		ckey = cacheKey(c, call)
 		if blob, ok := g.cacheLookup(ckey); ok {
-			var res sdk.Result
-			if json.Unmarshal(blob, &res) == nil && res.Err == nil {
-				res.ID = call.ID
-				res.Usage = sdk.Usage{} // paid for before: costs nothing now
-				return &res, nil
+			if res, ok := decodeCached(blob, call.ID); ok {
+				return res, nil
 			}
 		}
 	}
@@ -621,14 +667,7 @@ func (g *generator) call(ctx context.Context, teacher string, call *sdk.Call, at
 		}
 		retry, wait := permit.Done(res, c.cost(res.Usage))
 		if res.Err == nil && ckey != "" {
-			cacheIt := func() {
-				if blob, err := json.Marshal(res); err == nil {
-					select {
-					case g.cachePuts <- cachePut{ckey, blob}:
-					default: // the cache is best effort; never slow a run for it
-					}
-				}
-			}
+			cacheIt := func() { g.cachePut(ckey, res, false) }
 			if put != nil {
 				*put = cacheIt
 			} else {
@@ -849,18 +888,12 @@ func (g *generator) runRequest(ctx context.Context, u *plan.Unit, st *spec.Strat
 		}
 		var out strategy.StepOutput
 		for ask := 0; ; ask++ {
-			call, err := strategy.BuildCall(step, req, outputs, lang)
+			call, err := buildStepCall(u, step, req, outputs, lang, ask)
 			if err != nil {
 				return fail("template_error", err.Error(), true)
 			}
-			call.Metadata["seed_prompt"] = req.Seed.Prompt
-			call.Metadata["cell"] = u.Teacher + "/" + u.Language
 			if ask > 0 {
-				// A re-ask is a new request: a new id and a nudge, so
-				// neither the cache nor a deterministic server repeats
-				// the unusable answer.
 				call.ID += "/reask" + strconv.Itoa(ask)
-				call.Messages = append(call.Messages, sdk.Message{Role: "user", Content: reaskNudge(ask)})
 			}
 			var cacheIt func()
 			res, err := g.call(ctx, teacher, call, &attempts, &cacheIt)

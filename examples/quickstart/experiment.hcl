@@ -9,8 +9,8 @@
 # caught by the metric named in its caught_by.
 experiment "quickstart" {
   languages         = var.languages
-  examples_per_cell = 100
-  metric_sample     = 100
+  examples_per_cell = var.examples
+  metric_sample     = var.examples
   store             = var.store
 }
 
@@ -24,6 +24,18 @@ variable "languages" {
   type        = list(string)
   default     = ["ar", "cs", "de", "es", "id", "ja", "sw", "tl"]
   description = "target languages (BCP-47); data exists for these eight"
+}
+
+variable "examples" {
+  type        = number
+  default     = 100
+  description = "examples per cell, all of them measured by the metrics"
+}
+
+variable "bootstrap" {
+  type        = number
+  default     = 200
+  description = "bootstrap resamples behind the confidence intervals"
 }
 
 seeds "human" {
@@ -139,5 +151,5 @@ benchmark "heldout" {
 
 score {
   alpha     = 0.5
-  bootstrap = 200
+  bootstrap = var.bootstrap
 }

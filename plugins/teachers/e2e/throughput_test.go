@@ -267,7 +267,7 @@ func pathRunSampled(t *testing.T, fake *fakeprovider.Server, seeds string, n int
 	t.Helper()
 	dir := filepath.Join(specDir, "faults")
 	base := fake.Stats().ByRoute["openai.chat"]
-	v := vars(fake, t.TempDir(), "seeds="+seeds, "languages=[\"de\"]", "examples_per_cell="+itoa(n), "concurrency="+itoa(pathConcurrency()), "timeout=30s")
+	v := vars(fake, t.TempDir(), "seeds="+seeds, "languages=[\"de\"]", "examples_per_cell="+itoa(n), "concurrency="+itoa(benchConcurrency), "timeout=30s")
 	o := runOpts{}
 	if cpuProfile != "" {
 		o.env = append(o.env, "POLYGLOT_CPUPROFILE="+cpuProfile)
@@ -370,14 +370,4 @@ func us(d time.Duration, n int) float64 { return float64(d.Microseconds()) / flo
 func loadavg() string {
 	b, _ := os.ReadFile("/proc/loadavg")
 	return strings.Join(strings.Fields(string(b))[:3], " ")
-}
-
-// pathConcurrency is the teacher's concurrency in the path's run:
-// benchConcurrency unless POLYGLOT_E2E_PATH_CONCURRENCY says otherwise
-// (to see whether the path is bound by latency or by CPU).
-func pathConcurrency() int {
-	if n, err := strconv.Atoi(os.Getenv("POLYGLOT_E2E_PATH_CONCURRENCY")); err == nil && n > 0 {
-		return n
-	}
-	return benchConcurrency
 }

@@ -177,7 +177,7 @@ func (r *Response) Release() {
 // and waits for calls in flight then anyway: they are paid for).
 func Do(ctx context.Context, r Request) (*Response, *sdk.CallError) {
 	if err := ctx.Err(); err != nil {
-		return nil, transportError(ctx, ctx, err, r.Timeout, nil)
+		return nil, transportError(ctx, err, r.Timeout, nil)
 	}
 	deadline, hasDeadline := ctx.Deadline()
 	if r.Timeout > 0 {
@@ -231,7 +231,7 @@ func Do(ctx context.Context, r Request) (*Response, *sdk.CallError) {
 		if ok, err = a.run(ctx, do); !ok {
 			// Abandoned: the attempt's goroutine releases it when it ends
 			// (at its deadline at the latest).
-			return nil, transportError(ctx, ctx, err, r.Timeout, nil)
+			return nil, transportError(ctx, err, r.Timeout, nil)
 		}
 	}
 	if err != nil {
@@ -330,7 +330,7 @@ func (a *attempt) fail(ctx context.Context, err error, timeout time.Duration) *s
 	if a.resp.Header.ContentLength() != 0 && len(a.resp.Body()) > 0 {
 		partial = a.resp.Body()
 	}
-	ce := transportError(ctx, ctx, err, timeout, partial)
+	ce := transportError(ctx, err, timeout, partial)
 	if partial != nil {
 		ce.HTTPStatus = a.resp.StatusCode()
 	}
@@ -368,14 +368,15 @@ func encodeJSON(buf *bytes.Buffer, v any, extra []byte) error {
 	return nil
 }
 
-// transportError classifies a failure that produced no complete response.
-func transportError(parent, ctx context.Context, err error, timeout time.Duration, partial []byte) *sdk.CallError {
+// transportError classifies a failure that produced no complete response:
+// ctx is the caller's, timeout the attempt's own limit.
+func transportError(ctx context.Context, err error, timeout time.Duration, partial []byte) *sdk.CallError {
 	switch {
-	case errors.Is(parent.Err(), context.Canceled):
+	case errors.Is(ctx.Err(), context.Canceled):
 		return &sdk.CallError{Code: sdk.ErrCancelled, Message: "the call was cancelled"}
-	case errors.Is(parent.Err(), context.DeadlineExceeded):
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
 		return &sdk.CallError{Code: sdk.ErrTimeout, Message: "the call's deadline passed before the provider answered"}
-	case errors.Is(ctx.Err(), context.DeadlineExceeded), isTimeout(err), errors.Is(err, fasthttp.ErrTimeout), errors.Is(err, fasthttp.ErrDialTimeout):
+	case isTimeout(err), errors.Is(err, fasthttp.ErrTimeout), errors.Is(err, fasthttp.ErrDialTimeout):
 		return &sdk.CallError{Code: sdk.ErrTimeout, Message: fmt.Sprintf("no complete answer within the per-request timeout (%s); raise `timeout` in the teacher's config if the model is slow", timeout)}
 	case errors.Is(err, fasthttp.ErrBodyTooLarge):
 		return &sdk.CallError{Code: sdk.ErrMalformedResponse, Message: fmt.Sprintf("the response body is larger than %d MiB: not a chat completion", MaxBody>>20)}
