@@ -185,7 +185,7 @@ func (g *generator) statusError(status int, h http.Header, body []byte) *sdk.Cal
 // decode turns a Message object into a result.
 func (g *generator) decode(body []byte, wantJSON bool) (*sdk.Result, error) {
 	var m msgResponse
-	if err := json.Unmarshal(body, &m); err != nil {
+	if err := wire.Unmarshal(body, &m); err != nil {
 		return nil, g.scrub.Error(wire.Malformed(body, err))
 	}
 	var text strings.Builder

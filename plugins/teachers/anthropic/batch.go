@@ -161,7 +161,7 @@ func (g *generator) results(ctx context.Context, batchID, resultsURL string) ([]
 				Error   apiError        `json:"error"`
 			} `json:"result"`
 		}
-		if err := json.Unmarshal(line, &l); err != nil || l.CustomID == "" {
+		if err := wire.Unmarshal(line, &l); err != nil || l.CustomID == "" {
 			return nil, fmt.Errorf("batch results line %d: %w", n, g.scrub.Error(wire.Malformed(line, fmt.Errorf("no custom_id or bad JSON"))))
 		}
 		id, wantJSON, _ := parseCustomID(l.CustomID)

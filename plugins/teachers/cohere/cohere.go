@@ -202,7 +202,7 @@ func (g *generator) Generate(ctx context.Context, call *sdk.Call) (*sdk.Result, 
 
 func (g *generator) decode(body []byte, wantJSON bool) (*sdk.Result, error) {
 	var r response
-	if err := json.Unmarshal(body, &r); err != nil {
+	if err := wire.Unmarshal(body, &r); err != nil {
 		return nil, g.scrub.Error(wire.Malformed(body, err))
 	}
 	if r.FinishReason == "" {

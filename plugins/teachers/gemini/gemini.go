@@ -290,7 +290,7 @@ func (g *generator) statusError(status int, h http.Header, body []byte) *sdk.Cal
 
 func (g *generator) decode(body []byte, wantJSON bool) (*sdk.Result, error) {
 	var r response
-	if err := json.Unmarshal(body, &r); err != nil {
+	if err := wire.Unmarshal(body, &r); err != nil {
 		return nil, g.scrub.Error(wire.Malformed(body, err))
 	}
 	u := r.UsageMetadata

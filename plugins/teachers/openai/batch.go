@@ -173,7 +173,7 @@ func (g *generator) fileResults(ctx context.Context, fileID string) ([]*sdk.Resu
 				Message string `json:"message"`
 			} `json:"error"`
 		}
-		if err := json.Unmarshal(line, &l); err != nil || l.CustomID == "" {
+		if err := wire.Unmarshal(line, &l); err != nil || l.CustomID == "" {
 			return nil, fmt.Errorf("batch file %s line %d is not a batch output line: %w", fileID, lineNo, g.scrub.Error(wire.Malformed(line, fmt.Errorf("no custom_id or bad JSON"))))
 		}
 		callID, wantJSON := parseCustomID(l.CustomID)

@@ -112,7 +112,7 @@ func (g *generator) decode(status int, h http.Header, body []byte, call *sdk.Cal
 		return nil, g.scrub.Error(ce)
 	}
 	var cr chatResponse
-	if err := json.Unmarshal(body, &cr); err != nil {
+	if err := wire.Unmarshal(body, &cr); err != nil {
 		return nil, g.scrub.Error(wire.Malformed(body, err))
 	}
 	if len(cr.Error) > 0 && string(cr.Error) != "null" {

