@@ -152,7 +152,14 @@ func (o TeacherOpen) proto() (*pb.TeacherOpen, error) {
 type TeacherStream struct {
 	s  pb.Teacher_GenerateClient
 	mu sync.Mutex
+	// noMetadata: the plugin said it never reads calls' metadata, so Send
+	// leaves it out.
+	noMetadata bool
 }
+
+// IgnoresMetadata reports whether the plugin said it never reads calls'
+// metadata (see MetadataIgnorer); Send then leaves it out.
+func (t *TeacherStream) IgnoresMetadata() bool { return t.noMetadata }
 
 // OpenTeacher opens a Generate stream. Configuration problems come back as
 // diagnostics (with attribute paths), transport problems as the error.
@@ -176,7 +183,7 @@ func (c *Client) OpenTeacher(ctx context.Context, o TeacherOpen) (*TeacherStream
 	if diags.HasErrors() {
 		return nil, diags, nil
 	}
-	return &TeacherStream{s: s}, diags, nil
+	return &TeacherStream{s: s, noMetadata: first.GetOpened().GetIgnoresMetadata()}, diags, nil
 }
 
 // Send sends calls; safe for concurrent use.
@@ -184,6 +191,9 @@ func (t *TeacherStream) Send(calls []*Call) error {
 	m := &pb.Generate_Calls{Calls: make([]*pb.Call, len(calls))}
 	for i, c := range calls {
 		m.Calls[i] = callToProto(c)
+		if t.noMetadata {
+			m.Calls[i].Metadata = nil
+		}
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()

@@ -54,6 +54,16 @@ type Generator interface {
 	Generate(ctx context.Context, call *Call) (*Result, error)
 }
 
+// MetadataIgnorer is implemented by generators that never read
+// Call.Metadata, such as API teachers, which send the provider only the
+// messages. When IgnoresMetadata returns true the host leaves metadata out
+// of the calls it streams: encoding a map per call on both sides of the
+// stream was a measurable share of a call's CPU at high request rates.
+// Replay teachers, which look calls up by their metadata, must not opt out.
+type MetadataIgnorer interface {
+	IgnoresMetadata() bool
+}
+
 // GeneratorFunc adapts a function to Generator.
 type GeneratorFunc func(ctx context.Context, call *Call) (*Result, error)
 

@@ -138,3 +138,58 @@ func TestUnknownComponentIsAClearError(t *testing.T) {
 		t.Fatal("a metric named like a teacher must not be found")
 	}
 }
+
+// metaEcho answers each call with the metadata it received; ignore makes
+// its generator opt out of metadata (sdk.MetadataIgnorer).
+type metaEcho struct{ ignore bool }
+
+func (metaEcho) Describe() sdk.Description { return sdk.Description{Name: "echo", Schema: sdk.Schema()} }
+
+func (m metaEcho) Open(context.Context, sdk.OpenRequest) (sdk.Generator, sdk.Diagnostics) {
+	return metaGen(m), nil
+}
+
+type metaGen metaEcho
+
+func (m metaGen) IgnoresMetadata() bool { return m.ignore }
+
+func (metaGen) Generate(_ context.Context, call *sdk.Call) (*sdk.Result, error) {
+	return &sdk.Result{ID: call.ID, Text: call.Metadata["seed_id"], FinishReason: "stop"}, nil
+}
+
+func TestMetadataIsLeftOutOnlyForGeneratorsThatIgnoreIt(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		ignore bool
+		want   string
+	}{
+		{"replay teachers get metadata", false, "seed-7"},
+		{"API teachers opt out", true, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := sdktest.Start(t, sdk.ServeOpts{Name: "meta", Version: "1", Teachers: []sdk.Teacher{metaEcho{tc.ignore}}})
+			ts, diags, err := c.OpenTeacher(context.Background(), sdk.TeacherOpen{Component: "echo", Concurrency: 1})
+			if err != nil || diags.HasErrors() {
+				t.Fatal(err, diags)
+			}
+			if ts.IgnoresMetadata() != tc.ignore {
+				t.Errorf("stream says IgnoresMetadata = %v, want %v", ts.IgnoresMetadata(), tc.ignore)
+			}
+			call := &sdk.Call{ID: "1", Messages: []sdk.Message{{Role: "user", Content: "x"}}, Metadata: map[string]string{"seed_id": "seed-7"}}
+			if err := ts.Send([]*sdk.Call{call}); err != nil {
+				t.Fatal(err)
+			}
+			rs, err := ts.Recv()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(rs) != 1 || rs[0].Text != tc.want {
+				t.Errorf("the plugin saw seed_id %q, want %q (%+v)", rs[0].Text, tc.want, rs)
+			}
+			if call.Metadata["seed_id"] != "seed-7" {
+				t.Error("Send changed the caller's call")
+			}
+			_ = ts.CloseSend()
+		})
+	}
+}

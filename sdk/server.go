@@ -225,7 +225,11 @@ func (s *teacherServer) Generate(stream pb.Teacher_GenerateServer) error {
 	if err != nil {
 		return err
 	}
-	if err := stream.Send(&pb.Generate_Response{Msg: &pb.Generate_Response_Opened{Opened: &pb.Generate_Opened{Diagnostics: diagsToProto(diags)}}}); err != nil {
+	opened := &pb.Generate_Opened{Diagnostics: diagsToProto(diags)}
+	if m, ok := gen.(MetadataIgnorer); ok && !diags.HasErrors() {
+		opened.IgnoresMetadata = m.IgnoresMetadata()
+	}
+	if err := stream.Send(&pb.Generate_Response{Msg: &pb.Generate_Response_Opened{Opened: opened}}); err != nil {
 		return err
 	}
 	if diags.HasErrors() || gen == nil {

@@ -169,6 +169,11 @@ func withInstruction(msgs []sdk.Message, text string) []sdk.Message {
 }
 
 // Generate makes one attempt.
+
+// IgnoresMetadata: the provider is sent the messages only, so the host
+// need not stream the calls' metadata (sdk.MetadataIgnorer).
+func (g *generator) IgnoresMetadata() bool { return true }
+
 func (g *generator) Generate(ctx context.Context, call *sdk.Call) (*sdk.Result, error) {
 	body, err := g.request(call)
 	if err != nil {

@@ -3324,10 +3324,13 @@ func (*Generate_Response_Opened) isGenerate_Response_Msg() {}
 func (*Generate_Response_Results) isGenerate_Response_Msg() {}
 
 type Generate_Opened struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Diagnostics   []*Diagnostic          `protobuf:"bytes,1,rep,name=diagnostics,proto3" json:"diagnostics,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Diagnostics []*Diagnostic          `protobuf:"bytes,1,rep,name=diagnostics,proto3" json:"diagnostics,omitempty"`
+	// The generator never reads calls' metadata (API teachers send the
+	// provider only the messages): the host may leave it out of calls.
+	IgnoresMetadata bool `protobuf:"varint,2,opt,name=ignores_metadata,json=ignoresMetadata,proto3" json:"ignores_metadata,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *Generate_Opened) Reset() {
@@ -3365,6 +3368,13 @@ func (x *Generate_Opened) GetDiagnostics() []*Diagnostic {
 		return x.Diagnostics
 	}
 	return nil
+}
+
+func (x *Generate_Opened) GetIgnoresMetadata() bool {
+	if x != nil {
+		return x.IgnoresMetadata
+	}
+	return false
 }
 
 type Generate_Results struct {
@@ -4591,7 +4601,7 @@ const file_polyglot_plugin_v1_plugin_proto_rawDesc = "" +
 	"\tcomponent\x18\x01 \x01(\tR\tcomponent\x128\n" +
 	"\x06config\x18\x02 \x01(\v2 .polyglot.plugin.v1.DynamicValueR\x06config\x12\x14\n" +
 	"\x05model\x18\x03 \x01(\tR\x05model\x12 \n" +
-	"\vconcurrency\x18\x04 \x01(\x05R\vconcurrency\"\xeb\x03\n" +
+	"\vconcurrency\x18\x04 \x01(\x05R\vconcurrency\"\x96\x04\n" +
 	"\bGenerate\x1a\x83\x01\n" +
 	"\aRequest\x125\n" +
 	"\x04open\x18\x01 \x01(\v2\x1f.polyglot.plugin.v1.TeacherOpenH\x00R\x04open\x12:\n" +
@@ -4602,9 +4612,10 @@ const file_polyglot_plugin_v1_plugin_proto_rawDesc = "" +
 	"\bResponse\x12=\n" +
 	"\x06opened\x18\x01 \x01(\v2#.polyglot.plugin.v1.Generate.OpenedH\x00R\x06opened\x12@\n" +
 	"\aresults\x18\x02 \x01(\v2$.polyglot.plugin.v1.Generate.ResultsH\x00R\aresultsB\x05\n" +
-	"\x03msg\x1aJ\n" +
+	"\x03msg\x1au\n" +
 	"\x06Opened\x12@\n" +
-	"\vdiagnostics\x18\x01 \x03(\v2\x1e.polyglot.plugin.v1.DiagnosticR\vdiagnostics\x1a?\n" +
+	"\vdiagnostics\x18\x01 \x03(\v2\x1e.polyglot.plugin.v1.DiagnosticR\vdiagnostics\x12)\n" +
+	"\x10ignores_metadata\x18\x02 \x01(\bR\x0fignoresMetadata\x1a?\n" +
 	"\aResults\x124\n" +
 	"\aresults\x18\x01 \x03(\v2\x1a.polyglot.plugin.v1.ResultR\aresults\"\xe6\x01\n" +
 	"\vSubmitBatch\x1an\n" +
