@@ -80,32 +80,55 @@ func familyDescription(name string) string {
 	return name
 }
 
-// TemplateVars are the placeholder values for a request after the steps in
-// prior have run.
-func TemplateVars(req *Request, prior map[string]StepOutput, lang Language) Vars {
-	v := Vars{
-		"language":        lang.Name,
-		"language_native": lang.Native,
-		"language_code":   lang.Tag,
-		"script":          lang.Script,
-		"seed.prompt":     req.Seed.Prompt,
-		"seed.response":   req.Seed.Response,
-		"seed.id":         req.Seed.ID,
-		"seed.language":   req.Seed.Language,
-		"examples":        FormatExamples(req.Examples),
-	}
-	if req.TaskFamily != "" {
-		v["task_family"] = familyDescription(req.TaskFamily)
-	}
-	for name, out := range prior {
-		v["steps."+name+".text"] = out.Text
-		for f := range out.Fields {
-			if s, ok := out.Field(f); ok {
-				v["steps."+name+"."+f] = s
-			}
+// requestVars are the placeholder values for a request after the steps in
+// prior have run. Values are looked up when a template asks for them, not
+// put in a map first: building the map (and the examples text, which most
+// templates do not use) was a visible share of a call's CPU.
+type requestVars struct {
+	req   *Request
+	prior map[string]StepOutput
+	lang  Language
+}
+
+func (v requestVars) Lookup(name string) (string, bool) {
+	switch name {
+	case "language":
+		return v.lang.Name, true
+	case "language_native":
+		return v.lang.Native, true
+	case "language_code":
+		return v.lang.Tag, true
+	case "script":
+		return v.lang.Script, true
+	case "seed.prompt":
+		return v.req.Seed.Prompt, true
+	case "seed.response":
+		return v.req.Seed.Response, true
+	case "seed.id":
+		return v.req.Seed.ID, true
+	case "seed.language":
+		return v.req.Seed.Language, true
+	case "examples":
+		return FormatExamples(v.req.Examples), true
+	case "task_family":
+		if v.req.TaskFamily == "" {
+			return "", false
 		}
+		return familyDescription(v.req.TaskFamily), true
 	}
-	return v
+	rest, ok := strings.CutPrefix(name, "steps.")
+	if !ok {
+		return "", false
+	}
+	step, field, ok := strings.Cut(rest, ".")
+	if !ok {
+		return "", false
+	}
+	out, ok := v.prior[step]
+	if !ok {
+		return "", false
+	}
+	return out.Field(field)
 }
 
 // JSONSchema builds the JSON schema of a json step's field schema: an
@@ -147,7 +170,7 @@ func stepSchema(step *spec.Step) string {
 // (strategy, step, language, seed_id, task_family). Sampling beyond max
 // tokens is the teacher's: set it with ResolveSampling.
 func BuildCall(step *spec.Step, req *Request, prior map[string]StepOutput, lang Language) (*sdk.Call, error) {
-	vars := TemplateVars(req, prior, lang)
+	vars := requestVars{req, prior, lang}
 	call := &sdk.Call{
 		ID: req.ID + "/" + step.Name,
 		Metadata: map[string]string{
@@ -369,11 +392,13 @@ func Emit(st *spec.Strategy, req *Request, outputs map[string]StepOutput) (promp
 }
 
 func source(src string, req *Request, outputs map[string]StepOutput) (string, error) {
-	parts := strings.Split(src, ".")
+	// Cut rather than Split: source runs twice per example.
+	head, rest, _ := strings.Cut(src, ".")
+	step, field, three := strings.Cut(rest, ".")
 	var v string
 	switch {
-	case len(parts) == 2 && parts[0] == "seed":
-		switch parts[1] {
+	case head == "seed" && rest != "" && !strings.Contains(rest, "."):
+		switch rest {
 		case "prompt":
 			v = req.Seed.Prompt
 		case "response":
@@ -385,13 +410,13 @@ func source(src string, req *Request, outputs map[string]StepOutput) (string, er
 		default:
 			return "", fmt.Errorf("%q: unknown seed field; use seed.prompt, seed.response, seed.id or seed.language", src)
 		}
-	case len(parts) == 3 && parts[0] == "steps":
-		out, ok := outputs[parts[1]]
+	case head == "steps" && three && !strings.Contains(field, "."):
+		out, ok := outputs[step]
 		if !ok {
-			return "", fmt.Errorf("%q: step %q has no output", src, parts[1])
+			return "", fmt.Errorf("%q: step %q has no output", src, step)
 		}
-		if v, ok = out.Field(parts[2]); !ok {
-			return "", fmt.Errorf("%q: step %q returned no field %q", src, parts[1], parts[2])
+		if v, ok = out.Field(field); !ok {
+			return "", fmt.Errorf("%q: step %q returned no field %q", src, step, field)
 		}
 	default:
 		return "", fmt.Errorf("%q is not a source; use seed.FIELD or steps.STEP.FIELD", src)

@@ -208,16 +208,28 @@ func editDistance(a, b string) int {
 // Vars are placeholder values by name.
 type Vars map[string]string
 
+// Lookup returns a placeholder's value.
+func (v Vars) Lookup(name string) (string, bool) {
+	s, ok := v[name]
+	return s, ok
+}
+
+// Lookup gives placeholder values by name (Vars, or the engine's values
+// of a request, which are looked up only when a template uses them).
+type Lookup interface {
+	Lookup(name string) (string, bool)
+}
+
 // Render fills the placeholders. A placeholder without a value is an error
 // naming its position, never an empty string in a prompt.
-func (t *Template) Render(vars Vars) (string, error) {
+func (t *Template) Render(vars Lookup) (string, error) {
 	var b strings.Builder
 	for _, p := range t.parts {
 		if p.ph == nil {
 			b.WriteString(p.lit)
 			continue
 		}
-		v, ok := vars[p.ph.Name]
+		v, ok := vars.Lookup(p.ph.Name)
 		if !ok {
 			return "", fmt.Errorf("%s:%d:%d: no value for {{%s}}", t.Path, p.ph.Line, p.ph.Col, p.ph.Name)
 		}
