@@ -227,8 +227,9 @@ func (c *Controller) Stats() Stats {
 type Permit struct {
 	c         *Controller
 	parent    context.Context
-	ctx       context.Context
-	cancel    context.CancelFunc
+	ctx       context.Context    // made by Context, when first asked for
+	cancel    context.CancelFunc // nil until then
+	deadline  time.Time
 	attempt   int
 	bo        *backoff.ExponentialBackOff
 	estTokens int
@@ -263,8 +264,20 @@ func (p *Permit) Next(ctx context.Context) (*Permit, error) {
 }
 
 // Context is the attempt's context: the Acquire context with the per-attempt
-// timeout.
-func (p *Permit) Context() context.Context { return p.ctx }
+// timeout. It is made on first use (a permit belongs to one goroutine):
+// callers that only need the deadline use Deadline and skip a timer per call.
+func (p *Permit) Context() context.Context {
+	if p.ctx == nil {
+		p.ctx, p.cancel = context.WithDeadline(p.parent, p.deadline)
+		if p.done { // released already
+			p.cancel()
+		}
+	}
+	return p.ctx
+}
+
+// Deadline is when the attempt times out (Limits.Timeout after Acquire).
+func (p *Permit) Deadline() time.Time { return p.deadline }
 
 // Attempt is 0 for the first attempt, 1 for the first retry, and so on.
 func (p *Permit) Attempt() int { return p.attempt }
@@ -297,9 +310,8 @@ func (c *Controller) acquire(ctx context.Context, estTokens int, estCost float64
 		c.dropProbe(probe)
 		return nil, err
 	}
-	pctx, cancel := context.WithTimeout(ctx, c.lim.Timeout)
 	return &Permit{
-		c: c, parent: ctx, ctx: pctx, cancel: cancel, attempt: attempt, bo: bo,
+		c: c, parent: ctx, deadline: time.Now().Add(c.lim.Timeout), attempt: attempt, bo: bo,
 		estTokens: estTokens, tpmTokens: tpmTokens, estCost: estCost,
 		epoch: epoch, probe: probe, start: c.clock.Now(),
 	}, nil
@@ -495,7 +507,9 @@ func (p *Permit) Done(res *sdk.Result, actualCostUSD float64) (retry bool, wait 
 	}
 	p.done = true
 	c.mu.Unlock()
-	p.cancel()
+	if p.cancel != nil {
+		p.cancel()
+	}
 	for _, b := range c.budgets {
 		b.Settle(p.estCost, actualCostUSD)
 	}

@@ -413,9 +413,16 @@ type teacherConn struct {
 
 	mu      sync.Mutex
 	stream  *sdk.TeacherStream
-	pending map[string]chan *sdk.Result
+	pending map[string]pendingCall
 	broken  error
 	outbox  chan *sdk.Call
+	done    chan struct{} // closed with the stream: stops expireLoop
+}
+
+// pendingCall is a call sent on the stream and not answered yet.
+type pendingCall struct {
+	ch       chan *sdk.Result
+	deadline time.Time // zero: none
 }
 
 func (g *generator) conn(ctx context.Context, name string) (*teacherConn, error) {
@@ -437,7 +444,7 @@ func (g *generator) conn(ctx context.Context, name string) (*teacherConn, error)
 	ts := g.r.P.Exp.Teacher(name)
 	lim := apictl.Limits{Concurrency: 64}
 	var budgets []*apictl.Budget
-	c := &teacherConn{name: name, comp: comp, spec: ts, pending: map[string]chan *sdk.Result{}}
+	c := &teacherConn{name: name, comp: comp, spec: ts, pending: map[string]pendingCall{}, done: make(chan struct{})}
 	if ts != nil {
 		lim = apictl.FromSpec(ts.Limits)
 		c.price = ts.Price
@@ -476,6 +483,7 @@ func (g *generator) conn(ctx context.Context, name string) (*teacherConn, error)
 	c.outbox = make(chan *sdk.Call, 4096)
 	go c.recvLoop(g)
 	go c.sendLoop()
+	go c.expireLoop()
 	g.conns[name] = c
 	return c, nil
 }
@@ -490,8 +498,8 @@ func (c *teacherConn) recvLoop(g *generator) {
 			err = g.r.P.Plugins.ExplainErr(c.comp.Running, err)
 			c.mu.Lock()
 			c.broken = err
-			for id, ch := range c.pending {
-				ch <- &sdk.Result{ID: id, Err: &sdk.CallError{Code: sdk.ErrServer, Message: err.Error()}}
+			for id, p := range c.pending {
+				p.ch <- &sdk.Result{ID: id, Err: &sdk.CallError{Code: sdk.ErrServer, Message: err.Error()}}
 				delete(c.pending, id)
 			}
 			c.mu.Unlock()
@@ -499,8 +507,8 @@ func (c *teacherConn) recvLoop(g *generator) {
 		}
 		c.mu.Lock()
 		for _, r := range rs {
-			if ch, ok := c.pending[r.ID]; ok {
-				ch <- r
+			if p, ok := c.pending[r.ID]; ok {
+				p.ch <- r
 				delete(c.pending, r.ID)
 			}
 		}
@@ -529,8 +537,8 @@ func (c *teacherConn) sendLoop() {
 		if err := c.stream.Send(batch); err != nil {
 			c.mu.Lock()
 			for _, call := range batch {
-				if ch, ok := c.pending[call.ID]; ok {
-					ch <- &sdk.Result{ID: call.ID, Err: &sdk.CallError{Code: sdk.ErrServer, Message: err.Error()}}
+				if p, ok := c.pending[call.ID]; ok {
+					p.ch <- &sdk.Result{ID: call.ID, Err: &sdk.CallError{Code: sdk.ErrServer, Message: err.Error()}}
 					delete(c.pending, call.ID)
 				}
 			}
@@ -540,29 +548,58 @@ func (c *teacherConn) sendLoop() {
 	_ = c.stream.CloseSend()
 }
 
-func (c *teacherConn) close() { close(c.outbox) }
+func (c *teacherConn) close() {
+	close(c.outbox)
+	close(c.done)
+}
 
-// send makes one attempt of a call on the stream.
-func (c *teacherConn) send(ctx context.Context, call *sdk.Call) *sdk.Result {
+// send makes one attempt of a call on the stream and waits for its answer
+// until deadline (zero: no deadline). The wait is not cancelled with the
+// run: a call that was sent is paid for, so a stopping run (Ctrl-C) waits
+// for its answer and saves it rather than sending it again on the next run.
+func (c *teacherConn) send(deadline time.Time, call *sdk.Call) *sdk.Result {
 	ch := make(chan *sdk.Result, 1)
 	c.mu.Lock()
 	if c.broken != nil {
 		c.mu.Unlock()
 		return &sdk.Result{ID: call.ID, Err: &sdk.CallError{Code: sdk.ErrServer, Message: c.broken.Error()}}
 	}
-	c.pending[call.ID] = ch
+	c.pending[call.ID] = pendingCall{ch, deadline}
 	c.mu.Unlock()
 	c.outbox <- call
-	select {
-	case r := <-ch:
-		return r
-	case <-ctx.Done():
+	return <-ch
+}
+
+// expireLoop answers the calls whose deadline passed with a timeout. One
+// ticker per stream rather than a timer (and a context) per call: at high
+// request rates those were a visible share of the host's CPU per call.
+func (c *teacherConn) expireLoop() {
+	t := time.NewTicker(expireEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.done:
+			return
+		case <-t.C:
+		}
+		now := time.Now()
 		c.mu.Lock()
-		delete(c.pending, call.ID)
+		if c.broken != nil { // recvLoop failed every pending call
+			c.mu.Unlock()
+			return
+		}
+		for id, p := range c.pending {
+			if !p.deadline.IsZero() && now.After(p.deadline) {
+				p.ch <- &sdk.Result{ID: id, Err: &sdk.CallError{Code: sdk.ErrTimeout, Message: "no answer in time: " + context.DeadlineExceeded.Error()}}
+				delete(c.pending, id)
+			}
+		}
 		c.mu.Unlock()
-		return &sdk.Result{ID: call.ID, Err: &sdk.CallError{Code: sdk.ErrTimeout, Message: "no answer in time: " + ctx.Err().Error()}}
 	}
 }
+
+// expireEvery is how late, at most, a call's timeout is noticed.
+const expireEvery = 50 * time.Millisecond
 
 // params is the sampling as the JSON stored with each example. A teacher's
 // requests almost always send the same sampling, so the last encoding is
@@ -659,9 +696,7 @@ func (g *generator) call(ctx context.Context, teacher string, call *sdk.Call, at
 			*attempts++
 		}
 		start := time.Now()
-		sendCtx, sent := inFlight(permit.Context())
-		res := c.send(sendCtx, call)
-		sent()
+		res := c.send(permit.Deadline(), call)
 		if res.Latency == 0 {
 			res.Latency = time.Since(start)
 		}
@@ -685,17 +720,6 @@ func (g *generator) call(ctx context.Context, teacher string, call *sdk.Call, at
 		}
 		permit, err = permit.Next(ctx)
 	}
-}
-
-// inFlight keeps an attempt's deadline but not its cancellation: a call
-// that was sent is paid for, so a stopping run (Ctrl-C) waits for its
-// answer and saves it rather than sending it again on the next run.
-func inFlight(ctx context.Context) (context.Context, context.CancelFunc) {
-	dl, ok := ctx.Deadline()
-	if !ok {
-		return ctx, func() {}
-	}
-	return context.WithDeadline(context.WithoutCancel(ctx), dl)
 }
 
 func (g *generator) seedRows() ([]strategy.Row, error) {
