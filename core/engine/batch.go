@@ -535,7 +535,9 @@ func batchCallID(index, round int) string {
 // build makes bc's call for a round exactly as runRequest would (a re-ask
 // adds the nudge), and its cache key.
 func (b *batchRun) build(bc *batchCall, round int) error {
-	call, err := buildStepCall(b.u, b.step, &bc.req, nil, b.lang, round)
+	// Batch calls keep their metadata: a batch is submitted through
+	// SubmitBatch, not a stream that could say the plugin ignores it.
+	call, err := buildStepCall(b.u, b.step, &bc.req, nil, b.lang, round, false)
 	if err != nil {
 		return err
 	}

@@ -173,10 +173,17 @@ func decodeCached(blob []byte, id string) (*sdk.Result, bool) {
 
 // buildStepCall makes the call of one step for a request, as streaming and
 // batch mode both send it: tagged with the seed prompt and cell (which
-// replay teachers need), and for re-ask number ask > 0 with a nudge, so
-// that neither the cache nor a deterministic server repeats the unusable
-// answer. Callers set the call's id.
-func buildStepCall(u *plan.Unit, step *spec.Step, req *strategy.Request, prior map[string]strategy.StepOutput, lang strategy.Language, ask int) (*sdk.Call, error) {
+// replay teachers need) unless bare (the teacher never reads metadata), and
+// for re-ask number ask > 0 with a nudge, so that neither the cache nor a
+// deterministic server repeats the unusable answer. Callers set the call's id.
+func buildStepCall(u *plan.Unit, step *spec.Step, req *strategy.Request, prior map[string]strategy.StepOutput, lang strategy.Language, ask int, bare bool) (*sdk.Call, error) {
+	if bare {
+		call, err := strategy.BuildBareCall(step, req, prior, lang)
+		if err == nil && ask > 0 {
+			call.Messages = append(call.Messages, sdk.Message{Role: "user", Content: reaskNudge(ask)})
+		}
+		return call, err
+	}
 	call, err := strategy.BuildCall(step, req, prior, lang)
 	if err != nil {
 		return nil, err
@@ -889,7 +896,7 @@ func EstimateTokens(s string) int {
 // runRequest runs a request's steps and commits its outcome. ok reports an
 // example; a returned error is fatal for the run.
 func (g *generator) runRequest(ctx context.Context, u *plan.Unit, st *spec.Strategy, req *strategy.Request, key string, lang strategy.Language) (bool, error) {
-	outputs := map[string]strategy.StepOutput{}
+	outputs := make(map[string]strategy.StepOutput, len(st.Steps))
 	var usage sdk.Usage
 	var cost float64
 	var latency time.Duration
@@ -910,9 +917,14 @@ func (g *generator) runRequest(ctx context.Context, u *plan.Unit, st *spec.Strat
 		if teacher == "" || teacher == "self" {
 			teacher = u.Teacher
 		}
+		sc, err := g.conn(ctx, teacher)
+		if err != nil {
+			return false, err
+		}
+		bare := sc.stream.IgnoresMetadata()
 		var out strategy.StepOutput
 		for ask := 0; ; ask++ {
-			call, err := buildStepCall(u, step, req, outputs, lang, ask)
+			call, err := buildStepCall(u, step, req, outputs, lang, ask, bare)
 			if err != nil {
 				return fail("template_error", err.Error(), true)
 			}

@@ -170,19 +170,27 @@ func stepSchema(step *spec.Step) string {
 // (strategy, step, language, seed_id, task_family). Sampling beyond max
 // tokens is the teacher's: set it with ResolveSampling.
 func BuildCall(step *spec.Step, req *Request, prior map[string]StepOutput, lang Language) (*sdk.Call, error) {
-	vars := requestVars{req, prior, lang}
-	call := &sdk.Call{
-		ID: req.ID + "/" + step.Name,
-		Metadata: map[string]string{
-			"strategy": req.Strategy,
-			"step":     step.Name,
-			"language": req.Language,
-			"seed_id":  req.Seed.ID,
-		},
+	call, err := BuildBareCall(step, req, prior, lang)
+	if err != nil {
+		return nil, err
+	}
+	call.Metadata = map[string]string{
+		"strategy": req.Strategy,
+		"step":     step.Name,
+		"language": req.Language,
+		"seed_id":  req.Seed.ID,
 	}
 	if req.TaskFamily != "" {
 		call.Metadata["task_family"] = req.TaskFamily
 	}
+	return call, nil
+}
+
+// BuildBareCall is BuildCall without the metadata, for teachers that never
+// read it (sdk.MetadataIgnorer).
+func BuildBareCall(step *spec.Step, req *Request, prior map[string]StepOutput, lang Language) (*sdk.Call, error) {
+	vars := requestVars{req, prior, lang}
+	call := &sdk.Call{ID: req.ID + "/" + step.Name}
 	if step.System != "" {
 		t, err := loadCached(step.System)
 		if err != nil {
