@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/zclconf/go-cty/cty"
 	ctyjson "github.com/zclconf/go-cty/cty/json"
@@ -215,9 +216,9 @@ func callFromProto(p *pb.Call) *Call {
 func resultToProto(r *Result) *pb.Result {
 	// Protobuf refuses invalid UTF-8, and a provider's body cut mid-rune
 	// would otherwise kill the whole stream instead of one call.
-	p := &pb.Result{Id: r.ID, Text: strings.ToValidUTF8(r.Text, "\uFFFD"), FinishReason: r.FinishReason, Usage: &pb.Usage{InputTokens: r.Usage.InputTokens, OutputTokens: r.Usage.OutputTokens}, LatencyMicros: r.Latency.Microseconds(), Model: r.Model}
+	p := &pb.Result{Id: r.ID, Text: validUTF8(r.Text), FinishReason: r.FinishReason, Usage: &pb.Usage{InputTokens: r.Usage.InputTokens, OutputTokens: r.Usage.OutputTokens}, LatencyMicros: r.Latency.Microseconds(), Model: r.Model}
 	if r.Err != nil {
-		p.Error = &pb.CallError{Code: pb.CallError_Code(r.Err.Code), Message: strings.ToValidUTF8(r.Err.Message, "\uFFFD"), RetryAfterMillis: r.Err.RetryAfter.Milliseconds(), HttpStatus: int32(r.Err.HTTPStatus), Raw: strings.ToValidUTF8(r.Err.Raw, "\uFFFD")}
+		p.Error = &pb.CallError{Code: pb.CallError_Code(r.Err.Code), Message: validUTF8(r.Err.Message), RetryAfterMillis: r.Err.RetryAfter.Milliseconds(), HttpStatus: int32(r.Err.HTTPStatus), Raw: validUTF8(r.Err.Raw)}
 	}
 	return p
 }
@@ -297,4 +298,14 @@ func jobToProto(j *Job) *pb.Job {
 // JobFromProto converts a wire job (host side).
 func JobFromProto(p *pb.Job) *Job {
 	return &Job{Key: p.GetKey(), Name: p.GetName(), Argv: p.GetArgv(), Env: p.GetEnv(), Files: p.GetFiles(), WorkDir: p.GetWorkDir(), GPUs: int(p.GetGpus()), CPUs: int(p.GetCpus()), MemoryMB: p.GetMemoryMb(), TimeLimit: p.GetTimeLimit(), Array: int(p.GetArray())}
+}
+
+// validUTF8 replaces invalid UTF-8 (protobuf strings must be valid); the
+// check comes first because it is several times faster than the
+// replacement's rune-by-rune scan, and answers are almost always valid.
+func validUTF8(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	return strings.ToValidUTF8(s, "\uFFFD")
 }

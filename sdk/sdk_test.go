@@ -143,7 +143,9 @@ func TestUnknownComponentIsAClearError(t *testing.T) {
 // its generator opt out of metadata (sdk.MetadataIgnorer).
 type metaEcho struct{ ignore bool }
 
-func (metaEcho) Describe() sdk.Description { return sdk.Description{Name: "echo", Schema: sdk.Schema()} }
+func (metaEcho) Describe() sdk.Description {
+	return sdk.Description{Name: "echo", Schema: sdk.Schema()}
+}
 
 func (m metaEcho) Open(context.Context, sdk.OpenRequest) (sdk.Generator, sdk.Diagnostics) {
 	return metaGen(m), nil
