@@ -1,8 +1,11 @@
 package store
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -42,3 +45,60 @@ func BenchmarkWriterGroupCommit(b *testing.B) {
 		b.Fatal(err)
 	}
 }
+
+// BenchmarkCacheFile measures the response cache as a generation run uses
+// it, in a shared cache file that already holds cacheBenchPrefill answers:
+// each op is one request's lookup (a miss, in groups of 128 as the engine's
+// lookup loop sends them) and then its answer written (in groups of 1024).
+func BenchmarkCacheFile(b *testing.B) {
+	c, err := OpenCache(b.TempDir() + "/responses.db")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	value := []byte(`{"id":"x","text":"` + strings.Repeat("Eine kurze Antwort auf Deutsch. ", 10) + `","finish_reason":"stop","usage":{"input_tokens":40,"output_tokens":80},"latency":1000000,"model":"gpt-fake-1"}`)
+	key := func(i int) string {
+		h := sha256.Sum256([]byte(strconv.Itoa(i)))
+		return hex.EncodeToString(h[:])
+	}
+	put := func(from, to int) {
+		var batch []CacheEntry
+		for i := from; i < to; i++ {
+			batch = append(batch, CacheEntry{Hash: key(i), Value: value})
+			if len(batch) == 1024 || i == to-1 {
+				if err := c.CachePutMany(batch); err != nil {
+					b.Fatal(err)
+				}
+				batch = batch[:0]
+			}
+		}
+	}
+	put(0, cacheBenchPrefill)
+	b.ReportAllocs()
+	b.ResetTimer()
+	next := cacheBenchPrefill
+	for done := 0; done < b.N; {
+		n := min(1024, b.N-done)
+		for g := 0; g < n; g += 128 {
+			hashes := make([]string, 0, 128)
+			for i := g; i < min(g+128, n); i++ {
+				hashes = append(hashes, key(next+i))
+			}
+			found, err := c.CacheGetMany(hashes)
+			if err != nil || len(found) != 0 {
+				b.Fatalf("lookup of new keys: %d found, %v", len(found), err)
+			}
+		}
+		put(next, next+n)
+		next += n
+		done += n
+	}
+	b.StopTimer()
+	// The answers written are found again.
+	found, err := c.CacheGetMany([]string{key(0), key(next - 1)})
+	if err != nil || len(found) != 2 || string(found[key(next-1)]) != string(value) {
+		b.Fatalf("written answers not found: %d, %v", len(found), err)
+	}
+}
+
+const cacheBenchPrefill = 100_000

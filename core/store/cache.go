@@ -4,12 +4,13 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 )
@@ -50,7 +51,46 @@ func prepared(db *sql.DB, query string) (*sql.Stmt, error) {
 	return st, nil
 }
 
-const cacheGetSQL = `SELECT value FROM cache WHERE hash = ?`
+// cacheKDigits hex digits of a request hash make its k (60 bits).
+const cacheKDigits = 15
+
+// cacheK is the index key of a request hash: its first 60 bits when it is
+// a hex digest (polyglot's keys are SHA-256 in hex), else an FNV-1a hash
+// of the whole string (60 bits too, so the two never need to be told
+// apart: a lookup compares the full hash anyway).
+func cacheK(hash string) int64 {
+	if len(hash) >= cacheKDigits {
+		if k, err := strconv.ParseUint(hash[:cacheKDigits], 16, 64); err == nil && isLowerHex(hash[:cacheKDigits]) {
+			return int64(k)
+		}
+	}
+	h := fnv.New64a()
+	h.Write([]byte(hash))
+	return int64(h.Sum64() >> 4)
+}
+
+func isLowerHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// cacheKSQL is cacheK of a hex column in SQL, for the migration.
+func cacheKSQL(col string) string {
+	var b strings.Builder
+	for i := 0; i < cacheKDigits; i++ {
+		if i > 0 {
+			b.WriteString(" + ")
+		}
+		fmt.Fprintf(&b, "(instr('0123456789abcdef', substr(%s, %d, 1)) - 1) * %d", col, i+1, uint64(1)<<(4*(cacheKDigits-1-i)))
+	}
+	return b.String()
+}
+
+const cacheGetSQL = `SELECT value FROM responses WHERE k = ? AND hash = ? ORDER BY id DESC LIMIT 1`
 
 func cacheGet(db *sql.DB, wrap func(string, error) error, hash string) ([]byte, bool, error) {
 	var b []byte
@@ -58,7 +98,7 @@ func cacheGet(db *sql.DB, wrap func(string, error) error, hash string) ([]byte, 
 	if err != nil {
 		return nil, false, wrap("cache get", err)
 	}
-	err = st.QueryRow(hash).Scan(&b)
+	err = st.QueryRow(cacheK(hash), hash).Scan(&b)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, false, nil
 	}
@@ -68,9 +108,11 @@ func cacheGet(db *sql.DB, wrap func(string, error) error, hash string) ([]byte, 
 	return b, true, nil
 }
 
-// cacheGetManySQL takes the hashes as one JSON array: one prepared
-// statement for any number, and one read transaction for all of them.
-const cacheGetManySQL = `SELECT hash, value FROM cache WHERE hash IN (SELECT value FROM json_each(?))`
+// cacheGetManySQL takes the keys as one JSON array: one prepared statement
+// for any number, and one read transaction for all of them. Only the
+// index is searched; rows are read for the keys present, which in a
+// generation run are few.
+const cacheGetManySQL = `SELECT hash, value FROM responses WHERE k IN (SELECT value FROM json_each(?)) ORDER BY id`
 
 // cacheGetMany looks many hashes up at once; the result holds the hashes
 // found. A lookup per request cost mostly the start of a read transaction.
@@ -79,10 +121,17 @@ func cacheGetMany(db *sql.DB, wrap func(string, error) error, hashes []string) (
 	if len(hashes) == 0 {
 		return found, nil
 	}
-	arg, err := json.Marshal(hashes)
-	if err != nil {
-		return nil, wrap("cache get", err)
+	want := make(map[string]bool, len(hashes))
+	arg := make([]byte, 0, 20*len(hashes)+2)
+	arg = append(arg, '[')
+	for i, h := range hashes {
+		if i > 0 {
+			arg = append(arg, ',')
+		}
+		arg = strconv.AppendInt(arg, cacheK(h), 10)
+		want[h] = true
 	}
+	arg = append(arg, ']')
 	st, err := prepared(db, cacheGetManySQL)
 	if err != nil {
 		return nil, wrap("cache get", err)
@@ -98,7 +147,9 @@ func cacheGetMany(db *sql.DB, wrap func(string, error) error, hashes []string) (
 		if err := rows.Scan(&h, &v); err != nil {
 			return nil, wrap("cache get", err)
 		}
-		found[h] = v
+		if want[h] { // the same k, another request: not this one's answer
+			found[h] = v // by id: the latest copy wins
+		}
 	}
 	return found, wrap("cache get", rows.Err())
 }
@@ -107,11 +158,7 @@ func cachePut(db *sql.DB, wrap func(string, error) error, hash string, v []byte)
 	if hash == "" {
 		return errors.New("cache put: empty hash")
 	}
-	if v == nil {
-		v = []byte{}
-	}
-	_, err := db.Exec(`INSERT OR REPLACE INTO cache (hash, value, created) VALUES (?,?,?)`, hash, v, nowMS())
-	return wrap("cache put", err)
+	return cachePutMany(db, wrap, []CacheEntry{{Hash: hash, Value: v}})
 }
 
 // CacheEntry is one response for CachePutMany.
@@ -121,23 +168,14 @@ type CacheEntry struct {
 }
 
 // cachePutMany writes entries in one transaction: one commit for many
-// answers instead of one each.
+// answers instead of one each, and cachePutRows rows per statement (the
+// driver's cost per statement was most of a row's).
 func cachePutMany(db *sql.DB, wrap func(string, error) error, entries []CacheEntry) error {
-	if len(entries) == 0 {
-		return nil
-	}
-	// Prepared before the transaction: the store's writer has a single
-	// connection, which the transaction takes.
-	ps, err := prepared(db, `INSERT OR REPLACE INTO cache (hash, value, created) VALUES (?,?,?)`)
-	if err != nil {
-		return wrap("cache put", err)
-	}
-	tx, err := db.Begin()
-	if err != nil {
-		return wrap("cache put", err)
-	}
-	st := tx.Stmt(ps)
+	rows := make([]any, 0, 4*min(len(entries), cachePutRows))
 	now := nowMS()
+	var stmts []*sql.Stmt // by rows, prepared before the transaction: the store's writer has a single connection, which the transaction takes
+	type run struct{ args []any }
+	var runs []run
 	for _, e := range entries {
 		if e.Hash == "" {
 			continue
@@ -146,14 +184,47 @@ func cachePutMany(db *sql.DB, wrap func(string, error) error, entries []CacheEnt
 		if v == nil {
 			v = []byte{}
 		}
-		if _, err := st.Exec(e.Hash, v, now); err != nil {
-			st.Close()
+		rows = append(rows, cacheK(e.Hash), e.Hash, v, now)
+		if len(rows) == 4*cachePutRows {
+			runs = append(runs, run{rows})
+			rows = make([]any, 0, 4*cachePutRows)
+		}
+	}
+	if len(rows) > 0 {
+		runs = append(runs, run{rows})
+	}
+	if len(runs) == 0 {
+		return nil
+	}
+	for _, r := range runs {
+		st, err := prepared(db, cachePutSQL(len(r.args)/4))
+		if err != nil {
+			return wrap("cache put", err)
+		}
+		stmts = append(stmts, st)
+	}
+	tx, err := db.Begin()
+	if err != nil {
+		return wrap("cache put", err)
+	}
+	for i, r := range runs {
+		st := tx.Stmt(stmts[i])
+		_, err := st.Exec(r.args...)
+		st.Close()
+		if err != nil {
 			tx.Rollback()
 			return wrap("cache put", err)
 		}
 	}
-	st.Close()
 	return wrap("cache put", tx.Commit())
+}
+
+// cachePutRows answers go into one INSERT.
+const cachePutRows = 64
+
+// cachePutSQL inserts n answers.
+func cachePutSQL(n int) string {
+	return `INSERT INTO responses (k, hash, value, created) VALUES ` + strings.TrimSuffix(strings.Repeat("(?,?,?,?),", n), ",")
 }
 
 // CachePutMany stores many responses in one transaction.
@@ -194,7 +265,7 @@ type CacheFile struct {
 }
 
 // cacheMigrations is the cache file's own schema history.
-var cacheMigrations = []string{cacheTable}
+var cacheMigrations = []string{cacheTable, responsesMigration}
 
 // OpenCache opens (creating) a user-level cache file.
 func OpenCache(path string) (*CacheFile, error) {

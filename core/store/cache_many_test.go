@@ -1,7 +1,9 @@
 package store
 
 import (
+	"database/sql"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -72,5 +74,104 @@ func TestCacheGetMany(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A cache file and a store written before the responses table keep their
+// answers: the migration moves every request hash's answer.
+func TestCacheMigratesToResponses(t *testing.T) {
+	hexA := strings.Repeat("ab", 32)
+	hexB := strings.Repeat("0f", 32)
+	legacy := func(db *sql.DB) {
+		t.Helper()
+		for _, row := range [][2]string{{hexA, "answer A"}, {hexB, "answer B"}, {"not-a-request-hash", "dropped"}} {
+			if _, err := db.Exec(`INSERT INTO cache (hash, value, created) VALUES (?,?,1)`, row[0], []byte(row[1])); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	check := func(c interface {
+		Cache
+		CacheGetMany([]string) (map[string][]byte, error)
+	}) {
+		t.Helper()
+		for h, want := range map[string]string{hexA: "answer A", hexB: "answer B"} {
+			v, ok, err := c.CacheGet(h)
+			if err != nil || !ok || string(v) != want {
+				t.Errorf("CacheGet(%s…) = %q %v %v, want %q", h[:8], v, ok, err, want)
+			}
+		}
+		got, err := c.CacheGetMany([]string{hexA, hexB, "not-a-request-hash"})
+		if err != nil || len(got) != 2 || string(got[hexB]) != "answer B" {
+			t.Errorf("CacheGetMany = %q, %v", got, err)
+		}
+	}
+
+	t.Run("file", func(t *testing.T) {
+		p := filepath.Join(t.TempDir(), "c.db")
+		db, err := sql.Open("sqlite", p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := migrateList(db, 0, cacheMigrations[:1]); err != nil {
+			t.Fatal(err)
+		}
+		legacy(db)
+		db.Close()
+		c, err := OpenCache(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		check(c)
+	})
+	t.Run("store", func(t *testing.T) {
+		dir := t.TempDir()
+		db, err := sql.Open("sqlite", filepath.Join(dir, "polyglot.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := migrateList(db, 0, migrations[:2]); err != nil {
+			t.Fatal(err)
+		}
+		legacy(db)
+		db.Close()
+		st, err := Open(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		check(st)
+	})
+}
+
+// Two request hashes that share their index key k stay apart.
+func TestCacheKeepsHashesWithTheSameK(t *testing.T) {
+	c, err := OpenCache(filepath.Join(t.TempDir(), "c.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	a := strings.Repeat("1", cacheKDigits) + strings.Repeat("a", 64-cacheKDigits)
+	b := strings.Repeat("1", cacheKDigits) + strings.Repeat("b", 64-cacheKDigits)
+	if cacheK(a) != cacheK(b) {
+		t.Fatal("test hashes must share k")
+	}
+	if cacheK("h1") == cacheK("h2") || cacheK(a) == cacheK("h1") {
+		t.Error("k of other strings collide")
+	}
+	if err := c.CachePutMany([]CacheEntry{{a, []byte("A")}, {b, []byte("B")}, {a, []byte("A again")}}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.CacheGetMany([]string{a, b})
+	if err != nil || string(got[a]) != "A again" || string(got[b]) != "B" {
+		t.Errorf("CacheGetMany = %q, %v", got, err)
+	}
+	if v, ok, err := c.CacheGet(b); err != nil || !ok || string(v) != "B" {
+		t.Errorf("CacheGet(b) = %q %v %v", v, ok, err)
+	}
+	other := strings.Repeat("1", cacheKDigits) + strings.Repeat("c", 64-cacheKDigits)
+	if v, ok, _ := c.CacheGet(other); ok {
+		t.Errorf("a hash never stored was found: %q", v)
 	}
 }

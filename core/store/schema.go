@@ -3,6 +3,7 @@ package store
 import (
 	"database/sql"
 	"fmt"
+	"strings"
 )
 
 // migrations[i] takes the schema from version i to i+1. Never edit a released
@@ -164,14 +165,48 @@ CREATE TABLE kv (
 DROP INDEX examples_unit;
 CREATE UNIQUE INDEX examples_unit_idx ON examples (unit_key, idx, key);
 `,
+
+	// 3: the response cache appends (see responsesTable).
+	responsesMigration,
 }
 
+// cacheTable is the response cache as first released (see responsesTable).
 const cacheTable = `
 CREATE TABLE IF NOT EXISTS cache (
 	hash    TEXT PRIMARY KEY,
 	value   BLOB NOT NULL,
 	created INTEGER NOT NULL
 );
+`
+
+// responsesTable replaces cacheTable. Keyed by the request hash itself, the
+// cache put every answer on a random page of a 64-character-key index, so
+// each commit rewrote about one index page per answer and checkpointed
+// them again (40 µs per answer with 100k answers cached; more as the user's
+// cache grows). Rows now append in arrival order and the index holds only
+// k, the hash's first 60 bits (cacheK): a tenth of the index pages per
+// answer. Lookups read the rows with the hash's k and keep the one whose
+// hash matches. The same answer may be stored twice (two runs racing);
+// either serves.
+const responsesTable = `
+CREATE TABLE responses (
+	id      INTEGER PRIMARY KEY,
+	k       INTEGER NOT NULL,
+	hash    TEXT NOT NULL,
+	value   BLOB NOT NULL,
+	created INTEGER NOT NULL
+);
+`
+
+// responsesMigration moves the answers of cacheTable into responsesTable
+// (hashes that are not request hashes, which polyglot never wrote, are
+// dropped) and indexes them afterwards, which is faster than row by row.
+var responsesMigration = responsesTable + `
+INSERT INTO responses (k, hash, value, created)
+SELECT ` + cacheKSQL("hash") + `, hash, value, created FROM cache
+WHERE hash GLOB '` + strings.Repeat("[0-9a-f]", cacheKDigits) + `*' ORDER BY rowid;
+DROP TABLE cache;
+CREATE INDEX responses_k ON responses (k);
 `
 
 // migrate applies every migration after version from, each in its own
