@@ -824,6 +824,35 @@ func (g *generator) runUnit(ctx context.Context, u *plan.Unit) (any, error) {
 	var firstFatal error
 	produced, failed := 0, 0
 	var wg sync.WaitGroup
+	// Requests run on workers that live as long as the unit, at most one
+	// per slot: a goroutine per request grew a fresh stack through the
+	// request's hashing and encoding every time (3 % of the host's CPU).
+	// This loop makes the requests in order (the expander is cheapest
+	// that way) and takes each one's slot before handing it over.
+	type job struct {
+		req strategy.Request
+		key string
+	}
+	work := make(chan job)
+	workers := 0
+	worker := func(j job) {
+		defer wg.Done()
+		for ok := true; ok; j, ok = <-work {
+			res, err := g.runRequest(ctx, u, st, &j.req, j.key, lang)
+			g.inflight.Add(-1)
+			<-own.slots
+			mu.Lock()
+			if err != nil && firstFatal == nil {
+				firstFatal = err
+			}
+			if res {
+				produced++
+			} else if err == nil {
+				failed++
+			}
+			mu.Unlock()
+		}
+	}
 	for i := range reqs.Len() {
 		req := reqs.Request(i)
 		key := requestKey(u.Key, req.ID)
@@ -844,25 +873,21 @@ func (g *generator) runUnit(ctx context.Context, u *plan.Unit) (any, error) {
 			<-own.slots
 			break
 		}
-		wg.Add(1)
 		g.inflight.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-own.slots }()
-			defer g.inflight.Add(-1)
-			ok, err := g.runRequest(ctx, u, st, &req, key, lang)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil && firstFatal == nil {
-				firstFatal = err
-			}
-			if ok {
-				produced++
-			} else if err == nil {
-				failed++
-			}
-		}()
+		select {
+		case work <- job{req, key}: // an idle worker took it
+			continue
+		default:
+		}
+		if workers < cap(own.slots) {
+			workers++
+			wg.Add(1)
+			go worker(job{req, key})
+			continue
+		}
+		work <- job{req, key} // a worker is finishing: it holds no slot
 	}
+	close(work)
 	wg.Wait()
 	if firstFatal != nil {
 		return nil, firstFatal

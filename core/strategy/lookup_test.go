@@ -2,6 +2,8 @@ package strategy
 
 import (
 	"encoding/json"
+	"fmt"
+	"hash/fnv"
 	"testing"
 )
 
@@ -72,5 +74,36 @@ func TestRequestVarsAndSources(t *testing.T) {
 		if err != nil || got != tc.want {
 			t.Errorf("source(%q) = %q, %v; want %q", tc.src, got, err, tc.want)
 		}
+	}
+}
+
+// requestIDFmt is requestID as first written with fmt: stored request keys
+// hash these IDs, so requestID must give the same bytes forever.
+func requestIDFmt(seed int64, r *Request) string {
+	h := fnv.New64a()
+	fmt.Fprintf(h, "%d\x00%s\x00%s\x00%s\x00%s", seed, r.Seed.Set, r.Seed.ID, r.Seed.Prompt, r.TaskFamily)
+	for _, e := range r.Examples {
+		fmt.Fprintf(h, "\x00%s\x00%s", e.Set, e.ID)
+	}
+	return fmt.Sprintf("%s-%s-%06d-%08x", r.Strategy, r.Language, r.Index, h.Sum64()&0xffffffff)
+}
+
+func TestRequestIDIsStable(t *testing.T) {
+	reqs := []Request{
+		{Strategy: "respond", Language: "de", Index: 0, Seed: Row{Set: "s", ID: "1", Prompt: "Hallo"}},
+		{Strategy: "generate", Language: "yo", Index: 1234567, Seed: Row{Set: "", ID: "", Prompt: ""}, TaskFamily: "coding",
+			Examples: []Row{{Set: "a", ID: "x"}, {Set: "b", ID: "y\x00z"}}},
+		{Strategy: "translate", Language: "zh-Hant", Index: 42, Seed: Row{Set: "ünï", ID: "%d", Prompt: "多语言\n"}},
+	}
+	for _, seed := range []int64{0, 7, -3, 1 << 40} {
+		for _, r := range reqs {
+			if got, want := requestID(seed, &r), requestIDFmt(seed, &r); got != want {
+				t.Errorf("seed %d: requestID = %q, want %q", seed, got, want)
+			}
+		}
+	}
+	// And one pinned, in case both ever change together.
+	if got := requestID(7, &reqs[0]); got != "respond-de-000000-2a5c219c" {
+		t.Errorf("requestID = %q, want respond-de-000000-2a5c219c", got)
 	}
 }

@@ -34,8 +34,10 @@ const benchConcurrency = 128
 // every real client pays, so that figure (also reported) is not a client's
 // rate. The path's rate is measured at the server, from its first to its
 // last request, so process start and plan are not counted (they are
-// reported separately). Opt in with POLYGLOT_E2E_BENCH=N (requests, e.g.
-// 20000); the ratio must reach POLYGLOT_E2E_BENCH_MIN (default 0.8).
+// reported separately). The run uses a response cache of its own, as a
+// default run does (POLYGLOT_E2E_BENCH_CACHE=off leaves it out). Opt in
+// with POLYGLOT_E2E_BENCH=N (requests, e.g. 20000); the ratio must reach
+// POLYGLOT_E2E_BENCH_MIN (default 0.8).
 func TestThroughputVersusBareClient(t *testing.T) {
 	n := envInt(t, "POLYGLOT_E2E_BENCH", 0)
 	if n == 0 {
@@ -269,6 +271,11 @@ func pathRunSampled(t *testing.T, fake *fakeprovider.Server, seeds string, n int
 	base := fake.Stats().ByRoute["openai.chat"]
 	v := vars(fake, t.TempDir(), "seeds="+seeds, "languages=[\"de\"]", "examples_per_cell="+itoa(n), "concurrency="+itoa(benchConcurrency), "timeout=30s")
 	o := runOpts{}
+	// The response cache is part of the default path: a fresh cache file
+	// (POLYGLOT_E2E_BENCH_CACHE=off measures without it).
+	if os.Getenv("POLYGLOT_E2E_BENCH_CACHE") != "off" {
+		o.env = append(o.env, "POLYGLOT_CACHE="+filepath.Join(t.TempDir(), "responses.db"))
+	}
 	if cpuProfile != "" {
 		o.env = append(o.env, "POLYGLOT_CPUPROFILE="+cpuProfile)
 	}
