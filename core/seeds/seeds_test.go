@@ -2,6 +2,7 @@ package seeds
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -199,5 +200,27 @@ func TestWriteParquetFixture(t *testing.T) {
 	}
 	if err := parquet.WriteFile(path, rows); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// BenchmarkReadJSONL reads a 100,000-row JSONL file (one op is one row),
+// as a large generation run does before its first request.
+func BenchmarkReadJSONL(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "seeds.jsonl")
+	var buf strings.Builder
+	const rows = 100_000
+	for i := range rows {
+		fmt.Fprintf(&buf, `{"id":"de-%d","prompt":"Frage %d: Erkläre bitte, warum der Himmel blau ist, und nenne ein Beispiel.","response":"Weil kurzwelliges Licht stärker gestreut wird (Rayleigh-Streuung).","language":"de","strategies":["respond","translate"],"tags":["bench","t%d"]}`+"\n", i, i, i%10)
+	}
+	if err := os.WriteFile(path, []byte(buf.String()), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	set := &spec.SeedSet{Name: "bench", Path: path, Files: []string{path}, Format: "jsonl"}
+	b.ResetTimer()
+	for done := 0; done < b.N; done += rows {
+		n := 0
+		if err := Read(set, func(Row) error { n++; return nil }); err != nil || n != rows {
+			b.Fatalf("read %d rows: %v", n, err)
+		}
 	}
 }
