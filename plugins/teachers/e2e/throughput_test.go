@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -54,22 +55,34 @@ func TestThroughputVersusBareClient(t *testing.T) {
 	// Bare loop first, then the path, then the bare loop again: the
 	// machine is shared, so the baseline is the mean of both sides.
 	// CPU: the test process runs the fake server for both sides; the
-	// child's CPU is its own.
-	c0 := selfCPU()
-	bare1, bareCPU1 := bareLoopProcess(t, fake, bodies)
-	c1 := selfCPU()
-	path, wall, rss := pathRun(t, fake, seeds, n, os.Getenv("POLYGLOT_E2E_PROFILE"))
-	c2 := selfCPU()
-	pathCPU := lastTreeCPU
-	bare2, bareCPU2 := bareLoopProcess(t, fake, bodies)
-	inproc := bareLoop(t, fake, bodies)
-	bare := (bare1 + bare2) / 2
-	ratio := path / bare
-	t.Logf("N=%d concurrency=%d: bare net/http loop (own process) %.0f and %.0f req/s; polyglot run %.0f req/s at the server (%.0f req/s over the whole process, %s); ratio %.2f; peak RSS %d MiB",
-		n, benchConcurrency, bare1, bare2, path, float64(n)/wall.Seconds(), wall.Round(time.Millisecond), ratio, rss>>20)
-	t.Logf("for reference: the bare loop inside the server's process %.0f req/s (polyglot run = %.2f of it)", inproc, path/inproc)
-	t.Logf("CPU per request: server %.0f µs during the bare loop, %.0f µs during the path; bare client %.0f µs; polyglot (host + plugin) %.0f µs; load average %s",
-		us(c1-c0, n), us(c2-c1, n), us((bareCPU1+bareCPU2)/2, n), us(pathCPU, n), loadavg())
+	// child's CPU is its own. POLYGLOT_E2E_BENCH_ROUNDS=k repeats this k
+	// times and judges the median ratio: on a shared machine one round
+	// can be off by a fifth either way.
+	rounds := max(envInt(t, "POLYGLOT_E2E_BENCH_ROUNDS", 1), 1)
+	var ratios []float64
+	for r := 1; r <= rounds; r++ {
+		c0 := selfCPU()
+		bare1, bareCPU1 := bareLoopProcess(t, fake, bodies)
+		c1 := selfCPU()
+		path, wall, rss := pathRun(t, fake, seeds, n, os.Getenv("POLYGLOT_E2E_PROFILE"))
+		c2 := selfCPU()
+		pathCPU := lastTreeCPU
+		bare2, bareCPU2 := bareLoopProcess(t, fake, bodies)
+		inproc := bareLoop(t, fake, bodies)
+		bare := (bare1 + bare2) / 2
+		ratio := path / bare
+		ratios = append(ratios, ratio)
+		t.Logf("round %d/%d, N=%d concurrency=%d: bare net/http loop (own process) %.0f and %.0f req/s; polyglot run %.0f req/s at the server (%.0f req/s over the whole process, %s); ratio %.2f; peak RSS %d MiB",
+			r, rounds, n, benchConcurrency, bare1, bare2, path, float64(n)/wall.Seconds(), wall.Round(time.Millisecond), ratio, rss>>20)
+		t.Logf("for reference: the bare loop inside the server's process %.0f req/s (polyglot run = %.2f of it)", inproc, path/inproc)
+		t.Logf("CPU per request: server %.0f µs during the bare loop, %.0f µs during the path; bare client %.0f µs; polyglot (host + plugin) %.0f µs; load average %s",
+			us(c1-c0, n), us(c2-c1, n), us((bareCPU1+bareCPU2)/2, n), us(pathCPU, n), loadavg())
+	}
+	slices.Sort(ratios)
+	ratio := ratios[len(ratios)/2]
+	if rounds > 1 {
+		t.Logf("median ratio over %d rounds: %.2f (lowest %.2f, highest %.2f)", rounds, ratio, ratios[0], ratios[len(ratios)-1])
+	}
 	if ratio < minRatio {
 		t.Errorf("the full path reaches %.2f of the bare client's throughput, want at least %.2f", ratio, minRatio)
 	}
