@@ -2,8 +2,10 @@ package store
 
 import (
 	"database/sql"
+	"fmt"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -173,5 +175,60 @@ func TestCacheKeepsHashesWithTheSameK(t *testing.T) {
 	other := strings.Repeat("1", cacheKDigits) + strings.Repeat("c", 64-cacheKDigits)
 	if v, ok, _ := c.CacheGet(other); ok {
 		t.Errorf("a hash never stored was found: %q", v)
+	}
+}
+
+// Two processes opening an old cache file at once both get it, and the
+// answers are moved once.
+func TestCacheUpgradeRace(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "c.db")
+	db, err := sql.Open("sqlite", p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := migrateList(db, 0, cacheMigrations[:1]); err != nil {
+		t.Fatal(err)
+	}
+	const n = 2000
+	tx, err := db.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		if _, err := tx.Exec(`INSERT INTO cache (hash, value, created) VALUES (?,?,1)`, fmt.Sprintf("%064x", i), []byte("v")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := OpenCache(p)
+			if err == nil {
+				c.Close()
+			}
+			errs[i] = err
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatalf("concurrent upgrade: %v", err)
+		}
+	}
+	c, err := OpenCache(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var rows int
+	if err := c.db.QueryRow(`SELECT count(*) FROM responses`).Scan(&rows); err != nil || rows != n {
+		t.Errorf("%d answers after the upgrade, want %d (%v)", rows, n, err)
 	}
 }
