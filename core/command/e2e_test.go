@@ -38,6 +38,8 @@ func TestMain(m *testing.M) {
 			panic("go build " + pkg + ": " + err.Error())
 		}
 	}
+	// Runs use a response cache of this test run's own, not the user's.
+	os.Setenv("POLYGLOT_CACHE", filepath.Join(dir, "responses.db"))
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
