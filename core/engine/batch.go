@@ -1,12 +1,15 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -34,8 +37,10 @@ import (
 // once: each is submitted, then all are polled.
 //
 // Resuming. Each chunk keeps its state in the store's KV table (namespace
-// "batch", key = unit key + "/" + chunk number): the batch id, the re-ask
-// round and which request indices the batch holds. It is written right
+// "batch", key = unit key + "/" + chunk number): the batch id, the
+// chunk's round, which request indices the batch holds and, for each
+// request past its first call, the step and ask it is at, the outputs of
+// its earlier steps and what its earlier calls cost. It is written right
 // after the provider accepts the batch, so a restarted run polls every
 // batch it already paid for and builds new chunks only from requests that
 // are neither done nor held by a stored chunk. The entry is removed once
@@ -70,8 +75,22 @@ import (
 // waits for them instead. A teacher's budget_usd is one budget per run,
 // shared by all its batch units and chunks.
 //
-// Batch mode runs single-step strategies only: a second step would need
-// the first step's answers, i.e. a batch per step and chunk.
+// Multi-step strategies. Every step must call the cell's own teacher
+// (teacher unset, "self" or the cell's teacher): a batch goes to one
+// provider. A chunk's round holds each pending request's next call: step
+// 0 in the first batch; a request whose answer is usable moves on to the
+// next step in the chunk's next batch (its call built by buildStepCall
+// with the earlier steps' outputs, as runRequest builds it, so the cache
+// keys agree), one whose answer is unusable is re-asked at the same step
+// in that batch. Requests move independently rather than the whole chunk
+// waiting for one step's re-asks: the same calls are sent, in fewer
+// batches. The last step's usable answer is emitted and committed with
+// the usage, cost and latency of all the request's calls. Outputs of
+// finished steps live in the chunk's KV state (as JSON, numbers kept
+// exact) until the request is committed, so a restart resumes each
+// request at its step and ask and never pays for a finished step again. A
+// request that fails at any step is recorded as a failure, as runRequest
+// records it; a temporary one is sent again from step 0 by the next run.
 
 const batchNS = "batch"
 
@@ -127,8 +146,39 @@ type batchState struct {
 	// ranges. A state without members (written before chunks existed)
 	// holds the whole unit.
 	Members []idxRange `json:"members,omitempty"`
-	// Carry is what earlier rounds of a re-asked request cost.
+	// Carry is what a request's earlier calls (earlier steps, unusable
+	// answers) cost.
 	Carry map[int]carried `json:"carry,omitempty"`
+	// Pos is where the members whose call in this round is not ask Round
+	// of step 0 stand (a member without an entry is at step 0, ask Round,
+	// which is also how states written before multi-step read).
+	Pos map[int]memberPos `json:"pos,omitempty"`
+}
+
+// memberPos is a request's place in a multi-step strategy.
+type memberPos struct {
+	Step int `json:"step,omitempty"`
+	// Ask is 0 for a step's first ask, a for its a-th re-ask.
+	Ask int `json:"ask,omitempty"`
+	// Prior are the outputs of steps 0..Step-1.
+	Prior priorOutputs `json:"prior,omitempty"`
+}
+
+// priorOutputs are a request's finished steps' outputs by step name.
+type priorOutputs map[string]strategy.StepOutput
+
+// UnmarshalJSON keeps numbers in json fields as json.Number, as
+// strategy.ParseOutput made them: float64 would render 1e+21 or lose
+// digits in the next step's prompt, changing it and its cache key.
+func (p *priorOutputs) UnmarshalJSON(data []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var m map[string]strategy.StepOutput
+	if err := dec.Decode(&m); err != nil {
+		return err
+	}
+	*p = m
+	return nil
 }
 
 // idxRange is the request indices [0] to [1]-1.
@@ -196,7 +246,13 @@ type batchCall struct {
 	call  *sdk.Call // its Messages are dropped once the batch is submitted
 	ckey  string    // response cache key; "" without a cache
 	carry carried
+	// step and ask are what call asks: step index, re-ask number.
+	step, ask int
+	prior     priorOutputs // outputs of steps 0..step-1
 }
+
+// pos is where bc stands, for the chunk's state.
+func (bc *batchCall) pos() memberPos { return memberPos{Step: bc.step, Ask: bc.ask, Prior: bc.prior} }
 
 // chunk is one provider batch of a unit and its re-ask rounds.
 type chunk struct {
@@ -238,7 +294,6 @@ type batchRun struct {
 	u        *plan.Unit
 	ts       *spec.Teacher
 	st       *spec.Strategy
-	step     *spec.Step
 	lang     strategy.Language
 	sampling sdk.Sampling
 	open     sdk.TeacherOpen
@@ -262,12 +317,13 @@ func (g *generator) runBatchUnit(ctx context.Context, u *plan.Unit) (any, error)
 	if ts == nil || st == nil {
 		return nil, fmt.Errorf("batch mode: teacher %q or strategy %q is not in the spec", u.Teacher, u.Strategy)
 	}
-	if len(st.Steps) != 1 {
-		return nil, fmt.Errorf("teacher %q has batch = true, but strategy %q has %d steps: batch mode runs single-step strategies only (each step would need the previous step's answers). Set batch = false on this teacher, or leave this strategy out", u.Teacher, u.Strategy, len(st.Steps))
+	if len(st.Steps) == 0 {
+		return nil, fmt.Errorf("batch mode: strategy %q has no steps", u.Strategy)
 	}
-	step := st.Steps[0]
-	if step.Teacher != "" && step.Teacher != "self" && step.Teacher != u.Teacher {
-		return nil, fmt.Errorf("teacher %q has batch = true, but step %q of strategy %q calls teacher %q: batch mode sends only the cell's own teacher's calls", u.Teacher, step.Name, u.Strategy, step.Teacher)
+	for _, step := range st.Steps {
+		if step.Teacher != "" && step.Teacher != "self" && step.Teacher != u.Teacher {
+			return nil, fmt.Errorf("teacher %q has batch = true, but step %q of strategy %q calls teacher %q: a batch goes to one provider, so batch mode sends only the cell's own teacher's calls. Set teacher = \"self\" on step %q, or batch = false on teacher %q, or leave strategy %q out of this teacher's cells", u.Teacher, step.Name, u.Strategy, step.Teacher, step.Name, u.Teacher, u.Strategy)
+		}
 	}
 	interval, err := batchPollInterval()
 	if err != nil {
@@ -301,7 +357,7 @@ func (g *generator) runBatchUnit(ctx context.Context, u *plan.Unit) (any, error)
 	if err != nil {
 		return nil, err
 	}
-	b := &batchRun{g: g, u: u, ts: ts, st: st, step: step, lang: lang, sampling: resolveSampling(ts),
+	b := &batchRun{g: g, u: u, ts: ts, st: st, lang: lang, sampling: resolveSampling(ts),
 		open: open, client: client, interval: interval, byteCap: byteCap, done: done}
 	if comp := g.r.P.Bound.Teachers[u.Teacher]; g.cache != nil && comp != nil && comp.Plugin != ControlPlugin {
 		b.keyConn = &teacherConn{name: u.Teacher, comp: comp, spec: ts}
@@ -432,7 +488,7 @@ func (b *batchRun) run(ctx context.Context, exp *strategy.Expander) error {
 				continue
 			}
 			bc := &batchCall{req: req, key: key}
-			if err := b.build(bc, 0); err != nil {
+			if err := b.build(bc); err != nil {
 				tmplFails = append(tmplFails, commitReq{fail: b.failure(bc, "template_error", err.Error(), true)})
 				continue
 			}
@@ -507,11 +563,17 @@ func (b *batchRun) buildStored(exp *strategy.Expander, ch *chunk) error {
 	for _, r := range ch.state.Members {
 		for i := max(r[0], 0); i < min(r[1], exp.Len()); i++ {
 			req := exp.Request(i)
-			bc := &batchCall{req: req, key: requestKey(b.u.Key, req.ID), carry: ch.state.Carry[i]}
+			bc := &batchCall{req: req, key: requestKey(b.u.Key, req.ID), carry: ch.state.Carry[i], ask: ch.state.Round}
+			if p, ok := ch.state.Pos[i]; ok {
+				bc.step, bc.ask, bc.prior = p.Step, p.Ask, p.Prior
+			}
 			if b.done[bc.key] {
 				continue
 			}
-			if err := b.build(bc, ch.state.Round); err != nil {
+			if err := b.checkPos(bc); err != nil {
+				return &fatalError{fmt.Errorf("batch state of chunk %d of unit %s: request %d: %w; the spec changed while the batch ran. Restore it, or delete the store's batch state", ch.state.Chunk, b.u.Label, i, err)}
+			}
+			if err := b.build(bc); err != nil {
 				// It was built before: the templates changed under the batch.
 				return &fatalError{fmt.Errorf("batch %s of unit %s: request %d can no longer be built (%w); the spec changed while the batch ran. Restore it, or delete the store's batch state", ch.state.BatchID, b.u.Label, i, err)}
 			}
@@ -523,26 +585,44 @@ func (b *batchRun) buildStored(exp *strategy.Expander, ch *chunk) error {
 
 // batchCallID is a call's id in a batch: short, since providers bound
 // custom_id (Anthropic: 64 characters of [A-Za-z0-9_-]), and stable
-// across runs, so that a resumed batch maps back.
-func batchCallID(index, round int) string {
+// across runs, so that a resumed batch maps back. Step 0's ids are those
+// of the single-step format, so batches submitted before resume.
+func batchCallID(index, step, ask int) string {
 	id := "r" + strconv.Itoa(index)
-	if round > 0 {
-		id += "-a" + strconv.Itoa(round)
+	if step > 0 {
+		id += "-s" + strconv.Itoa(step)
+	}
+	if ask > 0 {
+		id += "-a" + strconv.Itoa(ask)
 	}
 	return id
 }
 
-// build makes bc's call for a round exactly as runRequest would (a re-ask
-// adds the nudge), and its cache key.
-func (b *batchRun) build(bc *batchCall, round int) error {
+// checkPos reports a stored position the strategy cannot have produced.
+func (b *batchRun) checkPos(bc *batchCall) error {
+	if bc.step < 0 || bc.step >= len(b.st.Steps) || bc.ask < 0 {
+		return fmt.Errorf("it is at step %d, ask %d, but strategy %q has %d steps", bc.step, bc.ask, b.st.Name, len(b.st.Steps))
+	}
+	for _, s := range b.st.Steps[:bc.step] {
+		if _, ok := bc.prior[s.Name]; !ok {
+			return fmt.Errorf("it is at step %d but has no output of step %q", bc.step, s.Name)
+		}
+	}
+	return nil
+}
+
+// build makes bc's call for its step and ask exactly as runRequest would
+// (earlier steps' outputs in the templates, a re-ask adds the nudge), and
+// its cache key.
+func (b *batchRun) build(bc *batchCall) error {
 	// Batch calls keep their metadata: a batch is submitted through
 	// SubmitBatch, not a stream that could say the plugin ignores it.
-	call, err := buildStepCall(b.u, b.step, &bc.req, nil, b.lang, round, false)
+	call, err := buildStepCall(b.u, b.st.Steps[bc.step], &bc.req, bc.prior, b.lang, bc.ask, false)
 	if err != nil {
 		return err
 	}
 	applySampling(call, b.sampling)
-	call.ID = batchCallID(bc.req.Index, round)
+	call.ID = batchCallID(bc.req.Index, bc.step, bc.ask)
 	bc.call = call
 	if b.keyConn != nil {
 		bc.ckey = cacheKey(b.keyConn, call)
@@ -556,9 +636,8 @@ func (b *batchRun) failure(bc *batchCall, reason, raw string, final bool) *store
 		Reason: reason, Raw: raw, Attempts: bc.carry.Attempts + 1, Final: final}
 }
 
-// runChunk runs a chunk's rounds until no re-ask is left.
+// runChunk runs a chunk's rounds until no request of it has a call left.
 func (b *batchRun) runChunk(ctx context.Context, ch *chunk) error {
-	reasks := b.ts.Limits.Reasks
 	for {
 		est := 0.0
 		if ch.state.BatchID == "" {
@@ -579,57 +658,111 @@ func (b *batchRun) runChunk(ctx context.Context, ch *chunk) error {
 			b.settle(est, est)
 			return err
 		}
-		outs, reask, spent := b.outcomes(ch, status, results, reasks)
+		outs, next, spent := b.outcomes(ch, status, results)
 		b.settle(est, spent)
+		// Outcomes first: a crash before the state below is written polls
+		// this round's batch again and skips what was committed.
 		if err := b.commit(ctx, outs); err != nil {
 			return err
 		}
-		if len(reask) == 0 {
+		if len(next) == 0 {
 			return b.g.r.Store.KVDelete(batchNS, ch.key)
 		}
-		// The re-asks are decided: store them before anything else, so a
-		// restart sends them rather than polling this round again.
-		round := ch.state.Round + 1
-		idx := make([]int, len(reask))
-		carry := make(map[int]carried, len(reask))
-		for i, bc := range reask {
-			idx[i] = bc.req.Index
-			carry[bc.req.Index] = bc.carry
-			if err := b.build(bc, round); err != nil {
-				return err
-			}
-		}
-		ch.state = batchState{Teacher: b.u.Teacher, Chunk: ch.state.Chunk, Round: round, Members: toRanges(idx), Carry: carry}
-		ch.calls = reask
+		// The next round is decided: store it, with the outputs of the
+		// steps just finished, before anything is sent, so that a restart
+		// sends it rather than polling this round again.
+		ch.state = roundState(b.u.Teacher, ch.state.Chunk, "", ch.state.Round+1, next)
+		ch.calls = next
 		if err := b.g.r.Store.KVPut(batchNS, ch.key, ch.state); err != nil {
 			return &fatalError{err}
 		}
-		b.g.r.log.Info().Str("unit", b.u.Label).Int("chunk", ch.state.Chunk).Int("round", round).Int("calls", len(reask)).Msg("re-asking unusable answers in a new batch")
+		reasked := 0
+		for _, bc := range next {
+			if bc.ask > 0 {
+				reasked++
+			}
+		}
+		msg := "sending the next step in a new batch"
+		if reasked > 0 {
+			msg = "re-asking unusable answers in a new batch"
+		}
+		b.g.r.log.Info().Str("unit", b.u.Label).Int("chunk", ch.state.Chunk).Int("round", ch.state.Round).Int("calls", len(next)).Int("reasks", reasked).Int("next_step", len(next)-reasked).Msg(msg)
 	}
+}
+
+// roundState is the KV state of a chunk's round of calls, submitted as
+// batch id ("" when not yet sent).
+func roundState(teacher string, chunkNum int, id string, round int, calls []*batchCall) batchState {
+	st := batchState{BatchID: id, Teacher: teacher, Chunk: chunkNum, Round: round}
+	if id != "" {
+		st.Calls, st.Submitted = len(calls), time.Now().UTC()
+	}
+	idx := make([]int, len(calls))
+	for i, bc := range calls {
+		idx[i] = bc.req.Index
+		if bc.carry != (carried{}) {
+			if st.Carry == nil {
+				st.Carry = map[int]carried{}
+			}
+			st.Carry[bc.req.Index] = bc.carry
+		}
+		if bc.step != 0 || bc.ask != round {
+			if st.Pos == nil {
+				st.Pos = map[int]memberPos{}
+			}
+			st.Pos[bc.req.Index] = bc.pos()
+		}
+	}
+	// Ranges need ascending indices; a round's calls come in any order.
+	slices.Sort(idx)
+	st.Members = toRanges(idx)
+	return st
 }
 
 // submit answers the round's calls from the response cache and sends the
 // rest as one batch. sent is false when the cache answered all of them.
+// A cached answer to a step that is not the last moves its request on to
+// the next step, which is looked up in turn.
 func (b *batchRun) submit(ctx context.Context, ch *chunk) (sent bool, err error) {
-	hits := b.cacheHits(ch.calls)
-	var outs []commitReq
 	var rest []*batchCall
-	for _, bc := range ch.calls {
-		res, ok := hits[bc]
-		if !ok {
-			rest = append(rest, bc)
-			continue
+	pending := ch.calls
+	cached := 0
+	for len(pending) > 0 {
+		hits := b.cacheHits(pending)
+		var outs []commitReq
+		var moved []*batchCall
+		for _, bc := range pending {
+			res, ok := hits[bc]
+			if !ok {
+				rest = append(rest, bc)
+				continue
+			}
+			cached++
+			v := b.outcome(bc, res, 0)
+			if v.next {
+				moved = append(moved, bc)
+				continue
+			}
+			outs = append(outs, v.out)
 		}
-		ex, fail, _ := b.outcome(bc, res, 0, 0)
-		outs = append(outs, commitReq{ex: ex, fail: fail})
+		// Answers from the cache are saved first: they stay saved whatever
+		// happens to the batch.
+		if err := b.commit(ctx, outs); err != nil {
+			return false, err
+		}
+		pending = pending[:0:0]
+		for _, bc := range moved {
+			if fail := b.rebuild(bc); fail != nil {
+				if err := b.commit(ctx, []commitReq{*fail}); err != nil {
+					return false, err
+				}
+				continue
+			}
+			pending = append(pending, bc)
+		}
 	}
-	// Answers from the cache are saved first: they stay saved whatever
-	// happens to the batch.
-	if err := b.commit(ctx, outs); err != nil {
-		return false, err
-	}
-	if len(outs) > 0 {
-		b.g.r.log.Info().Str("unit", b.u.Label).Int("chunk", ch.state.Chunk).Int("cached", len(outs)).Msg("answers taken from the response cache")
+	if cached > 0 {
+		b.g.r.log.Info().Str("unit", b.u.Label).Int("chunk", ch.state.Chunk).Int("cached", cached).Msg("answers taken from the response cache")
 	}
 	ch.calls = rest
 	if len(rest) == 0 {
@@ -655,17 +788,8 @@ func (b *batchRun) submit(ctx context.Context, ch *chunk) (sent bool, err error)
 		return false, &fatalError{fmt.Errorf("teacher %q: spending budget reached before batch chunk %d of %s could be sent (%w). Nothing more was sent; the batches already sent were polled and everything so far is saved. Raise budget_usd (or lower examples_per_cell) and run again to continue", b.u.Teacher, ch.state.Chunk, b.u.Label, err)}
 	}
 	calls := make([]*sdk.Call, len(rest))
-	idx := make([]int, len(rest))
-	var carry map[int]carried
 	for i, bc := range rest {
 		calls[i] = bc.call
-		idx[i] = bc.req.Index
-		if bc.carry != (carried{}) {
-			if carry == nil {
-				carry = map[int]carried{}
-			}
-			carry[bc.req.Index] = bc.carry
-		}
 	}
 	id, diags, err := b.client.SubmitBatch(ctx, b.open, calls)
 	if err == nil && diags.HasErrors() {
@@ -680,8 +804,7 @@ func (b *batchRun) submit(ctx context.Context, ch *chunk) (sent bool, err error)
 		b.settle(ch.estimate, 0)
 		return false, fmt.Errorf("teacher %q: submitting batch chunk %d (%d calls): %w", b.u.Teacher, ch.state.Chunk, len(calls), err)
 	}
-	ch.state = batchState{BatchID: id, Teacher: b.u.Teacher, Calls: len(calls), Submitted: time.Now().UTC(), Chunk: ch.state.Chunk,
-		Round: ch.state.Round, Members: toRanges(idx), Carry: carry}
+	ch.state = roundState(b.u.Teacher, ch.state.Chunk, id, ch.state.Round, rest)
 	if err := b.g.r.Store.KVPut(batchNS, ch.key, ch.state); err != nil {
 		// The batch runs at the provider but cannot be found again: say
 		// which one, so it can be cancelled by hand.
@@ -699,7 +822,8 @@ func (b *batchRun) submit(ctx context.Context, ch *chunk) (sent bool, err error)
 }
 
 // cacheHits looks the calls up in the response cache; only answers that
-// parse for the step are used (an unusable cached answer is asked again).
+// parse for the call's step are used (an unusable cached answer is asked
+// again).
 func (b *batchRun) cacheHits(calls []*batchCall) map[*batchCall]*sdk.Result {
 	if b.keyConn == nil || len(calls) == 0 {
 		return nil
@@ -738,7 +862,7 @@ func (b *batchRun) cacheHits(calls []*batchCall) map[*batchCall]*sdk.Result {
 		if !ok {
 			continue
 		}
-		if _, f := strategy.ParseOutput(b.step, res, maxOutputChars); f != nil {
+		if _, f := strategy.ParseOutput(b.st.Steps[bc.step], res, maxOutputChars); f != nil {
 			continue
 		}
 		hits[bc] = res
@@ -746,9 +870,10 @@ func (b *batchRun) cacheHits(calls []*batchCall) map[*batchCall]*sdk.Result {
 	return hits
 }
 
-// outcomes turns a round's results into commits and re-asks, and puts
-// usable answers into the response cache.
-func (b *batchRun) outcomes(ch *chunk, status string, results []*sdk.Result, reasks int) (outs []commitReq, reask []*batchCall, spent float64) {
+// outcomes turns a round's results into commits and the next round's
+// calls (next steps and re-asks, already built), and puts usable answers
+// into the response cache.
+func (b *batchRun) outcomes(ch *chunk, status string, results []*sdk.Result) (outs []commitReq, next []*batchCall, spent float64) {
 	byID := make(map[string]*batchCall, len(ch.calls))
 	for _, bc := range ch.calls {
 		byID[bc.call.ID] = bc
@@ -764,16 +889,20 @@ func (b *batchRun) outcomes(ch *chunk, status string, results []*sdk.Result, rea
 		seen[res.ID] = true
 		cost := apictl.EstimateCost(b.ts.Price, int(res.Usage.InputTokens), int(res.Usage.OutputTokens))
 		spent += cost
-		ex, fail, usable := b.outcome(bc, res, cost, reasks-ch.state.Round)
-		if ex == nil && fail == nil {
-			bc.carry = bc.carry.add(res, cost)
-			reask = append(reask, bc)
+		ckey := bc.ckey
+		v := b.outcome(bc, res, cost)
+		if v.usable && ckey != "" {
+			b.g.cachePut(ckey, res, true)
+		}
+		if !v.next {
+			outs = append(outs, v.out)
 			continue
 		}
-		if usable && bc.ckey != "" {
-			b.g.cachePut(bc.ckey, res, true)
+		if fail := b.rebuild(bc); fail != nil {
+			outs = append(outs, *fail)
+			continue
 		}
-		outs = append(outs, commitReq{ex: ex, fail: fail})
+		next = append(next, bc)
 	}
 	if status != "done" {
 		// A failed or expired batch: what has no result ran nowhere and is
@@ -784,14 +913,34 @@ func (b *batchRun) outcomes(ch *chunk, status string, results []*sdk.Result, rea
 			}
 		}
 	}
-	return outs, reask, spent
+	return outs, next, spent
 }
 
-// outcome turns one result into an example or a failure, as runRequest
-// does for a single-step strategy. With reasksLeft > 0 an unusable answer
-// gives neither (the caller asks again). usable reports an answer that
-// parsed, the ones worth caching.
-func (b *batchRun) outcome(bc *batchCall, res *sdk.Result, cost float64, reasksLeft int) (ex *store.Example, fail *store.Failure, usable bool) {
+// rebuild makes the call for bc's new step or ask; a template that cannot
+// be filled is the request's final failure, as in runRequest.
+func (b *batchRun) rebuild(bc *batchCall) *commitReq {
+	if err := b.build(bc); err != nil {
+		return &commitReq{fail: b.failure(bc, "template_error", err.Error(), true)}
+	}
+	return nil
+}
+
+// verdict is what one answer means for its request.
+type verdict struct {
+	out commitReq // an example or a failure, unless next
+	// next: the request has another call (its next step, or a re-ask of
+	// this one); bc was moved there and its call must be rebuilt.
+	next bool
+	// usable: the answer parsed, so it is worth caching.
+	usable bool
+}
+
+// outcome judges one answer as runRequest does at a step: a call error is
+// a failure; an unusable answer is re-asked while the teacher's
+// limits.reasks allow, else a failure; a usable answer moves the request
+// on to its next step, or at the last step is emitted as an example that
+// carries the usage of all the request's calls.
+func (b *batchRun) outcome(bc *batchCall, res *sdk.Result, cost float64) verdict {
 	if res.Err != nil && res.Err.Code == sdk.ErrMalformedResponse && res.Text != "" {
 		// The plugin found no JSON object in the model's answer. Streaming
 		// retries that at once; in a batch it is an unusable answer like
@@ -801,18 +950,32 @@ func (b *batchRun) outcome(bc *batchCall, res *sdk.Result, cost float64, reasksL
 		res = &cp
 	}
 	if res.Err != nil {
-		return nil, b.failure(bc, "call_error:"+res.Err.Code.String(), truncate(res.Err.Message+"\n"+res.Err.Raw, 8192), !res.Err.Code.Retryable()), false
+		return verdict{out: commitReq{fail: b.failure(bc, "call_error:"+res.Err.Code.String(), truncate(res.Err.Message+"\n"+res.Err.Raw, 8192), !res.Err.Code.Retryable())}}
 	}
-	out, f := strategy.ParseOutput(b.step, res, maxOutputChars)
+	step := b.st.Steps[bc.step]
+	out, f := strategy.ParseOutput(step, res, maxOutputChars)
 	if f != nil {
-		if reasksLeft > 0 {
-			return nil, nil, false
+		if bc.ask < b.ts.Limits.Reasks {
+			bc.carry = bc.carry.add(res, cost)
+			bc.ask++
+			return verdict{next: true}
 		}
-		return nil, b.failure(bc, f.Reason, truncate(f.Raw, 65536), true), false
+		return verdict{out: commitReq{fail: b.failure(bc, f.Reason, truncate(f.Raw, 65536), true)}}
 	}
-	prompt, response, err := strategy.Emit(b.st, &bc.req, map[string]strategy.StepOutput{b.step.Name: out})
+	if bc.step < len(b.st.Steps)-1 {
+		bc.carry = bc.carry.add(res, cost)
+		prior := make(priorOutputs, len(bc.prior)+1)
+		maps.Copy(prior, bc.prior)
+		prior[step.Name] = out
+		bc.prior, bc.step, bc.ask = prior, bc.step+1, 0
+		return verdict{next: true, usable: true}
+	}
+	outputs := make(map[string]strategy.StepOutput, len(bc.prior)+1)
+	maps.Copy(outputs, bc.prior)
+	outputs[step.Name] = out
+	prompt, response, err := strategy.Emit(b.st, &bc.req, outputs)
 	if err != nil {
-		return nil, b.failure(bc, "emit_error", err.Error(), true), true
+		return verdict{out: commitReq{fail: b.failure(bc, "emit_error", err.Error(), true)}, usable: true}
 	}
 	model := res.Model
 	if model == "" {
@@ -820,10 +983,10 @@ func (b *batchRun) outcome(bc *batchCall, res *sdk.Result, cost float64, reasksL
 	}
 	params, _ := json.Marshal(bc.call.Sampling)
 	u := b.u
-	return &store.Example{Key: bc.key, Unit: u.Key, Teacher: u.Teacher, Model: model, Language: u.Language, Strategy: u.Strategy, Seed: int(u.Seed), SeedRowID: bc.req.Seed.ID, Idx: bc.req.Index,
+	return verdict{usable: true, out: commitReq{ex: &store.Example{Key: bc.key, Unit: u.Key, Teacher: u.Teacher, Model: model, Language: u.Language, Strategy: u.Strategy, Seed: int(u.Seed), SeedRowID: bc.req.Seed.ID, Idx: bc.req.Index,
 		Prompt: prompt, Response: response, Params: params,
 		InputTokens: int(res.Usage.InputTokens + bc.carry.In), OutputTokens: int(res.Usage.OutputTokens + bc.carry.Out),
-		Latency: res.Latency + bc.carry.Latency, CostUSD: cost + bc.carry.Cost}, nil, true
+		Latency: res.Latency + bc.carry.Latency, CostUSD: cost + bc.carry.Cost}}}
 }
 
 // commit writes outcomes through the group commit and advances progress.

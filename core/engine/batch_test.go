@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"regexp"
 	"slices"
 	"testing"
 )
@@ -61,15 +62,25 @@ func TestToRanges(t *testing.T) {
 
 func TestBatchCallIDFitsProviderLimits(t *testing.T) {
 	for _, tc := range []struct {
-		index, round int
-		want         string
+		index, step, ask int
+		want             string
 	}{
-		{0, 0, "r0"},
-		{12345, 0, "r12345"},
-		{7, 2, "r7-a2"},
+		{0, 0, 0, "r0"},
+		{12345, 0, 0, "r12345"},
+		{7, 0, 2, "r7-a2"}, // the single-step format: batches submitted before multi-step resume
+		{7, 1, 0, "r7-s1"},
+		{49999, 3, 12, "r49999-s3-a12"},
 	} {
-		if got := batchCallID(tc.index, tc.round); got != tc.want {
-			t.Errorf("batchCallID(%d, %d) = %q, want %q", tc.index, tc.round, got, tc.want)
+		got := batchCallID(tc.index, tc.step, tc.ask)
+		if got != tc.want {
+			t.Errorf("batchCallID(%d, %d, %d) = %q, want %q", tc.index, tc.step, tc.ask, got, tc.want)
+		}
+		if !customID.MatchString(got) {
+			t.Errorf("batchCallID(%d, %d, %d) = %q is not a valid custom_id", tc.index, tc.step, tc.ask, got)
 		}
 	}
 }
+
+// customID is Anthropic's rule for a batch request's custom_id (OpenAI's
+// is looser).
+var customID = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)

@@ -90,24 +90,6 @@ func TestBatchModeResumesPollingAfterKill(t *testing.T) {
 	assertNoKey(t, out.String()+r.stderr, store)
 }
 
-// TestBatchModeRefusesMultiStepStrategies: a clear error, nothing sent.
-func TestBatchModeRefusesMultiStepStrategies(t *testing.T) {
-	fake := fakeprovider.Start(t, fakeprovider.Options{APIKey: testKey})
-	dir := filepath.Join(specDir, "batch-multistep")
-	r := polyglot(t, runOpts{}, args("run", []string{"-var", "store=" + t.TempDir(), "-var", "openai_url=" + fake.URL + "/v1"}, dir)...)
-	if r.code == 0 {
-		t.Fatal("a two-step strategy ran in batch mode")
-	}
-	for _, want := range []string{`strategy "draft-then-polish" has 2 steps`, "single-step strategies only", "batch = false"} {
-		if !strings.Contains(r.stderr, want) {
-			t.Errorf("the error does not say %q:\n%s", want, r.stderr)
-		}
-	}
-	if n := fake.Stats().Requests; n != 0 {
-		t.Errorf("the fake got %d requests", n)
-	}
-}
-
 type batchCounts struct{ api, human int }
 
 func batchSummary(t *testing.T, v []string) batchCounts {

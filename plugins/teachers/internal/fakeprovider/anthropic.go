@@ -239,7 +239,11 @@ func (s *Server) anthropicCreateBatch(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.batches[b.id] = b
 	s.mu.Unlock()
-	s.addBatchCalls(b.all)
+	ids := make([]string, len(q.Requests))
+	for i, rq := range q.Requests {
+		ids[i] = rq.CustomID
+	}
+	s.addBatch(ids)
 	writeJSON(w, 200, s.anthropicBatchJSON(b, false))
 }
 

@@ -121,6 +121,9 @@ type Stats struct {
 	// BatchCalls counts the requests inside accepted batch submissions
 	// (OpenAI batch input lines, Anthropic batch requests).
 	BatchCalls int64
+	// Batches are the custom_ids of each accepted batch submission, in
+	// the order they arrived.
+	Batches [][]string
 }
 
 // Server is a running fake provider.
@@ -203,13 +206,18 @@ func (s *Server) Stats() Stats {
 		out.Faults[k] = v
 	}
 	out.Rejections = append([]string(nil), s.stats.Rejections...)
+	out.Batches = make([][]string, len(s.stats.Batches))
+	for i, ids := range s.stats.Batches {
+		out.Batches[i] = append([]string(nil), ids...)
+	}
 	return out
 }
 
-// addBatchCalls counts the requests of an accepted batch.
-func (s *Server) addBatchCalls(n int) {
+// addBatch counts an accepted batch and its requests' custom_ids.
+func (s *Server) addBatch(ids []string) {
 	s.mu.Lock()
-	s.stats.BatchCalls += int64(n)
+	s.stats.BatchCalls += int64(len(ids))
+	s.stats.Batches = append(s.stats.Batches, ids)
 	s.mu.Unlock()
 }
 

@@ -282,7 +282,7 @@ func (s *Server) openaiCreateBatch(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.batches[b.id] = b
 	s.mu.Unlock()
-	s.addBatchCalls(b.total)
+	s.addBatch(customIDs(data))
 	writeJSON(w, 200, s.openaiBatchJSON(b, "validating"))
 }
 
@@ -380,4 +380,17 @@ func (s *Server) runOpenAIBatch(b *batch) {
 		s.files[b.errorFile] = errs.Bytes()
 	}
 	b.ended = true
+}
+
+// customIDs are the custom_id of each line of a batch input file.
+func customIDs(data []byte) []string {
+	var ids []string
+	for _, line := range bytes.Split(bytes.TrimRight(data, "\n"), []byte("\n")) {
+		var l struct {
+			CustomID string `json:"custom_id"`
+		}
+		_ = json.Unmarshal(line, &l)
+		ids = append(ids, l.CustomID)
+	}
+	return ids
 }

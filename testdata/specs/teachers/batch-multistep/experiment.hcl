@@ -1,8 +1,15 @@
-# Batch mode with a two-step strategy: `polyglot run` must refuse it with a
-# clear error (each step would need the previous step's answers).
+# Batch mode with a two-step strategy (plugins/teachers/e2e/
+# batch_multistep_test.go): "draft" asks for a JSON task and answer, built
+# from the seed; "polish" improves the draft's answer. Both steps call the
+# cell's own teacher, so a batch teacher runs them as a batch per step and
+# chunk. The polish template holds only the draft's answer, never the seed
+# prompt, so a fault directive in a seed reaches only the draft step.
+# batch = false runs the same spec on the streaming path; polish_teacher =
+# "claude" makes the second step call another teacher, which batch mode
+# refuses.
 experiment "batch-multistep" {
   languages         = ["de"]
-  examples_per_cell = 2
+  examples_per_cell = var.examples_per_cell
   store             = var.store
 }
 
@@ -11,34 +18,107 @@ variable "store" {
   default = ".polyglot"
 }
 
+variable "seeds" {
+  type        = string
+  description = "German seed rows (the test writes them)"
+}
+
+variable "examples_per_cell" {
+  type    = number
+  default = 4
+}
+
 variable "openai_url" {
   type    = string
   default = "http://127.0.0.1:9/v1"
 }
 
+variable "anthropic_url" {
+  type    = string
+  default = "http://127.0.0.1:9"
+}
+
+variable "batch" {
+  type    = bool
+  default = true
+}
+
+variable "batch_max_requests" {
+  type    = number
+  default = 10000
+}
+
+variable "concurrency" {
+  type    = number
+  default = 4
+}
+
+variable "reasks" {
+  type    = number
+  default = 0
+}
+
+variable "budget_usd" {
+  type    = number
+  default = 1000
+}
+
+variable "polish_teacher" {
+  type    = string
+  default = "self"
+}
+
 seeds "native" {
-  path = "../data/seeds/*.jsonl"
+  path     = var.seeds
+  language = "de"
 }
 
 teacher "gpt" {
-  plugin = "openai"
-  model  = "gpt-fake-1"
-  batch  = true
+  plugin             = "openai"
+  model              = "gpt-fake-1"
+  batch              = var.batch
+  batch_max_requests = var.batch_max_requests
+  price {
+    input_per_mtok  = 2.5
+    output_per_mtok = 10
+  }
+  limits {
+    concurrency = var.concurrency
+    timeout     = "5s"
+    reasks      = var.reasks
+    budget_usd  = var.budget_usd
+  }
   config {
     base_url = var.openai_url
     api_key  = env("POLYGLOT_E2E_KEY")
   }
 }
 
+# Only a target for polish_teacher; the tests run the gpt cells alone.
+teacher "claude" {
+  plugin = "anthropic"
+  model  = "claude-fake-1"
+  config {
+    base_url = var.anthropic_url
+    api_key  = env("POLYGLOT_E2E_KEY")
+  }
+}
+
 strategy "draft-then-polish" {
   step "draft" {
-    template = "../templates/respond.txt"
+    system     = "../templates/system.txt"
+    template   = "draft.txt"
+    output     = "json"
+    schema     = { prompt = "string", response = "string" }
+    max_tokens = 256
   }
   step "polish" {
-    template = "polish.txt"
+    teacher    = var.polish_teacher
+    template   = "polish.txt"
+    max_tokens = 256
   }
   emit {
-    prompt   = "seed.prompt"
+    prompt   = "steps.draft.prompt"
     response = "steps.polish.text"
   }
 }
