@@ -51,7 +51,9 @@ import (
 // Response cache. Before a chunk is submitted every call is looked up in
 // the response cache under the same key as the streaming path (cacheKey),
 // so batch and streaming runs share answers. A cached answer that parses
-// is committed without being sent and costs nothing; answers that parse
+// is committed without being sent and costs nothing (at a step before the
+// last it moves its request on to the next step, whose call is looked up
+// in turn); answers that parse
 // are put into the cache when a batch returns. Unusable answers are not
 // cached, so a re-ask never finds the answer it replaces.
 //

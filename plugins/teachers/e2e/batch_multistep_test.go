@@ -375,3 +375,41 @@ func TestBatchModeRefusesStepOnOtherTeacher(t *testing.T) {
 		t.Errorf("the fake got %d requests", n)
 	}
 }
+
+// TestBatchMultiStepSharedResponseCache: both steps' answers go into the
+// response cache under the streaming path's keys. A second batch run into
+// another store finds the draft answers, moves each request on to its
+// polish call, finds that too, and submits nothing; a streaming run makes
+// no chat call. Both store the first run's examples, at no cost.
+func TestBatchMultiStepSharedResponseCache(t *testing.T) {
+	fake := fakeprovider.Start(t, fakeprovider.Options{Seed: 31, APIKey: testKey, BatchPolls: 1})
+	seeds := germanSeeds(t, 4, 0, "")
+	cache := filepath.Join(t.TempDir(), "responses.db")
+	o := runOpts{logLevel: "info", env: []string{"POLYGLOT_BATCH_POLL=10ms", "POLYGLOT_CACHE=" + cache}}
+	first := t.TempDir()
+	if r := msRun(t, o, fake, first, seeds); r.code != 0 {
+		t.Fatalf("first run failed:\n%s", tail(r.stderr, 3000))
+	}
+	if n := len(fake.Stats().Batches); n != 2 {
+		t.Fatalf("first run: %d batches, want 2", n)
+	}
+	want := readExamples(t, first)
+	for k, e := range want {
+		e.Cost, e.In, e.Out = 0, 0, 0 // cached answers cost nothing
+		want[k] = e
+	}
+	for _, extra := range [][]string{nil, {"batch=false"}} {
+		store := t.TempDir()
+		r := msRun(t, o, fake, store, seeds, extra...)
+		if r.code != 0 {
+			t.Fatalf("run %v failed:\n%s", extra, tail(r.stderr, 3000))
+		}
+		st := fake.Stats()
+		if len(st.Batches) != 2 || st.ByRoute["openai.chat"] != 0 {
+			t.Errorf("run %v: %d batches in all (want 2), %d chat calls (want 0)", extra, len(st.Batches), st.ByRoute["openai.chat"])
+		}
+		if d := sameExamples(readExamples(t, store), want); d != "" {
+			t.Errorf("run %v from the cache differs from the first run:\n%s", extra, d)
+		}
+	}
+}
