@@ -65,6 +65,28 @@ func (l *loader) validate() {
 				unknown(st.Ranges["teacher"], "teacher", st.Teacher, append([]string{"self"}, teachers...))
 			}
 		}
+		// Every generating teacher runs every strategy; in batch mode a
+		// batch goes to one provider, so each step must call the cell's own
+		// teacher. Said here rather than when the unit starts, when other
+		// cells may already have sent calls.
+		for _, t := range e.Teachers {
+			if !t.Batch || !t.Generate {
+				continue
+			}
+			for _, st := range s.Steps {
+				if st.Teacher == "self" || st.Teacher == "" || st.Teacher == t.Name || !contains(teachers, st.Teacher) {
+					continue
+				}
+				rng := st.Ranges["teacher"]
+				l.diags = append(l.diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  fmt.Sprintf("Step %q cannot run in teacher %q's batches", st.Name, t.Name),
+					Detail: fmt.Sprintf("Teacher %q has batch = true (%s), so its cells run strategy %q in batch mode, where every step must call the cell's own teacher (a batch goes to one provider), but step %q of strategy %q calls teacher %q. Set teacher = \"self\" on step %q, or batch = false on teacher %q, or run this strategy in an experiment without batch teachers.",
+						t.Name, t.Ranges["batch"], s.Name, st.Name, s.Name, st.Teacher, st.Name, t.Name),
+					Subject: rng.Ptr(),
+				})
+			}
+		}
 	}
 	if r := l.scoreReader; r != nil {
 		for i, m := range e.Score.Metrics {

@@ -358,15 +358,16 @@ func TestBatchMultiStepReasksBeforeNextStep(t *testing.T) {
 }
 
 // TestBatchModeRefusesStepOnOtherTeacher: a step that calls another
-// teacher cannot go into the cell's batch: a clear error naming the step
-// and teacher and what to change, and nothing is sent.
+// teacher cannot go into the cell's batch: a clear error when the spec is
+// loaded, at the step's teacher attribute, naming the step and teacher
+// and what to change, and nothing is sent.
 func TestBatchModeRefusesStepOnOtherTeacher(t *testing.T) {
 	fake := fakeprovider.Start(t, fakeprovider.Options{APIKey: testKey})
 	r := msRun(t, runOpts{}, fake, t.TempDir(), germanSeeds(t, 2, 0, ""), "examples_per_cell=2", "polish_teacher=claude")
 	if r.code == 0 {
 		t.Fatal("a step on another teacher ran in batch mode")
 	}
-	for _, want := range []string{`step "polish" of strategy "draft-then-polish" calls teacher "claude"`, `teacher = "self"`, `batch = false on teacher "gpt"`} {
+	for _, want := range []string{`experiment.hcl:`, `step "polish" of strategy "draft-then-polish" calls teacher "claude"`, `teacher = "self"`, `batch = false on teacher "gpt"`} {
 		if !strings.Contains(r.stderr, want) {
 			t.Errorf("the error does not say %q:\n%s", want, tail(r.stderr, 2000))
 		}
