@@ -107,7 +107,7 @@ var attrDocs = map[string]attrDoc{
 	"teacher.family":             {doc: "model family (`gemma`, `llama`, `qwen`, `aya`, `command`, `gpt`, ...), used for sampling defaults and teacher-student family matching", def: "none"},
 	"teacher.parameters":         {doc: "parameter count, for the scale analysis", def: "unknown"},
 	"teacher.benchmark_strength": {doc: "the teacher's own benchmark score, for the analysis of whether strength predicts effectiveness", def: "unknown"},
-	"teacher.batch":              {doc: "use the provider's batch API (cheaper, slower) when the plugin supports one"},
+	"teacher.batch":              {doc: "use the provider's batch API (cheaper, slower) when the plugin supports one; resumes polling after a restart; each step of every strategy must call this teacher (`self`)"},
 	"teacher.batch_max_requests": {doc: "with `batch = true`, the most calls in one provider batch; a larger unit is sent as several batches (also split at about 100 MB of request text)"},
 	"teacher.context_tokens":     {doc: "the model's context window in tokens; seed prompts too long to fit with max_tokens of answer are skipped", def: "no limit"},
 	"teacher.generate":           {doc: "false for a teacher that only serves other blocks (an LM judge, the translation model of a two-step strategy): it generates no cells and is not ranked"},
