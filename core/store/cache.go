@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Cache is a response cache: request hash -> response bytes (JSON).
@@ -292,7 +293,7 @@ func OpenCache(path string) (*CacheFile, error) {
 		return nil, fmt.Errorf("%w: this cache was written by a newer polyglot (schema %d > %d); upgrade polyglot (%s)", ErrNewerSchema, ver, len(cacheMigrations), abs)
 	}
 	var mode string
-	if err := db.QueryRow("PRAGMA journal_mode=WAL").Scan(&mode); err != nil {
+	if err := enableWAL(db, &mode); err != nil {
 		db.Close()
 		return nil, c.wrap("enable WAL", err)
 	}
@@ -379,4 +380,19 @@ func (s *Store) ArtifactPath(sha string) string {
 		return filepath.Join(s.dir, "artifacts", sha)
 	}
 	return filepath.Join(s.dir, "artifacts", sha[:2], sha[2:])
+}
+
+// enableWAL switches a cache file to WAL mode (a no-op once it is). The
+// switch needs the file to itself, and SQLite answers "busy" at once rather
+// than wait when another process is switching it too (two runs creating
+// the shared cache together): try again for a few seconds.
+func enableWAL(db *sql.DB, mode *string) error {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		err := db.QueryRow("PRAGMA journal_mode=WAL").Scan(mode)
+		if err == nil || !strings.Contains(err.Error(), "SQLITE_BUSY") || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
