@@ -199,7 +199,6 @@ func (s *Server) anthropicCreateBatch(w http.ResponseWriter, r *http.Request) {
 		s.badShape(w, d, "requests: at least one request is required")
 		return
 	}
-	b := &batch{id: s.newID("msgbatch_"), created: time.Now().Unix()}
 	seen := map[string]bool{}
 	for i, rq := range q.Requests {
 		if !customIDRE.MatchString(rq.CustomID) {
@@ -211,6 +210,14 @@ func (s *Server) anthropicCreateBatch(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		seen[rq.CustomID] = true
+	}
+	// Held before any answer is made, so a dropped batch leaves no trace
+	// in the fault counts.
+	if s.holdSubmission(r) {
+		return
+	}
+	b := &batch{id: s.newID("msgbatch_"), created: time.Now().Unix()}
+	for _, rq := range q.Requests {
 		p := rq.Params
 		c, err := anthropicChat(&p)
 		var line []byte

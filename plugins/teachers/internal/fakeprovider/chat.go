@@ -77,3 +77,22 @@ func (s *Server) batchAnswer(c *chat, f Fault) answer {
 	}
 	return a
 }
+
+// holdSubmission is called by a batch creation handler once the
+// submission is known to be well-formed, before it is accepted. For the
+// Options.HoldBatch-th submission it waits until the client gives up or
+// the server closes and returns true: the handler then returns without
+// accepting the batch or answering.
+func (s *Server) holdSubmission(r *http.Request) bool {
+	if s.opts.HoldBatch <= 0 || s.submits.Add(1) != int64(s.opts.HoldBatch) {
+		return false
+	}
+	s.mu.Lock()
+	s.stats.HeldBatches++
+	s.mu.Unlock()
+	select {
+	case <-r.Context().Done():
+	case <-s.quit:
+	}
+	return true
+}

@@ -98,6 +98,13 @@ type Options struct {
 	// BatchPolls is how many status requests a batch answers "in progress"
 	// before it ends (default 1).
 	BatchPolls int
+	// HoldBatch, when > 0, holds the HoldBatch-th well-formed batch
+	// submission (counting from 1) unanswered until its client goes away
+	// or the server closes, and then drops it: it is never accepted. A test
+	// kills the client while Stats.HeldBatches says the submission is held,
+	// so the client dies having decided a batch it never submitted. Later
+	// submissions are accepted as usual.
+	HoldBatch int
 	// Record keeps every request (path, headers, body) for Requests.
 	Record bool
 }
@@ -124,6 +131,8 @@ type Stats struct {
 	// Batches are the custom_ids of each accepted batch submission, in
 	// the order they arrived.
 	Batches [][]string
+	// HeldBatches counts submissions held by Options.HoldBatch (at most 1).
+	HeldBatches int64
 }
 
 // Server is a running fake provider.
@@ -137,6 +146,8 @@ type Server struct {
 	quit chan struct{}
 	seq  atomic.Int64
 	ids  atomic.Int64
+	// submits numbers well-formed batch submissions, for HoldBatch.
+	submits atomic.Int64
 
 	batchMu sync.Mutex // serialises batch completion
 	mu      sync.Mutex

@@ -278,6 +278,9 @@ func (s *Server) openaiCreateBatch(w http.ResponseWriter, r *http.Request) {
 		s.badShape(w, d, "input_file_id %q does not exist", q.InputFileID)
 		return
 	}
+	if s.holdSubmission(r) {
+		return
+	}
 	b := &batch{id: s.newID("batch_"), created: time.Now().Unix(), endpoint: q.Endpoint, inputFile: q.InputFileID, total: bytes.Count(bytes.TrimRight(data, "\n"), []byte("\n")) + 1}
 	s.mu.Lock()
 	s.batches[b.id] = b

@@ -4,9 +4,11 @@
 # cell's own teacher, so a batch teacher runs them as a batch per step and
 # chunk. The polish template holds only the draft's answer, never the seed
 # prompt, so a fault directive in a seed reaches only the draft step.
-# batch = false runs the same spec on the streaming path; polish_teacher =
-# "claude" makes the second step call another teacher, which batch mode
-# refuses.
+# provider chooses the batch teacher's plugin, model and url ("openai":
+# the fake's OpenAI Batch endpoint, "anthropic": its Message Batches
+# endpoint), so one spec serves the tests of both. batch = false runs the
+# same spec on the streaming path; polish_teacher = "claude" makes the
+# second step call another teacher, which batch mode refuses.
 experiment "batch-multistep" {
   languages         = ["de"]
   examples_per_cell = var.examples_per_cell
@@ -36,6 +38,12 @@ variable "openai_url" {
 variable "anthropic_url" {
   type    = string
   default = "http://127.0.0.1:9"
+}
+
+variable "provider" {
+  type        = string
+  default     = "openai"
+  description = "plugin of teacher \"batcher\": openai or anthropic"
 }
 
 variable "batch" {
@@ -73,9 +81,9 @@ seeds "native" {
   language = "de"
 }
 
-teacher "gpt" {
-  plugin             = "openai"
-  model              = "gpt-fake-1"
+teacher "batcher" {
+  plugin             = var.provider
+  model              = var.provider == "anthropic" ? "claude-fake-1" : "gpt-fake-1"
   batch              = var.batch
   batch_max_requests = var.batch_max_requests
   price {
@@ -89,12 +97,12 @@ teacher "gpt" {
     budget_usd  = var.budget_usd
   }
   config {
-    base_url = var.openai_url
+    base_url = var.provider == "anthropic" ? var.anthropic_url : var.openai_url
     api_key  = env("POLYGLOT_E2E_KEY")
   }
 }
 
-# Only a target for polish_teacher; the tests run the gpt cells alone.
+# Only a target for polish_teacher; the tests run the batcher cells alone.
 teacher "claude" {
   plugin = "anthropic"
   model  = "claude-fake-1"
