@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -159,7 +160,8 @@ func cachePut(db *sql.DB, wrap func(string, error) error, hash string, v []byte)
 	if hash == "" {
 		return errors.New("cache put: empty hash")
 	}
-	return cachePutMany(db, wrap, []CacheEntry{{Hash: hash, Value: v}})
+	_, err := cachePutMany(db, wrap, []CacheEntry{{Hash: hash, Value: v}})
+	return err
 }
 
 // CacheEntry is one response for CachePutMany.
@@ -171,7 +173,7 @@ type CacheEntry struct {
 // cachePutMany writes entries in one transaction: one commit for many
 // answers instead of one each, and cachePutRows rows per statement (the
 // driver's cost per statement was most of a row's).
-func cachePutMany(db *sql.DB, wrap func(string, error) error, entries []CacheEntry) error {
+func cachePutMany(db *sql.DB, wrap func(string, error) error, entries []CacheEntry) (ids idRange, err error) {
 	rows := make([]any, 0, 4*min(len(entries), cachePutRows))
 	now := nowMS()
 	var stmts []*sql.Stmt // by rows, prepared before the transaction: the store's writer has a single connection, which the transaction takes
@@ -195,29 +197,39 @@ func cachePutMany(db *sql.DB, wrap func(string, error) error, entries []CacheEnt
 		runs = append(runs, run{rows})
 	}
 	if len(runs) == 0 {
-		return nil
+		return ids, nil
 	}
 	for _, r := range runs {
 		st, err := prepared(db, cachePutSQL(len(r.args)/4))
 		if err != nil {
-			return wrap("cache put", err)
+			return ids, wrap("cache put", err)
 		}
 		stmts = append(stmts, st)
 	}
 	tx, err := db.Begin()
 	if err != nil {
-		return wrap("cache put", err)
+		return ids, wrap("cache put", err)
 	}
+	var n, last int64
 	for i, r := range runs {
 		st := tx.Stmt(stmts[i])
-		_, err := st.Exec(r.args...)
+		res, err := st.Exec(r.args...)
 		st.Close()
+		if err == nil {
+			last, err = res.LastInsertId()
+		}
 		if err != nil {
 			tx.Rollback()
-			return wrap("cache put", err)
+			return ids, wrap("cache put", err)
 		}
+		n += int64(len(r.args) / 4)
 	}
-	return wrap("cache put", tx.Commit())
+	if err := tx.Commit(); err != nil {
+		return ids, wrap("cache put", err)
+	}
+	// The transaction held the write lock from its first insert, so its
+	// rows took consecutive ids.
+	return idRange{last - n + 1, last}, nil
 }
 
 // cachePutRows answers go into one INSERT.
@@ -233,12 +245,24 @@ func (s *Store) CachePutMany(entries []CacheEntry) error {
 	if err := s.writable(); err != nil {
 		return err
 	}
-	return cachePutMany(s.wdb, s.wrap, entries)
+	_, err := cachePutMany(s.wdb, s.wrap, entries)
+	return err
 }
 
 // CachePutMany stores many responses in one transaction.
 func (c *CacheFile) CachePutMany(entries []CacheEntry) error {
-	return cachePutMany(c.db, c.wrap, entries)
+	ids, err := cachePutMany(c.db, c.wrap, entries)
+	if err != nil {
+		return err
+	}
+	hashes := make([]string, 0, len(entries))
+	for _, e := range entries {
+		if e.Hash != "" {
+			hashes = append(hashes, e.Hash)
+		}
+	}
+	c.filter.added(hashes, ids)
+	return nil
 }
 
 // CacheGetMany returns the cached responses of the hashes found.
@@ -261,8 +285,11 @@ func (s *Store) CachePut(hash string, v []byte) error {
 // experiments (and processes) at once: no exclusive lock, WAL and a busy
 // timeout let them take turns.
 type CacheFile struct {
-	path string
-	db   *sql.DB
+	path   string
+	db     *sql.DB
+	filter keyFilter
+	// sqlLookups counts the hashes CacheGetMany sent to SQLite (tests).
+	sqlLookups atomic.Int64
 }
 
 // cacheMigrations is the cache file's own schema history.
@@ -313,15 +340,31 @@ func (c *CacheFile) wrap(what string, err error) error {
 }
 
 // CacheGet returns the cached response for a request hash.
-func (c *CacheFile) CacheGet(hash string) ([]byte, bool, error) { return cacheGet(c.db, c.wrap, hash) }
+func (c *CacheFile) CacheGet(hash string) ([]byte, bool, error) {
+	if !c.filter.mayHold(c.db, []string{hash})[0] {
+		return nil, false, nil
+	}
+	return cacheGet(c.db, c.wrap, hash)
+}
 
-// CacheGetMany returns the cached responses of the hashes found.
+// CacheGetMany returns the cached responses of the hashes found. Hashes
+// the file cannot hold (see keyFilter) are not looked up.
 func (c *CacheFile) CacheGetMany(hashes []string) (map[string][]byte, error) {
-	return cacheGetMany(c.db, c.wrap, hashes)
+	maybe := c.filter.mayHold(c.db, hashes)
+	ask := hashes[:0:0]
+	for i, h := range hashes {
+		if maybe[i] {
+			ask = append(ask, h)
+		}
+	}
+	c.sqlLookups.Add(int64(len(ask)))
+	return cacheGetMany(c.db, c.wrap, ask)
 }
 
 // CachePut stores a response under a request hash.
-func (c *CacheFile) CachePut(hash string, v []byte) error { return cachePut(c.db, c.wrap, hash, v) }
+func (c *CacheFile) CachePut(hash string, v []byte) error {
+	return c.CachePutMany([]CacheEntry{{Hash: hash, Value: v}})
+}
 
 // Close closes the cache file.
 func (c *CacheFile) Close() error { return c.db.Close() }
