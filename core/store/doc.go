@@ -26,6 +26,13 @@
 // journals in memory; and a background goroutine that runs PASSIVE WAL
 // checkpoints on the second core while the writer keeps inserting.
 //
+// Response cache (Cache; CacheFile is one file shared by a user's
+// experiments and processes): answers are appended in arrival order and
+// indexed by the first 60 bits of the request hash only, since a
+// random-key index rewrote about a page per answer at every commit; an
+// in-memory Bloom filter of those keys answers most lookups, which miss in
+// a generation run, without a query (see responsesTable and keyFilter).
+//
 // The pure-Go driver modernc.org/sqlite is used so that polyglot stays a
 // single static binary without cgo.
 package store
