@@ -95,6 +95,22 @@ func killedBy(t *testing.T, dir, key, wrapper string) {
 	}
 }
 
+// crashAt makes a Submit of j die at the crash point ("before-sbatch",
+// "after-sbatch"), as a polyglot process killed there would.
+func crashAt(t *testing.T, j executor.Job, point string) {
+	t.Helper()
+	e := newExec()
+	e.crash = func(p string) error {
+		if p == point {
+			return errCrash
+		}
+		return nil
+	}
+	if _, err := e.Submit(context.Background(), j); !errors.Is(err, errCrash) {
+		t.Fatalf("first Submit: %v, want the simulated crash at %s", err, point)
+	}
+}
+
 // A polyglot process that dies between sbatch and recording the job id must not make the
 // next Submit start the job a second time; one that dies before sbatch must not keep the
 // job from being started once.
@@ -109,42 +125,15 @@ func TestSubmitAfterCrash(t *testing.T) {
 		finishFirst bool
 	}{
 		{"crash right after sbatch, job running", func(t *testing.T, j executor.Job) bool {
-			e := newExec()
-			e.crash = func(p string) error {
-				if p == "after-sbatch" {
-					return errCrash
-				}
-				return nil
-			}
-			if _, err := e.Submit(context.Background(), j); !errors.Is(err, errCrash) {
-				t.Fatalf("first Submit: %v, want the simulated crash", err)
-			}
+			crashAt(t, j, "after-sbatch")
 			return true
 		}, false},
 		{"crash right after sbatch, job ended before restart", func(t *testing.T, j executor.Job) bool {
-			e := newExec()
-			e.crash = func(p string) error {
-				if p == "after-sbatch" {
-					return errCrash
-				}
-				return nil
-			}
-			if _, err := e.Submit(context.Background(), j); !errors.Is(err, errCrash) {
-				t.Fatalf("first Submit: %v, want the simulated crash", err)
-			}
+			crashAt(t, j, "after-sbatch")
 			return true
 		}, true},
 		{"crash before sbatch", func(t *testing.T, j executor.Job) bool {
-			e := newExec()
-			e.crash = func(p string) error {
-				if p == "before-sbatch" {
-					return errCrash
-				}
-				return nil
-			}
-			if _, err := e.Submit(context.Background(), j); !errors.Is(err, errCrash) {
-				t.Fatalf("first Submit: %v, want the simulated crash", err)
-			}
+			crashAt(t, j, "before-sbatch")
 			return false
 		}, false},
 		{"SIGKILL after sbatch returned", func(t *testing.T, j executor.Job) bool {
