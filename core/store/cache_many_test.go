@@ -84,8 +84,9 @@ func TestCacheGetMany(t *testing.T) {
 func TestCacheMigratesToResponses(t *testing.T) {
 	hexA := strings.Repeat("ab", 32)
 	hexB := strings.Repeat("0f", 32)
-	legacy := func(db *sql.DB) {
+	legacy := func(db *sql.DB) { // fills and closes db
 		t.Helper()
+		defer db.Close()
 		for _, row := range [][2]string{{hexA, "answer A"}, {hexB, "answer B"}, {"not-a-request-hash", "dropped"}} {
 			if _, err := db.Exec(`INSERT INTO cache (hash, value, created) VALUES (?,?,1)`, row[0], []byte(row[1])); err != nil {
 				t.Fatal(err)
@@ -111,15 +112,7 @@ func TestCacheMigratesToResponses(t *testing.T) {
 
 	t.Run("file", func(t *testing.T) {
 		p := filepath.Join(t.TempDir(), "c.db")
-		db, err := sql.Open("sqlite", p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := migrateList(db, 0, cacheMigrations[:1]); err != nil {
-			t.Fatal(err)
-		}
-		legacy(db)
-		db.Close()
+		legacy(schemaAt(t, p, cacheMigrations[:1]))
 		c, err := OpenCache(p)
 		if err != nil {
 			t.Fatal(err)
@@ -129,15 +122,7 @@ func TestCacheMigratesToResponses(t *testing.T) {
 	})
 	t.Run("store", func(t *testing.T) {
 		dir := t.TempDir()
-		db, err := sql.Open("sqlite", filepath.Join(dir, "polyglot.db"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := migrateList(db, 0, migrations[:2]); err != nil {
-			t.Fatal(err)
-		}
-		legacy(db)
-		db.Close()
+		legacy(schemaAt(t, filepath.Join(dir, DBName), migrations[:2]))
 		st, err := Open(dir)
 		if err != nil {
 			t.Fatal(err)
@@ -182,13 +167,7 @@ func TestCacheKeepsHashesWithTheSameK(t *testing.T) {
 // answers are moved once.
 func TestCacheUpgradeRace(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "c.db")
-	db, err := sql.Open("sqlite", p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := migrateList(db, 0, cacheMigrations[:1]); err != nil {
-		t.Fatal(err)
-	}
+	db := schemaAt(t, p, cacheMigrations[:1])
 	const n = 2000
 	tx, err := db.Begin()
 	if err != nil {
@@ -231,4 +210,18 @@ func TestCacheUpgradeRace(t *testing.T) {
 	if err := c.db.QueryRow(`SELECT count(*) FROM responses`).Scan(&rows); err != nil || rows != n {
 		t.Errorf("%d answers after the upgrade, want %d (%v)", rows, n, err)
 	}
+}
+
+// schemaAt creates a database at path with the schema an older polyglot
+// left: the migrations in list.
+func schemaAt(t *testing.T, path string, list []string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := migrateList(db, 0, list); err != nil {
+		t.Fatal(err)
+	}
+	return db
 }
