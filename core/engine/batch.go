@@ -335,32 +335,16 @@ func (g *generator) runBatchUnit(ctx context.Context, u *plan.Unit) (any, error)
 	if err != nil {
 		return nil, &fatalError{err}
 	}
-	rows, err := g.seedRows()
-	if err != nil {
-		return nil, &fatalError{err}
-	}
-	lang, err := strategy.ResolveLanguage(u.Language)
+	in, err := g.unitInput(u, st)
 	if err != nil {
 		return nil, err
-	}
-	rows, skipped := g.fitContext(u.Teacher, rows)
-	if skipped > 0 {
-		g.r.log.Info().Str("unit", u.Label).Int("skipped", skipped).Msg("seed prompts too long for the teacher's context window were skipped")
-	}
-	exp := strategy.NewExpander(st, rows, u.Language, u.N, u.Seed)
-	if exp.Len() == 0 {
-		return nil, fmt.Errorf("strategy %q has no seed rows for language %q (check its input block and the seeds' language and strategies columns)", st.Name, u.Language)
 	}
 	open, client, err := g.batchClient(ctx, u.Teacher, ts)
 	if err != nil {
 		return nil, err
 	}
-	done, err := g.r.Store.DoneRequests(u.Key)
-	if err != nil {
-		return nil, err
-	}
-	b := &batchRun{g: g, u: u, ts: ts, st: st, lang: lang, sampling: resolveSampling(ts),
-		open: open, client: client, interval: interval, byteCap: byteCap, done: done}
+	b := &batchRun{g: g, u: u, ts: ts, st: st, lang: in.lang, sampling: resolveSampling(ts),
+		open: open, client: client, interval: interval, byteCap: byteCap, done: in.done}
 	if comp := g.r.P.Bound.Teachers[u.Teacher]; g.cache != nil && comp != nil && comp.Plugin != ControlPlugin {
 		b.keyConn = &teacherConn{name: u.Teacher, comp: comp, spec: ts}
 	}
@@ -370,10 +354,10 @@ func (g *generator) runBatchUnit(ctx context.Context, u *plan.Unit) (any, error)
 	if g.budget != nil {
 		b.budgets = append(b.budgets, g.budget)
 	}
-	if err := b.run(ctx, exp); err != nil {
+	if err := b.run(ctx, in.reqs); err != nil {
 		return nil, err
 	}
-	return b.finish(strategy.NewExpander(st, rows, u.Language, u.N, u.Seed), skipped)
+	return b.finish(strategy.NewExpander(st, in.rows, u.Language, u.N, u.Seed), in.skipped)
 }
 
 // run resumes the unit's stored chunks, then submits new chunks for the

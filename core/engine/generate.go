@@ -88,21 +88,11 @@ func (g *generator) putLoop() {
 		if g.cache == nil {
 			continue
 		}
-		batch := []store.CacheEntry{{Hash: p.hash, Value: p.blob}}
-		timer := time.NewTimer(cachePutDelay)
-	fill:
-		for len(batch) < cachePutBatch {
-			select {
-			case q, ok := <-g.cachePuts:
-				if !ok {
-					break fill
-				}
-				batch = append(batch, store.CacheEntry{Hash: q.hash, Value: q.blob})
-			case <-timer.C:
-				break fill
-			}
+		group := gather(g.cachePuts, []cachePut{p}, cachePutBatch, cachePutDelay, func(int) bool { return true })
+		batch := make([]store.CacheEntry, len(group))
+		for i, q := range group {
+			batch[i] = store.CacheEntry{Hash: q.hash, Value: q.blob}
 		}
-		timer.Stop()
 		if err := g.cache.CachePutMany(batch); err != nil {
 			g.r.log.Debug().Err(err).Msg("response cache write failed (the store still has the result)")
 		}
@@ -120,47 +110,56 @@ const (
 	cachePutBatch = 4096
 )
 
+// gather adds to group what ch holds already and then, while more(len)
+// says others are on their way, what arrives within wait, up to max items
+// in all: the loops below pay about as much for a group as for one item.
+// It stops early when ch is closed.
+func gather[T any](ch <-chan T, group []T, max int, wait time.Duration, more func(n int) bool) []T {
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	for len(group) < max {
+		select {
+		case v, ok := <-ch:
+			if !ok {
+				return group
+			}
+			group = append(group, v)
+			continue
+		default:
+		}
+		if !more(len(group)) {
+			return group
+		}
+		if timer == nil {
+			timer = time.NewTimer(wait)
+		}
+		select {
+		case v, ok := <-ch:
+			if !ok {
+				return group
+			}
+			group = append(group, v)
+		case <-timer.C:
+			return group
+		}
+	}
+	return group
+}
+
 // lookupLoop answers the cache lookups waiting with one query: a lookup
 // each cost mostly the start of a read transaction.
 func (g *generator) lookupLoop(many cacheGetMany) {
 	defer g.cacheWG.Done()
 	for first := range g.cacheGets {
-		group := []cacheGet{first}
-		var timer *time.Timer
-	drain:
-		for len(group) < 256 {
-			select {
-			case q, ok := <-g.cacheGets:
-				if !ok {
-					break drain
-				}
-				group = append(group, q)
-				continue
-			default:
-			}
-			// While many requests are in flight, more lookups are on
-			// their way: wait a little for them. A query per lookup or
-			// two cost three times as much per lookup as a group of
-			// dozens; a request alone is never held.
-			if int64(len(group))*2 >= g.inflight.Load() {
-				break
-			}
-			if timer == nil {
-				timer = time.NewTimer(lookupWait)
-			}
-			select {
-			case q, ok := <-g.cacheGets:
-				if !ok {
-					break drain
-				}
-				group = append(group, q)
-			case <-timer.C:
-				break drain
-			}
-		}
-		if timer != nil {
-			timer.Stop()
-		}
+		// While many requests are in flight, more lookups are on their
+		// way: wait a little for them. A query per lookup or two cost three
+		// times as much per lookup as a group of dozens; a request alone is
+		// never held.
+		group := gather(g.cacheGets, []cacheGet{first}, 256, lookupWait, func(n int) bool { return int64(n)*2 < g.inflight.Load() })
 		hashes := make([]string, len(group))
 		for i, q := range group {
 			hashes[i] = q.hash
@@ -360,38 +359,7 @@ func cacheable(c *teacherConn) bool { return c.comp.Plugin != ControlPlugin }
 func (g *generator) commitLoop() {
 	defer g.wg.Done()
 	for first := range g.commits {
-		group := []commitReq{first}
-		var timer *time.Timer
-	collect:
-		for len(group) < 4096 {
-			select {
-			case c, ok := <-g.commits:
-				if !ok {
-					break collect
-				}
-				group = append(group, c)
-				continue
-			default:
-			}
-			if int64(len(group)) >= g.inflight.Load() {
-				break
-			}
-			if timer == nil {
-				timer = time.NewTimer(commitWait)
-			}
-			select {
-			case c, ok := <-g.commits:
-				if !ok {
-					break collect
-				}
-				group = append(group, c)
-			case <-timer.C:
-				break collect
-			}
-		}
-		if timer != nil {
-			timer.Stop()
-		}
+		group := gather(g.commits, []commitReq{first}, 4096, commitWait, func(n int) bool { return int64(n) < g.inflight.Load() })
 		var err error
 		for _, c := range group {
 			if c.ex != nil {
@@ -564,19 +532,7 @@ func (c *teacherConn) recvLoop(g *generator) {
 func (c *teacherConn) sendLoop() {
 	batch := make([]*sdk.Call, 0, 256)
 	for call := range c.outbox {
-		batch = append(batch[:0], call)
-	drain:
-		for len(batch) < cap(batch) {
-			select {
-			case more, ok := <-c.outbox:
-				if !ok {
-					break drain
-				}
-				batch = append(batch, more)
-			default:
-				break drain
-			}
-		}
+		batch = gather(c.outbox, append(batch[:0], call), cap(batch), 0, func(int) bool { return false })
 		if err := c.stream.Send(batch); err != nil {
 			c.mu.Lock()
 			for _, call := range batch {
@@ -794,28 +750,11 @@ func (g *generator) runUnit(ctx context.Context, u *plan.Unit) (any, error) {
 	if st == nil {
 		return nil, fmt.Errorf("strategy %q not in the spec", u.Strategy)
 	}
-	rows, err := g.seedRows()
-	if err != nil {
-		return nil, &fatalError{err}
-	}
-	lang, err := strategy.ResolveLanguage(u.Language)
+	in, err := g.unitInput(u, st)
 	if err != nil {
 		return nil, err
 	}
-	rows, skipped := g.fitContext(u.Teacher, rows)
-	if skipped > 0 {
-		g.r.log.Info().Str("unit", u.Label).Int("skipped", skipped).Msg("seed prompts too long for the teacher's context window were skipped")
-	}
-	// Requests are made as they are sent, not up front: a unit of a
-	// million requests would otherwise hold them all.
-	reqs := strategy.NewExpander(st, rows, u.Language, u.N, u.Seed)
-	if reqs.Len() == 0 {
-		return nil, fmt.Errorf("strategy %q has no seed rows for language %q (check its input block and the seeds' language and strategies columns)", st.Name, u.Language)
-	}
-	done, err := g.r.Store.DoneRequests(u.Key)
-	if err != nil {
-		return nil, err
-	}
+	reqs, lang, done, skipped := in.reqs, in.lang, in.done, in.skipped
 	own, err := g.conn(ctx, u.Teacher)
 	if err != nil {
 		return nil, err
@@ -917,6 +856,42 @@ func (g *generator) runUnit(ctx context.Context, u *plan.Unit) (any, error) {
 		return nil, fmt.Errorf("%d of %d requests failed temporarily (see `polyglot status`); run again to retry them", missing, reqs.Len())
 	}
 	return map[string]int{"requests": reqs.Len(), "new_examples": produced, "new_failures": failed, "skipped_long_seeds": skipped}, nil
+}
+
+// unitInput is what running a unit's requests starts from, in streaming
+// and batch mode alike.
+type unitInput struct {
+	rows    []strategy.Row // the seed rows that fit the teacher's context
+	skipped int            // rows that did not
+	lang    strategy.Language
+	// reqs makes the requests as they are sent, not up front: a unit of a
+	// million requests would otherwise hold them all.
+	reqs *strategy.Expander
+	done map[string]bool // request keys with a final outcome in the store
+}
+
+func (g *generator) unitInput(u *plan.Unit, st *spec.Strategy) (*unitInput, error) {
+	rows, err := g.seedRows()
+	if err != nil {
+		return nil, &fatalError{err}
+	}
+	lang, err := strategy.ResolveLanguage(u.Language)
+	if err != nil {
+		return nil, err
+	}
+	rows, skipped := g.fitContext(u.Teacher, rows)
+	if skipped > 0 {
+		g.r.log.Info().Str("unit", u.Label).Int("skipped", skipped).Msg("seed prompts too long for the teacher's context window were skipped")
+	}
+	reqs := strategy.NewExpander(st, rows, u.Language, u.N, u.Seed)
+	if reqs.Len() == 0 {
+		return nil, fmt.Errorf("strategy %q has no seed rows for language %q (check its input block and the seeds' language and strategies columns)", st.Name, u.Language)
+	}
+	done, err := g.r.Store.DoneRequests(u.Key)
+	if err != nil {
+		return nil, err
+	}
+	return &unitInput{rows: rows, skipped: skipped, lang: lang, reqs: reqs, done: done}, nil
 }
 
 // fitContext drops seed rows whose prompt cannot fit the teacher's context

@@ -3,6 +3,7 @@ package engine
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/polyglot-teachers/polyglot/core/spec"
 	"github.com/polyglot-teachers/polyglot/core/strategy"
@@ -36,5 +37,51 @@ func TestFitContextSkipsLongSeeds(t *testing.T) {
 	}
 	if kept, skipped := g.fitContext("big", rows); skipped != 0 || len(kept) != 2 {
 		t.Fatalf("a teacher without a window keeps everything: %v %d", kept, skipped)
+	}
+}
+
+func TestGather(t *testing.T) {
+	ready := func(n int, closed bool) chan int {
+		ch := make(chan int, 16)
+		for i := range n {
+			ch <- i + 1
+		}
+		if closed {
+			close(ch)
+		}
+		return ch
+	}
+	never := func(int) bool { return false }
+	always := func(int) bool { return true }
+	for _, tc := range []struct {
+		name string
+		ch   chan int
+		max  int
+		more func(int) bool
+		late int // sent after 5 ms
+		want int
+	}{
+		{"takes what is ready, waits for nothing", ready(3, false), 10, never, 1, 4},
+		{"stops at max", ready(8, false), 5, always, 0, 5},
+		{"stops when closed", ready(2, true), 10, always, 0, 3},
+		{"waits while more are on their way", ready(1, false), 10, always, 1, 3},
+		{"gives up after wait", ready(0, false), 10, always, 0, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.late > 0 {
+				go func() {
+					time.Sleep(5 * time.Millisecond)
+					tc.ch <- 99
+				}()
+			}
+			start := time.Now()
+			got := gather(tc.ch, []int{0}, tc.max, 200*time.Millisecond, tc.more)
+			if len(got) != tc.want {
+				t.Errorf("gathered %v, want %d items", got, tc.want)
+			}
+			if d := time.Since(start); tc.name == "gives up after wait" && d < 200*time.Millisecond {
+				t.Errorf("returned after %s, before the wait", d)
+			}
+		})
 	}
 }
