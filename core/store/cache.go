@@ -174,46 +174,41 @@ type CacheEntry struct {
 // answers instead of one each, and cachePutRows rows per statement (the
 // driver's cost per statement was most of a row's).
 func cachePutMany(db *sql.DB, wrap func(string, error) error, entries []CacheEntry) (ids idRange, err error) {
-	rows := make([]any, 0, 4*min(len(entries), cachePutRows))
+	const cols = 4
 	now := nowMS()
-	var stmts []*sql.Stmt // by rows, prepared before the transaction: the store's writer has a single connection, which the transaction takes
-	type run struct{ args []any }
-	var runs []run
+	var runs [][]any // the arguments of each INSERT, cachePutRows rows at most
 	for _, e := range entries {
 		if e.Hash == "" {
 			continue
+		}
+		if len(runs) == 0 || len(runs[len(runs)-1]) == cols*cachePutRows {
+			runs = append(runs, make([]any, 0, cols*min(len(entries), cachePutRows)))
 		}
 		v := e.Value
 		if v == nil {
 			v = []byte{}
 		}
-		rows = append(rows, cacheK(e.Hash), e.Hash, v, now)
-		if len(rows) == 4*cachePutRows {
-			runs = append(runs, run{rows})
-			rows = make([]any, 0, 4*cachePutRows)
-		}
-	}
-	if len(rows) > 0 {
-		runs = append(runs, run{rows})
+		runs[len(runs)-1] = append(runs[len(runs)-1], cacheK(e.Hash), e.Hash, v, now)
 	}
 	if len(runs) == 0 {
 		return ids, nil
 	}
-	for _, r := range runs {
-		st, err := prepared(db, cachePutSQL(len(r.args)/4))
-		if err != nil {
+	// Prepared before the transaction: the store's writer has a single
+	// connection, which the transaction takes.
+	stmts := make([]*sql.Stmt, len(runs))
+	for i, args := range runs {
+		if stmts[i], err = prepared(db, cachePutSQL(len(args)/cols)); err != nil {
 			return ids, wrap("cache put", err)
 		}
-		stmts = append(stmts, st)
 	}
 	tx, err := db.Begin()
 	if err != nil {
 		return ids, wrap("cache put", err)
 	}
 	var n, last int64
-	for i, r := range runs {
+	for i, args := range runs {
 		st := tx.Stmt(stmts[i])
-		res, err := st.Exec(r.args...)
+		res, err := st.Exec(args...)
 		st.Close()
 		if err == nil {
 			last, err = res.LastInsertId()
@@ -222,7 +217,7 @@ func cachePutMany(db *sql.DB, wrap func(string, error) error, entries []CacheEnt
 			tx.Rollback()
 			return ids, wrap("cache put", err)
 		}
-		n += int64(len(r.args) / 4)
+		n += int64(len(args) / cols)
 	}
 	if err := tx.Commit(); err != nil {
 		return ids, wrap("cache put", err)
