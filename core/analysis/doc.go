@@ -1,4 +1,4 @@
-// Package analysis runs the analyses of METHOD.md §6 on scored results: PCA of the
+// Package analysis runs the analyses of docs/method.md §6 on scored results: PCA of the
 // standardised intrinsic features, cross-validated regression of student performance on the
 // leading components, Spearman correlations (average ranks for ties), α-robustness, scale
 // against PG-Score, best teacher and strategy per language, teacher–student family

@@ -85,7 +85,7 @@ func pcaFit(z *mat.Dense) (*mat.Dense, []float64, error) {
 }
 
 // PCAOf analyses rows of observations × features. With standardize, every feature is
-// z-scored with its population SD first (the analysis of METHOD.md §6).
+// z-scored with its population SD first (the analysis of docs/method.md §6).
 func PCAOf(x [][]float64, features []string, standardize bool) (*PCA, error) {
 	if len(x) < 2 {
 		return nil, fmt.Errorf("pca: need at least 2 observations, have %d", len(x))

@@ -895,7 +895,7 @@ func (g *generator) unitInput(u *plan.Unit, st *spec.Strategy) (*unitInput, erro
 }
 
 // fitContext drops seed rows whose prompt cannot fit the teacher's context
-// window together with its answer (METHOD.md §2: such seeds are skipped).
+// window together with its answer (docs/method.md §2: such seeds are skipped).
 // Tokens are estimated from the text: a token per four bytes of Latin
 // script, per character of scripts without spaces, whichever is more.
 func (g *generator) fitContext(teacher string, rows []strategy.Row) ([]strategy.Row, int) {

@@ -51,7 +51,7 @@ func IsPerplexity(name string) bool {
 	return false
 }
 
-// Orient maps a metric value so that higher is better (METHOD.md §5).
+// Orient maps a metric value so that higher is better (docs/method.md §5).
 func Orient(metric string, d Direction, v float64) float64 {
 	switch {
 	case IsPerplexity(metric):
@@ -379,7 +379,7 @@ func (c *computer) level(keepM func(*MetricRecord) bool, keepB func(*BenchmarkRe
 	return c.cells(units, p, isMain), nil
 }
 
-// extrinsic fills each unit's Extrinsic from the student records (METHOD.md §4).
+// extrinsic fills each unit's Extrinsic from the student records (docs/method.md §4).
 func (c *computer) extrinsic(units map[unitKey]*unit, keepB func(*BenchmarkRecord) bool, get func(unitKey) *unit) error {
 	// unit -> student -> benchmark -> score
 	type sb = map[string]map[string]float64

@@ -2,7 +2,7 @@
 //
 // It defines the study's data model (metric values per cell, benchmark scores per model,
 // teacher facts, negative controls and example texts), imports it from JSONL or CSV
-// (schema in IMPORT.md), and implements METHOD.md §4–§5: PGR per benchmark in both
+// (schema in IMPORT.md), and implements docs/method.md §4–§5: PGR per benchmark in both
 // variants, Extrinsic, Intrinsic from pooled z-scores, PG = α·Intrinsic + (1−α)·Extrinsic,
 // per-teacher means, anchor diagnostics, and uncertainty (t-intervals over seeds, a
 // deterministic bootstrap over examples, and "indistinguishable from the best" sets).

@@ -5,13 +5,13 @@ import (
 	"math"
 )
 
-// PGR variants (METHOD.md §4).
+// PGR variants (docs/method.md §4).
 const (
 	RatioThenMean = "ratio_then_mean" // the paper's equation: one ratio per benchmark, then the mean
 	MeanThenRatio = "mean_then_ratio" // the study's code: mean of scores, then one ratio
 )
 
-// Standardisation variants (METHOD.md §5).
+// Standardisation variants (docs/method.md §5).
 const (
 	Published      = "published"      // Intrinsic = mean of z-scores (the published tables)
 	Restandardized = "restandardized" // Intrinsic = z-score of that mean, pooled again (the paper's text)

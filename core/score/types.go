@@ -3,14 +3,14 @@ package score
 // Direction says which way a metric is better.
 type Direction string
 
-// The metric directions of METHOD.md §3.
+// The metric directions of docs/method.md §3.
 const (
 	Higher Direction = "higher"
 	Lower  Direction = "lower"
 	None   Direction = "none"
 )
 
-// Roles of a benchmarked model (METHOD.md §4).
+// Roles of a benchmarked model (docs/method.md §4).
 const (
 	RoleStudent   = "student"
 	RoleBase      = "base"

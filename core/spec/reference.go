@@ -54,7 +54,7 @@ var topBlocks = map[string]refBlock{
 	"metric":    {label: "NAME", spec: metricSpec, count: "any number", doc: "An intrinsic metric, computed per cell by a metric plugin over a sample of the cell's data."},
 	"student":   {label: "NAME", spec: studentSpec, count: "any number", doc: "A student model that is finetuned on each cell's data and evaluated on the benchmarks (extrinsic quality). The base model and the reference are trained and evaluated too, for the Performance Gap Recovered."},
 	"benchmark": {label: "NAME", spec: benchmarkSpec, count: "any number", doc: "A benchmark the students are evaluated on. The trainer plugin decides how `task` is run."},
-	"score":     {spec: scoreSpec, count: "at most one", doc: "How the Polyglot Score is computed (METHOD.md §5). Without a score block every attribute takes its default."},
+	"score":     {spec: scoreSpec, count: "at most one", doc: "How the Polyglot Score is computed (docs/method.md §5). Without a score block every attribute takes its default."},
 }
 
 // nestedDocs describe nested blocks, by address.

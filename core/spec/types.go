@@ -124,7 +124,7 @@ type Teacher struct {
 	// cells of their own and are not ranked.
 	Generate bool
 	// ContextTokens is the model's context window; seed prompts that
-	// cannot fit with the answer are skipped (METHOD.md §2). nil: no limit.
+	// cannot fit with the answer are skipped (docs/method.md §2). nil: no limit.
 	ContextTokens *int
 	Config        hcl.Body   // plugin-owned; never nil (an empty body at the block when absent)
 	ConfigRange   *hcl.Range // nil when there is no config block
@@ -273,7 +273,7 @@ type Benchmark struct {
 	Ranges    map[string]hcl.Range
 }
 
-// Score is the `score {}` block (METHOD.md section 5).
+// Score is the `score {}` block (docs/method.md section 5).
 type Score struct {
 	Alpha       float64   // default 0.5
 	Metrics     []string  // default: every metric with in_score = true, in declaration order

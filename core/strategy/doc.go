@@ -1,6 +1,6 @@
 // Package strategy turns the declarative `strategy` blocks of a spec into
 // teacher calls and back into (prompt, response) pairs. Strategies are data:
-// the study's generate, translate and respond strategies (METHOD.md §2), and
+// the study's generate, translate and respond strategies (docs/method.md §2), and
 // any multi-step variant a user writes, run through the same code.
 //
 // The flow for one cell (teacher × language) is:

@@ -30,7 +30,7 @@ type TaskFamily struct {
 	Description string // what the teacher reads in {{task_family}}
 }
 
-// TaskFamilies are the ten families of METHOD.md §2, in the order requests
+// TaskFamilies are the ten families of docs/method.md §2, in the order requests
 // cycle through them.
 var TaskFamilies = []TaskFamily{
 	{"reasoning", "reasoning or error analysis: find and explain the flaw in an argument or a worked answer"},

@@ -8,7 +8,7 @@ import (
 )
 
 // DefaultSampling is the decoding recommended for a model family
-// (METHOD.md §2): gemma T=1.0, top-p 0.95, top-k 64; llama T=0.6, top-p 0.9;
+// (docs/method.md §2): gemma T=1.0, top-p 0.95, top-k 64; llama T=0.6, top-p 0.9;
 // aya, command and cohere T=0.3; anything else T=0.8, top-p 0.9. Family
 // names match case-insensitively by prefix ("gemma3", "Llama-3.1").
 func DefaultSampling(family string) sdk.Sampling {

@@ -1,7 +1,7 @@
 # Three local models, each served by Ollama and reached through the openai
 # plugin (Ollama speaks the OpenAI chat completions API; it wants no key).
 # The sampling blocks spell out each family's recommended decoding
-# (METHOD.md section 2); leaving them out gives the same values, because
+# (docs/method.md section 2); leaving them out gives the same values, because
 # polyglot picks them from `family`.
 
 locals {

@@ -1,4 +1,4 @@
-# translate (METHOD.md §2): the teacher translates an English seed prompt
+# translate (docs/method.md §2): the teacher translates an English seed prompt
 # into the target language and answers it there, in one JSON object.
 strategy "translate" {
   share = 1

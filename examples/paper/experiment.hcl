@@ -1,4 +1,4 @@
-# The Polyglot Teachers study (Miranda, Vulić, Korhonen, 2026; METHOD.md):
+# The Polyglot Teachers study (Miranda, Vulić, Korhonen, 2026; docs/method.md):
 # 10 teachers x 6 languages, 3 strategies in equal shares, 10,500 examples
 # per cell for training and a 10,000-example stratified sample for the
 # intrinsic metrics, OLMo 3 7B students trained with QLoRA on Slurm and

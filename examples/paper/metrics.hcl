@@ -1,4 +1,4 @@
-# Intrinsic metrics (METHOD.md section 3).
+# Intrinsic metrics (docs/method.md section 3).
 
 # Perplexity of each response given its prompt under the study's reference
 # base model, Gemma 3 4B PT, served by vLLM:

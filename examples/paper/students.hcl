@@ -1,4 +1,4 @@
-# Extrinsic quality (METHOD.md section 4): an OLMo 3 7B base student is
+# Extrinsic quality (docs/method.md section 4): an OLMo 3 7B base student is
 # finetuned on each cell's 10,500 examples and evaluated next to the base and
 # the reference (OLMo 3 7B Instruct SFT); the Performance Gap Recovered is
 # computed per benchmark.
@@ -96,7 +96,7 @@ benchmark "mgsm" {
   metric    = "exact_match_{lang3}_full"
 }
 
-# The Polyglot Score as published (METHOD.md section 5): alpha = 0.5,
+# The Polyglot Score as published (docs/method.md section 5): alpha = 0.5,
 # PGR per benchmark then the mean, pooled z-scores summed without
 # re-standardising. Intervals over the 3 seeds and bootstrap resamples.
 # The intrinsic part is every metric with in_score = true: d_x and d_y

@@ -3,7 +3,7 @@
 # ); the endpoints are in var.vllm. Vendor models read their keys from the
 # environment.
 #
-# Sampling follows each family's recommendation, as in the study (METHOD.md
+# Sampling follows each family's recommendation, as in the study (docs/method.md
 # section 2): Gemma T=1.0, top-p 0.95, top-k 64; Llama T=0.6, top-p 0.9;
 # Aya and Command T=0.3; every other model T=0.8, top-p 0.9. They are
 # written out here so that the file documents the run.

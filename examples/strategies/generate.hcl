@@ -1,4 +1,4 @@
-# generate (METHOD.md §2): the teacher sees k = 3 seed (prompt, response)
+# generate (docs/method.md §2): the teacher sees k = 3 seed (prompt, response)
 # pairs in the target language and writes a new, hard but solvable task
 # from one of ten task families, with its answer. Requests cycle through
 # the families because the template uses {{task_family}}.

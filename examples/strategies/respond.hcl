@@ -1,4 +1,4 @@
-# respond (METHOD.md §2): the seed prompt is already in the target
+# respond (docs/method.md §2): the seed prompt is already in the target
 # language; the teacher only writes the response and the prompt is kept.
 strategy "respond" {
   share = 1

@@ -17,7 +17,7 @@ const (
 )
 
 // Metric is the `diversity` metric component: prompt and response
-// diversity of a cell (METHOD.md §3). It has no single "value": the two
+// diversity of a cell (docs/method.md §3). It has no single "value": the two
 // diversities enter the score as "<name>.prompt" and "<name>.response".
 type Metric struct{}
 

@@ -58,7 +58,7 @@ var variedCell = []sdk.Example{
 	{ID: "5", Prompt: "Welche Planeten hat unser Sonnensystem?", Response: "Merkur, Venus, Erde, Mars, Jupiter, Saturn, Uranus und Neptun."},
 }
 
-// definition computes 1 − mean off-diagonal cosine the way METHOD.md
+// definition computes 1 − mean off-diagonal cosine the way docs/method.md
 // defines it, over the full n×n matrix, as the reference for the streaming
 // sum the library uses.
 func definition(t *testing.T, texts []string, dim int) (diversity float64, perExample []float64) {

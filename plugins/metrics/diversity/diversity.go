@@ -1,5 +1,5 @@
 // Package diversity computes the prompt and response diversity of a cell
-// (METHOD.md §3): 1 − the mean cosine similarity over all off-diagonal pairs
+// (docs/method.md §3): 1 − the mean cosine similarity over all off-diagonal pairs
 // of the texts' embeddings, plus a per-example value.
 //
 // With unit vectors u_i and S = Σ u_i, the mean off-diagonal cosine is

@@ -1,6 +1,6 @@
 // Package duplicates finds exact and near-duplicate prompts and responses
 // within a cell and against the seed data (copying seeds is a failure mode
-// of the "generate" strategy; METHOD.md §2–3).
+// of the "generate" strategy; docs/method.md §2–3).
 //
 // Exact duplicates: texts equal after normalisation (NFKC, lower case,
 // whitespace runs collapsed to one space, trimmed), found by a 128-bit hash

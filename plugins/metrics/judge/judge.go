@@ -1,5 +1,5 @@
 // Package judge is the "judge" metric: an LM judge grades each (prompt,
-// response) pair of a cell on a rubric, by default the study's (METHOD.md §3):
+// response) pair of a cell on a rubric, by default the study's (docs/method.md §3):
 // language proficiency, cultural fit and helpfulness, each 1–5, with a short
 // rationale, as structured output.
 //

@@ -2,7 +2,7 @@
 // Unicode characters and in tokens of offline tiktoken encodings (o200k_base
 // and cl100k_base by default).
 //
-// The study reports mean token counts (METHOD.md §3); they enter the analyses
+// The study reports mean token counts (docs/method.md §3); they enter the analyses
 // (PCA, regressions) but not the score. Characters are counted as Unicode code
 // points of the NFC form, so that a precomposed "é" and "e"+U+0301 count the
 // same. Tokens are counted on the raw text, as the tokenizer would see it,

@@ -1,6 +1,6 @@
 // Package perplexity is the "perplexity" metric: per example, the perplexity
 // of the response given the prompt (prompt tokens are context only and do not
-// count), and as the cell value the mean over examples (METHOD.md §3; lower is
+// count), and as the cell value the mean over examples (docs/method.md §3; lower is
 // better, the score applies −log(1 + PPL) itself).
 //
 // Two back ends, chosen by config backend:

@@ -2,7 +2,7 @@
 // Kneser-Ney language model (package kn) that trains and evaluates in pure Go,
 // anywhere, in minutes.
 //
-// It mirrors the study's extrinsic protocol (METHOD.md §4) at toy scale:
+// It mirrors the study's extrinsic protocol (docs/method.md §4) at toy scale:
 //
 //   - base S_φ: a model trained on a small generic corpus (Build);
 //   - student S: the base continued on one cell's (prompt, response) data (Train);

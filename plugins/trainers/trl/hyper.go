@@ -61,7 +61,7 @@ type Hyper struct {
 	PackSequences bool `json:"packing"`
 }
 
-// DefaultHyper returns the study's settings (METHOD.md §4): QLoRA r=16
+// DefaultHyper returns the study's settings (docs/method.md §4): QLoRA r=16
 // α=16 in 4 bits, LR 5e-5, 2 epochs, max length 16,384, AdamW with weight
 // decay 0.001 and a linear schedule.
 func DefaultHyper() Hyper {
