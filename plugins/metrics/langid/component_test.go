@@ -119,6 +119,29 @@ func TestLangidComponentCell(t *testing.T) {
 
 // The same texts measured in a Spanish cell: the target comes from the
 // cell, not from the texts.
+// The default model is built in: a cell measures with no npm on PATH and an
+// empty cache, over the real plugin protocol.
+func TestLangidComponentDefaultModelOffline(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	t.Setenv("HOME", t.TempDir())
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	c := startLangid(t)
+	ms, d := openLangid(t, c, map[string]cty.Value{"cache_dir": cty.StringVal(t.TempDir())}, "de")
+	if d.HasErrors() {
+		t.Fatal(d.Err())
+	}
+	vals, err := ms.Add(deCell[:2])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if vals[0].Values["value"] != 1 || vals[1].Values["response_on_target"] != 0 {
+		t.Fatalf("values %+v", vals)
+	}
+	if _, _, err := ms.Finish(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestLangidComponentTargetFromCell(t *testing.T) {
 	path, _ := testModel(t)
 	c := startLangid(t)
@@ -166,8 +189,8 @@ func TestLangidComponentUnknownLanguage(t *testing.T) {
 }
 
 // Runs without the real model: a source that cannot be fetched or loaded
-// is a diagnostic on `model` at Open, and a failure is retried by the next
-// cell rather than remembered.
+// is a diagnostic on `model` at Open; a failed fetch is made once per plugin
+// process (one run), and every later cell gets the same error at once.
 func TestLangidComponentModelErrors(t *testing.T) {
 	var hits atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -203,9 +226,12 @@ func TestLangidComponentModelErrors(t *testing.T) {
 	if n := hits.Load(); n != 1 {
 		t.Fatalf("server asked %d times, want 1", n)
 	}
-	openLangid(t, c, tests[0].attrs, "de")
-	if n := hits.Load(); n != 2 {
-		t.Fatalf("a failed fetch was remembered: server asked %d times after a second open, want 2", n)
+	_, d := openLangid(t, c, tests[0].attrs, "ja")
+	if n := hits.Load(); n != 1 {
+		t.Fatalf("a failed fetch was tried again: server asked %d times after a second open, want 1", n)
+	}
+	if !d.HasErrors() || !strings.Contains(d[0].Detail, "404") || !strings.Contains(d[0].Detail, "leave model unset") {
+		t.Fatalf("second cell: diagnostics %v, want the same fetch error", d)
 	}
 }
 

@@ -68,14 +68,10 @@ func NewDetector(m *fasttext.Model, c Calibration) *Detector {
 	return &Detector{model: m, cal: c}
 }
 
-// Open fetches (or reuses) the default model with EnsureModel and returns a Detector
-// with DefaultCalibration. src and cacheDir are as for EnsureModel.
+// Open loads a model with LoadModel ("" is the built-in lid.176.ftz) and returns
+// a Detector with DefaultCalibration. src and cacheDir are as for EnsureModel.
 func Open(ctx context.Context, cacheDir, src string) (*Detector, error) {
-	path, err := EnsureModel(ctx, cacheDir, src)
-	if err != nil {
-		return nil, err
-	}
-	m, err := fasttext.LoadFile(path)
+	m, err := LoadModel(ctx, cacheDir, src)
 	if err != nil {
 		return nil, err
 	}

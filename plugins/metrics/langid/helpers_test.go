@@ -1,14 +1,12 @@
 package langid
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/polyglot-teachers/polyglot/plugins/metrics/langid/fasttext"
 	"github.com/polyglot-teachers/polyglot/plugins/metrics/langid/internal/mocorpus"
@@ -38,26 +36,17 @@ var (
 	lidModel *fasttext.Model
 )
 
-// testModel returns lid.176.ftz, fetched through npm once into the user cache
-// (or $POLYGLOT_LID_CACHE), or skips when npm cannot fetch it.
+// testModel returns the committed lid.176.ftz (its absolute path) and the
+// built-in copy loaded; both must be there, so it never skips.
 func testModel(t testing.TB) (string, *fasttext.Model) {
 	t.Helper()
 	lidOnce.Do(func() {
-		dir := os.Getenv("POLYGLOT_LID_CACHE")
-		if dir == "" {
-			var err error
-			if dir, err = DefaultCacheDir(); err != nil {
-				dir = filepath.Join(os.TempDir(), "polyglot-langid-cache")
-			}
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		defer cancel()
-		if lidPath, lidErr = EnsureModel(ctx, dir, ""); lidErr == nil {
-			lidModel, lidErr = fasttext.LoadFile(lidPath)
+		if lidPath, lidErr = filepath.Abs(filepath.Join("model", ModelFileName)); lidErr == nil {
+			lidModel, lidErr = DefaultModel()
 		}
 	})
 	if lidErr != nil {
-		skipOrFail(t, "lid.176.ftz unavailable: "+lidErr.Error())
+		t.Fatal(lidErr)
 	}
 	return lidPath, lidModel
 }

