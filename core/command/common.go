@@ -5,9 +5,12 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"slices"
+	"sort"
 	"strings"
 
 	"github.com/polyglot-teachers/polyglot/core/engine"
+	"github.com/polyglot-teachers/polyglot/core/plan"
 	"github.com/polyglot-teachers/polyglot/core/pluginhost"
 	"github.com/polyglot-teachers/polyglot/core/spec"
 )
@@ -38,11 +41,75 @@ func addSpecFlags(fs *flag.FlagSet) *specFlags {
 	return sf
 }
 
-func dirArg(fs *flag.FlagSet) string {
-	if fs.NArg() > 0 {
-		return fs.Arg(0)
+// onlyFlag collects --only key=value pairs, comma-separated or repeated.
+type onlyFlag []string
+
+func (o *onlyFlag) String() string { return strings.Join(*o, ",") }
+func (o *onlyFlag) Set(s string) error {
+	*o = append(*o, s)
+	return nil
+}
+
+func addOnlyFlag(fs *flag.FlagSet) *onlyFlag {
+	o := &onlyFlag{}
+	fs.Var(o, "only", "restrict to some units, e.g. teacher=aya,language=de (keys: teacher, language, strategy, metric, student, stage; comma-separated or repeated)")
+	return o
+}
+
+// resolve parses the filter and checks every value against the plan: a
+// name that matches nothing would otherwise restrict the run to nothing,
+// or, worse, be read as no restriction.
+func (o *onlyFlag) resolve(p *plan.Plan) (map[string]string, error) {
+	m, err := engine.ParseOnly(o.String())
+	if err != nil {
+		return nil, usageError{err.Error()}
 	}
-	return "."
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		valid := onlyValues(p, k)
+		if !slices.Contains(valid, m[k]) {
+			return nil, usagef("--only %s=%s matches nothing; the %ss of this experiment are: %s", k, m[k], k, strings.Join(valid, ", "))
+		}
+	}
+	return m, nil
+}
+
+// onlyValues returns the values --only KEY can take in p, sorted.
+func onlyValues(p *plan.Plan, key string) []string {
+	seen := map[string]bool{}
+	if key == "stage" {
+		for _, s := range plan.Stages {
+			seen[string(s)] = true
+		}
+	}
+	for _, u := range p.Units {
+		var v string
+		switch key {
+		case "teacher":
+			v = u.Teacher
+		case "language":
+			v = u.Language
+		case "strategy":
+			v = u.Strategy
+		case "metric":
+			v = u.Metric
+		case "student":
+			v = u.Student
+		}
+		if v != "" {
+			seen[v] = true
+		}
+	}
+	out := make([]string, 0, len(seen))
+	for v := range seen {
+		out = append(out, v)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // errDiagnostics means diagnostics were already printed.

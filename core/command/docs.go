@@ -3,7 +3,6 @@ package command
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -16,22 +15,16 @@ import (
 )
 
 func init() {
-	register(cmd{name: "docs", synopsis: "print the spec reference (Markdown)", run: runDocs})
+	register(cmd{name: "docs", synopsis: "print the spec reference (Markdown)", run: runDocs,
+		usage: "docs [flags]",
+		help:  "Prints the reference of the spec language as Markdown: every block, its\nattributes, types, defaults and allowed values. With --plugins, also the\nconfig {} attributes of each built-in plugin. docs/spec.md is this output:\n  polyglot docs --plugins > docs/spec.md"})
 }
 
 func runDocs(ctx context.Context, env *Env, args []string) error {
-	fs := flag.NewFlagSet("docs", flag.ContinueOnError)
-	fs.SetOutput(env.Stderr)
+	fs := newFlags("docs")
 	withPlugins := fs.Bool("plugins", false, "also print the config schema of every built-in plugin")
-	fs.Usage = func() {
-		fmt.Fprintln(env.Stderr, "Usage: polyglot docs [--plugins]\n\nPrints the reference of the spec language as Markdown: every block, its\nattributes, types, defaults and allowed values. With --plugins, also the\nconfig {} attributes of each built-in plugin. docs/spec.md is this output:\n  polyglot docs --plugins > docs/spec.md")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
+	if _, err := parseArgs(fs, args, 0); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("docs takes no arguments, got %q", fs.Args())
 	}
 	if _, err := io.WriteString(env.Stdout, spec.Reference()); err != nil {
 		return err

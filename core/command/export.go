@@ -3,7 +3,6 @@ package command
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"path/filepath"
 	"sort"
@@ -15,7 +14,9 @@ import (
 )
 
 func init() {
-	register(cmd{name: "export", synopsis: "write the generated examples as Hugging Face chat JSONL / Parquet with a dataset card", run: runExport})
+	register(cmd{name: "export", synopsis: "write the generated examples as Hugging Face chat JSONL / Parquet with a dataset card", run: runExport,
+		usage: "export [DIR] [flags]",
+		help:  "Writes the examples of the experiment's current plan (results of an\nolder version of the spec are left out) as data.jsonl and/or data.parquet,\nwith a dataset card README.md, into the output folder."})
 }
 
 // listFlag collects comma-separated values from one or more flags.
@@ -32,8 +33,7 @@ func (l *listFlag) Set(s string) error {
 }
 
 func runExport(ctx context.Context, env *Env, args []string) error {
-	fs := flag.NewFlagSet("export", flag.ContinueOnError)
-	fs.SetOutput(env.Stderr)
+	fs := newFlags("export")
 	sf := addSpecFlags(fs)
 	format := fs.String("format", "both", "what to write: jsonl, parquet or both")
 	out := fs.String("out", "", "output folder (default: <store>/export)")
@@ -42,20 +42,17 @@ func runExport(ctx context.Context, env *Env, args []string) error {
 	fs.Var(&teachers, "teacher", "export only these teachers (comma-separated or repeated)")
 	fs.Var(&languages, "language", "export only these languages (comma-separated or repeated)")
 	fs.Var(&strategies, "strategy", "export only these strategies (comma-separated or repeated)")
-	fs.Usage = func() {
-		fmt.Fprintln(env.Stderr, "Usage: polyglot export [flags] [DIR]\n\nWrites the examples of the experiment's current plan (results of an\nolder version of the spec are left out) as data.jsonl and/or data.parquet,\nwith a dataset card README.md, into the output folder.")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
+	expDir, err := parseDir(fs, args)
+	if err != nil {
 		return err
 	}
 	opts := export.Options{License: *license}
 	switch *format {
 	case "jsonl", "parquet", "both":
 	default:
-		return fmt.Errorf("--format must be jsonl, parquet or both, not %q", *format)
+		return usagef("--format must be jsonl, parquet or both, not %q", *format)
 	}
-	p, mgr, err := prepare(ctx, env, sf, dirArg(fs))
+	p, mgr, err := prepare(ctx, env, sf, expDir)
 	if err != nil {
 		return err
 	}

@@ -3,16 +3,18 @@ package command
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"text/tabwriter"
 
+	"github.com/polyglot-teachers/polyglot/core/engine"
 	"github.com/polyglot-teachers/polyglot/core/plan"
 )
 
 func init() {
-	register(cmd{name: "plan", synopsis: "show what a run would do and what it would cost", run: runPlan})
+	register(cmd{name: "plan", synopsis: "show what a run would do and what it would cost", run: runPlan,
+		usage: "plan [DIR] [flags]",
+		help:  "Shows the units of each stage (done, resumable, to run), the requests\nleft and their estimated cost. Sends nothing. --only takes what `run\n--only` takes, to see a restricted run's cost first."})
 }
 
 // StageSummary is one row of `polyglot plan`.
@@ -44,11 +46,15 @@ type UnitStatus struct {
 // "pending"); an experiment never run has none.
 type unitStateFunc func(key string) string
 
-func summarize(name string, p *plan.Plan, state unitStateFunc, withUnits bool) *PlanOutput {
+// summarize counts the units of p that match (all when match is nil).
+func summarize(name string, p *plan.Plan, match func(*plan.Unit) bool, state unitStateFunc, withUnits bool) *PlanOutput {
 	out := &PlanOutput{Experiment: name}
 	for _, st := range plan.Stages {
 		s := StageSummary{Stage: st}
 		for _, u := range p.Of(st) {
+			if match != nil && !match(u) {
+				continue
+			}
 			s.Units++
 			us := "pending"
 			if state != nil {
@@ -88,21 +94,27 @@ func printPlan(w io.Writer, po *PlanOutput) {
 }
 
 func runPlan(ctx context.Context, env *Env, args []string) error {
-	fs := flag.NewFlagSet("plan", flag.ContinueOnError)
-	fs.SetOutput(env.Stderr)
+	fs := newFlags("plan")
 	sf := addSpecFlags(fs)
+	only := addOnlyFlag(fs)
 	asJSON := fs.Bool("json", false, "print the plan as JSON, with every unit")
-	if err := fs.Parse(args); err != nil {
+	dir, err := parseDir(fs, args)
+	if err != nil {
 		return err
 	}
-	p, mgr, err := prepare(ctx, env, sf, dirArg(fs))
+	p, mgr, err := prepare(ctx, env, sf, dir)
 	if err != nil {
 		return err
 	}
 	defer mgr.Close()
+	onlyMap, err := only.resolve(p.Plan)
+	if err != nil {
+		return err
+	}
+	match := engine.Options{Only: onlyMap}.Match
 	state, closeStore := storeStates(p.Exp.Store)
 	defer closeStore()
-	po := summarize(p.Exp.Name, p.Plan, state, *asJSON)
+	po := summarize(p.Exp.Name, p.Plan, match, state, *asJSON)
 	if *asJSON {
 		enc := json.NewEncoder(env.Stdout)
 		enc.SetIndent("", "  ")

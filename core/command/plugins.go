@@ -15,7 +15,10 @@ import (
 )
 
 func init() {
-	register(cmd{name: "plugins", synopsis: "list, describe and install plugins", run: runPlugins})
+	register(cmd{name: "plugins", synopsis: "list, describe and install plugins", usage: "plugins <subcommand> [flags]", run: runPlugins})
+	register(cmd{name: "plugins list", synopsis: "list the built-in and installed plugins", usage: "plugins list [flags]", run: runPluginsList})
+	register(cmd{name: "plugins describe", synopsis: "print a plugin's components and config schema as JSON", usage: "plugins describe NAME|PATH [flags]", run: runPluginsDescribe})
+	register(cmd{name: "plugins install", synopsis: "install a plugin binary and record its checksum", usage: "plugins install --path BINARY [flags]", run: runPluginsInstall})
 }
 
 func builtinNames(env *Env) []string {
@@ -40,39 +43,63 @@ func newManager(env *Env, pluginDir, workDir string, constraints map[string]stri
 	return &pluginhost.Manager{Dirs: dirs, Builtins: builtinNames(env), SelfExe: self, Constraints: constraints, WorkDir: workDir, Log: env.Log}, nil
 }
 
+// runPlugins is `polyglot plugins` without a known subcommand (find
+// dispatches those): help with -h, a usage error otherwise.
 func runPlugins(ctx context.Context, env *Env, args []string) error {
-	if len(args) == 0 {
-		return errors.New("usage: polyglot plugins list | describe NAME|PATH | install --path BINARY")
-	}
-	fs := flag.NewFlagSet("plugins "+args[0], flag.ContinueOnError)
-	fs.SetOutput(env.Stderr)
-	dir := fs.String("plugin-dir", pluginhost.DefaultDir(), "plugin folder")
-	path := fs.String("path", "", "install: the plugin binary to install")
-	source := fs.String("source", "", "install: where the binary comes from, recorded in the lock file")
-	asJSON := fs.Bool("json", false, "list: print JSON")
-	if err := fs.Parse(args[1:]); err != nil {
+	pos, err := parseArgs(newFlags("plugins"), args, 1)
+	if err != nil {
 		return err
 	}
-	switch args[0] {
-	case "list":
-		return pluginsList(env, *dir, *asJSON)
-	case "describe":
-		if fs.NArg() != 1 {
-			return errors.New("usage: polyglot plugins describe NAME|PATH")
-		}
-		return pluginsDescribe(ctx, env, *dir, fs.Arg(0))
-	case "install":
-		if *path == "" {
-			return errors.New("usage: polyglot plugins install --path BINARY [--plugin-dir DIR]")
-		}
-		e, err := pluginhost.Install(ctx, *dir, *path, *source)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(env.Stdout, "installed %s %s as %s (sha256 %s)\n", e.Name, e.Version, filepath.Join(*dir, e.File), e.SHA256)
-		return nil
+	if len(pos) == 0 {
+		return usagef("which subcommand? list, describe or install")
 	}
-	return fmt.Errorf("unknown plugins subcommand %q: use list, describe or install", args[0])
+	return usagef("unknown subcommand %q%s", pos[0], suggest(pos[0], subcommands("plugins")))
+}
+
+func pluginDirFlag(fs *flag.FlagSet) *string {
+	return fs.String("plugin-dir", pluginhost.DefaultDir(), "plugin folder")
+}
+
+func runPluginsList(ctx context.Context, env *Env, args []string) error {
+	fs := newFlags("plugins list")
+	dir := pluginDirFlag(fs)
+	asJSON := fs.Bool("json", false, "print JSON")
+	if _, err := parseArgs(fs, args, 0); err != nil {
+		return err
+	}
+	return pluginsList(env, *dir, *asJSON)
+}
+
+func runPluginsDescribe(ctx context.Context, env *Env, args []string) error {
+	fs := newFlags("plugins describe")
+	dir := pluginDirFlag(fs)
+	pos, err := parseArgs(fs, args, 1)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("which plugin? give its name or the path of its binary")
+	}
+	return pluginsDescribe(ctx, env, *dir, pos[0])
+}
+
+func runPluginsInstall(ctx context.Context, env *Env, args []string) error {
+	fs := newFlags("plugins install")
+	dir := pluginDirFlag(fs)
+	path := fs.String("path", "", "the plugin binary to install (required)")
+	source := fs.String("source", "", "where the binary comes from, recorded in the lock file")
+	if _, err := parseArgs(fs, args, 0); err != nil {
+		return err
+	}
+	if *path == "" {
+		return usagef("--path BINARY is required")
+	}
+	e, err := pluginhost.Install(ctx, *dir, *path, *source)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "installed %s %s as %s (sha256 %s)\n", e.Name, e.Version, filepath.Join(*dir, e.File), e.SHA256)
+	return nil
 }
 
 type pluginRow struct {

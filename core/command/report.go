@@ -2,7 +2,6 @@ package command
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -15,19 +14,23 @@ import (
 )
 
 func init() {
-	register(cmd{name: "report", synopsis: "score what a run produced and write the HTML report", run: runReport})
-	register(cmd{name: "score", synopsis: "score imported results (--import FILE) without running anything", run: runScore})
+	register(cmd{name: "report", synopsis: "score what a run produced and write the HTML report", run: runReport,
+		usage: "report [DIR] [flags]",
+		help:  "Scores what the store holds for the current plan and writes report.html\n(and its data files) without running anything."})
+	register(cmd{name: "score", synopsis: "score imported results (--import FILE) without running anything", run: runScore,
+		usage: "score --import FILE [flags]",
+		help:  "Scores results produced elsewhere (schema: core/score/IMPORT.md) and\nwrites the HTML report. Needs no spec."})
 }
 
 func runReport(ctx context.Context, env *Env, args []string) error {
-	fs := flag.NewFlagSet("report", flag.ContinueOnError)
-	fs.SetOutput(env.Stderr)
+	fs := newFlags("report")
 	sf := addSpecFlags(fs)
 	out := fs.String("out", "", "report folder (default: the store's report folder)")
-	if err := fs.Parse(args); err != nil {
+	expDir, err := parseDir(fs, args)
+	if err != nil {
 		return err
 	}
-	p, mgr, err := prepare(ctx, env, sf, dirArg(fs))
+	p, mgr, err := prepare(ctx, env, sf, expDir)
 	if err != nil {
 		return err
 	}
@@ -49,8 +52,7 @@ func runReport(ctx context.Context, env *Env, args []string) error {
 }
 
 func runScore(ctx context.Context, env *Env, args []string) error {
-	fs := flag.NewFlagSet("score", flag.ContinueOnError)
-	fs.SetOutput(env.Stderr)
+	fs := newFlags("score")
 	imp := fs.String("import", "", "results to score: JSONL or CSV (schema: core/score/IMPORT.md)")
 	out := fs.String("out", "report", "report folder")
 	alpha := fs.Float64("alpha", 0.5, "weight of the intrinsic part (0..1)")
@@ -58,11 +60,11 @@ func runScore(ctx context.Context, env *Env, args []string) error {
 	std := fs.String("standardize", score.Published, "PG variant: "+score.Published+" or restandardized")
 	boot := fs.Int("bootstrap", 1000, "bootstrap resamples (0: off)")
 	title := fs.String("title", "Imported results", "report title")
-	if err := fs.Parse(args); err != nil {
+	if _, err := parseArgs(fs, args, 0); err != nil {
 		return err
 	}
 	if *imp == "" {
-		return fmt.Errorf("usage: polyglot score --import FILE [--out DIR]")
+		return usagef("--import FILE is required")
 	}
 	study, err := score.ImportFile(*imp)
 	if err != nil {

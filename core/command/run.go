@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -18,19 +17,17 @@ import (
 )
 
 func init() {
-	register(cmd{name: "run", synopsis: "generate, measure, train, score and report (resumes where it stopped)", run: runRun})
+	register(cmd{name: "run", synopsis: "generate, measure, train, score and report (resumes where it stopped)", run: runRun,
+		usage: "run [DIR] [flags]",
+		help:  "Runs every unit of the plan that is not done yet. Kill it at any time:\nrunning it again continues where it stopped without paying twice.\nSee what a run would do and cost first with `polyglot plan` (same flags)."})
 }
 
 func runRun(ctx context.Context, env *Env, args []string) error {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.SetOutput(env.Stderr)
+	fs := newFlags("run")
 	sf := addSpecFlags(fs)
-	only := fs.String("only", "", "restrict the run, e.g. teacher=aya,language=de (keys: teacher, language, strategy, metric, student, stage)")
-	fs.Usage = func() {
-		fmt.Fprintln(env.Stderr, "Usage: polyglot run [flags] [DIR]\n\nRuns every unit of the plan that is not done yet. Kill it at any time:\nrunning it again continues where it stopped without paying twice.")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
+	only := addOnlyFlag(fs)
+	dir, err := parseDir(fs, args)
+	if err != nil {
 		return err
 	}
 	// POLYGLOT_CPUPROFILE=file writes a CPU profile of the host process
@@ -48,15 +45,15 @@ func runRun(ctx context.Context, env *Env, args []string) error {
 		defer close(stop)
 		go writeHeapProfiles(path, stop)
 	}
-	onlyMap, err := engine.ParseOnly(*only)
-	if err != nil {
-		return err
-	}
-	p, mgr, err := prepare(ctx, env, sf, dirArg(fs))
+	p, mgr, err := prepare(ctx, env, sf, dir)
 	if err != nil {
 		return err
 	}
 	defer mgr.Close()
+	onlyMap, err := only.resolve(p.Plan)
+	if err != nil {
+		return err
+	}
 	st, err := store.Open(p.Exp.Store)
 	if err != nil {
 		if errors.Is(err, store.ErrLocked) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"text/tabwriter"
@@ -14,7 +13,9 @@ import (
 )
 
 func init() {
-	register(cmd{name: "status", synopsis: "show where a run stands (also while it runs)", run: runStatus})
+	register(cmd{name: "status", synopsis: "show where a run stands (also while it runs)", run: runStatus,
+		usage: "status [DIR] [flags]",
+		help:  "Shows the units of each stage by state and, per teacher, language,\nstrategy and seed, the examples, failures, tokens and cost so far. Reads\nthe store read-only: it works while a run is going."})
 }
 
 // openStoreOf loads just enough of the spec to find its store.
@@ -32,14 +33,14 @@ func openStoreOf(env *Env, sf *specFlags, dir string) (*spec.Experiment, *store.
 }
 
 func runStatus(ctx context.Context, env *Env, args []string) error {
-	fs := flag.NewFlagSet("status", flag.ContinueOnError)
-	fs.SetOutput(env.Stderr)
+	fs := newFlags("status")
 	sf := addSpecFlags(fs)
 	asJSON := fs.Bool("json", false, "print JSON")
-	if err := fs.Parse(args); err != nil {
+	dir, err := parseDir(fs, args)
+	if err != nil {
 		return err
 	}
-	exp, st, err := openStoreOf(env, sf, dirArg(fs))
+	exp, st, err := openStoreOf(env, sf, dir)
 	if err != nil {
 		return err
 	}

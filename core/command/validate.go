@@ -2,26 +2,23 @@ package command
 
 import (
 	"context"
-	"flag"
 	"fmt"
 )
 
 func init() {
-	register(cmd{name: "validate", synopsis: "check an experiment spec and its plugin config blocks", run: runValidate})
+	register(cmd{name: "validate", synopsis: "check an experiment spec and its plugin config blocks", run: runValidate,
+		usage: "validate [DIR] [flags]",
+		help:  "Parses every .hcl file in DIR, decodes each plugin's config block against the\nschema the plugin declares, resolves references. Runs nothing else."})
 }
 
 func runValidate(ctx context.Context, env *Env, args []string) error {
-	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
-	fs.SetOutput(env.Stderr)
+	fs := newFlags("validate")
 	sf := addSpecFlags(fs)
-	fs.Usage = func() {
-		fmt.Fprintln(env.Stderr, "Usage: polyglot validate [flags] [DIR]\n\nParses every .hcl file in DIR, decodes each plugin's config block against the\nschema the plugin declares, resolves references. Runs nothing else.")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
+	dir, err := parseDir(fs, args)
+	if err != nil {
 		return err
 	}
-	p, mgr, err := prepare(ctx, env, sf, dirArg(fs))
+	p, mgr, err := prepare(ctx, env, sf, dir)
 	if err != nil {
 		return err
 	}

@@ -107,6 +107,9 @@ func ParseOnly(s string) (map[string]string, error) {
 			return nil, fmt.Errorf("--only wants key=value pairs separated by commas, got %q", part)
 		case k != "teacher" && k != "language" && k != "strategy" && k != "metric" && k != "student" && k != "stage":
 			return nil, fmt.Errorf("--only: unknown key %q; use teacher, language, strategy, metric, student or stage", k)
+		case out[k] != "":
+			// One value per key: a second would silently replace the first.
+			return nil, fmt.Errorf("--only: %s is given twice (%s and %s); run the two parts one after the other", k, out[k], v)
 		}
 		out[k] = v
 	}
