@@ -259,6 +259,12 @@ func (c *chaosRun) exported(t testing.TB) map[string][]byte {
 		}
 		files[name] = b
 	}
+	// Side files exist only when there is something to put in them.
+	for _, name := range []string{"metrics.csv", "LICENSE.md"} {
+		if b, err := os.ReadFile(filepath.Join(out, name)); err == nil {
+			files[name] = b
+		}
+	}
 	return files
 }
 

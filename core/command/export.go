@@ -10,7 +10,9 @@ import (
 
 	"github.com/polyglot-teachers/polyglot/core/export"
 	"github.com/polyglot-teachers/polyglot/core/plan"
+	"github.com/polyglot-teachers/polyglot/core/spec"
 	"github.com/polyglot-teachers/polyglot/core/store"
+	"github.com/polyglot-teachers/polyglot/core/strategy"
 )
 
 func init() {
@@ -38,6 +40,10 @@ func runExport(ctx context.Context, env *Env, args []string) error {
 	format := fs.String("format", "both", "what to write: jsonl, parquet or both")
 	out := fs.String("out", "", "output folder (default: <store>/export)")
 	license := fs.String("license", "other", "Hugging Face licence id for the dataset card")
+	licenseName := fs.String("license-name", "", "the card's license_name when --license is other (default "+export.DefaultLicenseName+")")
+	licenseLink := fs.String("license-link", "", "the card's license_link when --license is other (default: a LICENSE.md written next to the card)")
+	system := fs.String("system", "field", "the system prompt each teacher answered under: field (a `system` column), messages (also the first turn of messages) or none")
+	partial := fs.Bool("partial", false, "export while a run is writing to the store; the dataset card is marked partial")
 	var teachers, languages, strategies listFlag
 	fs.Var(&teachers, "teacher", "export only these teachers (comma-separated or repeated)")
 	fs.Var(&languages, "language", "export only these languages (comma-separated or repeated)")
@@ -46,11 +52,16 @@ func runExport(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	opts := export.Options{License: *license}
+	opts := export.Options{License: *license, LicenseName: *licenseName, LicenseLink: *licenseLink, SystemTurn: *system == "messages"}
 	switch *format {
 	case "jsonl", "parquet", "both":
 	default:
 		return usagef("--format must be jsonl, parquet or both, not %q", *format)
+	}
+	switch *system {
+	case "field", "messages", "none":
+	default:
+		return usagef("--system must be field, messages or none, not %q", *system)
 	}
 	p, mgr, err := prepare(ctx, env, sf, expDir)
 	if err != nil {
@@ -60,6 +71,22 @@ func runExport(ctx context.Context, env *Env, args []string) error {
 	units, err := exportUnits(p.Plan, teachers, languages, strategies)
 	if err != nil {
 		return err
+	}
+	// A run still writing would give a dataset that silently lacks its
+	// newest rows: refuse, unless the user asks for a partial export, which
+	// the card then says it is. Holding the shared lock keeps a run from
+	// starting during the export.
+	release, err := store.ReadLock(p.Exp.Store)
+	switch {
+	case errors.Is(err, store.ErrLocked) && *partial:
+		opts.Partial = true
+		env.Log.Warn().Msg("a run is writing to the store: this export is partial and its dataset card says so")
+	case errors.Is(err, store.ErrLocked):
+		return fmt.Errorf("a run is still writing to this experiment's store (%v); export when it has finished, or pass --partial to export what is there now, marked as partial", err)
+	case err != nil:
+		return err
+	default:
+		defer release()
 	}
 	st, err := store.OpenReadOnly(p.Exp.Store)
 	if err != nil {
@@ -78,6 +105,13 @@ func runExport(ctx context.Context, env *Env, args []string) error {
 		opts.Parquet = filepath.Join(dir, "data.parquet")
 	}
 	opts.Card = filepath.Join(dir, "README.md")
+	opts.MetricsFile = filepath.Join(dir, "metrics.csv")
+	opts.LicenseFile = filepath.Join(dir, "LICENSE.md")
+	if *system != "none" {
+		if opts.System, err = systemPrompts(p.Exp, units); err != nil {
+			return err
+		}
+	}
 	opts.Name = p.Exp.Name
 	opts.Description = fmt.Sprintf("Generated with polyglot from the experiment %q.", p.Exp.Name)
 	if opts.Metrics, err = currentAggregates(st, p.Plan, units); err != nil {
@@ -95,6 +129,35 @@ func runExport(ctx context.Context, env *Env, args []string) error {
 		fmt.Fprintf(env.Stdout, "  %s\n", f)
 	}
 	return nil
+}
+
+// systemPrompts renders, per language and strategy of the exported units,
+// the system prompt of the step whose answer a strategy emits. A template
+// that uses more than the language's placeholders differs per request and
+// is left out: those rows get no system field.
+func systemPrompts(exp *spec.Experiment, units []*plan.Unit) (func(*store.Example) string, error) {
+	strategies := map[string]*spec.Strategy{}
+	for _, s := range exp.Strategies {
+		strategies[s.Name] = s
+	}
+	texts := map[[2]string]string{}
+	for _, u := range units {
+		k := [2]string{u.Language, u.Strategy}
+		s, ok := strategies[u.Strategy]
+		if _, seen := texts[k]; seen || !ok {
+			continue
+		}
+		lang, err := strategy.ResolveLanguage(u.Language)
+		if err != nil {
+			return nil, err
+		}
+		text, _, err := strategy.SystemPrompt(s, lang)
+		if err != nil {
+			return nil, err
+		}
+		texts[k] = text
+	}
+	return func(e *store.Example) string { return texts[[2]string{e.Language, e.Strategy}] }, nil
 }
 
 // exportUnits returns the plan's generate units that pass the filters,

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/polyglot-teachers/polyglot/core/store"
 )
 
 // with returns a copy of the run with more flags (a later -var wins).
@@ -90,10 +92,17 @@ func TestExportCurrentPlanOnly(t *testing.T) {
 	first := r.exported(t)
 	checkJSONL(t, first["data.jsonl"], n)
 	card := string(first["README.md"])
-	for _, want := range []string{"pretty_name: \"rerun\"", "- \"de\"", "| local | de | respond | 60 |", "## Metrics", "| length."} {
+	for _, want := range []string{"pretty_name: \"rerun\"", "- \"de\"", "| local | de | respond | 60 |", "## Metrics", "(metrics.csv)",
+		"license_link: \"LICENSE.md\"", "path: \"data.parquet\"", "## System prompts"} {
 		if !strings.Contains(card, want) {
 			t.Errorf("the dataset card lacks %q:\n%s", want, card)
 		}
+	}
+	if !strings.Contains(string(first["metrics.csv"]), "length.") {
+		t.Errorf("metrics.csv lacks the length metric:\n%s", first["metrics.csv"])
+	}
+	if !bytes.Contains(first["data.jsonl"], []byte(`,"system":"`)) {
+		t.Error("the rows lack their system prompt")
 	}
 	again := r.exported(t)
 	for name, b := range first {
@@ -118,11 +127,11 @@ func TestExportCurrentPlanOnly(t *testing.T) {
 	if bytes.Equal(stale["data.jsonl"], first["data.jsonl"]) {
 		t.Error("the export after a spec change still holds the old unit's examples")
 	}
-	if strings.Contains(string(stale["README.md"]), "## Metrics") {
+	if strings.Contains(string(stale["README.md"]), "## Metrics") || stale["metrics.csv"] != nil {
 		t.Errorf("the card shows metric values of the old data:\n%s", stale["README.md"])
 	}
 	changed.run(t, "run")
-	if !strings.Contains(string(changed.exported(t)["README.md"]), "| length.") {
+	if !strings.Contains(string(changed.exported(t)["metrics.csv"]), "length.") {
 		t.Error("the card lacks the metric values once the metric unit is done")
 	}
 
@@ -134,7 +143,7 @@ func TestExportCurrentPlanOnly(t *testing.T) {
 	for _, e := range entries {
 		names = append(names, e.Name())
 	}
-	if diff := cmp.Diff([]string{"README.md", "data.jsonl"}, names); diff != "" {
+	if diff := cmp.Diff([]string{"LICENSE.md", "README.md", "data.jsonl", "metrics.csv"}, names); diff != "" {
 		t.Errorf("--format jsonl wrote (-want +got):\n%s", diff)
 	}
 	if b, _ := os.ReadFile(filepath.Join(out, "data.jsonl")); !bytes.Equal(b, first["data.jsonl"]) {
@@ -155,6 +164,25 @@ func TestExportCurrentPlanOnly(t *testing.T) {
 			t.Errorf("export %v: %v, stderr %q; want an error with %q", tc.args, err, errb.String(), tc.want)
 		}
 	}
+	// While a run holds the store, export refuses; --partial exports what
+	// is there and says so in the card.
+	st, err := store.Open(r.store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd = r.command("export", "--out", t.TempDir())
+	errb.Reset()
+	cmd.Stderr = &errb
+	if err := cmd.Run(); err == nil || !strings.Contains(errb.String(), "a run is still writing") || !strings.Contains(errb.String(), "--partial") {
+		t.Errorf("export during a run: %v, stderr %q", err, errb.String())
+	}
+	partial := t.TempDir()
+	r.run(t, "export", "--partial", "--out", partial)
+	if b, _ := os.ReadFile(filepath.Join(partial, "README.md")); !strings.Contains(string(b), "Partial export") || !strings.Contains(string(b), "- partial\n") {
+		t.Errorf("the card of a partial export does not say so:\n%s", b)
+	}
+	st.Close()
+
 	// The default folder is the store's export folder.
 	r.run(t, "export", "--format", "parquet")
 	if _, err := os.Stat(filepath.Join(r.store, "export", "data.parquet")); err != nil {

@@ -2,8 +2,10 @@ package export
 
 import (
 	"bytes"
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -60,6 +62,20 @@ func Card(res *Result, opts Options) []byte {
 	var b bytes.Buffer
 	b.WriteString("---\n")
 	fmt.Fprintf(&b, "license: %s\n", yamlString(license))
+	if licenseIsOther(opts) {
+		// The Hub asks for a name and a link when the licence is "other".
+		ln, ll := opts.LicenseName, opts.LicenseLink
+		if ln == "" {
+			ln = DefaultLicenseName
+		}
+		if ll == "" && opts.LicenseFile != "" {
+			ll = relTo(opts.Card, opts.LicenseFile)
+		}
+		fmt.Fprintf(&b, "license_name: %s\n", yamlString(ln))
+		if ll != "" {
+			fmt.Fprintf(&b, "license_link: %s\n", yamlString(ll))
+		}
+	}
 	fmt.Fprintf(&b, "pretty_name: %s\n", yamlString(name))
 	if len(res.Languages) > 0 {
 		b.WriteString("language:\n")
@@ -70,9 +86,21 @@ func Card(res *Result, opts Options) []byte {
 	b.WriteString("task_categories:\n- text-generation\n")
 	fmt.Fprintf(&b, "size_categories:\n- %s\n", yamlString(SizeCategory(res.Examples)))
 	b.WriteString("tags:\n- synthetic\n- polyglot\n")
+	if opts.Partial {
+		b.WriteString("- partial\n")
+	}
+	// One config with one split, on one file: with both formats in the
+	// folder, `datasets` would otherwise read every row twice.
+	if data := dataFile(opts); data != "" {
+		b.WriteString("configs:\n- config_name: default\n  data_files:\n  - split: train\n")
+		fmt.Fprintf(&b, "    path: %s\n", yamlString(data))
+	}
 	b.WriteString("---\n\n")
 
 	fmt.Fprintf(&b, "# %s\n\n", name)
+	if opts.Partial {
+		b.WriteString("> **Partial export.** This dataset was exported while its run was still writing; it lacks the rows generated after the export began. Export again when the run has finished.\n\n")
+	}
 	if opts.Description != "" {
 		b.WriteString(strings.TrimSpace(opts.Description) + "\n\n")
 	}
@@ -103,22 +131,26 @@ func Card(res *Result, opts Options) []byte {
 	}
 	b.WriteString("\n")
 
-	if len(opts.Metrics) > 0 {
-		b.WriteString("## Metrics\n\nIntrinsic metric values per cell (strategy \"all\" pools the strategies).\n\n")
-		b.WriteString("| metric | teacher | language | strategy | seed | value | n | direction |\n|---|---|---|---|---:|---:|---:|---|\n")
-		for _, m := range sortedAggregates(opts.Metrics) {
-			st := m.Strategy
-			if st == "" {
-				st = "all"
-			}
-			fmt.Fprintf(&b, "| %s | %s | %s | %s | %d | %s | %d | %s |\n", cell(m.Metric), cell(m.Teacher), cell(m.Language), cell(st),
-				m.Seed, strconv.FormatFloat(m.Value, 'g', 6, 64), m.N, cell(m.Direction))
+	if len(res.Systems) > 0 {
+		b.WriteString("## System prompts\n\nThe system prompt each teacher answered under, per language and strategy (the `system` field of each row).\n\n")
+		for _, sp := range res.Systems {
+			fmt.Fprintf(&b, "- %s, %s: %s\n", sp.Language, sp.Strategy, yamlString(sp.Text))
 		}
 		b.WriteString("\n")
 	}
 
+	if len(opts.Metrics) > 0 && opts.MetricsFile != "" {
+		fmt.Fprintf(&b, "## Metrics\n\nThe intrinsic metric values of each cell (%d values) are in [`%s`](%s).\n\n",
+			len(opts.Metrics), relTo(opts.Card, opts.MetricsFile), relTo(opts.Card, opts.MetricsFile))
+	}
+
 	b.WriteString("## Format\n\n")
-	b.WriteString("Each example has `messages` (a user turn with the prompt and an assistant turn with the response), `teacher`, `language`, `strategy` and `id` (the polyglot request key). ")
+	if opts.SystemTurn {
+		b.WriteString("Each example has `messages` (a system turn with the system prompt when there is one, a user turn with the prompt and an assistant turn with the response), ")
+	} else {
+		b.WriteString("Each example has `messages` (a user turn with the prompt and an assistant turn with the response), ")
+	}
+	b.WriteString("`teacher`, `language`, `strategy`, `id` (the polyglot request key) and, when the teacher had one, `system` (its system prompt). ")
 	b.WriteString("The JSONL and Parquet files hold the same rows in the same order.\n")
 	return b.Bytes()
 }
@@ -140,4 +172,61 @@ func sortedAggregates(in []store.MetricAggregate) []store.MetricAggregate {
 		return a.Seed < b.Seed
 	})
 	return out
+}
+
+// DefaultLicenseName is the card's license_name when the licence is
+// "other" and none is given.
+const DefaultLicenseName = "teacher-model-terms"
+
+// relTo is target's path relative to the folder of from ("/" separated),
+// or target itself when it has none.
+func relTo(from, target string) string {
+	if r, err := filepath.Rel(filepath.Dir(from), target); err == nil && !strings.HasPrefix(r, "..") {
+		return filepath.ToSlash(r)
+	}
+	return target
+}
+
+// dataFile is the file the card's default config reads: the Parquet file
+// when there is one, else the JSONL; "" without a card or data.
+func dataFile(opts Options) string {
+	for _, p := range []string{opts.Parquet, opts.JSONL} {
+		if p != "" && opts.Card != "" {
+			if r := relTo(opts.Card, p); !filepath.IsAbs(r) {
+				return r
+			}
+		}
+	}
+	return ""
+}
+
+// MetricsCSV renders per-cell metric values as CSV (strategy "all" pools
+// the strategies).
+func MetricsCSV(ms []store.MetricAggregate) []byte {
+	var b bytes.Buffer
+	w := csv.NewWriter(&b)
+	_ = w.Write([]string{"metric", "teacher", "language", "strategy", "seed", "value", "n", "direction"})
+	for _, m := range sortedAggregates(ms) {
+		st := m.Strategy
+		if st == "" {
+			st = "all"
+		}
+		_ = w.Write([]string{m.Metric, m.Teacher, m.Language, st, strconv.Itoa(int(m.Seed)),
+			strconv.FormatFloat(m.Value, 'g', 6, 64), strconv.Itoa(m.N), m.Direction})
+	}
+	w.Flush()
+	return b.Bytes()
+}
+
+// LicenseNote is the licence file a card links to when the licence is
+// "other": the rows are model outputs, so the terms of the models that
+// wrote them apply, and the publisher must check them.
+func LicenseNote(res *Result, opts Options) []byte {
+	var b bytes.Buffer
+	b.WriteString("# Licence of this dataset\n\n")
+	b.WriteString("The rows of this dataset were written by the language models below. Their use, and the use of models trained on them, is subject to the terms of use of each model and of the service that ran it. Check those terms before you publish or train on this data, and replace this file (and the card's `license` field) with the licence that applies.\n\n")
+	for _, t := range res.Teachers {
+		fmt.Fprintf(&b, "- %s\n", t)
+	}
+	return b.Bytes()
 }

@@ -1,12 +1,16 @@
 // Package export streams a store's examples to the files people train on:
-// Hugging Face chat JSONL, Parquet (parquet-go, bounded row groups) and a
-// dataset card (README.md with YAML front matter).
+// Hugging Face chat JSONL, Parquet (parquet-go, bounded row groups), a
+// dataset card (README.md with YAML front matter that `datasets` reads),
+// and side files for what does not belong in a card (per-cell metric
+// values, the licence note).
 //
 // All outputs are produced in one pass over the store's ordered iterator,
 // so memory stays bounded by one Parquet row group whatever the dataset
 // size. Each file is written under a temporary name in its destination
 // folder and renamed into place only when every output succeeded, so a
-// reader never sees a half-written export. Output is deterministic: the
+// reader never sees a half-written export. An export holds an flock on its
+// output folders while it writes, and removes the temporary files that a
+// killed export left there first. Output is deterministic: the
 // same store gives byte-identical files (the store's order is total, maps
 // are sorted before printing, and nothing time-dependent is written).
 package export
@@ -19,6 +23,8 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
+	"syscall"
 
 	"github.com/parquet-go/parquet-go"
 	"golang.org/x/sync/errgroup"
@@ -44,6 +50,12 @@ type Options struct {
 	JSONL   string // Hugging Face chat JSONL path; "" = none
 	Parquet string // Parquet path; "" = none
 	Card    string // dataset card (README.md) path; "" = none
+	// MetricsFile is the CSV of per-cell metric values the card links to
+	// (written only with a card and Metrics); "" = none.
+	MetricsFile string
+	// LicenseFile is the licence note written when License is "other"
+	// without a LicenseLink; "" = none.
+	LicenseFile string
 
 	// RowGroupRows and RowGroupBytes bound a Parquet row group (defaults
 	// 20,000 rows and 64 MiB of text): the writer holds one in memory.
@@ -51,10 +63,20 @@ type Options struct {
 	RowGroupBytes int
 
 	// Dataset card contents.
-	Name        string                  // dataset title; default "polyglot synthetic SFT data"
-	License     string                  // Hugging Face license id; default "other"
-	Description string                  // free text under the title
-	Metrics     []store.MetricAggregate // metric values to list; none = no metrics section
+	Name    string // dataset title; default "polyglot synthetic SFT data"
+	License string // Hugging Face license id; default "other"
+	// LicenseName and LicenseLink are the card's license_name and
+	// license_link, which the Hub asks for when License is "other".
+	LicenseName, LicenseLink string
+	Description              string                  // free text under the title
+	Metrics                  []store.MetricAggregate // metric values for MetricsFile
+	// Partial marks a dataset exported while its run was still writing.
+	Partial bool
+
+	// System gives an example's system prompt ("" = none); SystemTurn
+	// also puts it first in messages.
+	System     func(*store.Example) string
+	SystemTurn bool
 }
 
 // CellCount is the number of examples of one (teacher, language, strategy).
@@ -70,7 +92,19 @@ type Result struct {
 	Languages  []string
 	Strategies []string
 	Cells      []CellCount // sorted by teacher, language, strategy
-	Files      []string    // final paths written
+	Systems    []SystemPrompt
+	Files      []string // final paths written
+}
+
+// SystemPrompt is one distinct system prompt of the exported rows.
+type SystemPrompt struct{ Language, Strategy, Text string }
+
+type sysKey struct{ lang, strategy, text string }
+
+// sideFile is a small output rendered once the rows are counted.
+type sideFile struct {
+	path string
+	data func() []byte
 }
 
 // Message is one chat turn.
@@ -86,6 +120,8 @@ type Record struct {
 	Language string    `json:"language" parquet:"language,dict"`
 	Strategy string    `json:"strategy" parquet:"strategy,dict"`
 	ID       string    `json:"id" parquet:"id"`
+	// System is the system prompt the teacher answered under.
+	System string `json:"system,omitempty" parquet:"system,dict"`
 }
 
 // Export writes the requested files in one pass over src.
@@ -99,6 +135,11 @@ func Export(src Source, opts Options) (*Result, error) {
 	if opts.RowGroupBytes <= 0 {
 		opts.RowGroupBytes = 64 << 20
 	}
+	unlock, err := lockOutputs(opts)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	var outs []*atomicFile
 	cleanup := func() {
 		for _, o := range outs {
@@ -138,6 +179,7 @@ func Export(src Source, opts Options) (*Result, error) {
 	type ck struct{ t, l, s string }
 	counts := map[ck]int{}
 	total := 0
+	systems := map[sysKey]bool{}
 	var sinks []chan []Record
 	g, ctx := errgroup.WithContext(context.Background())
 	if jw != nil {
@@ -196,10 +238,19 @@ func Export(src Source, opts Options) (*Result, error) {
 			iter = lt.ExampleTexts
 		}
 		err := iter(opts.Filter, func(e *store.Example) error {
-			batch = append(batch, Record{
-				Messages: []Message{{Role: "user", Content: e.Prompt}, {Role: "assistant", Content: e.Response}},
-				Teacher:  e.Teacher, Language: e.Language, Strategy: e.Strategy, ID: e.Key,
-			})
+			r := Record{Teacher: e.Teacher, Language: e.Language, Strategy: e.Strategy, ID: e.Key}
+			if opts.System != nil {
+				r.System = opts.System(e)
+			}
+			if opts.SystemTurn && r.System != "" {
+				r.Messages = []Message{{Role: "system", Content: r.System}, {Role: "user", Content: e.Prompt}, {Role: "assistant", Content: e.Response}}
+			} else {
+				r.Messages = []Message{{Role: "user", Content: e.Prompt}, {Role: "assistant", Content: e.Response}}
+			}
+			if r.System != "" {
+				systems[sysKey{e.Language, e.Strategy, r.System}] = true
+			}
+			batch = append(batch, r)
 			counts[ck{e.Teacher, e.Language, e.Strategy}]++
 			total++
 			if len(batch) == batchSize {
@@ -234,15 +285,37 @@ func Export(src Source, opts Options) (*Result, error) {
 		return a.Strategy < b.Strategy
 	})
 	res.Teachers, res.Languages, res.Strategies = sortedKeys(tset), sortedKeys(lset), sortedKeys(sset)
+	for k := range systems {
+		res.Systems = append(res.Systems, SystemPrompt{Language: k.lang, Strategy: k.strategy, Text: k.text})
+	}
+	sort.Slice(res.Systems, func(i, j int) bool {
+		a, b := res.Systems[i], res.Systems[j]
+		if a.Language != b.Language {
+			return a.Language < b.Language
+		}
+		if a.Strategy != b.Strategy {
+			return a.Strategy < b.Strategy
+		}
+		return a.Text < b.Text
+	})
 
 	if opts.Card != "" {
-		f, err := open(opts.Card)
-		if err != nil {
-			return nil, err
+		side := []sideFile{{opts.Card, func() []byte { return Card(res, opts) }}}
+		if opts.MetricsFile != "" && len(opts.Metrics) > 0 {
+			side = append(side, sideFile{opts.MetricsFile, func() []byte { return MetricsCSV(opts.Metrics) }})
 		}
-		if _, err := f.Write(Card(res, opts)); err != nil {
-			cleanup()
-			return nil, fmt.Errorf("writing %s: %w", opts.Card, err)
+		if opts.LicenseFile != "" && licenseIsOther(opts) && opts.LicenseLink == "" {
+			side = append(side, sideFile{opts.LicenseFile, func() []byte { return LicenseNote(res, opts) }})
+		}
+		for _, sf := range side {
+			f, err := open(sf.path)
+			if err != nil {
+				return nil, err
+			}
+			if _, err := f.Write(sf.data()); err != nil {
+				cleanup()
+				return nil, fmt.Errorf("writing %s: %w", sf.path, err)
+			}
 		}
 	}
 	// Commit: every output is complete; rename them into place.
@@ -256,6 +329,54 @@ func Export(src Source, opts Options) (*Result, error) {
 		res.Files = append(res.Files, o.path)
 	}
 	return res, nil
+}
+
+// lockOutputs takes an flock on every output folder, so two exports never
+// write into one folder at once, and then removes the temporary files a
+// killed export left behind (only an export under this lock writes them).
+func lockOutputs(opts Options) (func(), error) {
+	dirs := map[string][]string{} // folder -> base names of its outputs
+	for _, p := range []string{opts.JSONL, opts.Parquet, opts.Card, opts.MetricsFile, opts.LicenseFile} {
+		if p != "" {
+			dirs[filepath.Dir(p)] = append(dirs[filepath.Dir(p)], filepath.Base(p))
+		}
+	}
+	var held []*os.File
+	release := func() {
+		for _, f := range held {
+			f.Close()
+		}
+	}
+	for dir, bases := range dirs {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			release()
+			return nil, fmt.Errorf("export: cannot create the folder %s: %w", dir, err)
+		}
+		// The lock is on the folder itself, so an export leaves no lock
+		// file in a dataset folder that gets uploaded as it is.
+		f, err := os.Open(dir)
+		if err != nil {
+			release()
+			return nil, fmt.Errorf("export: cannot write in %s: %w; check the folder's permissions", dir, err)
+		}
+		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+			f.Close()
+			release()
+			return nil, fmt.Errorf("export: another export is writing into %s; wait for it to finish, or export elsewhere with --out", dir)
+		}
+		held = append(held, f)
+		for _, b := range bases {
+			stale, _ := filepath.Glob(filepath.Join(dir, "."+b+".tmp-*"))
+			for _, p := range stale {
+				os.Remove(p)
+			}
+		}
+	}
+	return release, nil
+}
+
+func licenseIsOther(opts Options) bool {
+	return opts.License == "" || strings.EqualFold(opts.License, "other")
 }
 
 func sortedKeys(m map[string]bool) []string {
@@ -355,7 +476,7 @@ func newParquetSink(f *atomicFile, maxRows, maxBytes int) *parquetSink {
 }
 
 func recordBytes(r *Record) int {
-	n := len(r.ID) + len(r.Teacher) + len(r.Language) + len(r.Strategy)
+	n := len(r.ID) + len(r.Teacher) + len(r.Language) + len(r.Strategy) + len(r.System)
 	for _, m := range r.Messages {
 		n += len(m.Content) + len(m.Role)
 	}

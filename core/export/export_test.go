@@ -106,7 +106,14 @@ func TestExportGoldenAndFormats(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	res := exportAll(t, s, dir, Options{Name: "Tiny | test", License: "cc-by-4.0", Description: "A fixture.", Metrics: aggs, RowGroupRows: 5})
+	system := func(e *store.Example) string {
+		if e.Strategy == "respond" {
+			return "Du bist ein Experte für " + e.Language + "."
+		}
+		return ""
+	}
+	res := exportAll(t, s, dir, Options{Name: "Tiny | test", License: "cc-by-4.0", Description: "A fixture.", Metrics: aggs, RowGroupRows: 5,
+		MetricsFile: filepath.Join(dir, "metrics.csv"), System: system})
 
 	if res.Examples != 16 || len(res.Cells) != 8 || !cmp.Equal(res.Teachers, []string{"aya", "gemma"}) || !cmp.Equal(res.Languages, []string{"de", "ja"}) {
 		t.Errorf("result = %+v", res)
@@ -115,6 +122,8 @@ func TestExportGoldenAndFormats(t *testing.T) {
 	card, _ := os.ReadFile(filepath.Join(dir, "README.md"))
 	golden(t, "train.jsonl", jl)
 	golden(t, "README.md", card)
+	metrics, _ := os.ReadFile(filepath.Join(dir, "metrics.csv"))
+	golden(t, "metrics.csv", metrics)
 
 	// Every JSONL line is a chat record; the Parquet file holds the same rows.
 	var fromJSON []Record
@@ -241,5 +250,83 @@ func TestSizeCategory(t *testing.T) {
 		if got := SizeCategory(n); got != want {
 			t.Errorf("SizeCategory(%d) = %q, want %q", n, got, want)
 		}
+	}
+}
+
+// The card of an "other" licence names the licence and links the licence
+// note written next to it; its config reads one file, so `datasets` does
+// not load every row twice from the two formats; the system prompt can be
+// the first turn of messages.
+func TestCardLicenceConfigsAndSystemTurn(t *testing.T) {
+	s := newStore(t, fixtureExamples())
+	dir := t.TempDir()
+	res := exportAll(t, s, dir, Options{LicenseFile: filepath.Join(dir, "LICENSE.md"), SystemTurn: true,
+		System: func(e *store.Example) string { return "system for " + e.Language }})
+	card, _ := os.ReadFile(filepath.Join(dir, "README.md"))
+	front, _, _ := strings.Cut(strings.TrimPrefix(string(card), "---\n"), "\n---\n")
+	for _, want := range []string{
+		`license: "other"`, `license_name: "` + DefaultLicenseName + `"`, `license_link: "LICENSE.md"`,
+		"configs:\n- config_name: default\n  data_files:\n  - split: train\n    path: \"data/train.parquet\"",
+	} {
+		if !strings.Contains(front, want) {
+			t.Errorf("front matter lacks %q:\n%s", want, front)
+		}
+	}
+	note, err := os.ReadFile(filepath.Join(dir, "LICENSE.md"))
+	if err != nil || !strings.Contains(string(note), "- aya\n- gemma\n") {
+		t.Errorf("licence note = %q, %v", note, err)
+	}
+	if len(res.Systems) != 4 { // 2 languages x 2 strategies
+		t.Errorf("systems = %+v", res.Systems)
+	}
+	jl, _ := os.ReadFile(filepath.Join(dir, "data", "train.jsonl"))
+	first, _, _ := strings.Cut(string(jl), "\n")
+	var r Record
+	if err := json.Unmarshal([]byte(first), &r); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Messages) != 3 || r.Messages[0].Role != "system" || r.Messages[0].Content != r.System || r.System != "system for "+r.Language {
+		t.Errorf("first row = %+v", r)
+	}
+}
+
+// A killed export leaves its temporary files behind; the next export into
+// the folder removes them. Two exports never write into one folder at once.
+func TestStaleTemporaryFilesAndConcurrentExports(t *testing.T) {
+	s := newStore(t, fixtureExamples())
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "data"), 0o755)
+	stale := []string{
+		filepath.Join(dir, "data", ".train.jsonl.tmp-123"),
+		filepath.Join(dir, "data", ".train.parquet.tmp-456"),
+		filepath.Join(dir, ".README.md.tmp-789"),
+	}
+	for _, p := range stale {
+		os.WriteFile(p, []byte("half"), 0o644)
+	}
+	other := filepath.Join(dir, ".someone-elses.tmp-1") // not an output of ours
+	os.WriteFile(other, nil, 0o644)
+	exportAll(t, s, dir, Options{})
+	for _, p := range stale {
+		if _, err := os.Stat(p); err == nil {
+			t.Errorf("%s is still there after the next export", p)
+		}
+	}
+	if _, err := os.Stat(other); err != nil {
+		t.Errorf("a file that is not an export's was removed: %v", err)
+	}
+
+	// While one export holds the folder, another is refused.
+	unlock, err := lockOutputs(Options{Card: filepath.Join(dir, "README.md")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Export(s, Options{Card: filepath.Join(dir, "README.md")})
+	if err == nil || !strings.Contains(err.Error(), "another export is writing") {
+		t.Errorf("concurrent export: err = %v", err)
+	}
+	unlock()
+	if _, err := Export(s, Options{Card: filepath.Join(dir, "README.md")}); err != nil {
+		t.Errorf("after the first export released the folder: %v", err)
 	}
 }

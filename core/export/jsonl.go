@@ -29,6 +29,10 @@ func appendRecordJSON(b []byte, r *Record) []byte {
 	b = appendJSONString(b, r.Strategy)
 	b = append(b, `,"id":`...)
 	b = appendJSONString(b, r.ID)
+	if r.System != "" {
+		b = append(b, `,"system":`...)
+		b = appendJSONString(b, r.System)
+	}
 	return append(b, "}\n"...)
 }
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -63,4 +64,30 @@ func (l *dirLock) release() error {
 	}
 	l.f = nil
 	return err
+}
+
+// ReadLock takes a shared lock on the store in dir for a reader that must
+// not see a run's half-written results (an export): it fails with a
+// *LockError (ErrLocked) while a run holds the store, and while it is held
+// no run can start. release gives it back; the kernel does so if the
+// process dies. A store folder without a lock file has never run.
+func ReadLock(dir string) (release func(), err error) {
+	path := filepath.Join(dir, "lock")
+	f, err := os.OpenFile(path, os.O_RDONLY, 0)
+	if errors.Is(err, os.ErrNotExist) {
+		return func() {}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cannot open the store lock %s: %w", path, err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB); err != nil {
+		defer f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			b, _ := os.ReadFile(path)
+			pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+			return nil, &LockError{Path: path, PID: pid}
+		}
+		return nil, fmt.Errorf("cannot lock %s: %w (does the file system support flock?)", path, err)
+	}
+	return func() { f.Close() }, nil
 }

@@ -435,3 +435,57 @@ func source(src string, req *Request, outputs map[string]StepOutput) (string, er
 	}
 	return v, nil
 }
+
+// languageVars serves only a language's placeholders.
+type languageVars struct{ lang Language }
+
+func (v languageVars) Lookup(name string) (string, bool) {
+	switch name {
+	case "language":
+		return v.lang.Name, true
+	case "language_native":
+		return v.lang.Native, true
+	case "language_code":
+		return v.lang.Tag, true
+	case "script":
+		return v.lang.Script, true
+	}
+	return "", false
+}
+
+// SystemPrompt renders the system message of the step whose text a
+// strategy emits as the response (its last step when emit names none), for
+// exports that carry it next to each example. It is the same for every
+// request of a language only when the template uses the language's
+// placeholders alone; ok is false otherwise, and when the step has no
+// system template.
+func SystemPrompt(s *spec.Strategy, lang Language) (text string, ok bool, err error) {
+	if len(s.Steps) == 0 {
+		return "", false, nil
+	}
+	step := s.Steps[len(s.Steps)-1]
+	if rest, found := strings.CutPrefix(s.Emit.Response, "steps."); found {
+		name, _, _ := strings.Cut(rest, ".")
+		for _, st := range s.Steps {
+			if st.Name == name {
+				step = st
+			}
+		}
+	}
+	if step.System == "" {
+		return "", false, nil
+	}
+	t, err := loadCached(step.System)
+	if err != nil {
+		return "", false, fmt.Errorf("strategy %q step %q: %w", s.Name, step.Name, err)
+	}
+	for _, p := range t.parts {
+		if p.ph != nil {
+			if _, known := (languageVars{lang}).Lookup(p.ph.Name); !known {
+				return "", false, nil
+			}
+		}
+	}
+	text, err = t.Render(languageVars{lang})
+	return text, err == nil, err
+}
