@@ -160,7 +160,12 @@ func TestRunStatusExportReportFlagsAnywhere(t *testing.T) {
 		{"run extra argument", []string{"run", "DIR", "DIR", "--plugin-dir", "PD", "-var", "store=STORE"}, 2, contains("stderr", "takes one argument")},
 		{"run help", []string{"run", "DIR", "--only", "teacher=a", "--help"}, 0, contains("stdout", "Usage: polyglot run")},
 		{"status before any run", []string{"status", "DIR", "-var", "store=STORE"}, 1, contains("stderr", "run `polyglot run")},
-		{"run --only after DIR", []string{"run", "DIR", "--plugin-dir", "PD", "-var", "store=STORE", "--only", "teacher=a,stage=generate"}, 0, nil},
+		{"run --only after DIR", []string{"run", "DIR", "--plugin-dir", "PD", "-var", "store=STORE", "--only", "teacher=a,stage=generate"}, 0, func(t *testing.T, r result, _ string) {
+			// The score stage did not run: no report may be announced.
+			if strings.Contains(r.stdout, "Report: ") || !strings.Contains(r.stdout, "No report yet") {
+				t.Errorf("restricted run announces a report:\n%s", r.stdout)
+			}
+		}},
 		{"status --json after DIR", []string{"status", "DIR", "-var", "store=STORE", "--json"}, 0, func(t *testing.T, r result, _ string) {
 			var s struct {
 				Summary struct {
@@ -187,6 +192,11 @@ func TestRunStatusExportReportFlagsAnywhere(t *testing.T) {
 		}},
 		{"export bad format", []string{"export", "DIR", "--plugin-dir", "PD", "-var", "store=STORE", "--format", "csv"}, 2, contains("stderr", "--format must be")},
 		{"run the rest", []string{"run", "DIR", "-var", "store=STORE", "--plugin-dir", "PD"}, 0, contains("stdout", "Done. Report: ")},
+		{"run with nothing left", []string{"run", "DIR", "-var", "store=STORE", "--plugin-dir", "PD"}, 0, func(t *testing.T, r result, _ string) {
+			if strings.Contains(r.stdout, "Done. Report: ") || !strings.Contains(r.stdout, "No report written in this run") {
+				t.Errorf("a run that wrote no report announces one:\n%s", r.stdout)
+			}
+		}},
 		{"report --out after DIR", []string{"report", "DIR", "--plugin-dir", "PD", "-var", "store=STORE", "--out", "OUT"}, 0, fileIn("report.html")},
 		{"report extra argument", []string{"report", "DIR", "x", "-var", "store=STORE"}, 2, contains("stderr", "takes one argument")},
 	} {

@@ -74,6 +74,8 @@ func runRun(ctx context.Context, env *Env, args []string) error {
 		defer cache.Close()
 		opts.Cache = cache
 	}
+	reportPath := filepath.Join(engine.ReportDir(p.Exp.Store), "report.html")
+	before, _ := os.Stat(reportPath)
 	err = engine.Run(ctx, p, st, opts)
 	status := "ok"
 	switch {
@@ -88,8 +90,24 @@ func runRun(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(env.Stdout, "Done. Report: %s/report.html\n", engine.ReportDir(p.Exp.Store))
+	fmt.Fprintln(env.Stdout, doneMessage(reportPath, before))
 	return nil
+}
+
+// doneMessage names the report only if this run wrote it (before is the
+// report's file info before the run, nil if there was none): a restricted
+// run, or one whose score stage waited on unfinished work, leaves an older
+// report, or none, that must not pass for this run's result.
+func doneMessage(report string, before os.FileInfo) string {
+	after, err := os.Stat(report)
+	switch {
+	case err == nil && (before == nil || !after.ModTime().Equal(before.ModTime()) || after.Size() != before.Size()):
+		return "Done. Report: " + report
+	case err == nil:
+		return "Done. No report written in this run (the score stage did not run); the last one, from an earlier run: " + report
+	default:
+		return "Done. No report yet: the score stage did not run (restricted with --only, or waiting on unfinished work); `polyglot report` writes one from what is there."
+	}
 }
 
 // specHash identifies the spec text a run used.
