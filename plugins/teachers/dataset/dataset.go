@@ -60,6 +60,7 @@ func (t *Teacher) Describe() sdk.Description {
 			sdk.Attr("corruption", cty.String).Default(cty.StringVal("none")).Doc("one of: "+strings.Join(Corruptions, ", ")),
 			sdk.Attr("fraction", cty.Number).Default(cty.NumberFloatVal(1)).Doc("share of answers that are corrupted (0-1)"),
 			sdk.Attr("seed", cty.Number).Default(cty.NumberIntVal(1)).Doc("seed of the corruption's randomness"),
+			sdk.Attr("min_changed", cty.Number).Default(cty.NumberFloatVal(DefaultMinChanged)).Doc("share of each language's rows the corruption must change (0-1); below it the control is an error, not a silent pass"),
 		),
 	}
 }
@@ -76,6 +77,9 @@ func (t *Teacher) ValidateConfig(ctx context.Context, cfg sdk.Config) sdk.Diagno
 	}
 	if f := cfg.Float("fraction"); f < 0 || f > 1 {
 		diags = append(diags, sdk.AttrError("fraction", "fraction out of range", "fraction is %g; it must be between 0 and 1.", f))
+	}
+	if f := cfg.Float("min_changed"); f < 0 || f > 1 {
+		diags = append(diags, sdk.AttrError("min_changed", "min_changed out of range", "min_changed is %g; it must be between 0 and 1.", f))
 	}
 	if m, _ := filepath.Glob(cfg.String("path")); len(m) == 0 {
 		diags = append(diags, sdk.AttrError("path", "No dataset file", "No file matches %q (relative paths are relative to the experiment folder).", cfg.String("path")))
@@ -145,7 +149,53 @@ func (t *Teacher) Open(ctx context.Context, req sdk.OpenRequest) (sdk.Generator,
 	if err != nil {
 		return nil, sdk.Diagnostics{sdk.AttrError("path", "Cannot read dataset", "%v", err)}
 	}
-	return &replayer{d: d, corruption: req.Config.String("corruption"), fraction: req.Config.Float("fraction"), seed: uint64(req.Config.Int("seed")), model: req.Model}, nil
+	r := &replayer{d: d, corruption: req.Config.String("corruption"), fraction: req.Config.Float("fraction"), seed: uint64(req.Config.Int("seed")), model: req.Model}
+	if r.corruption != "none" {
+		if err := r.checkChanges(req.Config.Float("min_changed")); err != nil {
+			return nil, sdk.Diagnostics{sdk.AttrError("corruption", "The corruption leaves the data unchanged", "%v", err)}
+		}
+	}
+	return r, nil
+}
+
+// DefaultMinChanged is the share of rows a corruption must change by default.
+const DefaultMinChanged = 0.9
+
+// checkChanges applies the corruption to every row of every language (as
+// Generate would, with each row's own random stream) and fails when it
+// changes less than min of some language's rows: a control that leaves the
+// data as it was cannot be caught, and reporting it as "not caught" would
+// blame the metrics for the control's fault.
+func (r *replayer) checkChanges(min float64) error {
+	var bad []string
+	for _, lang := range sortedLangs(r.d.byLang) {
+		rows := r.d.byLang[lang]
+		changed := 0
+		for _, i := range rows {
+			x := r.d.rows[i]
+			rng := rand.New(rand.NewPCG(r.seed, hash64(x.ID, x.Prompt)))
+			if y := r.corrupt(x, lang, rows, rng); y.Prompt != x.Prompt || y.Response != x.Response {
+				changed++
+			}
+		}
+		if share := float64(changed) / float64(len(rows)); share < min {
+			bad = append(bad, fmt.Sprintf("%s: %d of %d rows changed (%.0f %%)", lang, changed, len(rows), 100*share))
+		}
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("corruption %q changes too few rows (min_changed = %g): %s; use longer or more varied rows in those languages, or lower min_changed if that is intended",
+			r.corruption, min, strings.Join(bad, "; "))
+	}
+	return nil
+}
+
+func sortedLangs(m map[string][]int) []string {
+	out := make([]string, 0, len(m))
+	for l := range m {
+		out = append(out, l)
+	}
+	sort.Strings(out)
+	return out
 }
 
 type replayer struct {
@@ -211,13 +261,9 @@ func (r *replayer) corrupt(x row, lang string, rows []int, rng *rand.Rand) row {
 			}
 		}
 	case "scramble_words":
-		w := strings.Fields(x.Response)
-		rng.Shuffle(len(w), func(i, j int) { w[i], w[j] = w[j], w[i] })
-		x.Response = strings.Join(w, " ")
+		x.Response = scramble(x.Response, rng)
 	case "truncate":
-		rs := []rune(x.Response)
-		n := max(1, len(rs)/5)
-		x.Response = string(rs[:n])
+		x.Response = truncateText(x.Response)
 	case "swap_language":
 		var langs []string
 		for l := range r.d.byLang {
@@ -233,12 +279,7 @@ func (r *replayer) corrupt(x row, lang string, rows []int, rng *rand.Rand) row {
 	case "near_copies":
 		// Everything is a light edit of one of three rows.
 		base := r.d.rows[rows[rng.IntN(min(3, len(rows)))]]
-		x.Prompt, x.Response = base.Prompt, base.Response
-		if w := strings.Fields(x.Response); len(w) > 3 {
-			i := rng.IntN(len(w))
-			w = append(w[:i], w[i+1:]...)
-			x.Response = strings.Join(w, " ")
-		}
+		x.Prompt, x.Response = base.Prompt, dropWord(base.Response, rng)
 	}
 	return x
 }
