@@ -5,14 +5,18 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/polyglot-teachers/polyglot/core/score"
 )
 
 // Options tune the analyses.
 type Options struct {
-	// Components is k for the regression; 0 = the smallest k explaining ≥ 90 % of the variance,
-	// limited by what the number of cells can support.
+	// PCA chooses the PCA's features: PCAScored (default) or PCAStudy.
+	PCA string
+	// Components is k, the number of leading components the regressions use; 0 = the
+	// smallest k explaining ≥ 90 % of the variance. Fewer are used when the cells cannot
+	// support k (a note says so).
 	Components int
 	Folds      int    // k-fold cross-validation; 0 = 5 (fewer when there are fewer cells)
 	Seed       uint64 // fold shuffle
@@ -20,8 +24,50 @@ type Options struct {
 	Alpha float64
 }
 
-// AlphaMatrix holds Spearman correlations between teacher rankings at several α.
+// PCA feature sets.
+const (
+	// PCAScored analyses every metric present in all cells, oriented as in the score
+	// (perplexity as −log(1+PPL)).
+	PCAScored = "scored"
+	// PCAStudy analyses the study's six features as they are: prompt and response
+	// diversity, raw perplexity, judge score, mean prompt and response length.
+	PCAStudy = "study"
+)
+
+// studyFeatures are the study's PCA features with the metric names that carry them
+// (the first present in every cell is used).
+var studyFeatures = []struct {
+	role  string
+	names []string
+}{
+	{"prompt diversity", []string{"diversity.prompt"}},
+	{"response diversity", []string{"diversity.response"}},
+	{"perplexity (raw)", []string{"perplexity", "ppl"}},
+	{"judge score", []string{"judge"}},
+	{"prompt length", []string{"length.prompt_tokens", "length.prompt"}},
+	{"response length", []string{"length.response_tokens", "length.response"}},
+}
+
+// Minimum numbers of points below which an analysis is refused: its estimate or its
+// p-value would mean nothing (a slope over three teachers has one degree of freedom).
+const (
+	MinCorrelationCells = 6 // Spearman over cells
+	MinScaleTeachers    = 6 // PG against size or benchmark strength
+	MinAlphaUnits       = 4 // rankings compared at several α
+	MinFamilyGroup      = 3 // students per group in the family test
+)
+
+// MinPCACells is the minimum number of cells for a PCA of d features: with fewer than
+// d+1 observations the trailing components are zero by construction.
+func MinPCACells(d int) int { return max(3, d+1) }
+
+// AlphaMatrix holds Spearman correlations between rankings at several α.
 type AlphaMatrix struct {
+	// Level is "cells" (every teacher × language cell: the study's form) or "teachers"
+	// (teacher averages over languages).
+	Level  string      `json:"level"`
+	N      int         `json:"n"`
+	MinN   int         `json:"min_n"`
 	Alphas []float64   `json:"alphas"`
 	Rho    [][]float64 `json:"rho"`
 	Min    float64     `json:"min"`
@@ -43,6 +89,7 @@ type LanguageBest struct {
 
 // FamilyMatch compares students trained on a teacher of their own family with the rest.
 type FamilyMatch struct {
+	MinN      int      `json:"min_n"` // per group
 	Families  []string `json:"families"`
 	Matched   int      `json:"matched"`
 	Unmatched int      `json:"unmatched"`
@@ -84,9 +131,10 @@ type Recommendation struct {
 type Analysis struct {
 	Features           [][]float64      `json:"-"`
 	PCA                *PCA             `json:"pca,omitempty"`
-	Regression         *Regression      `json:"regression,omitempty"`
+	Regressions        []Regression     `json:"regressions"` // one per target: TargetBenchmark, TargetPGR
 	IntrinsicExtrinsic *Correlation     `json:"intrinsic_extrinsic,omitempty"`
-	AlphaRobustness    *AlphaMatrix     `json:"alpha_robustness,omitempty"`
+	AlphaRobustness    *AlphaMatrix     `json:"alpha_robustness,omitempty"` // cell level (the study's)
+	AlphaTeachers      *AlphaMatrix     `json:"alpha_robustness_teachers,omitempty"`
 	ScaleParams        *LinearFit       `json:"pg_vs_log10_parameters,omitempty"`
 	ScaleStrength      *LinearFit       `json:"pg_vs_benchmark_strength,omitempty"`
 	BestByLanguage     []LanguageBest   `json:"best_by_language"`
@@ -105,8 +153,11 @@ func Run(st *score.Study, res *score.Result, opt Options) *Analysis {
 	if opt.Alpha == 0 {
 		opt.Alpha = 1 - res.Settings.Confidence
 	}
+	if opt.PCA == "" {
+		opt.PCA = PCAScored
+	}
 	a := &Analysis{}
-	a.pca(res, opt)
+	a.pca(st, res, opt)
 	a.correlation(res)
 	a.alpha(res)
 	a.scale(st, res)
@@ -122,43 +173,97 @@ func (a *Analysis) note(format string, args ...any) {
 	a.Notes = append(a.Notes, fmt.Sprintf(format, args...))
 }
 
-// pca builds the feature matrix from the ranking cells: every metric present in all cells,
-// oriented as in the score (PPL as −log(1+PPL)), then standardised.
-func (a *Analysis) pca(res *score.Result, opt Options) {
-	var feats []string
-	for _, m := range res.Metrics {
-		all := len(res.Cells) > 0
+// pcaFeatures picks the feature names and each cell's row: with PCAScored every metric
+// present in all cells, oriented as in the score; with PCAStudy the study's six features,
+// raw. missing lists study features no metric of every cell carries.
+func pcaFeatures(res *score.Result, set string) (feats []string, rows [][]float64, missing []string) {
+	inAll := func(name string) bool {
 		for _, c := range res.Cells {
-			if _, ok := c.Raw[m.Metric]; !ok {
-				all = false
-				break
+			if _, ok := c.Raw[name]; !ok {
+				return false
 			}
 		}
-		if all {
-			feats = append(feats, m.Metric)
-		}
-	}
-	sort.Strings(feats)
-	if len(feats) < 2 || len(res.Cells) < 3 {
-		a.note("PCA skipped: it needs at least 2 metrics present in every cell and 3 cells (have %d metrics, %d cells).", len(feats), len(res.Cells))
-		return
+		return len(res.Cells) > 0
 	}
 	dir := map[string]score.Direction{}
 	for _, m := range res.Metrics {
 		dir[m.Metric] = m.Direction
 	}
-	var x [][]float64
-	var y []float64
-	var xe [][]float64
+	value := func(c score.CellScore, f string) float64 { return score.Orient(f, dir[f], c.Raw[f]) }
+	if set == PCAStudy {
+		value = func(c score.CellScore, f string) float64 { return c.Raw[f] }
+		for _, sf := range studyFeatures {
+			found := ""
+			for _, n := range sf.names {
+				if inAll(n) {
+					found = n
+					break
+				}
+			}
+			if found == "" {
+				missing = append(missing, sf.role+" ("+strings.Join(sf.names, " or ")+")")
+				continue
+			}
+			feats = append(feats, found)
+		}
+	} else {
+		for _, m := range res.Metrics {
+			if inAll(m.Metric) {
+				feats = append(feats, m.Metric)
+			}
+		}
+		sort.Strings(feats)
+	}
 	for _, c := range res.Cells {
 		row := make([]float64, len(feats))
 		for j, f := range feats {
-			row[j] = score.Orient(f, dir[f], c.Raw[f])
+			row[j] = value(c, f)
 		}
-		x = append(x, row)
-		if c.HasExtrinsic {
-			xe, y = append(xe, row), append(y, c.Extrinsic)
+		rows = append(rows, row)
+	}
+	return feats, rows, missing
+}
+
+// Regression targets.
+const (
+	TargetBenchmark = "benchmark" // the student's mean raw benchmark score (the study's)
+	TargetPGR       = "pgr"       // the cell's Extrinsic (PGR)
+)
+
+// studentScores returns each ranking cell's mean raw student benchmark score (over the
+// language's benchmarks, students and seeds), by teacher and language.
+func studentScores(st *score.Study) map[[2]string]float64 {
+	sum, n := map[[2]string]float64{}, map[[2]string]int{}
+	for _, b := range st.Benchmarks {
+		if b.Role != score.RoleStudent || b.Strategy != "" {
+			continue
 		}
+		k := [2]string{b.Teacher, b.Language}
+		sum[k] += b.Score
+		n[k]++
+	}
+	out := map[[2]string]float64{}
+	for k, s := range sum {
+		out[k] = s / float64(n[k])
+	}
+	return out
+}
+
+// pca runs the PCA on the ranking cells and the regressions of the student's results on
+// its leading components.
+func (a *Analysis) pca(st *score.Study, res *score.Result, opt Options) {
+	if opt.PCA != PCAScored && opt.PCA != PCAStudy {
+		a.note("PCA skipped: feature set %q is unknown; use %q or %q.", opt.PCA, PCAScored, PCAStudy)
+		return
+	}
+	feats, x, missing := pcaFeatures(res, opt.PCA)
+	if len(missing) > 0 {
+		a.note("PCA (%s features): no value in every cell for %s; the PCA uses the other %d.", opt.PCA, strings.Join(missing, ", "), len(feats))
+	}
+	minN := MinPCACells(len(feats))
+	if len(feats) < 2 || len(res.Cells) < minN {
+		a.note("PCA skipped: it needs at least 2 features present in every cell and %d cells (have %d features, %d cells).", minN, len(feats), len(res.Cells))
+		return
 	}
 	a.Features = x
 	p, err := PCAOf(x, feats, true)
@@ -166,32 +271,71 @@ func (a *Analysis) pca(res *score.Result, opt Options) {
 		a.note("PCA failed: %v", err)
 		return
 	}
+	p.Set, p.N, p.MinN = opt.PCA, len(x), minN
 	a.PCA = p
-	if len(y) < 4 {
-		a.note("Regression skipped: only %d cells have student results.", len(y))
-		return
-	}
-	folds := min(opt.Folds, len(y))
-	k := opt.Components
+	k, rule := opt.Components, "set"
 	if k == 0 {
-		k = p.ComponentsFor(0.9)
+		k, rule = p.ComponentsFor(0.9), "the fewest explaining ≥ 90 % of the variance"
 	}
-	// Each training fold must keep at least k+2 cells.
-	maxK := len(y) - (len(y)+folds-1)/folds - 2
-	if k > maxK {
-		if maxK < 1 {
-			a.note("Regression skipped: %d cells with student results are too few for %d-fold cross-validation.", len(y), folds)
+	if k > len(feats) {
+		a.note("Regression uses %d components, the number of features, instead of the %d asked for.", len(feats), k)
+		k = len(feats)
+	}
+	p.Components, p.ComponentsRule = k, rule
+	bench := studentScores(st)
+	for _, target := range []string{TargetBenchmark, TargetPGR} {
+		var xe [][]float64
+		var y []float64
+		for i, c := range res.Cells {
+			switch target {
+			case TargetBenchmark:
+				if v, ok := bench[[2]string{c.Teacher, c.Language}]; ok {
+					xe, y = append(xe, x[i]), append(y, v)
+				}
+			case TargetPGR:
+				if c.HasExtrinsic {
+					xe, y = append(xe, x[i]), append(y, c.Extrinsic)
+				}
+			}
+		}
+		a.regress(target, xe, y, k, opt)
+	}
+}
+
+func (a *Analysis) regress(target string, x [][]float64, y []float64, k int, opt Options) {
+	name := map[string]string{TargetBenchmark: "Regression of the student's benchmark score", TargetPGR: "Regression of PGR"}[target]
+	folds := min(opt.Folds, len(y))
+	minN := MinRegressionCells(k, max(folds, 2))
+	if len(y) < minN {
+		// Fewer components may still fit.
+		kk := k
+		for kk > 1 && len(y) < MinRegressionCells(kk, max(folds, 2)) {
+			kk--
+		}
+		if len(y) < MinRegressionCells(kk, max(folds, 2)) {
+			a.note("%s skipped: %d cells have it; %d-fold cross-validation of %d component(s) needs at least %d.", name, len(y), max(folds, 2), kk, MinRegressionCells(kk, max(folds, 2)))
 			return
 		}
-		a.note("Regression uses %d components instead of %d: %d cells cannot support more.", maxK, k, len(y))
-		k = maxK
+		a.note("%s uses %d components instead of %d: %d cells cannot support more.", name, kk, k, len(y))
+		k, minN = kk, MinRegressionCells(kk, max(folds, 2))
 	}
-	r, err := RegressOnComponents(xe, y, min(k, len(feats)), folds, opt.Seed)
+	r, err := RegressOnComponents(x, y, k, folds, opt.Seed)
 	if err != nil {
-		a.note("Regression failed: %v", err)
+		a.note("%s failed: %v", name, err)
 		return
 	}
-	a.Regression = r
+	r.Target, r.MinN = target, minN
+	a.Regressions = append(a.Regressions, *r)
+}
+
+// MinRegressionCells is the fewest cells for a k-component regression with f-fold
+// cross-validation: every training fold keeps at least k+2 cells.
+func MinRegressionCells(k, f int) int {
+	for n := k + 2; ; n++ {
+		if n >= f && n-(n+f-1)/f >= k+2 {
+			return n
+		}
+	}
 }
 
 func (a *Analysis) correlation(res *score.Result) {
@@ -201,32 +345,50 @@ func (a *Analysis) correlation(res *score.Result) {
 			in, ex = append(in, c.Intrinsic), append(ex, c.Extrinsic)
 		}
 	}
+	if len(in) < MinCorrelationCells {
+		a.note("Intrinsic–extrinsic correlation skipped: %d cells have both parts; at least %d are needed.", len(in), MinCorrelationCells)
+		return
+	}
 	c, err := Spearman(in, ex)
 	if err != nil {
 		a.note("Intrinsic–extrinsic correlation skipped: %v", err)
 		return
 	}
+	c.MinN = MinCorrelationCells
 	a.IntrinsicExtrinsic = &c
 }
 
+// alpha compares rankings at several α: of all teacher × language cells (the study's
+// form, the basis of the advice) and of teacher averages (a second view).
 func (a *Analysis) alpha(res *score.Result) {
 	alphas := res.Settings.Alphas
-	if len(alphas) < 2 || len(res.Teachers) < 3 {
-		a.note("α-robustness skipped: it needs at least 2 alphas and 3 teachers.")
+	if len(alphas) < 2 {
+		a.note("α-robustness skipped: it needs at least 2 alphas.")
 		return
 	}
-	names := make([]string, len(res.Teachers))
-	for i, t := range res.Teachers {
-		names[i] = t.Teacher
-	}
-	vecs := make([][]float64, len(alphas))
+	cells := make([][]float64, len(alphas))
+	teachers := make([][]float64, len(alphas))
 	for i, al := range alphas {
+		cells[i] = res.CellPGAt(al)
 		pg := res.TeacherPGAt(al)
-		for _, n := range names {
-			vecs[i] = append(vecs[i], pg[n])
+		for _, t := range res.Teachers {
+			teachers[i] = append(teachers[i], pg[t.Teacher])
 		}
 	}
-	m := &AlphaMatrix{Alphas: alphas, Min: 1}
+	if len(res.Cells) < MinAlphaUnits {
+		a.note("α-robustness over cells skipped: %d cells; at least %d are needed.", len(res.Cells), MinAlphaUnits)
+	} else {
+		a.AlphaRobustness = alphaMatrix("cells", alphas, cells)
+	}
+	if len(res.Teachers) < MinAlphaUnits {
+		a.note("α-robustness over teacher averages skipped: %d teachers; at least %d are needed.", len(res.Teachers), MinAlphaUnits)
+	} else {
+		a.AlphaTeachers = alphaMatrix("teachers", alphas, teachers)
+	}
+}
+
+func alphaMatrix(level string, alphas []float64, vecs [][]float64) *AlphaMatrix {
+	m := &AlphaMatrix{Level: level, N: len(vecs[0]), MinN: MinAlphaUnits, Alphas: alphas, Min: 1}
 	for i := range alphas {
 		row := make([]float64, len(alphas))
 		for j := range alphas {
@@ -240,7 +402,7 @@ func (a *Analysis) alpha(res *score.Result) {
 		}
 		m.Rho = append(m.Rho, row)
 	}
-	a.AlphaRobustness = m
+	return m
 }
 
 func (a *Analysis) scale(st *score.Study, res *score.Result) {
@@ -254,16 +416,21 @@ func (a *Analysis) scale(st *score.Study, res *score.Result) {
 			bs, pg2 = append(bs, info.BenchmarkStrength), append(pg2, t.PG)
 		}
 	}
-	if f, err := OLS(lp, pg1); err == nil {
-		a.ScaleParams = &f
-	} else {
-		a.note("PG vs log10(parameters) skipped: %v (teachers with a parameter count: %d).", err, len(lp))
+	fit := func(what string, x, y []float64) *LinearFit {
+		if len(x) < MinScaleTeachers {
+			a.note("PG vs %s skipped: %d teachers have it; at least %d are needed for a slope whose p-value means something.", what, len(x), MinScaleTeachers)
+			return nil
+		}
+		f, err := OLS(x, y)
+		if err != nil {
+			a.note("PG vs %s skipped: %v (%d teachers).", what, err, len(x))
+			return nil
+		}
+		f.MinN = MinScaleTeachers
+		return &f
 	}
-	if f, err := OLS(bs, pg2); err == nil {
-		a.ScaleStrength = &f
-	} else {
-		a.note("PG vs benchmark strength skipped: %v (teachers with a benchmark strength: %d).", err, len(bs))
-	}
+	a.ScaleParams = fit("log10(parameters)", lp, pg1)
+	a.ScaleStrength = fit("benchmark strength", bs, pg2)
 }
 
 func (a *Analysis) best(res *score.Result) {
@@ -324,7 +491,11 @@ func (a *Analysis) family(res *score.Result) {
 			u = append(u, g.PGR)
 		}
 	}
-	fm := &FamilyMatch{Matched: len(m), Unmatched: len(u)}
+	if len(m) < MinFamilyGroup || len(u) < MinFamilyGroup {
+		a.note("Teacher–student family matching skipped: %d matched and %d unmatched student results; each group needs at least %d.", len(m), len(u), MinFamilyGroup)
+		return
+	}
+	fm := &FamilyMatch{Matched: len(m), Unmatched: len(u), MinN: MinFamilyGroup}
 	for f := range fams {
 		fm.Families = append(fm.Families, f)
 	}
@@ -459,9 +630,9 @@ func (a *Analysis) recommend(st *score.Study, res *score.Result, opt Options) {
 	}
 	if f := a.ScaleParams; f != nil {
 		if f.P < opt.Alpha {
-			add("overall", "scale", "Teacher size predicts PG-Score here (slope %.3g per tenfold parameters, p = %.2g).", f.Slope, f.P)
+			add("overall", "scale", "Teacher size predicts PG-Score here (slope %.3g per tenfold parameters, p = %.2g, %d teachers).", f.Slope, f.P, f.N)
 		} else {
-			add("overall", "scale", "Teacher size does not predict PG-Score here (slope %.3g per tenfold parameters, p = %.2g): do not pick the largest model by habit.", f.Slope, f.P)
+			add("overall", "scale", "Teacher size does not predict PG-Score here (slope %.3g per tenfold parameters, p = %.2g, %d teachers): do not pick the largest model by habit.", f.Slope, f.P, f.N)
 		}
 	}
 	if c := a.IntrinsicExtrinsic; c != nil {
@@ -475,7 +646,7 @@ func (a *Analysis) recommend(st *score.Study, res *score.Result, opt Options) {
 			map[bool]string{true: "intrinsic metrics alone are a fair cheap proxy.", false: "do not rely on intrinsic metrics alone."}[c.Rho >= 0.7])
 	}
 	if m := a.AlphaRobustness; m != nil && m.Min < 0.8 {
-		add("overall", "metrics", "The teacher ranking depends on α (lowest Spearman between rankings at different α: %.2f); report the α you chose.", m.Min)
+		add("overall", "metrics", "The ranking of the %d teacher × language cells depends on α (lowest Spearman between rankings at different α: %.2f); report the α you chose.", m.N, m.Min)
 	}
 	missed := map[string][]string{}
 	for _, c := range a.Controls {

@@ -12,7 +12,14 @@ import (
 
 // PCA is a principal component analysis.
 type PCA struct {
+	Set      string   `json:"set"` // PCAScored or PCAStudy
+	N        int      `json:"n"`   // cells analysed
+	MinN     int      `json:"min_n"`
 	Features []string `json:"features"`
+	// Components is how many leading components the regressions use, and ComponentsRule
+	// how that number was chosen.
+	Components     int    `json:"components"`
+	ComponentsRule string `json:"components_rule"`
 	// Variance per component: eigenvalues of the population covariance (divisor n) of the
 	// analysed data, so that standardised features give the correlation matrix's eigenvalues.
 	Variance   []float64   `json:"variance"`
@@ -145,6 +152,8 @@ func (p *PCA) ComponentsFor(share float64) int {
 
 // Regression reports how well the first K components predict a target.
 type Regression struct {
+	Target       string  `json:"target"` // TargetBenchmark or TargetPGR
+	MinN         int     `json:"min_n"`
 	K            int     `json:"k"`
 	Folds        int     `json:"folds"`
 	N            int     `json:"n"`

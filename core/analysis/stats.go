@@ -12,9 +12,10 @@ import (
 
 // Correlation is a rank correlation with its two-sided p-value.
 type Correlation struct {
-	Rho float64 `json:"rho"`
-	P   float64 `json:"p"`
-	N   int     `json:"n"`
+	Rho  float64 `json:"rho"`
+	P    float64 `json:"p"`
+	N    int     `json:"n"`
+	MinN int     `json:"min_n,omitempty"` // the analysis's minimum, when it has one
 }
 
 // Ranks returns 1-based ranks, ties getting the average of the ranks they span.
@@ -77,6 +78,7 @@ type LinearFit struct {
 	P         float64 `json:"p"` // two-sided, H0: slope = 0
 	R2        float64 `json:"r2"`
 	N         int     `json:"n"`
+	MinN      int     `json:"min_n,omitempty"` // the analysis's minimum, when it has one
 }
 
 // OLS fits y on x by least squares, with the slope's standard error from the residual

@@ -60,11 +60,20 @@ func runScore(ctx context.Context, env *Env, args []string) error {
 	std := fs.String("standardize", score.Published, "PG variant: "+score.Published+" or restandardized")
 	boot := fs.Int("bootstrap", 1000, "bootstrap resamples (0: off)")
 	title := fs.String("title", "Imported results", "report title")
+	pca := fs.String("pca", analysis.PCAScored, "PCA features: "+analysis.PCAScored+" (the scored metrics) or "+analysis.PCAStudy+" (the study's six, raw)")
+	comps := fs.Int("components", 0, "principal components in the regressions (0: the fewest explaining 90 % of the variance)")
+	folds := fs.Int("folds", 5, "folds of the held-out regression")
 	if _, err := parseArgs(fs, args, 0); err != nil {
 		return err
 	}
 	if *imp == "" {
 		return usagef("--import FILE is required")
+	}
+	if *pca != analysis.PCAScored && *pca != analysis.PCAStudy {
+		return usagef("--pca %q: use %s or %s", *pca, analysis.PCAScored, analysis.PCAStudy)
+	}
+	if *comps < 0 || *folds < 2 {
+		return usagef("--components must be >= 0 and --folds >= 2")
 	}
 	study, err := score.ImportFile(*imp)
 	if err != nil {
@@ -79,7 +88,7 @@ func runScore(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	a := analysis.Run(study, res, analysis.Options{})
+	a := analysis.Run(study, res, analysis.Options{PCA: *pca, Components: *comps, Folds: *folds, Seed: set.Seed})
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		return err
 	}

@@ -38,6 +38,15 @@ func (p *Prepared) Settings() score.Settings {
 	return s
 }
 
+// AnalysisOptions turns the spec's score block into analysis options.
+func (p *Prepared) AnalysisOptions() analysis.Options {
+	o := analysis.Options{Seed: p.Settings().Seed}
+	if sc := p.Exp.Score; sc != nil {
+		o.PCA, o.Components = sc.PCA, sc.Components
+	}
+	return o
+}
+
 // Study reads what the store holds for the current plan into the scoring
 // model: results of teachers, languages, seeds or metrics no longer in the
 // spec are left out.
@@ -268,7 +277,7 @@ func WriteReport(p *Prepared, st *store.Store, dir string) (*score.Result, error
 	if err != nil {
 		return nil, err
 	}
-	a := analysis.Run(study, res, analysis.Options{})
+	a := analysis.Run(study, res, p.AnalysisOptions())
 	if err := report.Write(dir, &report.Model{Title: p.Exp.Name, Study: study, Result: res, Analysis: a}); err != nil {
 		return nil, err
 	}

@@ -152,6 +152,14 @@ type alphaRow struct {
 	Rho   []float64
 }
 
+// alphaTable is one α-robustness matrix with its label.
+type alphaTable struct {
+	Title, Level string
+	Primary      bool // the study's cell-level form, which the advice uses
+	N, MinN      int
+	Rows         []alphaRow
+}
+
 // view is the report's data, prepared once for the HTML, Markdown and CSV writers.
 type view struct {
 	*Model
@@ -162,7 +170,7 @@ type view struct {
 	ScreeSVG       template.HTML
 	ScaleSVG       template.HTML
 	InExSVG        template.HTML
-	Alpha          []alphaRow
+	Alpha          []alphaTable
 	ControlMetrics []string
 	ControlRows    []controlRow
 	ExampleGroups  []exampleGroup
@@ -215,10 +223,18 @@ func newView(m *Model) *view {
 	if len(ie) > 0 {
 		v.InExSVG = scatter("inex", "Intrinsic against extrinsic quality per cell", "Intrinsic (mean z)", "Extrinsic (PGR)", ie, nil)
 	}
-	if am := a.AlphaRobustness; am != nil {
-		for i, al := range am.Alphas {
-			v.Alpha = append(v.Alpha, alphaRow{al, am.Rho[i]})
+	for _, am := range []*analysis.AlphaMatrix{a.AlphaRobustness, a.AlphaTeachers} {
+		if am == nil {
+			continue
 		}
+		t := alphaTable{Title: "teacher × language cells", Level: "cells", Primary: am.Level == "cells", N: am.N, MinN: am.MinN}
+		if !t.Primary {
+			t.Title, t.Level = "teacher averages", "teachers"
+		}
+		for i, al := range am.Alphas {
+			t.Rows = append(t.Rows, alphaRow{al, am.Rho[i]})
+		}
+		v.Alpha = append(v.Alpha, t)
 	}
 	v.controls()
 	v.examples()

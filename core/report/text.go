@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/polyglot-teachers/polyglot/core/analysis"
 )
 
 // mdCell makes text safe inside a Markdown table cell: pipes and newlines would break the
@@ -93,6 +95,28 @@ func tables(v *view) map[string][][]string {
 		}
 		out["pca.csv"] = rows
 	}
+	if len(a.Regressions) > 0 {
+		rows := [][]string{{"target", "k", "n", "min_n", "folds", "in_sample_r2", "in_sample_rmse", "held_out_r2", "held_out_rmse"}}
+		for _, r := range a.Regressions {
+			rows = append(rows, []string{r.Target, strconv.Itoa(r.K), strconv.Itoa(r.N), strconv.Itoa(r.MinN), strconv.Itoa(r.Folds), ff(r.InSampleR2), ff(r.InSampleRMSE), ff(r.HeldOutR2), ff(r.HeldOutRMSE)})
+		}
+		out["regression.csv"] = rows
+	}
+	for _, am := range []*analysis.AlphaMatrix{a.AlphaRobustness, a.AlphaTeachers} {
+		if am == nil {
+			continue
+		}
+		rows := [][]string{{"level", "n", "alpha_row", "alpha_col", "spearman"}}
+		if prev, ok := out["alpha.csv"]; ok {
+			rows = prev
+		}
+		for i, ai := range am.Alphas {
+			for j, aj := range am.Alphas {
+				rows = append(rows, []string{am.Level, strconv.Itoa(am.N), ff(ai), ff(aj), ff(am.Rho[i][j])})
+			}
+		}
+		out["alpha.csv"] = rows
+	}
 	cost := [][]string{{"teacher", "cost_usd", "examples", "cost_per_example", "pg", "pg_per_dollar", "extrinsic", "extrinsic_per_dollar"}}
 	for _, c := range a.Cost {
 		cost = append(cost, []string{c.Teacher, ff(c.CostUSD), strconv.Itoa(c.Examples), ff(c.CostPerExample), ff(c.PG), ff(c.PGPerDollar), ff(c.Extrinsic), ff(c.PGRPerDollar)})
@@ -159,6 +183,7 @@ func markdown(v *view) []byte {
 	}
 	b.WriteString("## Analyses\n\n")
 	if p := a.PCA; p != nil {
+		fmt.Fprintf(&b, "PCA of the %s features over %d cells (minimum %d); the regressions use %d component(s): %s.\n\n", p.Set, p.N, p.MinN, p.Components, p.ComponentsRule)
 		rows = [][]string{append([]string{"component", "explained", "cumulative"}, p.Features...)}
 		for i, l := range p.Loadings {
 			r := []string{fmt.Sprintf("PC%d", i+1), fmt.Sprintf("%.1f%%", p.Explained[i]*100), fmt.Sprintf("%.1f%%", p.Cumulative[i]*100)}
@@ -169,20 +194,49 @@ func markdown(v *view) []byte {
 		}
 		mdTable(&b, rows)
 	}
-	if r := a.Regression; r != nil {
-		fmt.Fprintf(&b, "Student performance on the first %d components: held-out R² %s, RMSE %s (%d-fold); in-sample R² %s, RMSE %s.\n\n", r.K, num(r.HeldOutR2), num(r.HeldOutRMSE), r.Folds, num(r.InSampleR2), num(r.InSampleRMSE))
+	if len(a.Regressions) > 0 {
+		rows = [][]string{{"regression target", "components", "cells (minimum)", "in-sample R² (the study's)", "in-sample RMSE", "held-out R²", "held-out RMSE"}}
+		for _, r := range a.Regressions {
+			t := map[string]string{analysis.TargetBenchmark: "student benchmark score", analysis.TargetPGR: "PGR"}[r.Target]
+			rows = append(rows, []string{t, strconv.Itoa(r.K), fmt.Sprintf("%d (%d)", r.N, r.MinN), num(r.InSampleR2), num(r.InSampleRMSE),
+				fmt.Sprintf("%s (%d-fold)", num(r.HeldOutR2), r.Folds), num(r.HeldOutRMSE)})
+		}
+		mdTable(&b, rows)
 	}
 	if c := a.IntrinsicExtrinsic; c != nil {
-		fmt.Fprintf(&b, "Intrinsic vs extrinsic: Spearman ρ = %s (p = %s, %d cells).\n\n", num(c.Rho), num(c.P), c.N)
+		fmt.Fprintf(&b, "Intrinsic vs extrinsic: Spearman ρ = %s (p = %s, %d cells, minimum %d).\n\n", num(c.Rho), num(c.P), c.N, c.MinN)
+	}
+	for _, am := range []*analysis.AlphaMatrix{a.AlphaRobustness, a.AlphaTeachers} {
+		if am == nil {
+			continue
+		}
+		label := "teacher × language cells (the study's form; the advice uses it)"
+		if am.Level != "cells" {
+			label = "teacher averages (a second view)"
+		}
+		fmt.Fprintf(&b, "α-robustness over %s: %d %s (minimum %d), lowest Spearman %s.\n\n", label, am.N, am.Level, am.MinN, num(am.Min))
+		hdr := []string{"α"}
+		for _, al := range am.Alphas {
+			hdr = append(hdr, num(al))
+		}
+		rows = [][]string{hdr}
+		for i, al := range am.Alphas {
+			r := []string{num(al)}
+			for _, x := range am.Rho[i] {
+				r = append(r, num(x))
+			}
+			rows = append(rows, r)
+		}
+		mdTable(&b, rows)
 	}
 	if f := a.ScaleParams; f != nil {
-		fmt.Fprintf(&b, "PG-Score vs log10(parameters): slope %s ± %s, p = %s.\n\n", num(f.Slope), num(f.SlopeSE), num(f.P))
+		fmt.Fprintf(&b, "PG-Score vs log10(parameters): slope %s ± %s, p = %s (%d teachers, minimum %d).\n\n", num(f.Slope), num(f.SlopeSE), num(f.P), f.N, f.MinN)
 	}
 	if f := a.ScaleStrength; f != nil {
-		fmt.Fprintf(&b, "PG-Score vs benchmark strength: slope %s ± %s, p = %s.\n\n", num(f.Slope), num(f.SlopeSE), num(f.P))
+		fmt.Fprintf(&b, "PG-Score vs benchmark strength: slope %s ± %s, p = %s (%d teachers, minimum %d).\n\n", num(f.Slope), num(f.SlopeSE), num(f.P), f.N, f.MinN)
 	}
 	if f := a.Family; f != nil {
-		fmt.Fprintf(&b, "Family matching: matched mean PGR %s (%d), unmatched %s (%d), Welch p = %s.\n\n", num(f.Test.MeanA), f.Matched, num(f.Test.MeanB), f.Unmatched, num(f.Test.P))
+		fmt.Fprintf(&b, "Family matching: matched mean PGR %s (%d), unmatched %s (%d), Welch p = %s (minimum %d per group).\n\n", num(f.Test.MeanA), f.Matched, num(f.Test.MeanB), f.Unmatched, num(f.Test.P), f.MinN)
 	}
 	for _, n := range a.Notes {
 		fmt.Fprintf(&b, "- %s\n", mdCell(n))

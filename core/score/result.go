@@ -166,3 +166,13 @@ func combine(alpha, in, ex float64, hasIn, hasEx bool) float64 {
 		return ex
 	}
 }
+
+// CellPGAt recomputes the PG-Score of every ranking cell (in the order of Cells) at
+// another α from the cell's components, as Compute combines them.
+func (r *Result) CellPGAt(alpha float64) []float64 {
+	out := make([]float64, len(r.Cells))
+	for i, c := range r.Cells {
+		out[i] = combine(alpha, c.Intrinsic, c.Extrinsic, c.HasIntrinsic, c.HasExtrinsic)
+	}
+	return out
+}

@@ -177,13 +177,17 @@ var attrDocs = map[string]attrDoc{
 	"benchmark.metric":    {doc: "the harness metric read as the score"},
 	"benchmark.weight":    {doc: "weight in the mean over benchmarks (greater than 0)"},
 
-	"score.alpha":       {doc: "weight of intrinsic against extrinsic quality, in [0, 1]"},
-	"score.metrics":     {doc: "metrics in the intrinsic part: `\"NAME\"` (every value the metric reports) or `\"NAME.VALUE\"` (one of them, e.g. `\"diversity.prompt\"`)", def: "every metric with `in_score = true`"},
-	"score.pgr":         {doc: "`ratio_then_mean`: PGR per benchmark, then the mean (the paper's equation); `mean_then_ratio`: mean of the scores, then one ratio (the study's code)", allowed: []string{"ratio_then_mean", "mean_then_ratio"}},
-	"score.standardize": {doc: "`published`: the sum of pooled z-scores as in the published tables; `restandardized`: the sum standardised again, as the paper's text says", allowed: []string{"published", "restandardized"}},
-	"score.confidence":  {doc: "confidence level of the intervals, in (0, 1)"},
-	"score.bootstrap":   {doc: "bootstrap resamples for the intervals (0: none)"},
-	"score.alphas":      {doc: "alphas of the robustness analysis (rank correlation between rankings)", def: formatNums(defaultAlphas)},
+	"score.alpha":             {doc: "weight of intrinsic against extrinsic quality, in [0, 1]"},
+	"score.metrics":           {doc: "metrics in the intrinsic part: `\"NAME\"` (every value the metric reports) or `\"NAME.VALUE\"` (one of them, e.g. `\"diversity.prompt\"`)", def: "every metric with `in_score = true`"},
+	"score.pgr":               {doc: "`ratio_then_mean`: PGR per benchmark, then the mean (the paper's equation); `mean_then_ratio`: mean of the scores, then one ratio (the study's code)", allowed: []string{"ratio_then_mean", "mean_then_ratio"}},
+	"score.standardize":       {doc: "`published`: the sum of pooled z-scores as in the published tables; `restandardized`: the sum standardised again, as the paper's text says", allowed: []string{"published", "restandardized"}},
+	"score.confidence":        {doc: "confidence level of the intervals, in (0, 1)"},
+	"score.bootstrap":         {doc: "bootstrap resamples for the intervals (0: none)"},
+	"score.alphas":            {doc: "alphas of the robustness analysis (rank correlation between the rankings of all teacher × language cells, and of teacher averages)", def: formatNums(defaultAlphas)},
+	"score.pca":               {doc: "features of the PCA: `scored` (every metric present in all cells, oriented as in the score) or `study` (the study's six, raw: prompt and response diversity, perplexity, judge, prompt and response length)", allowed: []string{"scored", "study"}},
+	"score.components":        {doc: "principal components the regressions of student results use (0: the fewest explaining at least 90 % of the variance)"},
+	"score.min_examples":      {doc: "a cell with fewer generated examples than this (or than it asked for, if that is fewer) is reported but not ranked"},
+	"score.min_example_share": {doc: "a cell that generated less than this share of the examples it asked for (the rest failed) is reported but not ranked, in [0, 1]"},
 }
 
 // Reference returns the Markdown reference of the spec language: every

@@ -186,6 +186,8 @@ seeds "s" {
 `},
 		{"score.standardize", base + `score { standardize = "zzz" }
 `},
+		{"score.pca", base + `score { pca = "zzz" }
+`},
 		{"student.executor", base + `student "st" {
   base_model = "b"
   trainer    = "t"

@@ -17,12 +17,23 @@ var scoreSpec = &blockSpec{attrs: []attrSpec{
 	{name: "confidence", ty: cty.Number, def: cty.NumberFloatVal(0.95)},
 	{name: "bootstrap", ty: cty.Number, def: cty.NumberIntVal(1000)},
 	{name: "alphas", ty: cty.List(cty.Number)},
+	{name: "pca", ty: cty.String, def: cty.StringVal("scored")},
+	{name: "components", ty: cty.Number, def: cty.NumberIntVal(0)},
+	{name: "min_examples", ty: cty.Number, def: cty.NumberIntVal(DefaultMinExamples)},
+	{name: "min_example_share", ty: cty.Number, def: cty.NumberFloatVal(DefaultMinExampleShare)},
 }}
+
+// Defaults of the generation-coverage thresholds below which a cell is not ranked.
+const (
+	DefaultMinExamples     = 5
+	DefaultMinExampleShare = 0.5
+)
 
 func defaultScore() *Score {
 	return &Score{
 		Alpha: 0.5, PGR: "ratio_then_mean", Standardize: "published", Confidence: 0.95,
 		Bootstrap: 1000, Alphas: append([]float64(nil), defaultAlphas...), Ranges: map[string]hcl.Range{},
+		PCA: "scored", MinExamples: DefaultMinExamples, MinExampleShare: DefaultMinExampleShare,
 	}
 }
 
@@ -55,6 +66,13 @@ func (l *loader) evalScore(n *node, ctx *hcl.EvalContext) {
 				Subject:  r.elemRange("alphas", i).Ptr(),
 			})
 		}
+	}
+	s.PCA = r.oneOf("pca", "PCA feature set", "scored", "study")
+	s.Components = r.nonNegInt("components")
+	s.MinExamples = r.nonNegInt("min_examples")
+	s.MinExampleShare = r.num("min_example_share")
+	if s.MinExampleShare < 0 || s.MinExampleShare > 1 {
+		r.errorf("min_example_share", "Invalid min_example_share", "min_example_share is the share of a cell's requested examples that must have been generated for it to be ranked; it must be in [0, 1], got %g.", s.MinExampleShare)
 	}
 	l.e.Score = s
 	l.scoreReader = r

@@ -282,6 +282,12 @@ type Score struct {
 	Confidence  float64   // default 0.95
 	Bootstrap   int       // default 1000
 	Alphas      []float64 // default [0, .25, .5, .75, 1]
-	DeclRange   hcl.Range // zero when there is no score block
-	Ranges      map[string]hcl.Range
+	PCA         string    // scored (default) | study: the PCA's features
+	Components  int       // components the regressions use; 0 = the fewest explaining ≥ 90 %
+	// A cell with fewer generated examples than MinExamples (or all it asked for, if
+	// fewer) or than MinExampleShare of what it asked for is not ranked.
+	MinExamples     int       // default 5
+	MinExampleShare float64   // default 0.5
+	DeclRange       hcl.Range // zero when there is no score block
+	Ranges          map[string]hcl.Range
 }

@@ -68,6 +68,7 @@ func TestLoadMinimal(t *testing.T) {
 		Score: &Score{
 			Alpha: 0.5, Metrics: []string{}, PGR: "ratio_then_mean", Standardize: "published",
 			Confidence: 0.95, Bootstrap: 1000, Alphas: []float64{0, 0.25, 0.5, 0.75, 1},
+			PCA: "scored", MinExamples: DefaultMinExamples, MinExampleShare: DefaultMinExampleShare,
 		},
 		Sensitive: []string{},
 	}
@@ -242,7 +243,8 @@ func TestLoadFull(t *testing.T) {
 			t.Errorf("benchmarks (-want +got):\n%s", diff)
 		}
 		wantScore := &Score{Alpha: 0.5, Metrics: []string{"ppl", "judge"}, PGR: "mean_then_ratio", Standardize: "restandardized",
-			Confidence: 0.9, Bootstrap: 200, Alphas: []float64{0, 0.5, 1}}
+			Confidence: 0.9, Bootstrap: 200, Alphas: []float64{0, 0.5, 1},
+			PCA: "scored", MinExamples: DefaultMinExamples, MinExampleShare: DefaultMinExampleShare}
 		if diff := cmp.Diff(wantScore, e.Score, cmpOpts...); diff != "" {
 			t.Errorf("score (-want +got):\n%s", diff)
 		}

@@ -108,4 +108,6 @@ score {
   confidence  = 0.95
   bootstrap   = 1000
   alphas      = [0, 0.25, 0.5, 0.75, 1]
+  pca         = "study" # the study's six raw features
+  components  = 4       # the study reports the first four
 }
