@@ -254,6 +254,9 @@ func Redact(v cty.Value, schema *sdk.Block) cty.Value {
 	out, err := cty.Transform(plain, func(p cty.Path, v cty.Value) (cty.Value, error) {
 		for _, sp := range paths {
 			if p.Equals(sp) && !v.IsNull() {
+				// A literal the schema calls secret (api_key = "sk-...")
+				// is as secret as one from env().
+				spec.AddSecrets(v)
 				return cty.StringVal("(sensitive)"), nil
 			}
 		}

@@ -40,6 +40,7 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/term"
 
+	"github.com/polyglot-teachers/polyglot/core/secret"
 	"github.com/polyglot-teachers/polyglot/sdk"
 )
 
@@ -139,7 +140,9 @@ func Main(args []string, builtins map[string]sdk.ServeOpts) int {
 	if len(args) > 0 && args[0] == "internal-plugin" {
 		return servePlugin(args[1:], builtins)
 	}
-	env := &Env{Stdout: os.Stdout, Stderr: os.Stderr, Builtins: builtins, Log: newLogger(os.Stderr)}
+	// Everything the CLI prints passes the redaction choke point: no
+	// registered secret reaches a terminal or a log file (core/secret).
+	env := &Env{Stdout: secret.Writer(os.Stdout), Stderr: secret.Writer(os.Stderr), Builtins: builtins, Log: newLogger(os.Stderr)}
 	ctx, stop := signalContext(env.Log)
 	defer stop()
 	return run(ctx, env, args)
@@ -308,15 +311,18 @@ func newLogger(w *os.File) zerolog.Logger {
 			lvl = l
 		}
 	}
-	var out io.Writer = w
+	var out = secret.Writer(w) // one Write per event: see secret.Writer
 	if term.IsTerminal(int(w.Fd())) && os.Getenv("POLYGLOT_LOG_JSON") == "" {
-		out = zerolog.ConsoleWriter{Out: w, TimeFormat: time.Kitchen}
+		out = zerolog.ConsoleWriter{Out: secret.Writer(w), TimeFormat: time.Kitchen}
 	}
 	return zerolog.New(out).Level(lvl).With().Timestamp().Logger()
 }
 
 // isTerminal reports whether w is a terminal (progress bars only there).
 func isTerminal(w io.Writer) bool {
+	if u, ok := w.(interface{ Unwrap() io.Writer }); ok {
+		w = u.Unwrap() // the redacting writer around os.Stderr
+	}
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
 }

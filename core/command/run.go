@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
-	"strings"
 	"time"
 
 	"github.com/polyglot-teachers/polyglot/core/engine"
@@ -62,7 +61,7 @@ func runRun(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer st.Close()
-	runID, err := st.BeginRun(specHash(p.Exp.Files), "polyglot run "+strings.Join(args, " "))
+	runID, err := st.BeginRun(specHash(p.Exp.Files), commandLine("run", args, p.Exp))
 	if err != nil {
 		return err
 	}

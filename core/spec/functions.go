@@ -8,6 +8,8 @@ import (
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/function"
 	"github.com/zclconf/go-cty/cty/function/stdlib"
+
+	"github.com/polyglot-teachers/polyglot/core/secret"
 )
 
 // functions is the function table of a spec: go-cty's stdlib under the
@@ -101,9 +103,11 @@ func envFunc(env func(string) (string, bool)) function.Function {
 		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
 			name := args[0].AsString()
 			if v, ok := env(name); ok {
+				secret.Add(v)
 				return cty.StringVal(v).Mark(Sensitive), nil
 			}
 			if len(args) == 2 {
+				AddSecrets(args[1])
 				return args[1].Mark(Sensitive), nil
 			}
 			return cty.NilVal, function.NewArgErrorf(0, "environment variable %q is not set; export it, or give a default as the second argument: env(%q, \"default\")", name, name)

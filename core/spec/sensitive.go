@@ -7,6 +7,8 @@ import (
 
 	"github.com/hashicorp/hcl/v2/hclwrite"
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/polyglot-teachers/polyglot/core/secret"
 )
 
 type markType string
@@ -21,15 +23,37 @@ const redacted = "(sensitive)"
 // Unmark removes every mark from v and returns the paths inside v that were
 // marked sensitive, for callers that must send the plain value on (e.g. to a
 // plugin). Keep the paths to redact logs.
+//
+// Every sensitive string inside v is registered with core/secret, so that
+// wherever the plain value travels (a plugin's request, an error it
+// echoes) it is redacted before it is stored or logged.
 func Unmark(v cty.Value) (cty.Value, []cty.Path) {
 	u, pvm := v.UnmarkDeepWithPaths()
 	var paths []cty.Path
 	for _, p := range pvm {
 		if p.Marks.Has(Sensitive) {
 			paths = append(paths, p.Path)
+			if sv, err := p.Path.Apply(u); err == nil {
+				AddSecrets(sv)
+			}
 		}
 	}
 	return u, paths
+}
+
+// AddSecrets registers every known string inside v (a string, or a
+// collection of them at any depth) with core/secret.
+func AddSecrets(v cty.Value) {
+	if v == cty.NilVal {
+		return
+	}
+	v, _ = v.UnmarkDeep()
+	_ = cty.Walk(v, func(_ cty.Path, x cty.Value) (bool, error) {
+		if x.IsKnown() && !x.IsNull() && x.Type() == cty.String {
+			secret.Add(x.AsString())
+		}
+		return true, nil
+	})
 }
 
 // Redact returns v with every sensitive part replaced by the string

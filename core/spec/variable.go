@@ -149,6 +149,7 @@ func (l *loader) resolveVariable(v *Variable) {
 		return
 	}
 	if v.Sensitive {
+		AddSecrets(v.Value)
 		v.Value = v.Value.Mark(Sensitive)
 	}
 	l.vars[v.Name] = v.Value

@@ -299,7 +299,7 @@ func OpenCache(path string) (*CacheFile, error) {
 	if err := os.MkdirAll(filepath.Dir(abs), 0o755); err != nil {
 		return nil, fmt.Errorf("cannot create the cache folder %s: %w", filepath.Dir(abs), err)
 	}
-	db, err := sql.Open("sqlite", dsn(abs, false, readerCacheKiB))
+	db, err := sql.Open(driverName, dsn(abs, false, readerCacheKiB))
 	if err != nil {
 		return nil, fmt.Errorf("open cache %s: %w", abs, err)
 	}

@@ -12,8 +12,14 @@ import (
 	"time"
 
 	"modernc.org/sqlite"
+
+	"github.com/polyglot-teachers/polyglot/core/secret"
 	sqlite3 "modernc.org/sqlite/lib"
 )
+
+// driverName is SQLite behind the host's redaction choke point: every
+// string a write stores is stripped of registered secrets (core/secret).
+const driverName = secret.SQLiteDriver
 
 // DBName is the database file inside a store folder.
 const DBName = "polyglot.db"
@@ -162,7 +168,7 @@ const (
 // writer) switches to WAL and migrates.
 func (s *Store) openDBs(readOnly bool) error {
 	var err error
-	s.rdb, err = sql.Open("sqlite", dsn(s.path, true, readerCacheKiB))
+	s.rdb, err = sql.Open(driverName, dsn(s.path, true, readerCacheKiB))
 	if err != nil {
 		return fmt.Errorf("open %s: %w", s.path, err)
 	}
@@ -173,7 +179,7 @@ func (s *Store) openDBs(readOnly bool) error {
 		// automatic checkpoint (every 64 MiB of WAL) then finds little left
 		// to copy, and is what lets the WAL restart from its beginning (a
 		// WAL only rewinds when a writer starts after a complete checkpoint).
-		s.wdb, err = sql.Open("sqlite", dsn(s.path, false, writerCacheKiB, "_txlock", "immediate", "_pragma", "wal_autocheckpoint(4096)", "_pragma", "temp_store(MEMORY)"))
+		s.wdb, err = sql.Open(driverName, dsn(s.path, false, writerCacheKiB, "_txlock", "immediate", "_pragma", "wal_autocheckpoint(4096)", "_pragma", "temp_store(MEMORY)"))
 		if err != nil {
 			s.rdb.Close()
 			return fmt.Errorf("open %s: %w", s.path, err)
@@ -226,7 +232,7 @@ func (s *Store) openDBs(readOnly bool) error {
 	if err := migrate(s.wdb, ver); err != nil {
 		return fail(s.wrap("migrate schema", err))
 	}
-	s.ckdb, err = sql.Open("sqlite", dsn(s.path, false, ckptCacheKiB))
+	s.ckdb, err = sql.Open(driverName, dsn(s.path, false, ckptCacheKiB))
 	if err != nil {
 		return fail(s.wrap("open checkpointer", err))
 	}

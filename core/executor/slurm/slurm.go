@@ -64,6 +64,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/polyglot-teachers/polyglot/core/executor"
+	"github.com/polyglot-teachers/polyglot/core/secret"
 )
 
 // Backend is the name recorded in handles of this executor.
@@ -99,7 +100,7 @@ type Executor struct {
 // New returns an executor with default settings.
 func New() *Executor {
 	return &Executor{PollInterval: 5 * time.Second, Shell: "/bin/sh", MaxQueryFailures: 20,
-		Log: zerolog.New(os.Stderr).With().Timestamp().Logger()}
+		Log: zerolog.New(secret.Writer(os.Stderr)).With().Timestamp().Logger()}
 }
 
 var _ executor.Executor = (*Executor)(nil)

@@ -29,6 +29,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/polyglot-teachers/polyglot/sdk"
+	"github.com/polyglot-teachers/polyglot/sdk/redact"
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fasthttp/fasthttpproxy"
 )
@@ -508,30 +509,18 @@ func parseResetDuration(v string) (time.Duration, error) {
 
 // Scrubber removes secrets from text echoed back to the host. Providers
 // sometimes quote the key they rejected, and transport errors can quote
-// URLs; nothing a teacher returns may contain the key.
-type Scrubber struct{ secrets []string }
+// URLs; nothing a teacher returns may contain the key, in any encoding
+// (sdk/redact: as sent, JSON-escaped, URL-encoded, base64). The host
+// redacts again at its own choke point; this keeps the key out of the
+// plugin's own logs too.
+type Scrubber struct{ set *redact.Set }
 
 // NewScrubber scrubs the given secrets; empty ones and very short ones
-// (which would mangle ordinary text) are ignored.
-func NewScrubber(secrets ...string) Scrubber {
-	var s Scrubber
-	for _, x := range secrets {
-		if len(x) >= 4 {
-			s.secrets = append(s.secrets, x)
-		}
-	}
-	return s
-}
+// (which would mangle ordinary text, see redact.MinLen) are ignored.
+func NewScrubber(secrets ...string) Scrubber { return Scrubber{redact.New(secrets...)} }
 
 // String replaces every secret in s.
-func (s Scrubber) String(in string) string {
-	for _, x := range s.secrets {
-		if strings.Contains(in, x) {
-			in = strings.ReplaceAll(in, x, "[REDACTED]")
-		}
-	}
-	return in
-}
+func (s Scrubber) String(in string) string { return s.set.String(in) }
 
 // Error scrubs a CallError in place and returns it.
 func (s Scrubber) Error(ce *sdk.CallError) *sdk.CallError {
