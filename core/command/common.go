@@ -2,9 +2,11 @@ package command
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"slices"
 	"sort"
 	"strings"
@@ -110,6 +112,17 @@ func onlyValues(p *plan.Plan, key string) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// jsonFormatVersion is the "format_version" of every JSON output of the
+// CLI. Raise it when a key changes meaning or goes away; adding keys does
+// not change it. Keys are snake_case and counts are present when zero.
+const jsonFormatVersion = 1
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }
 
 // errDiagnostics means diagnostics were already printed.

@@ -2,7 +2,6 @@ package command
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -24,16 +23,17 @@ type StageSummary struct {
 	Done       int        `json:"done"`
 	Partial    int        `json:"partial"`
 	ToRun      int        `json:"to_run"`
-	Requests   int        `json:"requests,omitempty"`
+	Requests   int        `json:"requests"`
 	EstCostUSD float64    `json:"est_cost_usd"`
 }
 
 // PlanOutput is `polyglot plan --json`.
 type PlanOutput struct {
-	Experiment string         `json:"experiment"`
-	Stages     []StageSummary `json:"stages"`
-	EstCostUSD float64        `json:"est_cost_usd"`
-	Units      []UnitStatus   `json:"units,omitempty"`
+	FormatVersion int            `json:"format_version"`
+	Experiment    string         `json:"experiment"`
+	Stages        []StageSummary `json:"stages"`
+	EstCostUSD    float64        `json:"est_cost_usd"`
+	Units         []UnitStatus   `json:"units"` // with --json only
 }
 
 // UnitStatus is a unit with its state in the store.
@@ -48,7 +48,10 @@ type unitStateFunc func(key string) string
 
 // summarize counts the units of p that match (all when match is nil).
 func summarize(name string, p *plan.Plan, match func(*plan.Unit) bool, state unitStateFunc, withUnits bool) *PlanOutput {
-	out := &PlanOutput{Experiment: name}
+	out := &PlanOutput{FormatVersion: jsonFormatVersion, Experiment: name}
+	if withUnits {
+		out.Units = []UnitStatus{}
+	}
 	for _, st := range plan.Stages {
 		s := StageSummary{Stage: st}
 		for _, u := range p.Of(st) {
@@ -116,9 +119,7 @@ func runPlan(ctx context.Context, env *Env, args []string) error {
 	defer closeStore()
 	po := summarize(p.Exp.Name, p.Plan, match, state, *asJSON)
 	if *asJSON {
-		enc := json.NewEncoder(env.Stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(po)
+		return writeJSON(env.Stdout, po)
 	}
 	fmt.Fprintf(env.Stdout, "Experiment %q\n\n", p.Exp.Name)
 	printPlan(env.Stdout, po)

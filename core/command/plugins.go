@@ -2,7 +2,6 @@ package command
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -132,9 +131,13 @@ func pluginsList(env *Env, dir string, asJSON bool) error {
 		rows = append(rows, pluginRow{Name: b.Name, Version: b.VersionString(), Kind: "installed", Path: b.Path, Status: st})
 	}
 	if asJSON {
-		enc := json.NewEncoder(env.Stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rows)
+		if rows == nil {
+			rows = []pluginRow{}
+		}
+		return writeJSON(env.Stdout, struct {
+			FormatVersion int         `json:"format_version"`
+			Plugins       []pluginRow `json:"plugins"`
+		}{jsonFormatVersion, rows})
 	}
 	tw := tabwriter.NewWriter(env.Stdout, 0, 2, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tVERSION\tKIND\tSTATUS\tPATH")
@@ -170,9 +173,10 @@ func pluginsDescribe(ctx context.Context, env *Env, dir, target string) error {
 	if err != nil {
 		return err
 	}
-	enc := json.NewEncoder(env.Stdout)
-	enc.SetIndent("", "  ")
-	return enc.Encode(d)
+	return writeJSON(env.Stdout, struct {
+		FormatVersion int `json:"format_version"`
+		*pluginhost.DescribeOutput
+	}{jsonFormatVersion, d})
 }
 
 func fileExists(p string) bool {

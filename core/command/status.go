@@ -2,7 +2,6 @@ package command
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -32,6 +31,14 @@ func openStoreOf(env *Env, sf *specFlags, dir string) (*spec.Experiment, *store.
 	return exp, st, err
 }
 
+// statusOutput is `polyglot status --json`.
+type statusOutput struct {
+	FormatVersion int            `json:"format_version"`
+	Experiment    string         `json:"experiment"`
+	Store         string         `json:"store"`
+	Summary       *store.Summary `json:"summary"`
+}
+
 func runStatus(ctx context.Context, env *Env, args []string) error {
 	fs := newFlags("status")
 	sf := addSpecFlags(fs)
@@ -50,9 +57,13 @@ func runStatus(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	if *asJSON {
-		enc := json.NewEncoder(env.Stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(map[string]any{"experiment": exp.Name, "store": exp.Store, "summary": sum})
+		if sum.Stages == nil {
+			sum.Stages = []store.StageCount{}
+		}
+		if sum.Cells == nil {
+			sum.Cells = []store.CellSummary{}
+		}
+		return writeJSON(env.Stdout, statusOutput{jsonFormatVersion, exp.Name, exp.Store, sum})
 	}
 	fmt.Fprintf(env.Stdout, "Experiment %q (store %s)\n\n", exp.Name, exp.Store)
 	tw := tabwriter.NewWriter(env.Stdout, 0, 2, 2, ' ', tabwriter.AlignRight)

@@ -51,13 +51,13 @@ type Unit struct {
 	Student  string   `json:"student,omitempty"`
 	Role     string   `json:"role,omitempty"` // train/evaluate: student, base, reference
 	Seed     int64    `json:"seed"`
-	N        int      `json:"n,omitempty"` // generate: examples requested
+	N        int      `json:"n"` // generate: examples requested
 	Deps     []string `json:"deps,omitempty"`
 	Control  bool     `json:"control,omitempty"`
 
-	EstInputTokens  int64   `json:"est_input_tokens,omitempty"`
-	EstOutputTokens int64   `json:"est_output_tokens,omitempty"`
-	EstCostUSD      float64 `json:"est_cost_usd,omitempty"`
+	EstInputTokens  int64   `json:"est_input_tokens"`
+	EstOutputTokens int64   `json:"est_output_tokens"`
+	EstCostUSD      float64 `json:"est_cost_usd"`
 }
 
 // Plan is the expanded experiment.

@@ -175,28 +175,36 @@ func (s *Store) MetricValues(metric string, f Filter, fn func(*MetricValue) erro
 	return s.wrap("read metric values", rows.Err())
 }
 
-// StageCount counts a stage's units by state.
+// StageCount counts a stage's units by state. The JSON names are those of
+// `polyglot status --json` (snake_case, zeros present): a new field needs
+// its tag too, core/command's tests check.
 type StageCount struct {
-	Stage                          string
-	Pending, Running, Done, Failed int
+	Stage   string `json:"stage"`
+	Pending int    `json:"pending"`
+	Running int    `json:"running"`
+	Done    int    `json:"done"`
+	Failed  int    `json:"failed"`
 }
 
 // CellSummary sums one (teacher, language, strategy, seed) cell.
 type CellSummary struct {
-	Teacher, Language, Strategy string
-	Seed                        int
-	Examples                    int
-	Failures                    int // final failures
-	Retrying                    int // non-final failures
-	InputTokens, OutputTokens   int64
-	CostUSD                     float64
+	Teacher      string  `json:"teacher"`
+	Language     string  `json:"language"`
+	Strategy     string  `json:"strategy"`
+	Seed         int     `json:"seed"`
+	Examples     int     `json:"examples"`
+	Failures     int     `json:"failures"` // final failures
+	Retrying     int     `json:"retrying"` // non-final failures
+	InputTokens  int64   `json:"input_tokens"`
+	OutputTokens int64   `json:"output_tokens"`
+	CostUSD      float64 `json:"cost_usd"`
 }
 
 // Summary is what `polyglot status` prints.
 type Summary struct {
-	Stages []StageCount  // by stage name
-	Cells  []CellSummary // by teacher, language, strategy, seed
-	Total  CellSummary   // sums over every cell (names empty)
+	Stages []StageCount  `json:"stages"` // by stage name
+	Cells  []CellSummary `json:"cells"`  // by teacher, language, strategy, seed
+	Total  CellSummary   `json:"total"`  // sums over every cell (names empty)
 }
 
 // Summary counts units per stage and examples, failures, tokens and cost

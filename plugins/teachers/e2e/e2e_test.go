@@ -133,8 +133,9 @@ type cell struct {
 	Seed                        int
 	Examples, Failures          int
 	Retrying                    int
-	InputTokens, OutputTokens   int64
-	CostUSD                     float64
+	InputTokens                 int64   `json:"input_tokens"`
+	OutputTokens                int64   `json:"output_tokens"`
+	CostUSD                     float64 `json:"cost_usd"`
 }
 
 type summary struct {
