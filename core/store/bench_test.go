@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -102,3 +104,53 @@ func BenchmarkCacheFile(b *testing.B) {
 }
 
 const cacheBenchPrefill = 100_000
+
+// BenchmarkOpenQuickCheck measures what Open's quick check costs on a
+// large store: Open without the check, then with it, on one store of
+// POLYGLOT_BENCH_STORE_EXAMPLES examples (default 200,000, ~1 KB each).
+// The file was just written, so its pages are in the OS cache; a cold
+// cache adds the time to read the file once.
+func BenchmarkOpenQuickCheck(b *testing.B) {
+	n := 200000
+	if v, err := strconv.Atoi(os.Getenv("POLYGLOT_BENCH_STORE_EXAMPLES")); err == nil && v > 0 {
+		n = v
+	}
+	dir := b.TempDir()
+	s, err := Open(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	w := s.NewWriter(WriterOptions{})
+	resp := strings.Repeat("Eine kurze Antwort auf Deutsch. ", 30)
+	for i := 0; i < n; i++ {
+		e := &Example{Key: fmt.Sprintf("%032x", uint64(i)*0x9e3779b97f4a7c15), Unit: "u", Teacher: "gpt", Model: "m", Language: "de", Strategy: "respond",
+			SeedRowID: fmt.Sprintf("de-%d", i), Idx: i, Prompt: fmt.Sprintf("Frage %d", i), Response: resp, InputTokens: 40, OutputTokens: 80, Latency: time.Millisecond}
+		if err := w.Example(e); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		b.Fatal(err)
+	}
+	s.Close()
+	if fi, err := os.Stat(filepath.Join(dir, DBName)); err == nil {
+		b.Logf("store: %d examples, %d MiB", n, fi.Size()>>20)
+	}
+	for _, check := range []bool{false, true} {
+		name := "open"
+		if check {
+			name = "open+quick_check"
+		}
+		b.Run(name, func(b *testing.B) {
+			quickCheckOnOpen = check
+			defer func() { quickCheckOnOpen = true }()
+			for b.Loop() {
+				s, err := Open(dir)
+				if err != nil {
+					b.Fatal(err)
+				}
+				s.Close()
+			}
+		})
+	}
+}

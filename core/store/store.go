@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -78,6 +79,48 @@ func Open(dir string) (*Store, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// quickCheckOnOpen: Open checks the database's pages before a run writes
+// to it. A run that resumes a finished store may read none of its pages,
+// and would otherwise report success on a damaged store (and add to it).
+// Benchmarks turn it off to measure its cost.
+var quickCheckOnOpen = true
+
+// ErrDamaged: the store failed SQLite's quick check.
+var ErrDamaged = errors.New("the store's database is damaged")
+
+// quickCheck runs PRAGMA quick_check (every page's b-tree structure, not
+// the indexes' contents: O(pages), without integrity_check's index
+// lookups) and refuses a damaged store with what to do about it.
+func (s *Store) quickCheck() error {
+	rows, err := s.wdb.Query("PRAGMA quick_check(5)")
+	if err != nil {
+		return s.damaged(err.Error())
+	}
+	defer rows.Close()
+	var msgs []string
+	for rows.Next() {
+		var m string
+		if err := rows.Scan(&m); err != nil {
+			return s.damaged(err.Error())
+		}
+		msgs = append(msgs, m)
+	}
+	if err := rows.Err(); err != nil {
+		return s.damaged(err.Error())
+	}
+	if len(msgs) == 1 && msgs[0] == "ok" {
+		return nil
+	}
+	return s.damaged(strings.Join(msgs, "; "))
+}
+
+func (s *Store) damaged(detail string) error {
+	return fmt.Errorf("%w: %s failed SQLite's quick check (%s). polyglot changed nothing in it. "+
+		"Restore %s from a backup; or salvage what is readable with `sqlite3 %s .recover | sqlite3 recovered.db` "+
+		"and put recovered.db in its place; or move the store folder aside and run again to start afresh "+
+		"(the shared response cache answers requests already paid for)", ErrDamaged, s.path, detail, DBName, s.path)
 }
 
 // OpenReadOnly opens the store in dir for reading without taking the lock,
@@ -216,6 +259,11 @@ func (s *Store) openDBs(readOnly bool) error {
 			return fail(fmt.Errorf("store %s has schema %d, this polyglot needs %d; run `polyglot run` once to upgrade it", s.path, ver, len(migrations)))
 		}
 		return nil
+	}
+	if ver > 0 && quickCheckOnOpen {
+		if err := s.quickCheck(); err != nil {
+			return fail(err)
+		}
 	}
 	if ver == 0 {
 		// Examples are ~1 KB rows: 16 KiB pages hold many per page and

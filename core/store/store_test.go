@@ -876,3 +876,47 @@ func TestNotADatabase(t *testing.T) {
 		t.Errorf("lock still held after failed Open: %v", err)
 	}
 }
+
+// TestDamagedStoreRefused damages one page of a store's examples table, as
+// a bad disk sector or a copy cut short would, and expects Open (what
+// `polyglot run` does) to refuse it with what to do, touching nothing.
+func TestDamagedStoreRefused(t *testing.T) {
+	dir := t.TempDir()
+	s := openT(t, dir)
+	writeExamples(t, s, 0, 3000)
+	s.Close()
+	path := filepath.Join(dir, DBName)
+	info, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const page = 16384
+	pages := info.Size() / page
+	if pages < 8 {
+		t.Fatalf("store too small to damage a middle page: %d pages", pages)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt(bytes.Repeat([]byte{0xA5}, page), (pages/2)*page); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	before := hashFiles(t, dir)
+	_, err = Open(dir)
+	if !errors.Is(err, ErrDamaged) {
+		t.Fatalf("Open(damaged store) = %v, want ErrDamaged", err)
+	}
+	for _, want := range []string{path, "quick check", "from a backup", ".recover", "move the store folder aside"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not say %q: %v", want, err)
+		}
+	}
+	if after := hashFiles(t, dir); after != before {
+		t.Error("refusing a damaged store changed its files")
+	}
+	if _, err := acquireLock(filepath.Join(dir, "lock")); err != nil {
+		t.Errorf("lock still held after the refused Open: %v", err)
+	}
+}
