@@ -3,7 +3,6 @@ package analysis
 import (
 	"fmt"
 	"math"
-	"slices"
 	"sort"
 	"strings"
 
@@ -106,18 +105,6 @@ type CostRow struct {
 	PGPerDollar    float64 `json:"pg_per_dollar"`        // PG is relative (z-based) and can be negative
 	PGRPerDollar   float64 `json:"extrinsic_per_dollar"` // PGR is absolute: gap recovered per dollar
 	CostPerExample float64 `json:"cost_per_example"`
-}
-
-// ControlCheck says whether one metric put a negative control below the reference data.
-type ControlCheck struct {
-	Control        string  `json:"control"`
-	Kind           string  `json:"kind,omitempty"`
-	Language       string  `json:"language"`
-	Metric         string  `json:"metric"`
-	Designated     bool    `json:"designated"` // listed in the control's caught_by
-	ControlValue   float64 `json:"control_value"`
-	ReferenceValue float64 `json:"reference_value"`
-	Caught         bool    `json:"caught"` // oriented control value below the reference's
 }
 
 // Recommendation is one sentence of advice derived from the numbers.
@@ -527,41 +514,6 @@ func (a *Analysis) cost(st *score.Study, res *score.Result) {
 	}
 }
 
-// controls compares each control with its reference data in every language, on every
-// metric with a direction (designated or not), by the oriented raw value.
-func (a *Analysis) controls(st *score.Study, res *score.Result) {
-	dir := map[string]score.Direction{}
-	for _, m := range res.Metrics {
-		dir[m.Metric] = m.Direction
-	}
-	cells := map[[2]string]score.CellScore{}
-	for _, c := range res.Controls {
-		cells[[2]string{c.Teacher, c.Language}] = c
-	}
-	for _, ctl := range st.Controls {
-		for _, lang := range res.Languages {
-			cc, ok1 := cells[[2]string{ctl.Name, lang}]
-			rc, ok2 := cells[[2]string{ctl.Reference, lang}]
-			if !ok1 || !ok2 {
-				continue
-			}
-			var names []string
-			for n := range cc.Raw {
-				if _, ok := rc.Raw[n]; ok && dir[n] != score.None {
-					names = append(names, n)
-				}
-			}
-			sort.Strings(names)
-			for _, n := range names {
-				des := slices.ContainsFunc(ctl.CaughtBy, func(s string) bool { return score.Selects(s, n) })
-				cv, rv := cc.Raw[n], rc.Raw[n]
-				a.Controls = append(a.Controls, ControlCheck{Control: ctl.Name, Kind: ctl.Kind, Language: lang, Metric: n, Designated: des,
-					ControlValue: cv, ReferenceValue: rv, Caught: score.Orient(n, dir[n], cv) < score.Orient(n, dir[n], rv)})
-			}
-		}
-	}
-}
-
 func fmtCI(ci *score.Interval) string {
 	if ci == nil {
 		return "no interval"
@@ -574,6 +526,28 @@ func (a *Analysis) recommend(st *score.Study, res *score.Result, opt Options) {
 		a.Recommendations = append(a.Recommendations, Recommendation{Scope: scope, Kind: kind, Text: fmt.Sprintf(format, args...)})
 	}
 	conf := res.Settings.Confidence * 100
+	// A negative control is never advice: when one ranks first or ties with the best, the
+	// metrics miss its corruption and the ranking there cannot be trusted.
+	isControl := map[string]bool{}
+	for _, c := range st.Controls {
+		isControl[c.Name] = true
+	}
+	controlFirst := func(scope, where, name string, pg float64) {
+		add(scope, "controls", "%s the negative control %s scores highest (PG %.3g): the scored metrics do not see its corruption, so this ranking cannot be trusted; see the negative-controls table and fix the metrics before choosing a teacher.", where, name, pg)
+	}
+	controlTied := func(scope, where string, names []string) {
+		add(scope, "controls", "%s the negative control%s %s cannot be told apart from the best at %.0f %% confidence: the scored metrics barely see %s corruption.", where, map[bool]string{true: "", false: "s"}[len(names) == 1], joinList(names), conf, map[bool]string{true: "its", false: "their"}[len(names) == 1])
+	}
+	split := func(names []string) (real, ctl []string) {
+		for _, n := range names {
+			if isControl[n] {
+				ctl = append(ctl, n)
+			} else {
+				real = append(real, n)
+			}
+		}
+		return real, ctl
+	}
 	if len(res.Teachers) > 0 {
 		b := res.Teachers[0]
 		var tied []string
@@ -582,7 +556,13 @@ func (a *Analysis) recommend(st *score.Study, res *score.Result, opt Options) {
 				tied = append(tied, t.Teacher)
 			}
 		}
+		tied, tiedCtl := split(tied)
+		if len(tiedCtl) > 0 {
+			controlTied("overall", "Across languages", tiedCtl)
+		}
 		switch {
+		case isControl[b.Teacher]:
+			controlFirst("overall", "Across languages", b.Teacher, b.PG)
 		case len(res.Teachers) == 1:
 			add("overall", "teacher", "Only %s was scored (PG %.3g); add teachers to compare.", b.Teacher, b.PG)
 		case len(tied) > 0:
@@ -598,8 +578,15 @@ func (a *Analysis) recommend(st *score.Study, res *score.Result, opt Options) {
 		cost[c.Teacher] = c.CostUSD
 	}
 	for _, lb := range a.BestByLanguage {
+		var tiedCtl []string
+		lb.Indistinguishable, tiedCtl = split(lb.Indistinguishable)
+		if len(tiedCtl) > 0 && !isControl[lb.Teacher] {
+			controlTied(lb.Language, "For "+lb.Language+",", tiedCtl)
+		}
 		if lb.Teacher != "" {
 			switch {
+			case isControl[lb.Teacher]:
+				controlFirst(lb.Language, "For "+lb.Language+",", lb.Teacher, lb.PG)
 			case len(lb.Undecided) > 0 && len(lb.Indistinguishable) == 0:
 				add(lb.Language, "uncertain", "For %s, %s scores highest (PG %.3g), but %s lack uncertainty information, so the ranking there is too uncertain to act on; run more seeds.", lb.Language, lb.Teacher, lb.PG, joinList(lb.Undecided))
 			case len(lb.Indistinguishable) > 0:

@@ -145,6 +145,9 @@ type controlRow struct {
 type controlCell struct {
 	Present, Designated, Caught bool
 	Control, Reference          float64
+	Effect, RelEffect           float64
+	CI                          *score.Interval
+	Test                        string
 }
 
 type alphaRow struct {
@@ -176,10 +179,12 @@ type view struct {
 	ExampleGroups  []exampleGroup
 	StrategyLangs  []string
 	WarningCount   int
+	// MinControlEffect is the effect a control needs when no interval exists.
+	MinControlEffect float64
 }
 
 func newView(m *Model) *view {
-	v := &view{Model: m, Settings: m.Result.Settings, Languages: m.Result.Languages}
+	v := &view{Model: m, Settings: m.Result.Settings, Languages: m.Result.Languages, MinControlEffect: analysis.MinControlEffect}
 	if !m.Created.IsZero() {
 		v.Created = m.Created.UTC().Format(time.RFC3339)
 	}
@@ -270,7 +275,8 @@ func (v *view) controls() {
 		r := controlRow{Control: k.c, Kind: kinds[k.c], Language: k.l}
 		for _, m := range v.ControlMetrics {
 			c, ok := cells[k][m]
-			r.Cells = append(r.Cells, controlCell{Present: ok, Designated: c.Designated, Caught: c.Caught, Control: c.ControlValue, Reference: c.ReferenceValue})
+			r.Cells = append(r.Cells, controlCell{Present: ok, Designated: c.Designated, Caught: c.Caught, Control: c.ControlValue, Reference: c.ReferenceValue,
+				Effect: c.Effect, RelEffect: c.RelEffect, CI: c.CI, Test: c.Test})
 		}
 		v.ControlRows = append(v.ControlRows, r)
 	}

@@ -122,9 +122,14 @@ func tables(v *view) map[string][][]string {
 		cost = append(cost, []string{c.Teacher, ff(c.CostUSD), strconv.Itoa(c.Examples), ff(c.CostPerExample), ff(c.PG), ff(c.PGPerDollar), ff(c.Extrinsic), ff(c.PGRPerDollar)})
 	}
 	out["cost.csv"] = cost
-	ctl := [][]string{{"control", "kind", "language", "metric", "designated", "control_value", "reference_value", "caught"}}
+	ctl := [][]string{{"control", "kind", "language", "metric", "designated", "control_value", "reference_value", "effect", "relative_effect", "ci_lo", "ci_hi", "ci_method", "worse", "caught", "test"}}
 	for _, c := range a.Controls {
-		ctl = append(ctl, []string{c.Control, c.Kind, c.Language, c.Metric, strconv.FormatBool(c.Designated), ff(c.ControlValue), ff(c.ReferenceValue), strconv.FormatBool(c.Caught)})
+		lo, hi, m := "", "", ""
+		if c.CI != nil {
+			lo, hi, m = ff(c.CI.Lo), ff(c.CI.Hi), c.CI.Method
+		}
+		ctl = append(ctl, []string{c.Control, c.Kind, c.Language, c.Metric, strconv.FormatBool(c.Designated), ff(c.ControlValue), ff(c.ReferenceValue),
+			ff(c.Effect), ff(c.RelEffect), lo, hi, m, strconv.FormatBool(c.Worse), strconv.FormatBool(c.Caught), c.Test})
 	}
 	out["controls.csv"] = ctl
 	return out
@@ -260,7 +265,8 @@ func markdown(v *view) []byte {
 		mdTable(&b, rows)
 	}
 	if len(v.ControlRows) > 0 {
-		b.WriteString("## Negative controls\n\n✓ caught (below the reference data), ✗ missed; * designated metric.\n\n")
+		fmt.Fprintf(&b, "## Negative controls\n\n✓ caught: worse than the reference data with a %s %% confidence interval of the difference that excludes zero (without an interval: worse by at least %s %% of the reference); ✗ not caught; * designated metric. Each cell: control − reference [interval].\n\n",
+			num(v.Settings.Confidence*100), num(analysis.MinControlEffect*100))
 		rows = [][]string{append([]string{"control", "language"}, v.ControlMetrics...)}
 		for _, r := range v.ControlRows {
 			row := []string{r.Control, r.Language}
@@ -270,6 +276,10 @@ func markdown(v *view) []byte {
 					cell = map[bool]string{true: "✓", false: "✗"}[c.Caught]
 					if c.Designated {
 						cell += "*"
+					}
+					cell += " " + num(c.Effect)
+					if c.CI != nil {
+						cell += " " + ciText(c.CI.Lo, c.CI.Hi, true)
 					}
 				}
 				row = append(row, cell)
