@@ -44,6 +44,7 @@ func runExport(ctx context.Context, env *Env, args []string) error {
 	licenseLink := fs.String("license-link", "", "the card's license_link when --license is other (default: a LICENSE.md written next to the card)")
 	system := fs.String("system", "field", "the system prompt each teacher answered under: field (a `system` column), messages (also the first turn of messages) or none")
 	partial := fs.Bool("partial", false, "export while a run is writing to the store; the dataset card is marked partial")
+	includeControls := fs.Bool("include-controls", false, "also export negative controls and their reference data (not training data), marked in a control column and in the card")
 	var teachers, languages, strategies listFlag
 	fs.Var(&teachers, "teacher", "export only these teachers (comma-separated or repeated)")
 	fs.Var(&languages, "language", "export only these languages (comma-separated or repeated)")
@@ -112,6 +113,7 @@ func runExport(ctx context.Context, env *Env, args []string) error {
 			return err
 		}
 	}
+	opts.Controls, opts.IncludeControls = p.ControlRoles(), *includeControls
 	opts.Name = p.Exp.Name
 	opts.Description = fmt.Sprintf("Generated with polyglot from the experiment %q.", p.Exp.Name)
 	if opts.Metrics, err = currentAggregates(st, p.Plan, units); err != nil {
@@ -121,7 +123,14 @@ func runExport(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if res.Examples == 0 {
+	if len(res.LeftOut) > 0 {
+		n := 0
+		for _, c := range res.LeftOut {
+			n += c
+		}
+		env.Log.Info().Int("examples", n).Msg("negative controls and their reference data were left out (not training data); --include-controls exports them, marked")
+	}
+	if res.Examples == 0 && len(res.LeftOut) == 0 {
 		env.Log.Warn().Msg("no examples to export yet: run `polyglot run` first, or check the --teacher/--language/--strategy filters")
 	}
 	fmt.Fprintf(env.Stdout, "Exported %d examples (%d teachers, %d languages, %d strategies):\n", res.Examples, len(res.Teachers), len(res.Languages), len(res.Strategies))

@@ -168,6 +168,21 @@ func (p *Prepared) referenceTeacher(seedsName string) string {
 	return ""
 }
 
+// ControlRoles names the teachers whose data is a negative control ("control") or the
+// reference data a control is compared with ("reference"): not training data.
+func (p *Prepared) ControlRoles() map[string]string {
+	out := map[string]string{}
+	for _, t := range p.CellTeachers() {
+		switch {
+		case t.Control:
+			out[t.Name] = "control"
+		case len(p.Exp.Controls) > 0 && p.isReference(t.Name):
+			out[t.Name] = "reference"
+		}
+	}
+	return out
+}
+
 func (p *Prepared) isReference(name string) bool {
 	for _, c := range p.Exp.Controls {
 		if p.referenceTeacher(c.Seeds) == name {

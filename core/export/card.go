@@ -139,6 +139,24 @@ func Card(res *Result, opts Options) []byte {
 		b.WriteString("\n")
 	}
 
+	if len(res.LeftOut) > 0 {
+		b.WriteString("## Negative controls\n\nThe rows of negative controls (deliberately corrupted data) and of their reference data were left out: they are not training data. `polyglot export --include-controls` includes them, marked in the `control` field.\n\n")
+		for _, t := range sortedKeys(res.LeftOut) {
+			fmt.Fprintf(&b, "- %s (%s): %d examples left out\n", t, opts.Controls[t], res.LeftOut[t])
+		}
+		b.WriteString("\n")
+	}
+	if opts.IncludeControls {
+		var in []string
+		for _, t := range res.Teachers {
+			if r := opts.Controls[t]; r != "" {
+				in = append(in, t+" ("+r+")")
+			}
+		}
+		if len(in) > 0 {
+			fmt.Fprintf(&b, "## Negative controls\n\n> **Not training data.** This export includes negative controls (deliberately corrupted data) and their reference data: %s. Their rows carry `control` = `control` or `reference`; drop them before training.\n\n", strings.Join(in, ", "))
+		}
+	}
 	if len(opts.Metrics) > 0 && opts.MetricsFile != "" {
 		fmt.Fprintf(&b, "## Metrics\n\nThe intrinsic metric values of each cell (%d values) are in [`%s`](%s).\n\n",
 			len(opts.Metrics), relTo(opts.Card, opts.MetricsFile), relTo(opts.Card, opts.MetricsFile))
@@ -151,6 +169,9 @@ func Card(res *Result, opts Options) []byte {
 		b.WriteString("Each example has `messages` (a user turn with the prompt and an assistant turn with the response), ")
 	}
 	b.WriteString("`teacher`, `language`, `strategy`, `id` (the polyglot request key) and, when the teacher had one, `system` (its system prompt). ")
+	if opts.IncludeControls {
+		b.WriteString("Rows of negative controls and their reference data also have `control` (`control` or `reference`). ")
+	}
 	b.WriteString("The JSONL and Parquet files hold the same rows in the same order.\n")
 	return b.Bytes()
 }

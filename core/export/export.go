@@ -77,6 +77,13 @@ type Options struct {
 	// also puts it first in messages.
 	System     func(*store.Example) string
 	SystemTurn bool
+
+	// Controls names the teachers whose data is a negative control ("control") or a
+	// control's uncorrupted reference data ("reference"). Their rows are not training
+	// data and are left out unless IncludeControls, which exports them with their role
+	// in the control field and lists them in the card.
+	Controls        map[string]string
+	IncludeControls bool
 }
 
 // CellCount is the number of examples of one (teacher, language, strategy).
@@ -94,6 +101,8 @@ type Result struct {
 	Cells      []CellCount // sorted by teacher, language, strategy
 	Systems    []SystemPrompt
 	Files      []string // final paths written
+	// LeftOut counts, per control or reference teacher, the rows not exported.
+	LeftOut map[string]int
 }
 
 // SystemPrompt is one distinct system prompt of the exported rows.
@@ -122,6 +131,9 @@ type Record struct {
 	ID       string    `json:"id" parquet:"id"`
 	// System is the system prompt the teacher answered under.
 	System string `json:"system,omitempty" parquet:"system,dict"`
+	// Control is "control" or "reference" for the rows of negative controls and their
+	// reference data (exported only on request); empty for training data.
+	Control string `json:"control,omitempty" parquet:"control,optional,dict"`
 }
 
 // Export writes the requested files in one pass over src.
@@ -178,6 +190,7 @@ func Export(src Source, opts Options) (*Result, error) {
 	// uses both cores; batches are read-only once sent.
 	type ck struct{ t, l, s string }
 	counts := map[ck]int{}
+	leftOut := map[string]int{}
 	total := 0
 	systems := map[sysKey]bool{}
 	var sinks []chan []Record
@@ -238,7 +251,12 @@ func Export(src Source, opts Options) (*Result, error) {
 			iter = lt.ExampleTexts
 		}
 		err := iter(opts.Filter, func(e *store.Example) error {
-			r := Record{Teacher: e.Teacher, Language: e.Language, Strategy: e.Strategy, ID: e.Key}
+			role := opts.Controls[e.Teacher]
+			if role != "" && !opts.IncludeControls {
+				leftOut[e.Teacher]++
+				return nil
+			}
+			r := Record{Teacher: e.Teacher, Language: e.Language, Strategy: e.Strategy, ID: e.Key, Control: role}
 			if opts.System != nil {
 				r.System = opts.System(e)
 			}
@@ -269,6 +287,9 @@ func Export(src Source, opts Options) (*Result, error) {
 	}
 
 	res := &Result{Examples: total}
+	if len(leftOut) > 0 {
+		res.LeftOut = leftOut
+	}
 	tset, lset, sset := map[string]bool{}, map[string]bool{}, map[string]bool{}
 	for k, n := range counts {
 		res.Cells = append(res.Cells, CellCount{k.t, k.l, k.s, n})
@@ -379,7 +400,7 @@ func licenseIsOther(opts Options) bool {
 	return opts.License == "" || strings.EqualFold(opts.License, "other")
 }
 
-func sortedKeys(m map[string]bool) []string {
+func sortedKeys[V any](m map[string]V) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {
 		out = append(out, k)

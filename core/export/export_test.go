@@ -330,3 +330,81 @@ func TestStaleTemporaryFilesAndConcurrentExports(t *testing.T) {
 		t.Errorf("after the first export released the folder: %v", err)
 	}
 }
+
+// TestControlsLeftOutByDefault: rows of negative controls and their reference data are
+// not training data; an export leaves them out and says so in the card, and only an
+// explicit IncludeControls exports them, marked in the control column of both formats.
+func TestControlsLeftOutByDefault(t *testing.T) {
+	exs := fixtureExamples()
+	for i, tc := range []string{"scrambled", "human"} {
+		for idx := range 3 {
+			exs = append(exs, &store.Example{Key: fmt.Sprintf("c%d-%d", i, idx), Unit: "gen/" + tc + "/de/respond/1", Teacher: tc, Model: "dataset",
+				Language: "de", Strategy: "respond", Seed: 1, Idx: idx, Prompt: "Wie spät ist es?", Response: "Uhr acht es ist."})
+		}
+	}
+	s := newStore(t, exs)
+	roles := map[string]string{"scrambled": "control", "human": "reference"}
+	rows := func(dir string) []Record {
+		b, err := os.ReadFile(filepath.Join(dir, "data", "train.jsonl"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []Record
+		for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+			var r Record
+			if err := json.Unmarshal([]byte(line), &r); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, r)
+		}
+		return out
+	}
+
+	dir := t.TempDir()
+	res := exportAll(t, s, dir, Options{Controls: roles})
+	for _, r := range rows(dir) {
+		if roles[r.Teacher] != "" || r.Control != "" {
+			t.Fatalf("a control/reference row was exported as training data: %+v", r)
+		}
+	}
+	if res.Examples != len(fixtureExamples()) || res.LeftOut["scrambled"] != 3 || res.LeftOut["human"] != 3 {
+		t.Errorf("exported %d, left out %v", res.Examples, res.LeftOut)
+	}
+	card, _ := os.ReadFile(filepath.Join(dir, "README.md"))
+	if !strings.Contains(string(card), "- scrambled (control): 3 examples left out") || !strings.Contains(string(card), "--include-controls") {
+		t.Errorf("card does not say what was left out:\n%s", card)
+	}
+
+	dir = t.TempDir()
+	res = exportAll(t, s, dir, Options{Controls: roles, IncludeControls: true})
+	marked := map[string]int{}
+	for _, r := range rows(dir) {
+		if r.Control != roles[r.Teacher] {
+			t.Errorf("row of %s has control = %q", r.Teacher, r.Control)
+		}
+		marked[r.Control]++
+	}
+	if marked["control"] != 3 || marked["reference"] != 3 || res.LeftOut != nil {
+		t.Errorf("marked %v, left out %v", marked, res.LeftOut)
+	}
+	pq, err := parquet.ReadFile[Record](filepath.Join(dir, "data", "train.parquet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, r := range pq {
+		if r.Control != roles[r.Teacher] {
+			t.Errorf("parquet row of %s has control = %q", r.Teacher, r.Control)
+		}
+		if r.Control != "" {
+			n++
+		}
+	}
+	if n != 6 {
+		t.Errorf("parquet marks %d rows, want 6", n)
+	}
+	card, _ = os.ReadFile(filepath.Join(dir, "README.md"))
+	if !strings.Contains(string(card), "**Not training data.**") || !strings.Contains(string(card), "scrambled (control)") {
+		t.Errorf("card does not flag the included controls:\n%s", card)
+	}
+}

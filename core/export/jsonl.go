@@ -33,6 +33,10 @@ func appendRecordJSON(b []byte, r *Record) []byte {
 		b = append(b, `,"system":`...)
 		b = appendJSONString(b, r.System)
 	}
+	if r.Control != "" {
+		b = append(b, `,"control":`...)
+		b = appendJSONString(b, r.Control)
+	}
 	return append(b, "}\n"...)
 }
 
