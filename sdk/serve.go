@@ -59,15 +59,18 @@ func serve(opts ServeOpts) error {
 		},
 		Logger: Logger(),
 	})
+	// The host asked it to stop: so do the processes it started.
+	endGroup(0, false)
 	return nil
 }
 
 // watchParent exits when the host dies: go-plugin cannot tell a plugin
 // that its host was SIGKILLed, and an orphan would keep burning API budget.
+// The processes the plugin started end with it.
 func watchParent(ppid int, every time.Duration) {
 	for range time.Tick(every) {
 		if os.Getppid() != ppid {
-			os.Exit(3)
+			endGroup(3, true)
 		}
 	}
 }

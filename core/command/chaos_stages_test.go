@@ -249,7 +249,7 @@ func newStagesRun(t *testing.T) *chaosRun {
 		vars:   []string{"--plugin-dir", t.TempDir(), "-var", "store=" + st, "-var", `languages=["de","es","ja"]`, "-var", "examples=60", "-var", "bootstrap=10000"},
 		// Info logs carry the "stage started" lines the kills wait for;
 		// stderr is a pipe, so they are JSON.
-		env: append(os.Environ(), "POLYGLOT_CACHE=off", "POLYGLOT_LOG=info", "POLYGLOT_LOG_JSON=1", marker),
+		env: append(os.Environ(), "POLYGLOT_CACHE=off", "POLYGLOT_LOG=info", "POLYGLOT_LOG_JSON=1", marker, markerPassed),
 	}
 }
 

@@ -200,7 +200,7 @@ func newChaosRun(t testing.TB, spec, seeds, baseURL string, examples, concurrenc
 			"-var", "concurrency=" + strconv.Itoa(concurrency),
 		},
 		// The shared response cache would answer re-sent requests and hide them.
-		env: append(os.Environ(), "POLYGLOT_CACHE=off", "POLYGLOT_LOG=warn", marker),
+		env: append(os.Environ(), "POLYGLOT_CACHE=off", "POLYGLOT_LOG=warn", marker, markerPassed),
 	}
 }
 

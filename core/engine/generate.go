@@ -19,6 +19,7 @@ import (
 	"github.com/polyglot-teachers/polyglot/core/apictl"
 	"github.com/polyglot-teachers/polyglot/core/bind"
 	"github.com/polyglot-teachers/polyglot/core/plan"
+	"github.com/polyglot-teachers/polyglot/core/pluginhost"
 	"github.com/polyglot-teachers/polyglot/core/seeds"
 	"github.com/polyglot-teachers/polyglot/core/spec"
 	"github.com/polyglot-teachers/polyglot/core/store"
@@ -405,8 +406,13 @@ func (g *generator) close() {
 	g.cacheWG.Wait()
 }
 
-// teacherConn is one open Generate stream to a teacher plugin.
+// teacherConn is a teacher's connection to its plugin: the teacher's API
+// control and its open Generate stream. When the plugin process dies the
+// stream is opened again on a new process and the calls it lost are sent
+// again: they hold their permits meanwhile, and count as no failure of the
+// provider.
 type teacherConn struct {
+	g        *generator
 	name     string
 	comp     *bind.Component
 	spec     *spec.Teacher
@@ -414,6 +420,9 @@ type teacherConn struct {
 	slots    chan struct{}
 	price    spec.Price
 	sampling sdk.Sampling
+	open     sdk.TeacherOpen
+	// bare: the plugin said it never reads calls' metadata.
+	bare bool
 
 	paramsMu   sync.Mutex
 	lastSample sdk.Sampling    // a copy of the sampling lastParams encodes
@@ -422,15 +431,37 @@ type teacherConn struct {
 	keyOnce   sync.Once
 	keyPrefix []byte // the cache key's hash input for this teacher (see cacheKey)
 
-	mu      sync.Mutex
+	mu   sync.Mutex // held while the stream is (re)opened
+	run  *pluginhost.Running
+	cur  *teacherStream
+	dead error // the plugin cannot be used any more: every call fails with it
+	// losses counts the streams lost since the last answer: a plugin that
+	// dies on every call is given up after maxStreamLosses.
+	losses atomic.Int32
+	resent atomic.Int64 // calls sent again after their stream was lost
+}
+
+// maxStreamLosses is how many times in a row a teacher's stream may be
+// lost (its plugin died) without an answer in between before the plugin is
+// given up for the run.
+const maxStreamLosses = 4
+
+// teacherStream is one open Generate stream of a teacherConn.
+type teacherStream struct {
+	c       *teacherConn
+	run     *pluginhost.Running
 	stream  *sdk.TeacherStream
+	cancel  context.CancelFunc
+	mu      sync.Mutex
 	pending map[string]pendingCall
 	broken  error
+	died    bool // broken because the plugin process died
 	outbox  chan *sdk.Call
 	done    chan struct{} // closed with the stream: stops expireLoop
 }
 
-// pendingCall is a call sent on the stream and not answered yet.
+// pendingCall is a call sent on the stream and not answered yet. A nil
+// result on ch means the stream was lost before the answer came.
 type pendingCall struct {
 	ch       chan *sdk.Result
 	deadline time.Time // zero: none
@@ -438,16 +469,23 @@ type pendingCall struct {
 
 func (g *generator) conn(ctx context.Context, name string) (*teacherConn, error) {
 	g.mu.Lock()
-	defer g.mu.Unlock()
-	if c, ok := g.conns[name]; ok {
-		c.mu.Lock()
-		broken := c.broken
-		c.mu.Unlock()
-		if broken == nil {
-			return c, nil
+	c, ok := g.conns[name]
+	if !ok {
+		var err error
+		if c, err = g.newConn(name); err != nil {
+			g.mu.Unlock()
+			return nil, err
 		}
-		delete(g.conns, name) // the plugin died: start again
+		g.conns[name] = c
 	}
+	g.mu.Unlock()
+	if _, err := c.stream(ctx); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (g *generator) newConn(name string) (*teacherConn, error) {
 	comp := g.r.P.Bound.Teachers[name]
 	if comp == nil {
 		return nil, fmt.Errorf("teacher %q is not bound", name)
@@ -455,11 +493,13 @@ func (g *generator) conn(ctx context.Context, name string) (*teacherConn, error)
 	ts := g.r.P.Exp.Teacher(name)
 	lim := apictl.Limits{Concurrency: 64}
 	var budgets []*apictl.Budget
-	c := &teacherConn{name: name, comp: comp, spec: ts, pending: map[string]pendingCall{}, done: make(chan struct{})}
+	c := &teacherConn{g: g, name: name, comp: comp, spec: ts, run: comp.Running}
+	model := ""
 	if ts != nil {
 		lim = apictl.FromSpec(ts.Limits)
 		c.price = ts.Price
 		c.sampling = resolveSampling(ts)
+		model = ts.Model
 		if ts.Limits.BudgetUSD != nil {
 			budgets = append(budgets, apictl.NewBudget("teacher "+name, *ts.Limits.BudgetUSD))
 		}
@@ -470,130 +510,240 @@ func (g *generator) conn(ctx context.Context, name string) (*teacherConn, error)
 	c.ctl = apictl.New(name, lim, budgets...)
 	conc := max(lim.Concurrency, 1)
 	c.slots = make(chan struct{}, conc)
-	run := comp.Running
-	if run.Exited() {
-		var err error
-		if run, err = g.r.P.Plugins.Get(ctx, comp.Plugin); err != nil {
-			return nil, err
-		}
-		comp.Running = run
-	}
-	model := ""
-	if ts != nil {
-		model = ts.Model
-	}
-	// The stream outlives this unit: it is closed with the generator.
-	stream, diags, err := run.Client.OpenTeacher(context.WithoutCancel(ctx), sdk.TeacherOpen{Component: comp.Name, Model: model, Config: comp.Config, Concurrency: conc})
-	if err != nil {
-		return nil, g.r.P.Plugins.ExplainErr(run, err)
-	}
-	if diags.HasErrors() {
-		return nil, fmt.Errorf("teacher %q: %w", name, diags.Err())
-	}
-	c.stream = stream
-	c.outbox = make(chan *sdk.Call, 4096)
-	go c.recvLoop(g)
-	go c.sendLoop()
-	go c.expireLoop()
-	g.conns[name] = c
+	c.open = sdk.TeacherOpen{Component: comp.Name, Model: model, Config: comp.Config, Concurrency: conc}
 	return c, nil
 }
 
-func (c *teacherConn) recvLoop(g *generator) {
+// stream returns the open stream, opening it first if there is none or it
+// was lost: on the plugin's new process when the old one died.
+func (c *teacherConn) stream(ctx context.Context) (*teacherStream, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cur != nil && c.cur.err() == nil {
+		return c.cur, nil
+	}
+	var why error
+	died := false
+	if c.cur != nil {
+		why, died = c.cur.lost()
+		c.cur = nil
+	}
+	mgr := c.g.r.P.Plugins
 	for {
-		rs, err := c.stream.Recv()
+		if c.dead != nil {
+			return nil, c.dead
+		}
+		if why != nil {
+			n := c.losses.Add(1)
+			if n > maxStreamLosses {
+				c.dead = fmt.Errorf("teacher %q: plugin %q (%s) died %d times in a row without answering a call, so it is not used again in this run; the last time: %w", c.name, c.run.Name, c.run.Path, n, why)
+				return nil, c.dead
+			}
+			var err error
+			if died {
+				c.run, err = mgr.Restart(ctx, c.run, why)
+			} else {
+				c.run, err = mgr.Live(ctx, c.run)
+			}
+			if err != nil {
+				if ctx.Err() == nil {
+					c.dead = fmt.Errorf("teacher %q: %w", c.name, err)
+				}
+				return nil, err
+			}
+		} else if c.run.Exited() {
+			run, err := mgr.Live(ctx, c.run)
+			if err != nil {
+				return nil, err
+			}
+			c.run = run
+		}
+		s, err := c.openStream(ctx)
+		if err == nil {
+			c.cur = s
+			return s, nil
+		}
+		if !mgr.Died(c.run, err) || ctx.Err() != nil {
+			return nil, err
+		}
+		why, died = err, true // it died while the stream was opened
+	}
+}
+
+// openStream opens a Generate stream on c.run, bounded by the plugin call
+// timeout: a plugin that hangs in its open call is given up.
+func (c *teacherConn) openStream(ctx context.Context) (*teacherStream, error) {
+	mgr := c.g.r.P.Plugins
+	run := c.run
+	// The stream outlives this unit: it is closed with the generator.
+	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	timeout := mgr.CallTimeoutOrDefault()
+	var timedOut atomic.Bool
+	timer := time.AfterFunc(timeout, func() { timedOut.Store(true); cancel() })
+	stream, diags, err := run.Client.OpenTeacher(sctx, c.open)
+	timer.Stop()
+	if timedOut.Load() {
+		cancel()
+		c.dead = fmt.Errorf("teacher %q: plugin %q (%s) did not answer its open call within %s (the plugin call timeout; raise it with --plugin-call-timeout)", c.name, run.Name, run.Path, timeout)
+		return nil, c.dead
+	}
+	if err != nil {
+		cancel()
+		return nil, mgr.ExplainErr(run, err)
+	}
+	if diags.HasErrors() {
+		cancel()
+		return nil, fmt.Errorf("teacher %q: %w", c.name, diags.Err())
+	}
+	c.bare = stream.IgnoresMetadata()
+	s := &teacherStream{c: c, run: run, stream: stream, cancel: cancel, pending: map[string]pendingCall{}, outbox: make(chan *sdk.Call, 4096), done: make(chan struct{})}
+	go s.recvLoop()
+	go s.sendLoop()
+	go s.expireLoop()
+	return s, nil
+}
+
+func (s *teacherStream) err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.broken
+}
+
+func (s *teacherStream) lost() (error, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.broken, s.died
+}
+
+// fail marks the stream lost (err from it, raw as the stream said it) and
+// hands every call waiting on it back to its sender, to be sent again on
+// the next stream.
+func (s *teacherStream) fail(err, raw error) {
+	died := s.c.g.r.P.Plugins.Died(s.run, raw)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.died = s.died || died
+	if s.broken != nil {
+		return
+	}
+	s.broken = err
+	for id, p := range s.pending {
+		p.ch <- nil
+		delete(s.pending, id)
+	}
+}
+
+func (s *teacherStream) recvLoop() {
+	for {
+		rs, err := s.stream.Recv()
 		if err != nil {
 			if err == io.EOF {
 				err = errors.New("stream closed")
 			}
-			err = g.r.P.Plugins.ExplainErr(c.comp.Running, err)
-			c.mu.Lock()
-			c.broken = err
-			for id, p := range c.pending {
-				p.ch <- &sdk.Result{ID: id, Err: &sdk.CallError{Code: sdk.ErrServer, Message: err.Error()}}
-				delete(c.pending, id)
-			}
-			c.mu.Unlock()
+			s.fail(s.c.g.r.P.Plugins.ExplainErr(s.run, err), err)
 			return
 		}
-		c.mu.Lock()
+		s.c.losses.Store(0)
+		s.mu.Lock()
 		for _, r := range rs {
-			if p, ok := c.pending[r.ID]; ok {
+			if p, ok := s.pending[r.ID]; ok {
 				p.ch <- r
-				delete(c.pending, r.ID)
+				delete(s.pending, r.ID)
 			}
 		}
-		c.mu.Unlock()
+		s.mu.Unlock()
 	}
 }
 
 // sendLoop coalesces the calls that are ready into one stream message: at
 // high request rates this turns thousands of small sends into a few large ones.
-func (c *teacherConn) sendLoop() {
+func (s *teacherStream) sendLoop() {
 	batch := make([]*sdk.Call, 0, 256)
-	for call := range c.outbox {
-		batch = gather(c.outbox, append(batch[:0], call), cap(batch), 0, func(int) bool { return false })
-		if err := c.stream.Send(batch); err != nil {
-			c.mu.Lock()
-			for _, call := range batch {
-				if p, ok := c.pending[call.ID]; ok {
-					p.ch <- &sdk.Result{ID: call.ID, Err: &sdk.CallError{Code: sdk.ErrServer, Message: err.Error()}}
-					delete(c.pending, call.ID)
-				}
-			}
-			c.mu.Unlock()
+	for call := range s.outbox {
+		batch = gather(s.outbox, append(batch[:0], call), cap(batch), 0, func(int) bool { return false })
+		if s.err() != nil {
+			continue // lost: its calls were handed back
+		}
+		if err := s.stream.Send(batch); err != nil {
+			s.fail(err, err)
 		}
 	}
-	_ = c.stream.CloseSend()
+	_ = s.stream.CloseSend()
+}
+
+func (s *teacherStream) close() {
+	close(s.outbox)
+	close(s.done)
 }
 
 func (c *teacherConn) close() {
-	close(c.outbox)
-	close(c.done)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cur != nil {
+		c.cur.close()
+		c.cur = nil
+	}
+	c.dead = errors.New("the run is over")
 }
 
-// send makes one attempt of a call on the stream and waits for its answer
-// until deadline (zero: no deadline). The wait is not cancelled with the
-// run: a call that was sent is paid for, so a stopping run (Ctrl-C) waits
-// for its answer and saves it rather than sending it again on the next run.
-func (c *teacherConn) send(deadline time.Time, call *sdk.Call) *sdk.Result {
-	ch := make(chan *sdk.Result, 1)
-	c.mu.Lock()
-	if c.broken != nil {
-		c.mu.Unlock()
-		return &sdk.Result{ID: call.ID, Err: &sdk.CallError{Code: sdk.ErrServer, Message: c.broken.Error()}}
+// send makes one attempt of a call and waits for its answer until deadline
+// (zero: no deadline). The wait is not cancelled with the run: a call that
+// was sent is paid for, so a stopping run (Ctrl-C) waits for its answer and
+// saves it rather than sending it again on the next run. A call whose
+// stream is lost (the plugin died) is sent again on the next one; an error
+// means the plugin cannot be used any more.
+func (c *teacherConn) send(ctx context.Context, deadline time.Time, call *sdk.Call) (*sdk.Result, error) {
+	for {
+		s, err := c.stream(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if res := s.send(deadline, call); res != nil {
+			return res, nil
+		}
+		c.resent.Add(1)
 	}
-	c.pending[call.ID] = pendingCall{ch, deadline}
-	c.mu.Unlock()
-	c.outbox <- call
+}
+
+// send sends call on this stream; nil means the stream was lost first.
+func (s *teacherStream) send(deadline time.Time, call *sdk.Call) *sdk.Result {
+	ch := make(chan *sdk.Result, 1)
+	s.mu.Lock()
+	if s.broken != nil {
+		s.mu.Unlock()
+		return nil
+	}
+	s.pending[call.ID] = pendingCall{ch, deadline}
+	s.mu.Unlock()
+	s.outbox <- call
 	return <-ch
 }
 
 // expireLoop answers the calls whose deadline passed with a timeout. One
 // ticker per stream rather than a timer (and a context) per call: at high
 // request rates those were a visible share of the host's CPU per call.
-func (c *teacherConn) expireLoop() {
+func (s *teacherStream) expireLoop() {
 	t := time.NewTicker(expireEvery)
 	defer t.Stop()
 	for {
 		select {
-		case <-c.done:
+		case <-s.done:
 			return
 		case <-t.C:
 		}
 		now := time.Now()
-		c.mu.Lock()
-		if c.broken != nil { // recvLoop failed every pending call
-			c.mu.Unlock()
+		s.mu.Lock()
+		if s.broken != nil { // every pending call was handed back
+			s.mu.Unlock()
 			return
 		}
-		for id, p := range c.pending {
+		for id, p := range s.pending {
 			if !p.deadline.IsZero() && now.After(p.deadline) {
 				p.ch <- &sdk.Result{ID: id, Err: &sdk.CallError{Code: sdk.ErrTimeout, Message: "no answer in time: " + context.DeadlineExceeded.Error()}}
-				delete(c.pending, id)
+				delete(s.pending, id)
 			}
 		}
-		c.mu.Unlock()
+		s.mu.Unlock()
 	}
 }
 
@@ -695,7 +845,11 @@ func (g *generator) call(ctx context.Context, teacher string, call *sdk.Call, at
 			*attempts++
 		}
 		start := time.Now()
-		res := c.send(permit.Deadline(), call)
+		res, err := c.send(ctx, permit.Deadline(), call)
+		if err != nil {
+			permit.Done(nil, 0) // the plugin's fault, not the provider's
+			return nil, err
+		}
 		if res.Latency == 0 {
 			res.Latency = time.Since(start)
 		}
@@ -957,7 +1111,7 @@ func (g *generator) runRequest(ctx context.Context, u *plan.Unit, st *spec.Strat
 		if err != nil {
 			return false, err
 		}
-		bare := sc.stream.IgnoresMetadata()
+		bare := sc.bare
 		var out strategy.StepOutput
 		for ask := 0; ; ask++ {
 			call, err := buildStepCall(u, step, req, outputs, lang, ask, bare)

@@ -148,13 +148,8 @@ func Run(ctx context.Context, p *Prepared, st *store.Store, opts Options) error 
 	defer r.writer.Close()
 	r.gen = newGenerator(r)
 	defer r.gen.close()
-	hostCallbacks := &host{r: r}
-	for _, c := range p.Bound.Metrics {
-		c.Running.Client.SetHost(hostCallbacks)
-	}
-	for _, c := range p.Bound.Students {
-		c.Running.Client.SetHost(hostCallbacks)
-	}
+	// Every plugin, also one restarted during the run, may call back.
+	p.Plugins.SetHost(&host{r: r})
 	for _, stage := range plan.Stages {
 		if err := r.runStage(ctx, stage); err != nil {
 			return err

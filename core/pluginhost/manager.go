@@ -39,10 +39,29 @@ type Manager struct {
 	// relative paths in their config mean what the user meant.
 	WorkDir string
 	Log     zerolog.Logger
+	// StartTimeout bounds a plugin's start: its handshake and its answer
+	// to the first call (DefaultStartTimeout when zero).
+	StartTimeout time.Duration
+	// CallTimeout bounds the plugin calls that have no limit of their own:
+	// opening a teacher or metric, and each batch a metric is sent
+	// (DefaultCallTimeout when zero). Training and evaluation are not
+	// bounded: they take as long as they take.
+	CallTimeout time.Duration
+	// Env names host environment variables passed to plugins on top of
+	// the built-in allow-list (see pluginEnv).
+	Env []string
 
 	mu      sync.Mutex
 	running map[string]*Running
+	host    sdk.Host
 }
+
+// Default plugin timeouts; `--plugin-start-timeout` and
+// `--plugin-call-timeout` change them.
+const (
+	DefaultStartTimeout = time.Minute
+	DefaultCallTimeout  = 10 * time.Minute
+)
 
 // Running is a started plugin.
 type Running struct {
@@ -50,11 +69,64 @@ type Running struct {
 	Path   string
 	Info   *sdk.PluginInfo
 	Client *sdk.Client
-	raw    *plugin.Client
+	// Restarts counts the processes of this plugin that died before this
+	// one in the run.
+	Restarts int
+	raw      *plugin.Client
+	pid      int
+	bin      Binary
+	builtin  bool
 }
 
 // Exited reports whether the plugin process is gone.
 func (r *Running) Exited() bool { return r.raw.Exited() }
+
+// stop ends the plugin and whatever it started. gracefully asks it to shut
+// down first; otherwise the whole process group is SIGKILLed at once. The
+// group goes first in both cases: a child that holds the plugin's stderr
+// open would otherwise keep go-plugin waiting for it for ever.
+func (r *Running) stop(gracefully bool) {
+	if !gracefully {
+		killGroup(r.pid)
+		r.raw.Kill()
+		return
+	}
+	done := make(chan struct{})
+	go func() { r.raw.Kill(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(3 * time.Second):
+	}
+	killGroup(r.pid)
+	<-done
+}
+
+// StartTimeoutOrDefault is the start timeout in force.
+func (m *Manager) StartTimeoutOrDefault() time.Duration {
+	if m.StartTimeout > 0 {
+		return m.StartTimeout
+	}
+	return DefaultStartTimeout
+}
+
+// CallTimeoutOrDefault is the call timeout in force.
+func (m *Manager) CallTimeoutOrDefault() time.Duration {
+	if m.CallTimeout > 0 {
+		return m.CallTimeout
+	}
+	return DefaultCallTimeout
+}
+
+// SetHost registers the host callbacks on every plugin, those running and
+// those started later (a restart).
+func (m *Manager) SetHost(h sdk.Host) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.host = h
+	for _, r := range m.running {
+		r.Client.SetHost(h)
+	}
+}
 
 // IsBuiltin reports whether name is compiled into the host.
 func (m *Manager) IsBuiltin(name string) bool {
@@ -100,12 +172,70 @@ func (m *Manager) Get(ctx context.Context, name string) (*Running, error) {
 	if err != nil {
 		return nil, err
 	}
+	restarts := 0
+	if old := m.running[name]; old != nil {
+		old.stop(false) // its children, if it left any
+		restarts = old.Restarts + 1
+	}
 	r, err := m.start(ctx, name, bin, builtin)
 	if err != nil {
 		return nil, err
 	}
+	r.Restarts = restarts
 	m.running[name] = r
 	return r, nil
+}
+
+// Live returns the running process of r's plugin: r itself while it lives,
+// else the one that replaced it, started now if none did.
+func (m *Manager) Live(ctx context.Context, r *Running) (*Running, error) {
+	m.mu.Lock()
+	cur := m.running[r.Name]
+	m.mu.Unlock()
+	if cur != nil && !cur.Exited() {
+		return cur, nil
+	}
+	return m.Get(ctx, r.Name)
+}
+
+// Restart replaces the process of r's plugin, which died or stopped
+// answering (why says how), with a new one. Whatever r still runs is
+// killed with its process group. Several callers may see the same death:
+// the first one restarts the plugin, the others get its new process.
+func (m *Manager) Restart(ctx context.Context, r *Running, why error) (*Running, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if cur := m.running[r.Name]; cur != nil && cur != r && !cur.Exited() {
+		return cur, nil
+	}
+	r.stop(false)
+	m.Log.Warn().Str("plugin", r.Name).Int("pid", r.pid).Int("restarts", r.Restarts+1).AnErr("reason", why).Msg("plugin died; starting it again")
+	nr, err := m.start(ctx, r.Name, r.bin, r.builtin)
+	if err != nil {
+		delete(m.running, r.Name)
+		return nil, fmt.Errorf("restarting plugin %q after it died: %w", r.Name, err)
+	}
+	nr.Restarts = r.Restarts + 1
+	if m.running == nil {
+		m.running = map[string]*Running{}
+	}
+	m.running[r.Name] = nr
+	return nr, nil
+}
+
+// Died reports whether err, from a call to r, means that the plugin
+// process is gone: it exited, or its connection closed under the call.
+func (m *Manager) Died(r *Running, err error) bool {
+	if err == nil {
+		return false
+	}
+	if r != nil && r.Exited() {
+		return true
+	}
+	if st, ok := status.FromError(err); ok && st.Code() == codes.Unavailable {
+		return true
+	}
+	return errors.Is(err, io.ErrUnexpectedEOF)
 }
 
 func (m *Manager) start(ctx context.Context, name string, bin Binary, builtin bool) (*Running, error) {
@@ -122,42 +252,59 @@ func (m *Manager) start(ctx context.Context, name string, bin Binary, builtin bo
 		cmd = exec.Command(bin.Path)
 	}
 	cmd.Dir = m.WorkDir
-	cmd.Env = os.Environ()
+	cmd.Env = pluginEnv(hostEnv(), m.Env)
+	ownGroup(cmd)
 	start := time.Now()
+	timeout := m.StartTimeoutOrDefault()
 	pc := plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  sdk.Handshake,
 		Plugins:          sdk.PluginMap(),
 		Cmd:              cmd,
+		SkipHostEnv:      true, // cmd.Env is all it gets
 		SecureConfig:     secure,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		AutoMTLS:         true,
 		Managed:          true,
-		StartTimeout:     30 * time.Second,
+		StartTimeout:     timeout,
 		Logger:           NewLogBridge(m.Log, name),
 		GRPCDialOptions:  []grpc.DialOption{grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(sdk.MaxMessageBytes), grpc.MaxCallSendMsgSize(sdk.MaxMessageBytes))},
 	})
+	kill := func() {
+		if cmd.Process != nil {
+			killGroup(cmd.Process.Pid)
+		}
+		pc.Kill()
+	}
 	rpc, err := pc.Client()
 	if err != nil {
-		pc.Kill()
+		kill()
 		return nil, explainStart(name, bin.Path, err)
 	}
 	raw, err := rpc.Dispense(sdk.PluginName)
 	if err != nil {
-		pc.Kill()
+		kill()
 		return nil, fmt.Errorf("plugin %q (%s) does not serve the polyglot protocol: %w", name, bin.Path, err)
 	}
 	c := raw.(*sdk.Client)
-	info, err := c.Info(ctx)
+	ictx, cancel := context.WithTimeout(ctx, max(timeout-time.Since(start), time.Second))
+	info, err := c.Info(ictx)
+	cancel()
 	if err != nil {
-		pc.Kill()
+		kill()
+		if ictx.Err() == context.DeadlineExceeded && ctx.Err() == nil {
+			return nil, fmt.Errorf("plugin %q (%s) started but did not answer within %s (the start timeout; raise it with --plugin-start-timeout)", name, bin.Path, timeout)
+		}
 		return nil, m.Explain(name, bin.Path, err)
 	}
 	if info.Protocol != sdk.ProtocolVersion {
-		pc.Kill()
+		kill()
 		return nil, fmt.Errorf("plugin %q (%s) speaks protocol version %d; this polyglot speaks %d. Install a matching plugin version", name, bin.Path, info.Protocol, sdk.ProtocolVersion)
 	}
+	if m.host != nil {
+		c.SetHost(m.host)
+	}
 	m.Log.Debug().Str("plugin", name).Str("path", bin.Path).Str("version", info.Version).Dur("startup", time.Since(start)).Msg("plugin started")
-	return &Running{Name: name, Path: bin.Path, Info: info, Client: c, raw: pc}, nil
+	return &Running{Name: name, Path: bin.Path, Info: info, Client: c, raw: pc, pid: cmd.Process.Pid, bin: bin, builtin: builtin}, nil
 }
 
 func explainStart(name, path string, err error) error {
@@ -215,9 +362,12 @@ func (m *Manager) List() []*Running {
 func (m *Manager) Close() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	var wg sync.WaitGroup
 	for _, r := range m.running {
-		r.raw.Kill()
+		wg.Add(1)
+		go func() { defer wg.Done(); r.stop(true) }()
 	}
+	wg.Wait()
 	m.running = nil
 }
 
@@ -358,10 +508,5 @@ func (w *zerologWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// Pid is the plugin process id (0 when unknown).
-func (r *Running) Pid() int {
-	if rc := r.raw.ReattachConfig(); rc != nil {
-		return rc.Pid
-	}
-	return 0
-}
+// Pid is the plugin process id.
+func (r *Running) Pid() int { return r.pid }
