@@ -133,4 +133,3 @@ func TestTeacherPluginKilledMidRun(t *testing.T) {
 	}
 	checkJSONL(t, b["data.jsonl"], crashExamples)
 }
-
