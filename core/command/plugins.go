@@ -98,6 +98,9 @@ func runPluginsInstall(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	fmt.Fprintf(env.Stdout, "installed %s %s as %s (sha256 %s)\n", e.Name, e.Version, filepath.Join(*dir, e.File), e.SHA256)
+	if _, ok := env.Builtins[e.Name]; ok {
+		fmt.Fprintf(env.Stderr, "note: %q is also a built-in plugin; runs refuse the installed one unless the spec says required_plugins { %s = { source = \"...\", replaces_builtin = true } }\n", e.Name, e.Name)
+	}
 	return nil
 }
 

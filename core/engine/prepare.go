@@ -51,6 +51,12 @@ func Prepare(ctx context.Context, dir string, opts spec.LoadOptions, mgr *plugin
 	}
 	for _, rp := range exp.RequiredPlugins {
 		mgr.Constraints[rp.Name] = rp.Version
+		if rp.ReplacesBuiltin {
+			if mgr.ReplaceBuiltins == nil {
+				mgr.ReplaceBuiltins = map[string]bool{}
+			}
+			mgr.ReplaceBuiltins[rp.Name] = true
+		}
 	}
 	bound, bd := bind.Bind(ctx, exp, mgr)
 	diags = append(diags, bd...)

@@ -122,6 +122,10 @@ func Verify(b Binary) ([]byte, error) {
 	if got != e.SHA256 {
 		return nil, &ChecksumError{Name: b.Name, Path: b.Path, Want: e.SHA256, Got: got}
 	}
+	if e.Name != b.Name {
+		// The lock and the file name must agree on who this is.
+		return nil, fmt.Errorf("plugin %q refused: the lock file records %s as plugin %q; install it again with `polyglot plugins install --path <binary>`", b.Name, b.Path, e.Name)
+	}
 	sum, _ := hex.DecodeString(got)
 	return sum, nil
 }

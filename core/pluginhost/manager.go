@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -35,6 +36,11 @@ type Manager struct {
 	// Constraints maps plugin name to a version constraint
 	// (from required_plugins).
 	Constraints map[string]string
+	// ReplaceBuiltins names the built-ins that an installed plugin of the
+	// same name may stand in for (required_plugins' replaces_builtin).
+	// Without it such a plugin is refused: it would receive the config,
+	// API keys included, that the spec wrote for the built-in.
+	ReplaceBuiltins map[string]bool
 	// WorkDir is the plugins' working folder (the experiment folder), so
 	// relative paths in their config mean what the user meant.
 	WorkDir string
@@ -138,14 +144,18 @@ func (m *Manager) IsBuiltin(name string) bool {
 	return false
 }
 
-// Resolve finds the binary for a plugin name: an installed binary wins over
-// a built-in of the same name, so users can replace a built-in.
+// Resolve finds the binary for a plugin name. An installed binary named
+// like a built-in is refused unless the spec says it replaces the built-in
+// (ReplaceBuiltins); then it wins.
 func (m *Manager) Resolve(name string) (Binary, bool, error) {
 	bins, err := Discover(m.Dirs...)
 	if err != nil {
 		return Binary{}, false, err
 	}
 	b, err := Select(bins, name, m.Constraints[name])
+	if err == nil && m.IsBuiltin(name) && !m.ReplaceBuiltins[name] {
+		return Binary{}, false, &BuiltinClashError{Name: name, Path: b.Path}
+	}
 	if err == nil {
 		return b, false, nil
 	}
@@ -156,6 +166,17 @@ func (m *Manager) Resolve(name string) (Binary, bool, error) {
 		return Binary{}, false, fmt.Errorf("%v (the built-in %q has no version to check against; remove the constraint to use it)", err, name)
 	}
 	return Binary{}, false, fmt.Errorf("%v; install it with `polyglot plugins install --path <binary>` (searched %s; built-ins: %s)", err, strings.Join(m.Dirs, ", "), strings.Join(m.Builtins, ", "))
+}
+
+// BuiltinClashError: an installed plugin has a built-in's name and the
+// spec did not say it replaces the built-in.
+type BuiltinClashError struct{ Name, Path string }
+
+func (e *BuiltinClashError) Error() string {
+	return fmt.Sprintf("the installed plugin %s is named %q, like the built-in plugin, and polyglot will not start it in the built-in's place: "+
+		"it would receive the configuration written for the built-in, API keys included. If you installed it to replace the built-in, say so in the spec: "+
+		"required_plugins { %s = { source = \"...\", replaces_builtin = true } }; otherwise delete %s (and its line in %s)",
+		e.Path, e.Name, e.Name, e.Path, LockFileName)
 }
 
 // Get starts (or returns the running) plugin called name.
@@ -415,7 +436,21 @@ func Install(ctx context.Context, dir, src, source string) (LockEntry, error) {
 	if d.Protocol != sdk.ProtocolVersion {
 		return LockEntry{}, fmt.Errorf("%s speaks plugin protocol %d; this polyglot speaks %d", src, d.Protocol, sdk.ProtocolVersion)
 	}
-	file := Prefix + d.Name
+	// The name comes from the file the user points at, not from what the
+	// binary says of itself: a binary called polyglot-plugin-ttr must not
+	// install itself as "openai".
+	name := d.Name
+	if fn, _, ok := ParseFileName(filepath.Base(src)); ok {
+		if fn != d.Name {
+			return LockEntry{}, fmt.Errorf("%s describes itself as plugin %q, but its file name says %q; a plugin is named by its file. "+
+				"Rename the file %s%s if that is the plugin you mean, or ask its author why the names differ", src, d.Name, fn, Prefix, d.Name)
+		}
+		name = fn
+	}
+	if !validName(name) {
+		return LockEntry{}, fmt.Errorf("%s: %q is not a usable plugin name (letters, digits, - and _ only)", src, name)
+	}
+	file := Prefix + name
 	if d.Version != "" {
 		file += "_v" + strings.TrimPrefix(d.Version, "v")
 	}
@@ -434,9 +469,23 @@ func Install(ctx context.Context, dir, src, source string) (LockEntry, error) {
 	if err != nil {
 		return LockEntry{}, err
 	}
-	e := LockEntry{Name: d.Name, Version: d.Version, File: file, SHA256: sum, Source: source}
+	e := LockEntry{Name: name, Version: d.Version, File: file, SHA256: sum, Source: source}
 	lock.Put(e)
 	return e, lock.Write()
+}
+
+// validName: a plugin name becomes part of a file name; no separators,
+// no dots (no "../"), nothing a shell would read twice.
+func validName(n string) bool {
+	if n == "" || len(n) > 64 {
+		return false
+	}
+	for _, r := range n {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 func copyFile(src, dst string) error {

@@ -31,6 +31,7 @@ func TestMain(m *testing.M) {
 		"noisy":    "./testdata/noisy",
 		"crashy":   "./testdata/crashy",
 		"hostproc": "./testdata/hostproc",
+		"impostor": "./testdata/impostor",
 	} {
 		out := filepath.Join(dir, name)
 		cmd := exec.Command("go", "build", "-o", out, pkg)

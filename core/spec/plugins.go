@@ -11,7 +11,7 @@ import (
 )
 
 // evalPlugin decodes one required_plugins entry:
-// NAME = { source = "...", version = ">= 0.1.0" }.
+// NAME = { source = "...", version = ">= 0.1.0", replaces_builtin = false }.
 func (l *loader) evalPlugin(n *node, ctx *hcl.EvalContext) {
 	v, d := n.attr.Expr.Value(ctx)
 	l.diags = append(l.diags, d...)
@@ -35,13 +35,24 @@ func (l *loader) evalPlugin(n *node, ctx *hcl.EvalContext) {
 		k, e := it.Element()
 		key := k.AsString()
 		krng := objectKeyRange(n.attr.Expr, key, rng)
-		if key != "source" && key != "version" {
+		if key != "source" && key != "version" && key != "replaces_builtin" {
 			l.diags = append(l.diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
 				Summary:  "Unsupported plugin requirement argument",
-				Detail:   fmt.Sprintf("%q is not expected here.%s A requirement takes source and version.", key, didYouMean(key, []string{"source", "version"})),
+				Detail:   fmt.Sprintf("%q is not expected here.%s A requirement takes source, version and replaces_builtin.", key, didYouMean(key, []string{"source", "version", "replaces_builtin"})),
 				Subject:  krng.Ptr(),
 			})
+			continue
+		}
+		if key == "replaces_builtin" {
+			if e.IsNull() || e.Type() != cty.Bool {
+				l.diags = append(l.diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError, Summary: "Incorrect attribute value type",
+					Detail: fmt.Sprintf("replaces_builtin of plugin %q must be true or false.", n.name), Subject: krng.Ptr(),
+				})
+				continue
+			}
+			rp.ReplacesBuiltin = e.True()
 			continue
 		}
 		if e.IsNull() || e.Type() != cty.String {

@@ -46,7 +46,7 @@ var topBlocks = map[string]refBlock{
 	"locals": {count: "any number (merged)",
 		doc: "Named expressions, referenced as `local.NAME`. Each attribute of the block is one local: `locals { prefix = \"run\" }`."},
 	"required_plugins": {count: "any number (merged)",
-		doc: "Plugins the experiment needs beyond the built-ins. Each attribute is `NAME = { source = \"...\", version = \">= 0.1.0\" }`; `version` is a version constraint checked against the installed plugin."},
+		doc: "Plugins the experiment needs beyond the built-ins. Each attribute is `NAME = { source = \"...\", version = \">= 0.1.0\" }`; `version` is a version constraint checked against the installed plugin. An installed plugin named like a built-in (`openai`, ...) is refused, since it would receive the built-in's configuration and API keys, unless its entry says `replaces_builtin = true`."},
 	"seeds":     {label: "NAME", spec: seedsSpec, count: "any number", doc: "A seed data set: human-written (prompt, response) rows that strategies consume. The data is read when the experiment runs, not at load time."},
 	"teacher":   {label: "NAME", spec: teacherSpec, count: "any number", doc: "A candidate teacher model, served by a teacher plugin. The `config {}` block belongs to the plugin; see the plugin section of this reference or `polyglot plugins describe PLUGIN`."},
 	"control":   {label: "NAME", spec: controlSpec, count: "any number", doc: "A negative control: a pseudo-teacher whose data is seed data damaged in a known way. It is ranked next to the teachers; the metrics in `caught_by` are expected to rank it last."},

@@ -78,7 +78,11 @@ type RequiredPlugin struct {
 	Source      string
 	Version     string              // constraint as written, "" = any
 	Constraints version.Constraints // nil when Version == ""
-	DeclRange   hcl.Range
+	// ReplacesBuiltin: the spec means an installed plugin to stand in for
+	// the built-in of the same name (which is refused otherwise: it would
+	// receive the config, API keys included, written for the built-in).
+	ReplacesBuiltin bool
+	DeclRange       hcl.Range
 }
 
 // SeedSet is a `seeds "name" {}` block. The data is not read at load time.
