@@ -201,14 +201,15 @@ func TestExamplesNeedKeys(t *testing.T) {
 	for k, v := range fakeKeys {
 		t.Setenv(k, v)
 	}
-	os.Unsetenv("ANTHROPIC_API_KEY") // t.Setenv restores it
-	for _, name := range []string{"vendors", "paper"} {
+	for name, key := range map[string]string{"vendors": "ANTHROPIC_API_KEY", "paper": "COHERE_API_KEY"} {
 		t.Run(name, func(t *testing.T) {
+			os.Unsetenv(key) // t.Setenv restores it
+			defer os.Setenv(key, fakeKeys[key])
 			r := polyglot(t, filepath.Join(repoRoot, "examples", name), "validate", ".")
 			if r.code == 0 {
-				t.Fatalf("validate passed without ANTHROPIC_API_KEY:\n%s", r.stdout)
+				t.Fatalf("validate passed without %s:\n%s", key, r.stdout)
 			}
-			if !strings.Contains(r.stderr, `environment variable "ANTHROPIC_API_KEY" is not set`) || !strings.Contains(r.stderr, "teachers.hcl:") {
+			if !strings.Contains(r.stderr, `environment variable "`+key+`" is not set`) || !strings.Contains(r.stderr, "teachers.hcl:") {
 				t.Errorf("want the missing variable named at teachers.hcl:LINE, got:\n%s", r.stderr)
 			}
 			if strings.Contains(r.stderr, fakeKeys["OPENAI_API_KEY"]) {

@@ -1,9 +1,10 @@
-# The Polyglot Teachers study (Miranda, Vulić, Korhonen, 2026; docs/method.md):
-# 10 teachers x 6 languages, 3 strategies in equal shares, 10,500 examples
-# per cell for training and a 10,000-example stratified sample for the
-# intrinsic metrics, OLMo 3 7B students trained with QLoRA on Slurm and
-# evaluated on Global-MMLU-Lite, M-RewardBench and MGSM, all over 3 seeds.
-# See README.md for what this costs before you run it.
+# The Polyglot Teachers study (Miranda, Vulić, Korhonen, 2026; see
+# docs/method.md): 10 teachers x 6 languages, 3 strategies in equal shares,
+# 10,500 examples per cell for training and a 10,000-example stratified
+# sample for the intrinsic metrics, OLMo 3 7B students trained with QLoRA on
+# Slurm and evaluated on Global-MMLU-Lite, M-RewardBench and MGSM, all over
+# 3 seeds. README.md says what this costs and where it still differs from
+# the study.
 
 experiment "polyglot-teachers" {
   languages         = ["ar", "cs", "de", "es", "id", "ja"]
@@ -15,16 +16,17 @@ experiment "polyglot-teachers" {
 
 variable "budget_usd" {
   type        = number
-  default     = 7000
-  description = "spend cap in USD over the vendor teachers (local models cost nothing per token)"
+  default     = 3000
+  description = "spend cap in USD over the vendor teachers (GPT-4o mini, Command A); served models cost nothing per token"
 }
 
-# The study's seed data came from public human-written sets (Aya Dataset,
-# WildChat, OASST2, EuroBlocks, HelpSteer3, CIDAR, Cendol for native prompts;
-# Tulu 3, GSM8K, Magpie for English prompts). Bring them in the seed format
-# (prompt, response, language, strategies, task_family) and point these
-# variables at them; the files in data/ are a few rows per language so that
-# the spec validates and plans.
+# The study's seed data came from public human-written sets: Aya Dataset,
+# WildChat, OpenAssistant 2, EuroBlocks SFT, HelpSteer3 (multilingual),
+# CIDAR (ar) and Cendol (id) for generate and respond; GSM8K train and
+# Magpie Pro (English) for translate. Bring them in the seed format (prompt,
+# response, language, strategies, task_family) and point these variables at
+# them; the files in data/ are a few rows per language so that the spec
+# validates and plans.
 variable "native_seeds" {
   type        = string
   default     = "data/native/*.jsonl"
