@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"iter"
 	"path"
 	"sort"
@@ -19,6 +20,38 @@ import (
 
 //go:embed templates/*.tmpl
 var templateFS embed.FS
+
+// tasksFS holds the study's task definitions the harnesses do not ship; the
+// evaluation job gets a copy (ShippedTasks).
+//
+//go:embed tasks
+var tasksFS embed.FS
+
+// Where the shipped task definitions land in an evaluation job's folder.
+const (
+	LightevalTasksFile = "polyglot_lighteval_tasks.py"
+	LMEvalTasksDir     = "polyglot_lm_eval_tasks"
+)
+
+// ShippedTasks returns the task files an evaluation job with the harness
+// needs, keyed by their path in the job's folder.
+func ShippedTasks(harness string) map[string][]byte {
+	out := map[string][]byte{}
+	switch harness {
+	case Lighteval:
+		b, _ := tasksFS.ReadFile("tasks/" + LightevalTasksFile)
+		out[LightevalTasksFile] = b
+	case LMEval:
+		_ = fs.WalkDir(tasksFS, "tasks/lm_eval", func(p string, d fs.DirEntry, err error) error {
+			if err == nil && !d.IsDir() {
+				b, _ := tasksFS.ReadFile(p)
+				out[path.Join(LMEvalTasksDir, strings.TrimPrefix(p, "tasks/lm_eval/"))] = b
+			}
+			return err
+		})
+	}
+	return out
+}
 
 // shq quotes s for a POSIX shell.
 func shq(s string) string {
@@ -102,6 +135,21 @@ type TrainSpec struct {
 	TimeLimit     string
 }
 
+// Versions are the library releases the rendered scripts are written for
+// and checked against (testdata/upstream holds their argument lists).
+var Versions = struct {
+	TRL, Transformers, PEFT                  string
+	Unsloth, TRLUnsloth, TransformersUnsloth string
+	Lighteval, LMEval                        string
+}{
+	TRL: "1.9.0", Transformers: "5.x", PEFT: "0.20.0",
+	Unsloth: "2026.8.19", TRLUnsloth: "0.24.0", TransformersUnsloth: "5.5.0",
+	Lighteval: "0.13.0", LMEval: "0.4.12",
+}
+
+// studyTargets are the projections the study adapted with LoRA.
+var studyTargets = []string{"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
+
 // trainConfig is the JSON the script reads.
 type trainConfig struct {
 	BaseModel     string `json:"base_model"`
@@ -109,8 +157,12 @@ type trainConfig struct {
 	OutputDir     string `json:"output_dir"`
 	MergeAdapter  bool   `json:"merge_adapter"`
 	TargetModules any    `json:"lora_target_modules"`
-	ChatTemplate  string `json:"chat_template"`
-	Hyper         Hyper  `json:"hyper"`
+	// ChatTemplate is the resolved template ("" keeps the tokenizer's);
+	// FallbackChatTemplate is used when neither exists.
+	ChatTemplate         string  `json:"chat_template"`
+	FallbackChatTemplate string  `json:"fallback_chat_template"`
+	WarmupSteps          float64 `json:"warmup_steps"`
+	Hyper                Hyper   `json:"hyper"`
 }
 
 // Script and config file names inside a job's work directory.
@@ -132,18 +184,31 @@ func RenderTrain(s TrainSpec) (*sdk.Job, error) {
 	}
 	gpus := max(s.GPUs, 1)
 	var targets any = "all-linear"
-	if len(s.TargetModules) > 0 {
+	switch {
+	case len(s.Hyper.LoRATargets) > 0:
+		targets = s.Hyper.LoRATargets
+	case len(s.TargetModules) > 0:
 		targets = s.TargetModules
+	case s.Hyper.Unsloth:
+		targets = studyTargets // Unsloth wants module names
+	}
+	warmup := s.Hyper.WarmupSteps
+	if s.Hyper.WarmupRatio > 0 {
+		warmup = s.Hyper.WarmupRatio
 	}
 	cfg, err := json.MarshalIndent(trainConfig{
 		BaseModel: s.BaseModel, Dataset: s.Dataset, OutputDir: s.OutputDir,
 		MergeAdapter: s.MergeAdapter && s.Hyper.Method != Full, TargetModules: targets,
-		ChatTemplate: s.Hyper.ChatTemplate, Hyper: s.Hyper,
+		ChatTemplate: chatTemplate(s.Hyper.ChatTemplate), FallbackChatTemplate: ChatTemplates["chatml"],
+		WarmupSteps: warmup, Hyper: s.Hyper,
 	}, "", "  ")
 	if err != nil {
 		return nil, err
 	}
-	script, err := render("train.py.tmpl", s)
+	script, err := render("train.py.tmpl", struct {
+		TrainSpec
+		Versions any
+	}{s, Versions})
 	if err != nil {
 		return nil, err
 	}
@@ -177,31 +242,37 @@ type Resolved struct {
 	Metric string // the metric key to read; empty picks the task's main one
 }
 
-// study is the study's benchmark suite. Task names may use {lang} (ISO
-// 639-1, "de") and {lang3} (ISO 639-3, "deu"). lm-eval's global_mmlu_{lang}
-// is the Lite set; MGSM is 5-shot direct answers. M-RewardBench in
-// multiple-choice form and lighteval's Global-MMLU-Lite are the study's own
-// tasks: the user supplies them with custom_tasks (lighteval) or
-// include_path (lm-eval).
+// study is the study's benchmark suite per harness. Task names may use
+// {lang} (ISO 639-1, "de") and {lang3} (ISO 639-3, "deu"). lighteval's are
+// the tasks of the shipped custom-tasks file (its results are keyed
+// "task|shots" from 0.12 on); lm-eval's are its own global_mmlu_{lang}
+// (the Lite set) and mgsm_direct_{lang}, scored as the study did with the
+// flexible-extract filter, and the shipped m_rewardbench_{lang}.
 var study = map[string]map[string]Resolved{
 	LMEval: {
 		"global_mmlu_lite": {Task: "global_mmlu_{lang}", Shots: 0, Metric: "acc,none"},
-		"mgsm":             {Task: "mgsm_direct_{lang}", Shots: 5, Metric: "exact_match,remove_whitespace"},
-		"m_rewardbench":    {Task: "m_rewardbench_mc_{lang}", Shots: 0, Metric: "acc,none"},
+		"mgsm":             {Task: "mgsm_direct_{lang}", Shots: 5, Metric: "exact_match,flexible-extract"},
+		"m_rewardbench":    {Task: "m_rewardbench_{lang}", Shots: 0, Metric: "weighted_acc,none"},
 	},
 	Lighteval: {
-		"global_mmlu_lite": {Task: "community|global_mmlu_lite_{lang}|0", Shots: 0, Metric: "acc"},
-		"mgsm":             {Task: "lighteval|mgsm_{lang3}|5", Shots: 5, Metric: "exact_match_{lang3}_full"},
-		"m_rewardbench":    {Task: "community|m_rewardbench_mc_{lang}|0", Shots: 0, Metric: "acc"},
+		"global_mmlu_lite": {Task: "global_mmlu_lite_{lang}|0", Shots: 0, Metric: "acc"},
+		"mgsm":             {Task: "mgsm_num_{lang}|5", Shots: 5, Metric: "extractive_match"},
+		"m_rewardbench":    {Task: "m_rewardbench_{lang}|0", Shots: 0, Metric: "weighted_acc"},
 	},
 }
+
+// studyMetric is each study benchmark's metric by its plain name, as a
+// spec writes it; the harness's own key for it is in study.
+var studyMetric = map[string]string{"global_mmlu_lite": "acc", "m_rewardbench": "weighted_acc", "mgsm": "extractive_match"}
 
 // StudyBenchmarks are the study's three benchmarks, by name.
 var StudyBenchmarks = []sdk.Benchmark{{Name: "global_mmlu_lite"}, {Name: "m_rewardbench"}, {Name: "mgsm"}}
 
-// Resolve binds benchmarks to harness tasks for lang. A benchmark with a
-// Task uses it (placeholders expanded); one without must be a study
-// benchmark.
+// Resolve binds benchmarks to harness tasks for lang. A study benchmark
+// whose task is unset or its own name runs the study's task; its metric is
+// the harness's key for the study's metric unless the spec names another.
+// Any other benchmark runs its task as written: lighteval tasks get
+// "|shots" appended when they have no shot count.
 func Resolve(harness, lang string, bs []sdk.Benchmark) ([]Resolved, error) {
 	table, ok := study[harness]
 	if !ok {
@@ -216,16 +287,18 @@ func Resolve(harness, lang string, bs []sdk.Benchmark) ([]Resolved, error) {
 	out := make([]Resolved, 0, len(bs))
 	for _, b := range bs {
 		r, known := table[b.Name]
-		if b.Task != "" {
+		switch {
+		case known && (b.Task == "" || b.Task == b.Name):
+			if b.Metric != "" && b.Metric != studyMetric[b.Name] {
+				r.Metric = b.Metric
+			}
+		case b.Task != "":
 			r = Resolved{Task: b.Task, Shots: b.Shots, Metric: b.Metric}
-			if harness == Lighteval && strings.Count(b.Task, "|") < 2 {
+			if harness == Lighteval && !strings.Contains(b.Task, "|") {
 				r.Task = fmt.Sprintf("%s|%d", b.Task, b.Shots)
 			}
-		} else if !known {
+		default:
 			return nil, fmt.Errorf("trl: benchmark %q has no task and is not one of the study's (%s): give its harness task", b.Name, strings.Join(sortedKeys(table), ", "))
-		}
-		if b.Metric != "" {
-			r.Metric = b.Metric
 		}
 		r.Name = b.Name
 		r.Task = expand.Replace(r.Task)
@@ -252,13 +325,16 @@ type EvalSpec struct {
 	Plan      []Resolved
 	OutputDir string
 	// CustomTasks (lighteval) and IncludePath (lm-eval) point at task
-	// definitions the harness does not ship.
+	// definitions the harness does not ship; empty uses the study's, which
+	// the job gets a copy of (ShippedTasks).
 	CustomTasks string
 	IncludePath string
 	BatchSize   string // lm-eval --batch_size; empty means "auto"
-	Seed        int
-	GPUs        int
-	TimeLimit   string
+	// MaxModelLength is lighteval's vLLM max_model_length (the study: 8,192).
+	MaxModelLength int
+	Seed           int
+	GPUs           int
+	TimeLimit      string
 }
 
 type shotGroup struct {
@@ -277,17 +353,31 @@ func RenderEval(s EvalSpec) (*sdk.Job, error) {
 		ModelArgs string
 		TaskSpecs []string
 		Groups    []shotGroup
-	}{EvalSpec: s}
+		Versions  any
+	}{EvalSpec: s, Versions: Versions}
 	if data.BatchSize == "" {
 		data.BatchSize = "auto"
 	}
+	files := map[string][]byte{}
 	switch s.Harness {
 	case Lighteval:
-		data.ModelArgs = "model_name=" + s.Model + ",dtype=bfloat16"
+		if data.CustomTasks == "" {
+			files = ShippedTasks(Lighteval)
+			data.CustomTasks = LightevalTasksFile
+		}
+		if data.MaxModelLength == 0 {
+			data.MaxModelLength = 8192
+		}
+		data.ModelArgs = fmt.Sprintf("model_name=%s,dtype=bfloat16,max_model_length=%d,seed=%d", s.Model, data.MaxModelLength, s.Seed)
 		for _, r := range s.Plan {
-			data.TaskSpecs = append(data.TaskSpecs, r.Task)
+			// 0.12 and later ignore a suite prefix (with a warning).
+			data.TaskSpecs = append(data.TaskSpecs, LightevalKey(r.Task))
 		}
 	case LMEval:
+		if data.IncludePath == "" {
+			files = ShippedTasks(LMEval)
+			data.IncludePath = LMEvalTasksDir
+		}
 		data.ModelArgs = "pretrained=" + s.Model + ",dtype=bfloat16"
 		idx := map[int]int{}
 		for _, r := range s.Plan {
@@ -307,10 +397,11 @@ func RenderEval(s EvalSpec) (*sdk.Job, error) {
 	if err != nil {
 		return nil, err
 	}
+	files[EvalScript] = script
 	return &sdk.Job{
 		Name:      "trl-eval-" + path.Base(s.Harness),
 		Argv:      []string{"bash", EvalScript},
-		Files:     map[string][]byte{EvalScript: script},
+		Files:     files,
 		Env:       map[string]string{"TOKENIZERS_PARALLELISM": "false", "HF_HUB_DISABLE_TELEMETRY": "1"},
 		GPUs:      max(s.GPUs, 1),
 		TimeLimit: s.TimeLimit,

@@ -33,20 +33,72 @@ func numbers(m map[string]any) map[string]float64 {
 	return out
 }
 
+// pythonJSON turns the non-standard number tokens Python's json.dumps
+// writes for float("nan") and infinities (NaN, Infinity, -Infinity) into
+// null, outside strings, so that encoding/json reads the file; a value that
+// is null is then simply absent (a NaN stderr reads as "not reported").
+func pythonJSON(raw []byte) []byte {
+	var out []byte // allocated on the first replacement only
+	inString, escaped := false, false
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
+		if inString {
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+			if out != nil {
+				out = append(out, c)
+			}
+			continue
+		}
+		if c == '"' {
+			inString = true
+		} else {
+			for _, tok := range []string{"NaN", "Infinity", "-Infinity"} {
+				if strings.HasPrefix(string(raw[i:min(len(raw), i+len(tok))]), tok) {
+					if out == nil {
+						out = append(make([]byte, 0, len(raw)), raw[:i]...)
+					}
+					out = append(out, "null"...)
+					i += len(tok) - 1
+					c = 0
+					break
+				}
+			}
+			if c == 0 {
+				continue
+			}
+		}
+		if out != nil {
+			out = append(out, c)
+		}
+	}
+	if out == nil {
+		return raw
+	}
+	return out
+}
+
 func readJSON(path string, v any) error {
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		return fmt.Errorf("trl: %w", err)
 	}
-	if err := json.Unmarshal(raw, v); err != nil {
+	if err := json.Unmarshal(pythonJSON(raw), v); err != nil {
 		return fmt.Errorf("trl: %s is not a harness results file: %v", path, err)
 	}
 	return nil
 }
 
 // ParseLighteval reads a lighteval results_*.json file. Keys are task specs
-// ("suite|task|shots"); the "all" and ":_average" rows lighteval adds are
-// kept so that callers see the file as it is.
+// as the file has them ("task|shots" from 0.12 on, "suite|task|shots"
+// before, "suite|task|shots|0" before 0.9); the "all" and ":_average" rows
+// lighteval adds are kept so that callers see the file as it is.
 func ParseLighteval(path string) (map[string]TaskResult, error) {
 	var f struct {
 		Results      map[string]map[string]any `json:"results"`
@@ -170,14 +222,26 @@ func pickMetric(m map[string]float64) (string, bool) {
 	return "", false
 }
 
+// LightevalKey is the "task|shots" form lighteval 0.12 and later key
+// results by, from any spelling of a task spec: "task|shots",
+// "suite|task|shots" or (before 0.9) "suite|task|shots|truncated".
+func LightevalKey(spec string) string {
+	parts := strings.Split(spec, "|")
+	switch len(parts) {
+	case 3, 4:
+		return parts[1] + "|" + parts[2]
+	}
+	return spec
+}
+
 func lookupTask(harness string, rs map[string]TaskResult, task string) (TaskResult, bool) {
 	if r, ok := rs[task]; ok {
 		return r, true
 	}
 	if harness == Lighteval {
-		// lighteval before 0.9 added a truncation flag: suite|task|shots|0.
+		want := LightevalKey(task)
 		for k, r := range rs {
-			if strings.HasPrefix(k, task+"|") {
+			if LightevalKey(k) == want {
 				return r, true
 			}
 		}
@@ -226,6 +290,12 @@ func Collect(dir, harness string, plan []Resolved) ([]sdk.BenchmarkScore, error)
 			}
 		}
 		v, ok := r.Metrics[metric]
+		if !ok && harness == LMEval && !strings.Contains(metric, ",") {
+			// A spec's plain "acc" is lm-eval's unfiltered "acc,none".
+			if v, ok = r.Metrics[metric+",none"]; ok {
+				metric += ",none"
+			}
+		}
 		if !ok {
 			return nil, fmt.Errorf("trl: %s: task %q has no metric %q; it has %s", path, p.Task, metric, strings.Join(sortedKeys(r.Metrics), ", "))
 		}

@@ -31,7 +31,11 @@ func (h *localHost) Generate(context.Context, string, []*sdk.Call) ([]*sdk.Resul
 func (h *localHost) RunJob(ctx context.Context, job *sdk.Job, onLog func(string)) (*sdk.JobResult, error) {
 	h.jobs = append(h.jobs, job)
 	for name, data := range job.Files {
-		if err := os.WriteFile(filepath.Join(job.WorkDir, name), data, 0o644); err != nil {
+		p := filepath.Join(job.WorkDir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(p, data, 0o644); err != nil {
 			return nil, err
 		}
 	}
@@ -109,7 +113,7 @@ func TestTrainerRunsJobsThroughHost(t *testing.T) {
 	for _, s := range er.Scores {
 		got[s.Benchmark] = s.Score
 	}
-	if got["global_mmlu_lite"] != 0.4475 || got["mgsm"] != 0.168 {
+	if got["global_mmlu_lite"] != 0.4475 || got["mgsm"] != 0.184 {
 		t.Errorf("scores %+v", er.Scores)
 	}
 	files, _ := filepath.Glob(filepath.Join(work, "eval-lm-eval", "results", "model", "results_*.json"))

@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/polyglot-teachers/polyglot/sdk"
 )
@@ -80,6 +81,7 @@ func TestGoldenTrain(t *testing.T) {
 		gpus  int
 	}{
 		{"qlora", func(h *Hyper) {}, 1},
+		{"qlora_unsloth_study", func(h *Hyper) { h.Unsloth = true; h.ChatTemplate = "llama-3.1" }, 1},
 		{"lora_unsloth", func(h *Hyper) { h.Method = LoRA; h.Unsloth = true }, 1},
 		{"full_multigpu", func(h *Hyper) { h.Method = Full; h.LearningRate = 1e-5; h.ChatTemplate = "{{ messages }}" }, 4},
 	}
@@ -135,11 +137,27 @@ func TestResolve(t *testing.T) {
 	}{
 		{LMEval, "ja", StudyBenchmarks, []Resolved{
 			{"global_mmlu_lite", "global_mmlu_ja", 0, "acc,none"},
-			{"m_rewardbench", "m_rewardbench_mc_ja", 0, "acc,none"},
-			{"mgsm", "mgsm_direct_ja", 5, "exact_match,remove_whitespace"},
+			{"m_rewardbench", "m_rewardbench_ja", 0, "weighted_acc,none"},
+			{"mgsm", "mgsm_direct_ja", 5, "exact_match,flexible-extract"},
 		}, ""},
-		{Lighteval, "de-AT", []sdk.Benchmark{{Name: "mgsm"}}, []Resolved{{"mgsm", "lighteval|mgsm_deu|5", 5, "exact_match_deu_full"}}, ""},
-		{Lighteval, "cs", []sdk.Benchmark{{Name: "belebele", Task: "lighteval|belebele_{lang3}_Latn_mcf", Shots: 0}}, []Resolved{{"belebele", "lighteval|belebele_ces_Latn_mcf|0", 0, ""}}, ""},
+		{Lighteval, "de-AT", []sdk.Benchmark{{Name: "mgsm"}}, []Resolved{{"mgsm", "mgsm_num_de|5", 5, "extractive_match"}}, ""},
+		// As the spec loader passes them: task = the block name, the
+		// study's metric by its plain name.
+		{Lighteval, "de", []sdk.Benchmark{
+			{Name: "global_mmlu_lite", Task: "global_mmlu_lite", Metric: "acc"},
+			{Name: "m_rewardbench", Task: "m_rewardbench", Metric: "weighted_acc", Shots: 0},
+			{Name: "mgsm", Task: "mgsm", Metric: "extractive_match", Shots: 5},
+		}, []Resolved{
+			{"global_mmlu_lite", "global_mmlu_lite_de|0", 0, "acc"},
+			{"m_rewardbench", "m_rewardbench_de|0", 0, "weighted_acc"},
+			{"mgsm", "mgsm_num_de|5", 5, "extractive_match"},
+		}, ""},
+		{LMEval, "de", []sdk.Benchmark{{Name: "m_rewardbench", Task: "m_rewardbench", Metric: "weighted_acc"}, {Name: "mgsm", Task: "mgsm", Metric: "exact_match,remove_whitespace"}}, []Resolved{
+			{"m_rewardbench", "m_rewardbench_de", 0, "weighted_acc,none"},
+			{"mgsm", "mgsm_direct_de", 5, "exact_match,remove_whitespace"},
+		}, ""},
+		{Lighteval, "cs", []sdk.Benchmark{{Name: "belebele", Task: "belebele_{lang3}_Latn_mcf", Shots: 0}}, []Resolved{{"belebele", "belebele_ces_Latn_mcf|0", 0, ""}}, ""},
+		{Lighteval, "cs", []sdk.Benchmark{{Name: "belebele", Task: "lighteval|belebele_{lang3}_Latn_mcf|0"}}, []Resolved{{"belebele", "lighteval|belebele_ces_Latn_mcf|0", 0, ""}}, ""},
 		{LMEval, "es", []sdk.Benchmark{{Name: "hellaswag_es", Task: "hellaswag_es", Shots: 10, Metric: "acc_norm,none"}}, []Resolved{{"hellaswag_es", "hellaswag_es", 10, "acc_norm,none"}}, ""},
 		{LMEval, "de", []sdk.Benchmark{{Name: "unknown"}}, nil, "not one of the study's"},
 		{"helm", "de", StudyBenchmarks, nil, "unknown harness"},
@@ -168,24 +186,24 @@ func TestCollect(t *testing.T) {
 		dir     string
 		want    []sdk.BenchmarkScore
 	}{
+		// lighteval 0.13.0's writer (testdata/lighteval/README.md): two
+		// runs, the newer one wins; the older one's NaN stderr must parse.
 		{Lighteval, "testdata/lighteval", []sdk.BenchmarkScore{
 			{Benchmark: "global_mmlu_lite", Score: 0.4525, StdErr: 0.024917865553478125, N: 400},
-			{Benchmark: "m_rewardbench", Score: 0.6127819548872181, StdErr: 0.012213741006322402, N: 1596},
+			{Benchmark: "m_rewardbench", Score: 0.6127819548872181, StdErr: 0.012213741006322402, N: 2856},
 			{Benchmark: "mgsm", Score: 0.232, StdErr: 0.026750070374865168, N: 250},
 		}},
+		// lm-eval 0.4.12's writer (testdata/lm_eval/README.md).
 		{LMEval, "testdata/lm_eval", []sdk.BenchmarkScore{
 			// 42+88+39+73+106+52 = 400 items over the group's subtasks.
 			{Benchmark: "global_mmlu_lite", Score: 0.4475, StdErr: 0.02468542842493464, N: 400},
-			{Benchmark: "mgsm", Score: 0.168, StdErr: 0.023692813205582676, N: 250},
+			{Benchmark: "m_rewardbench", Score: 0.5931372549019608, StdErr: math.NaN(), N: 2856},
+			{Benchmark: "mgsm", Score: 0.184, StdErr: 0.024556050577484186, N: 250},
 		}},
 	}
 	for _, c := range cases {
 		t.Run(c.harness, func(t *testing.T) {
-			bs := []sdk.Benchmark{{Name: "global_mmlu_lite"}, {Name: "mgsm"}}
-			if c.harness == Lighteval {
-				bs = StudyBenchmarks
-			}
-			plan, err := Resolve(c.harness, "de", bs)
+			plan, err := Resolve(c.harness, "de", StudyBenchmarks)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -193,7 +211,7 @@ func TestCollect(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if d := cmp.Diff(c.want, got); d != "" {
+			if d := cmp.Diff(c.want, got, cmpopts.EquateNaNs()); d != "" {
 				t.Errorf("(-want +got):\n%s", d)
 			}
 		})
@@ -202,14 +220,15 @@ func TestCollect(t *testing.T) {
 
 func TestCollectErrors(t *testing.T) {
 	plan, _ := Resolve(LMEval, "de", StudyBenchmarks)
-	if _, err := Collect("testdata/lm_eval", LMEval, plan); err == nil || !strings.Contains(err.Error(), `"m_rewardbench_mc_de"`) {
+	missing := append(plan, Resolved{Name: "belebele", Task: "belebele_deu_Latn", Metric: "acc,none"})
+	if _, err := Collect("testdata/lm_eval", LMEval, missing); err == nil || !strings.Contains(err.Error(), `"belebele_deu_Latn"`) {
 		t.Errorf("missing task: error %v, want it named", err)
 	}
 	if _, err := Collect(t.TempDir(), LMEval, plan); err == nil || !strings.Contains(err.Error(), "no results*.json") {
 		t.Errorf("empty dir: error %v", err)
 	}
-	wrongMetric := []Resolved{{Name: "mgsm", Task: "mgsm_direct_de", Metric: "exact_match,flexible-extract"}}
-	if _, err := Collect("testdata/lm_eval", LMEval, wrongMetric); err == nil || !strings.Contains(err.Error(), "exact_match,remove_whitespace") {
+	wrongMetric := []Resolved{{Name: "mgsm", Task: "mgsm_direct_de", Metric: "exact_match,strict-match"}}
+	if _, err := Collect("testdata/lm_eval", LMEval, wrongMetric); err == nil || !strings.Contains(err.Error(), "exact_match,flexible-extract") {
 		t.Errorf("wrong metric: error %v, want the available metrics listed", err)
 	}
 	dir := t.TempDir()
@@ -220,12 +239,23 @@ func TestCollectErrors(t *testing.T) {
 }
 
 func TestParseKeepsRawKeys(t *testing.T) {
-	rs, err := ParseLighteval("testdata/lighteval/results/_scratch_students_de-gemma_merged/results_2026-03-14T09-12-44.318012.json")
+	rs, err := ParseLighteval("testdata/lighteval/results/scratch/students/gemma-de/merged/results_2026-03-14T09-12-44.318012.json")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if all, ok := rs["all"]; !ok || all.Metrics["acc"] != 0.5326409774436091 {
+	if all, ok := rs["all"]; !ok || all.Metrics["acc"] != 0.4525 || all.Metrics["weighted_acc"] != 0.6127819548872181 {
 		t.Errorf("lighteval 'all' row = %+v", rs["all"])
+	}
+	if mgsm := rs["mgsm_num_de|5"]; mgsm.N != 250 || mgsm.Metrics["extractive_match"] != 0.232 {
+		t.Errorf("lighteval keys results task|shots (0.12 and later): mgsm_num_de|5 = %+v", mgsm)
+	}
+	// A NaN stderr, as Python writes it, parses and reads as not reported.
+	old, err := ParseLighteval("testdata/lighteval/results/scratch/students/gemma-de/merged/results_2026-03-14T08-01-02.000001.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := old["mgsm_num_de|5"].Metrics; m["extractive_match"] != 0.2 || len(m) != 1 {
+		t.Errorf("NaN stderr: metrics %v, want extractive_match alone", m)
 	}
 	lm, err := ParseLMEval("testdata/lm_eval/__scratch__students__de-gemma__merged/results_2026-03-14T10-02-11.512345.json")
 	if err != nil {
@@ -304,7 +334,7 @@ func TestWriteChatDataset(t *testing.T) {
 
 func TestHyper(t *testing.T) {
 	h, err := HyperFromMap(nil)
-	if err != nil || h != DefaultHyper() {
+	if err != nil || !cmp.Equal(h, DefaultHyper()) {
 		t.Fatalf("defaults: %+v, %v", h, err)
 	}
 	d := DefaultHyper()
@@ -373,7 +403,7 @@ func TestCollectMergesRuns(t *testing.T) {
 	sub := filepath.Join(dir, "__scratch__students__de-gemma__merged")
 	os.MkdirAll(sub, 0o755)
 	os.WriteFile(filepath.Join(sub, "results_2026-03-14T10-02-11.512345.json"), fixture, 0o644)
-	later := `{"results":{"m_rewardbench_mc_de":{"alias":"m_rewardbench_mc_de","acc,none":0.6,"acc_stderr,none":0.0123}},"n-samples":{"m_rewardbench_mc_de":{"original":1596,"effective":1596}}}`
+	later := `{"results":{"m_rewardbench_de":{"alias":"m_rewardbench_de","weighted_acc,none":0.6,"weighted_acc_stderr,none":0.0123}},"n-samples":{"m_rewardbench_de":{"original":1596,"effective":1596}}}`
 	os.WriteFile(filepath.Join(sub, "results_2026-03-14T11-00-00.000000.json"), []byte(later), 0o644)
 	plan, _ := Resolve(LMEval, "de", StudyBenchmarks)
 	got, err := Collect(dir, LMEval, plan)
@@ -383,7 +413,7 @@ func TestCollectMergesRuns(t *testing.T) {
 	want := []sdk.BenchmarkScore{
 		{Benchmark: "global_mmlu_lite", Score: 0.4475, StdErr: 0.02468542842493464, N: 400},
 		{Benchmark: "m_rewardbench", Score: 0.6, StdErr: 0.0123, N: 1596},
-		{Benchmark: "mgsm", Score: 0.168, StdErr: 0.023692813205582676, N: 250},
+		{Benchmark: "mgsm", Score: 0.184, StdErr: 0.024556050577484186, N: 250},
 	}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("(-want +got):\n%s", d)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Rendered by polyglot's trl trainer: evaluates a model in language "de"
-# with lighteval. Results are written under /scratch/eval/gemma-de.
+# with lighteval 0.13.0 (vLLM back end). Results are written under /scratch/eval/gemma-de.
 set -euo pipefail
 
 if ! python -c 'import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)'; then
@@ -8,9 +8,9 @@ if ! python -c 'import sys, torch; sys.exit(0 if torch.cuda.is_available() else 
   exit 3
 fi
 
-# lighteval takes the shot count inside each task spec (suite|task|shots).
-lighteval accelerate \
-  model_name=/scratch/students/gemma-de/merged,dtype=bfloat16 \
-  'community|global_mmlu_lite_de|0,community|m_rewardbench_mc_de|0,lighteval|mgsm_deu|5' \
-  --output-dir /scratch/eval/gemma-de \
-  --custom-tasks /opt/polyglot/tasks/study_tasks.py
+# Each task spec is task|shots; results are keyed the same way.
+lighteval vllm \
+  model_name=/scratch/students/gemma-de/merged,dtype=bfloat16,max_model_length=8192,seed=1234 \
+  'global_mmlu_lite_de|0,m_rewardbench_de|0,mgsm_num_de|5' \
+  --custom-tasks /opt/polyglot/tasks/study_tasks.py \
+  --output-dir /scratch/eval/gemma-de

@@ -1,18 +1,13 @@
 #!/usr/bin/env python3
 # Rendered by polyglot's trl trainer: supervised finetuning with TRL, lora through Unsloth.
+# Written for unsloth 2026.8.19 with trl 0.24.0 and transformers 5.5.0
+# (unsloth caps trl and transformers at those), peft 0.20.0.
 # Every setting is read from the JSON config given as the first argument:
 # edit that, not this script.
 import json
 import os
 import sys
 import time
-
-CHATML = (
-    "{% for message in messages %}"
-    "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}"
-    "{% endfor %}"
-    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
-)
 
 NO_GPU = 'no GPU: the trl trainer needs CUDA; use trainer = "cpu" or run on a GPU node via executor "slurm"'
 
@@ -26,6 +21,11 @@ def main():
 
     if not torch.cuda.is_available():
         sys.exit(NO_GPU)
+    # Under accelerate launch each process trains on its own GPU, and a
+    # quantized model must be loaded whole onto that device.
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    torch.cuda.set_device(local_rank)
+    device_map = {"": local_rank}
     # Unsloth patches transformers and TRL, so it is imported first.
     from unsloth import FastLanguageModel
     from datasets import load_dataset
@@ -37,9 +37,11 @@ def main():
     model, tokenizer = FastLanguageModel.from_pretrained(
         model_name=cfg["base_model"],
         max_seq_length=h["max_length"],
-        dtype=None,
+        dtype=torch.bfloat16,
         load_in_4bit=False,
         full_finetuning=False,
+        device_map=device_map,
+        random_state=h["seed"],
     )
     model = FastLanguageModel.get_peft_model(
         model,
@@ -47,16 +49,14 @@ def main():
         lora_alpha=h["lora_alpha"],
         lora_dropout=h["lora_dropout"],
         target_modules=cfg["lora_target_modules"],
+        bias="none",
         use_gradient_checkpointing="unsloth",
         random_state=h["seed"],
     )
     peft_config = None
 
     # Base models often ship without a chat template; the data is chat-format.
-    if cfg.get("chat_template"):
-        tokenizer.chat_template = cfg["chat_template"]
-    elif tokenizer.chat_template is None:
-        tokenizer.chat_template = CHATML
+    tokenizer.chat_template = cfg["chat_template"] or tokenizer.chat_template or cfg["fallback_chat_template"]
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
 
@@ -67,14 +67,17 @@ def main():
         weight_decay=h["weight_decay"],
         lr_scheduler_type=h["lr_scheduler"],
         optim=h["optimizer"],
-        warmup_ratio=h["warmup_ratio"],
+        # transformers 5 reads a warmup_steps below 1 as a share of all steps.
+        warmup_steps=cfg["warmup_steps"],
         per_device_train_batch_size=h["batch_size"],
         gradient_accumulation_steps=h["gradient_accumulation_steps"],
         max_length=h["max_length"],
         packing=h["packing"],
+        # Loss on the whole chat-formatted text, as the study trained.
+        completion_only_loss=False,
+        assistant_only_loss=False,
         seed=h["seed"],
         bf16=True,
-        gradient_checkpointing=True,
         logging_steps=10,
         save_strategy="no",
         report_to="none",
@@ -100,7 +103,7 @@ def main():
 
         del trainer, model
         torch.cuda.empty_cache()
-        base = AutoModelForCausalLM.from_pretrained(cfg["base_model"], torch_dtype=torch.bfloat16)
+        base = AutoModelForCausalLM.from_pretrained(cfg["base_model"], dtype=torch.bfloat16, device_map=device_map)
         merged = PeftModel.from_pretrained(base, cfg["output_dir"]).merge_and_unload()
         model_dir = os.path.join(cfg["output_dir"], "merged")
         merged.save_pretrained(model_dir)

@@ -1,18 +1,12 @@
 #!/usr/bin/env python3
 # Rendered by polyglot's trl trainer: supervised finetuning with TRL, qlora.
+# Written for trl 1.9.0, transformers 5.x, peft 0.20.0.
 # Every setting is read from the JSON config given as the first argument:
 # edit that, not this script.
 import json
 import os
 import sys
 import time
-
-CHATML = (
-    "{% for message in messages %}"
-    "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}"
-    "{% endfor %}"
-    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
-)
 
 NO_GPU = 'no GPU: the trl trainer needs CUDA; use trainer = "cpu" or run on a GPU node via executor "slurm"'
 
@@ -26,6 +20,11 @@ def main():
 
     if not torch.cuda.is_available():
         sys.exit(NO_GPU)
+    # Under accelerate launch each process trains on its own GPU, and a
+    # quantized model must be loaded whole onto that device.
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    torch.cuda.set_device(local_rank)
+    device_map = {"": local_rank}
     from datasets import load_dataset
     from transformers import AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig
     from trl import SFTConfig, SFTTrainer
@@ -41,21 +40,19 @@ def main():
         bnb_4bit_compute_dtype=torch.bfloat16,
     )
     model = AutoModelForCausalLM.from_pretrained(
-        cfg["base_model"], quantization_config=quantization, torch_dtype=torch.bfloat16
+        cfg["base_model"], quantization_config=quantization, dtype=torch.bfloat16, device_map=device_map
     )
     peft_config = LoraConfig(
         r=h["lora_r"],
         lora_alpha=h["lora_alpha"],
         lora_dropout=h["lora_dropout"],
         target_modules=cfg["lora_target_modules"],
+        bias="none",
         task_type="CAUSAL_LM",
     )
 
     # Base models often ship without a chat template; the data is chat-format.
-    if cfg.get("chat_template"):
-        tokenizer.chat_template = cfg["chat_template"]
-    elif tokenizer.chat_template is None:
-        tokenizer.chat_template = CHATML
+    tokenizer.chat_template = cfg["chat_template"] or tokenizer.chat_template or cfg["fallback_chat_template"]
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
 
@@ -66,11 +63,15 @@ def main():
         weight_decay=h["weight_decay"],
         lr_scheduler_type=h["lr_scheduler"],
         optim=h["optimizer"],
-        warmup_ratio=h["warmup_ratio"],
+        # transformers 5 reads a warmup_steps below 1 as a share of all steps.
+        warmup_steps=cfg["warmup_steps"],
         per_device_train_batch_size=h["batch_size"],
         gradient_accumulation_steps=h["gradient_accumulation_steps"],
         max_length=h["max_length"],
         packing=h["packing"],
+        # Loss on the whole chat-formatted text, as the study trained.
+        completion_only_loss=False,
+        assistant_only_loss=False,
         seed=h["seed"],
         bf16=True,
         gradient_checkpointing=True,
@@ -99,7 +100,7 @@ def main():
 
         del trainer, model
         torch.cuda.empty_cache()
-        base = AutoModelForCausalLM.from_pretrained(cfg["base_model"], torch_dtype=torch.bfloat16)
+        base = AutoModelForCausalLM.from_pretrained(cfg["base_model"], dtype=torch.bfloat16, device_map=device_map)
         merged = PeftModel.from_pretrained(base, cfg["output_dir"]).merge_and_unload()
         model_dir = os.path.join(cfg["output_dir"], "merged")
         merged.save_pretrained(model_dir)
