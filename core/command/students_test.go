@@ -26,7 +26,7 @@ import (
 
 // studentsFixture is a real lighteval results file (from the trl trainer's
 // own tests) that the fake lighteval copies, with per-role scores.
-const studentsFixture = "plugins/trainers/trl/testdata/lighteval/results/_scratch_students_de-gemma_merged/results_2026-03-14T09-12-44.318012.json"
+const studentsFixture = "plugins/trainers/trl/testdata/lighteval/results/scratch/students/gemma-de/merged/results_2026-03-14T09-12-44.318012.json"
 
 // fakeScores are the scores the fake lighteval reports, by what it evaluates.
 var fakeScores = map[string]map[string]float64{
