@@ -177,7 +177,15 @@ func (l *loader) load(paths []string) {
 	parser := hclparse.NewParser()
 	var files []*hcl.File
 	for _, p := range paths {
-		f, d := parser.ParseHCLFile(p)
+		src, rd := readSpecFile(p)
+		if rd == nil {
+			rd = checkLimits(src, p, hcl.InitialPos)
+		}
+		if rd != nil {
+			l.diags = append(l.diags, rd)
+			continue
+		}
+		f, d := parser.ParseHCL(src, p)
 		l.diags = append(l.diags, d...)
 		if f != nil {
 			files = append(files, f)

@@ -160,6 +160,9 @@ func (l *loader) resolveVariable(v *Variable) {
 // self-contained one (number, bool, list, object, quoted string), else as a
 // bare string, so that -var model=gpt-4o needs no quoting.
 func parseVarValue(raw string) cty.Value {
+	if checkLimits([]byte(raw), "<value>", hcl.InitialPos) != nil {
+		return cty.StringVal(raw) // too deep or large to be meant as an expression
+	}
 	expr, diags := hclsyntax.ParseExpression([]byte(raw), "<value>", hcl.InitialPos)
 	if diags.HasErrors() {
 		return cty.StringVal(raw)
