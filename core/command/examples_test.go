@@ -34,9 +34,10 @@ var pinned = map[string]struct {
 	units, requests int
 	paid            bool // some teacher has a price
 }{
-	"ollama":  {units: 103, requests: 540},
-	"vendors": {units: 121, requests: 4500, paid: true},
-	"paper":   {units: 1693, requests: 1890000, paid: true},
+	"ollama":              {units: 103, requests: 540},
+	"vendors":             {units: 121, requests: 4500, paid: true},
+	"paper":               {units: 1693, requests: 1890000, paid: true},
+	"paper-nllb-ablation": {units: 1081, requests: 1260000, paid: true},
 }
 
 var experimentBlock = regexp.MustCompile(`(?m)^experiment\s+"`)

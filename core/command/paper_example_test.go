@@ -1,8 +1,10 @@
 package command_test
 
 import (
+	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/zclconf/go-cty/cty"
@@ -151,6 +153,44 @@ func TestPaperExampleIsTheStudy(t *testing.T) {
 	}
 	if e.Score.PGR != "mean_then_ratio" || e.Score.Alpha != 0.5 || e.Score.Standardize != "published" {
 		t.Errorf("score %s / alpha %g / %s; want the published numbers' mean_then_ratio, 0.5, published", e.Score.PGR, e.Score.Alpha, e.Score.Standardize)
+	}
+}
+
+// TestPaperAblationSharesTheStudysSetup: the NLLB ablation's teachers,
+// metrics, one-step strategy and their templates are examples/paper's,
+// byte for byte, and its two-step strategy calls NLLB-200 first.
+func TestPaperAblationSharesTheStudysSetup(t *testing.T) {
+	paper := filepath.Join(repoRoot, "examples", "paper")
+	ablation := filepath.Join(repoRoot, "examples", "paper-nllb-ablation")
+	for _, f := range []string{"teachers.hcl", "metrics.hcl", "translate.hcl", "templates/system.txt", "templates/translate.txt", "templates/judge_rubric.txt"} {
+		a, err := os.ReadFile(filepath.Join(paper, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(filepath.Join(ablation, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(a) != string(b) {
+			t.Errorf("examples/paper-nllb-ablation/%s differs from examples/paper/%s; copy it again", f, f)
+		}
+	}
+	e, diags := spec.LoadDir(ablation, spec.LoadOptions{Env: func(k string) (string, bool) {
+		v, ok := fakeKeys[k]
+		return v, ok
+	}})
+	if diags.HasErrors() {
+		t.Fatalf("the ablation does not load: %v", diags)
+	}
+	st := e.Strategy("translate_nllb")
+	if st == nil || len(st.Steps) != 2 || st.Steps[0].Teacher != "nllb" || e.Strategy("translate") == nil {
+		t.Fatal("the ablation lacks translate and a two-step translate_nllb whose first step is NLLB")
+	}
+	if mt := e.Teacher("nllb"); mt == nil || mt.Generate || !strings.HasPrefix(mt.Model, "facebook/nllb-200") {
+		t.Errorf("the nllb teacher is not an NLLB-200 helper (generate = false)")
+	}
+	if e.ExamplesPerCell != 7000 || len(e.Strategies) != 2 {
+		t.Errorf("%d examples over %d strategies per cell, want 3,500 for each of two", e.ExamplesPerCell, len(e.Strategies))
 	}
 }
 

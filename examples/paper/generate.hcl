@@ -13,11 +13,10 @@ strategy "generate" {
   }
 
   step "generate" {
-    system     = "templates/system.txt"
-    template   = "templates/generate.txt"
-    output     = "json"
-    schema     = { prompt = "string", response = "string" }
-    max_tokens = 2048
+    system   = "templates/system.txt"
+    template = "templates/generate.txt"
+    output   = "json"
+    schema   = { prompt = "string", response = "string" }
   }
 
   emit {

@@ -10,9 +10,8 @@ strategy "respond" {
   }
 
   step "respond" {
-    system     = "templates/system.txt"
-    template   = "templates/respond.txt"
-    max_tokens = 2048
+    system   = "templates/system.txt"
+    template = "templates/respond.txt"
   }
 
   emit {

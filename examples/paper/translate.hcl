@@ -9,11 +9,10 @@ strategy "translate" {
   }
 
   step "translate" {
-    system     = "templates/system.txt"
-    template   = "templates/translate.txt"
-    output     = "json"
-    schema     = { prompt = "string", response = "string" }
-    max_tokens = 2048
+    system   = "templates/system.txt"
+    template = "templates/translate.txt"
+    output   = "json"
+    schema   = { prompt = "string", response = "string" }
   }
 
   emit {
