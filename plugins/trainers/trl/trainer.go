@@ -23,12 +23,12 @@ var _ sdk.Trainer = Trainer{}
 func (Trainer) Describe() sdk.Description {
 	return sdk.Description{
 		Name:        "trl",
-		Description: "GPU finetuning with Hugging Face TRL (QLoRA/LoRA/full, optional Unsloth); evaluation with lighteval or lm-evaluation-harness",
+		Description: "GPU finetuning with Hugging Face TRL 1.9 on transformers 5 (QLoRA/LoRA/full), or Unsloth 2026.8 with TRL 0.24; evaluation with lighteval 0.13 (vLLM) or lm-evaluation-harness 0.4.12, the study's tasks shipped with each job",
 		Schema: sdk.Schema(
 			sdk.Doc("Settings of the TRL trainer. Hyper-parameters come from the experiment's hyperparameters map (see trl.Hyper)."),
 			sdk.Attr("base_model", cty.String).Doc("student base model (hub id or path) when the request names none"),
 			sdk.Attr("harness", cty.String).Doc(`evaluation harness: "lighteval" or "lm-eval"`).Default(cty.StringVal(Lighteval)),
-			sdk.Attr("custom_tasks", cty.String).Doc("lighteval --custom-tasks file (default: the study's tasks, which the trainer ships with each job)"),
+			sdk.Attr("custom_tasks", cty.String).Doc("lighteval --custom-tasks file (default: the study's tasks, which the trainer ships with each job); `lighteval vllm` 0.13 has no --load-tasks-multilingual, so lighteval's built-in multilingual tasks must be listed in such a file"),
 			sdk.Attr("include_path", cty.String).Doc("lm-eval --include_path folder with extra task YAMLs (default: the study's M-RewardBench task, shipped with each job)"),
 			sdk.Attr("gpus", cty.Number).Doc("GPUs per job").Default(cty.NumberIntVal(1)),
 			sdk.Attr("time_limit", cty.String).Doc("job time limit, e.g. 12:00:00"),
