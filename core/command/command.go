@@ -53,6 +53,8 @@ type Env struct {
 	Stdout, Stderr io.Writer
 	Builtins       map[string]sdk.ServeOpts
 	Log            zerolog.Logger
+	// logSink is Log's output when it can be routed above progress bars.
+	logSink *logSink
 }
 
 // cmd is one command. A name with a space ("plugins list") is a
@@ -142,7 +144,8 @@ func Main(args []string, builtins map[string]sdk.ServeOpts) int {
 	}
 	// Everything the CLI prints passes the redaction choke point: no
 	// registered secret reaches a terminal or a log file (core/secret).
-	env := &Env{Stdout: secret.Writer(os.Stdout), Stderr: secret.Writer(os.Stderr), Builtins: builtins, Log: newLogger(os.Stderr)}
+	sink := &logSink{base: os.Stderr}
+	env := &Env{Stdout: secret.Writer(os.Stdout), Stderr: secret.Writer(os.Stderr), Builtins: builtins, Log: newLogger(sink, isTerminal(os.Stderr)), logSink: sink}
 	ctx, stop := signalContext(env.Log)
 	defer stop()
 	return run(ctx, env, args)
@@ -304,25 +307,40 @@ func signalContext(log zerolog.Logger) (context.Context, func()) {
 	return ctx, func() { signal.Stop(ch); cancel() }
 }
 
-func newLogger(w *os.File) zerolog.Logger {
+// newLogger logs to w: readable lines on a terminal (coloured unless
+// NO_COLOR is set), JSON lines elsewhere or with POLYGLOT_LOG_JSON set.
+func newLogger(w io.Writer, tty bool) zerolog.Logger {
 	lvl := zerolog.InfoLevel
 	if s := os.Getenv("POLYGLOT_LOG"); s != "" {
 		if l, err := zerolog.ParseLevel(strings.ToLower(s)); err == nil {
 			lvl = l
 		}
 	}
-	var out = secret.Writer(w) // one Write per event: see secret.Writer
-	if term.IsTerminal(int(w.Fd())) && os.Getenv("POLYGLOT_LOG_JSON") == "" {
-		out = zerolog.ConsoleWriter{Out: secret.Writer(w), TimeFormat: time.Kitchen}
+	out := secret.Writer(w) // one Write per event: see secret.Writer
+	if tty && os.Getenv("POLYGLOT_LOG_JSON") == "" {
+		out = zerolog.ConsoleWriter{Out: secret.Writer(w), TimeFormat: time.Kitchen, NoColor: noColor()}
 	}
 	return zerolog.New(out).Level(lvl).With().Timestamp().Logger()
 }
 
+// noColor reports whether the user asked for no colour (https://no-color.org).
+func noColor() bool { return os.Getenv("NO_COLOR") != "" }
+
+// useColor reports whether output to w may be coloured: a terminal, and
+// NO_COLOR unset.
+func useColor(w io.Writer) bool { return isTerminal(w) && !noColor() }
+
 // isTerminal reports whether w is a terminal (progress bars only there).
-func isTerminal(w io.Writer) bool {
+func isTerminal(w io.Writer) bool { return termFile(w) != nil }
+
+// termFile returns the terminal w writes to, seen through the redacting
+// writer, or nil.
+func termFile(w io.Writer) *os.File {
 	if u, ok := w.(interface{ Unwrap() io.Writer }); ok {
 		w = u.Unwrap() // the redacting writer around os.Stderr
 	}
-	f, ok := w.(*os.File)
-	return ok && term.IsTerminal(int(f.Fd()))
+	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		return f
+	}
+	return nil
 }

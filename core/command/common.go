@@ -137,7 +137,7 @@ func prepare(ctx context.Context, env *Env, sf *specFlags, dir string) (*engine.
 	}
 	p, diags := engine.Prepare(ctx, dir, spec.LoadOptions{Vars: sf.vars}, mgr)
 	if len(diags) > 0 && p != nil && p.Exp != nil {
-		p.Exp.WriteDiagnostics(env.Stderr, diags, isTerminal(env.Stderr))
+		p.Exp.WriteDiagnostics(env.Stderr, diags, useColor(env.Stderr))
 	}
 	if diags.HasErrors() {
 		mgr.Close()

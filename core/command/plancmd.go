@@ -23,8 +23,9 @@ type StageSummary struct {
 	Done       int        `json:"done"`
 	Partial    int        `json:"partial"`
 	ToRun      int        `json:"to_run"`
-	Requests   int        `json:"requests"`
-	EstCostUSD float64    `json:"est_cost_usd"`
+	Requests   int        `json:"requests"`      // left to send
+	ReqsDone   int        `json:"requests_done"` // sent with a final outcome (done units' included)
+	EstCostUSD float64    `json:"est_cost_usd"`  // of the requests left
 }
 
 // PlanOutput is `polyglot plan --json`.
@@ -39,12 +40,14 @@ type PlanOutput struct {
 // UnitStatus is a unit with its state in the store.
 type UnitStatus struct {
 	*plan.Unit
-	State string `json:"state"`
+	State        string `json:"state"`
+	RequestsDone int    `json:"requests_done"`
 }
 
-// unitStates returns each unit's state in the store ("done", "partial",
-// "pending"); an experiment never run has none.
-type unitStateFunc func(key string) string
+// unitStateFunc returns a unit's state in the store ("done", "partial",
+// "pending") and, for a partial one, how many of its requests have a
+// final outcome; an experiment never run has none.
+type unitStateFunc func(key string) (state string, requestsDone int)
 
 // summarize counts the units of p that match (all when match is nil).
 func summarize(name string, p *plan.Plan, match func(*plan.Unit) bool, state unitStateFunc, withUnits bool) *PlanOutput {
@@ -59,25 +62,30 @@ func summarize(name string, p *plan.Plan, match func(*plan.Unit) bool, state uni
 				continue
 			}
 			s.Units++
-			us := "pending"
+			us, done := "pending", 0
 			if state != nil {
-				us = state(u.Key)
+				us, done = state(u.Key)
 			}
 			switch us {
 			case "done":
 				s.Done++
+				done = u.N
 			case "partial":
 				s.Partial++
 				s.ToRun++
-				s.EstCostUSD += u.EstCostUSD // an upper bound: part is already paid
-				s.Requests += u.N
+				done = min(done, u.N)
+				if u.N > 0 { // the estimate of what is left, pro rata
+					s.EstCostUSD += u.EstCostUSD * float64(u.N-done) / float64(u.N)
+				}
+				s.Requests += u.N - done
 			default:
 				s.ToRun++
 				s.EstCostUSD += u.EstCostUSD
 				s.Requests += u.N
 			}
+			s.ReqsDone += done
 			if withUnits {
-				out.Units = append(out.Units, UnitStatus{Unit: u, State: us})
+				out.Units = append(out.Units, UnitStatus{Unit: u, State: us, RequestsDone: done})
 			}
 		}
 		out.Stages = append(out.Stages, s)
@@ -88,9 +96,9 @@ func summarize(name string, p *plan.Plan, match func(*plan.Unit) bool, state uni
 
 func printPlan(w io.Writer, po *PlanOutput) {
 	tw := tabwriter.NewWriter(w, 0, 2, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "STAGE\tUNITS\tDONE\tRESUMES\tTO RUN\tREQUESTS\tEST. COST\t")
+	fmt.Fprintln(tw, "STAGE\tUNITS\tDONE\tRESUMES\tTO RUN\tREQUESTS DONE\tREQUESTS LEFT\tEST. COST\t")
 	for _, s := range po.Stages {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t$%.2f\t\n", s.Stage, s.Units, s.Done, s.Partial, s.ToRun, s.Requests, s.EstCostUSD)
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t$%.2f\t\n", s.Stage, s.Units, s.Done, s.Partial, s.ToRun, s.ReqsDone, s.Requests, s.EstCostUSD)
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "\nEstimated cost of what is left to run: $%.2f (from the prices in the spec; real cost uses reported token usage).\n", po.EstCostUSD)

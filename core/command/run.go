@@ -65,7 +65,9 @@ func runRun(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	opts := engine.Options{Only: onlyMap, Log: env.Log, Progress: newProgress(env)}
+	prog := newProgress(env)
+	defer prog.Close()
+	opts := engine.Options{Only: onlyMap, Log: env.Log, Progress: prog}
 	opts.NoCache = os.Getenv("POLYGLOT_CACHE") == "off"
 	if cache, err := openResponseCache(); err != nil {
 		env.Log.Warn().Err(err).Msg("shared response cache unavailable; using the experiment's own")
@@ -76,6 +78,7 @@ func runRun(ctx context.Context, env *Env, args []string) error {
 	reportPath := filepath.Join(engine.ReportDir(p.Exp.Store), "report.html")
 	before, _ := os.Stat(reportPath)
 	err = engine.Run(ctx, p, st, opts)
+	prog.Close() // the bars and the log lines above them, before what follows
 	status := "ok"
 	switch {
 	case errors.Is(err, context.Canceled):

@@ -21,7 +21,7 @@ func init() {
 func openStoreOf(env *Env, sf *specFlags, dir string) (*spec.Experiment, *store.Store, error) {
 	exp, diags := spec.LoadDir(dir, spec.LoadOptions{Vars: sf.vars})
 	if diags.HasErrors() {
-		exp.WriteDiagnostics(env.Stderr, diags, isTerminal(env.Stderr))
+		exp.WriteDiagnostics(env.Stderr, diags, useColor(env.Stderr))
 		return nil, nil, exitError{1}
 	}
 	if _, err := os.Stat(exp.Store); errors.Is(err, os.ErrNotExist) {

@@ -17,19 +17,19 @@ func storeStates(dir string) (unitStateFunc, func()) {
 	if err != nil {
 		return nil, func() {}
 	}
-	return func(key string) string {
+	return func(key string) (string, int) {
 		u, ok, err := st.Unit(key)
 		if err != nil || !ok {
-			return "pending"
+			return "pending", 0
 		}
 		if u.State == store.Done {
-			return "done"
+			return "done", 0
 		}
 		if u.Stage == "generate" {
-			if done, err := st.DoneRequests(key); err == nil && len(done) > 0 {
-				return "partial"
+			if n, err := st.DoneRequestCount(key); err == nil && n > 0 {
+				return "partial", n
 			}
 		}
-		return "pending"
+		return "pending", 0
 	}, func() { st.Close() }
 }

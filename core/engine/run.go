@@ -40,16 +40,18 @@ type Options struct {
 
 // Progress is told what happens; the CLI draws bars or logs lines.
 type Progress interface {
-	StageStart(stage plan.Stage, units, items int)
+	// StageStart: of the stage's items, done were done by an earlier run
+	// (requests of resumed units): a resumed bar starts there, not at 0.
+	StageStart(stage plan.Stage, units, items, done int)
 	Advance(stage plan.Stage, items int, costUSD float64)
 	StageDone(stage plan.Stage)
 }
 
 type nopProgress struct{}
 
-func (nopProgress) StageStart(plan.Stage, int, int)  {}
-func (nopProgress) Advance(plan.Stage, int, float64) {}
-func (nopProgress) StageDone(plan.Stage)             {}
+func (nopProgress) StageStart(plan.Stage, int, int, int) {}
+func (nopProgress) Advance(plan.Stage, int, float64)     {}
+func (nopProgress) StageDone(plan.Stage)                 {}
 
 // Runner executes a prepared plan against a store.
 type Runner struct {
@@ -166,7 +168,7 @@ func Run(ctx context.Context, p *Prepared, st *store.Store, opts Options) error 
 
 func (r *Runner) runStage(ctx context.Context, stage plan.Stage) error {
 	var todo []*plan.Unit
-	items := 0
+	items, done := 0, 0
 	for _, u := range r.P.Plan.Of(stage) {
 		if !r.Opts.Match(u) {
 			continue
@@ -180,11 +182,18 @@ func (r *Runner) runStage(ctx context.Context, stage plan.Stage) error {
 		}
 		todo = append(todo, u)
 		items += max(u.N, 1)
+		if ok && stage == plan.Generate {
+			n, err := r.Store.DoneRequestCount(u.Key)
+			if err != nil {
+				return err
+			}
+			done += min(n, u.N)
+		}
 	}
 	if len(todo) == 0 {
 		return nil
 	}
-	r.Opts.Progress.StageStart(stage, len(todo), items)
+	r.Opts.Progress.StageStart(stage, len(todo), items, done)
 	defer r.Opts.Progress.StageDone(stage)
 	start := time.Now()
 	conc := r.Opts.StageConcurrency

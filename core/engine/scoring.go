@@ -302,6 +302,7 @@ func WriteReport(p *Prepared, st *store.Store, dir string) (*score.Result, error
 func (r *Runner) runScore(ctx context.Context, u *plan.Unit) (any, error) {
 	if len(r.P.Exp.Metrics) == 0 && len(r.P.Exp.Students) == 0 {
 		r.log.Info().Msg("no metrics and no students: nothing to score; the generated data is in the store (`polyglot export`)")
+		r.Opts.Progress.Advance(plan.Score, 1, 0)
 		return map[string]any{"skipped": "no metrics or students"}, nil
 	}
 	res, err := WriteReport(r.P, r.Store, ReportDir(r.Store.Dir()))
@@ -309,5 +310,6 @@ func (r *Runner) runScore(ctx context.Context, u *plan.Unit) (any, error) {
 		return nil, err
 	}
 	r.log.Info().Str("report", ReportDir(r.Store.Dir())+"/report.html").Msg("report written")
+	r.Opts.Progress.Advance(plan.Score, 1, 0) // the score bar's one item
 	return map[string]any{"cells": len(res.Cells)}, nil
 }

@@ -289,3 +289,11 @@ func (s *Store) DoneRequests(unitKey string) (map[string]bool, error) {
 	}
 	return done, nil
 }
+
+// DoneRequestCount is len(DoneRequests(unitKey)) without reading the keys:
+// progress bars and `polyglot plan` count what a resumed unit has done.
+func (s *Store) DoneRequestCount(unitKey string) (int, error) {
+	var n int
+	err := s.rdb.QueryRow(`SELECT count(*) FROM (SELECT key FROM examples WHERE unit_key = ?1 UNION SELECT key FROM failures WHERE unit_key = ?1 AND final = 1)`, unitKey).Scan(&n)
+	return n, s.wrap("count done requests", err)
+}
