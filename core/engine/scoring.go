@@ -26,6 +26,7 @@ func (p *Prepared) Settings() score.Settings {
 		s.Alphas = sc.Alphas
 	}
 	s.Metrics = sc.Metrics
+	s.MinExamples, s.MinExampleShare = sc.MinExamples, sc.MinExampleShare
 	// An experiment of reference data and controls only (a metric
 	// calibration run such as the quickstart) has nothing else to rank.
 	real := 0
@@ -113,9 +114,30 @@ func (p *Prepared) Study(st *store.Store, examplesShown int) (*score.Study, erro
 	}
 	cost := map[string]float64{}
 	count := map[string]int{}
+	type gk struct {
+		t, l, s string
+		seed    int
+	}
+	reasons := map[gk]map[string]int{}
+	if err := st.Failures(store.Filter{}, func(f *store.Failure) error {
+		if f.Final {
+			k := gk{f.Teacher, f.Language, f.Strategy, f.Seed}
+			if reasons[k] == nil {
+				reasons[k] = map[string]int{}
+			}
+			reasons[k][f.Reason]++
+		}
+		return nil
+	}); err != nil {
+		return nil, err
+	}
 	for _, c := range sum.Cells {
 		cost[c.Teacher] += c.CostUSD
 		count[c.Teacher] += c.Examples
+		if teachers[c.Teacher] && langs[c.Language] && seedsOK[c.Seed] && c.Examples+c.Failures > 0 {
+			study.Generation = append(study.Generation, score.GenerationRecord{Teacher: c.Teacher, Language: c.Language, Strategy: c.Strategy,
+				Seed: c.Seed, Examples: c.Examples, Failures: c.Failures, Reasons: reasons[gk{c.Teacher, c.Language, c.Strategy, c.Seed}]})
+		}
 	}
 	for _, t := range p.CellTeachers() {
 		ti := score.TeacherInfo{Teacher: t.Name, CostUSD: cost[t.Name], Examples: count[t.Name]}

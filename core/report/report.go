@@ -179,6 +179,8 @@ type view struct {
 	ExampleGroups  []exampleGroup
 	StrategyLangs  []string
 	WarningCount   int
+	// GenerationRows are the cells with failed requests (worst first).
+	GenerationRows []score.CellGeneration
 	// MinControlEffect is the effect a control needs when no interval exists.
 	MinControlEffect float64
 }
@@ -240,6 +242,11 @@ func newView(m *Model) *view {
 			t.Rows = append(t.Rows, alphaRow{al, am.Rho[i]})
 		}
 		v.Alpha = append(v.Alpha, t)
+	}
+	for _, g := range res.Generation {
+		if g.Failures > 0 {
+			v.GenerationRows = append(v.GenerationRows, g)
+		}
 	}
 	v.controls()
 	v.examples()

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/polyglot-teachers/polyglot/core/analysis"
+	"github.com/polyglot-teachers/polyglot/core/score"
 )
 
 // mdCell makes text safe inside a Markdown table cell: pipes and newlines would break the
@@ -132,7 +133,22 @@ func tables(v *view) map[string][][]string {
 			ff(c.Effect), ff(c.RelEffect), lo, hi, m, strconv.FormatBool(c.Worse), strconv.FormatBool(c.Caught), c.Test})
 	}
 	out["controls.csv"] = ctl
+	if len(res.Generation) > 0 {
+		gen := [][]string{{"teacher", "language", "strategy", "examples", "failures", "share", "top_reasons", "ranked"}}
+		for _, g := range res.Generation {
+			gen = append(gen, []string{g.Teacher, g.Language, g.Strategy, strconv.Itoa(g.Examples), strconv.Itoa(g.Failures), ff(g.Share), reasonList(g.TopReasons), strconv.FormatBool(g.Ranked)})
+		}
+		out["generation.csv"] = gen
+	}
 	return out
+}
+
+func reasonList(rs []score.ReasonCount) string {
+	var parts []string
+	for _, r := range rs {
+		parts = append(parts, fmt.Sprintf("%s ×%d", r.Reason, r.Count))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // markdown renders the report's main tables as GitHub-flavoured Markdown.
@@ -245,6 +261,15 @@ func markdown(v *view) []byte {
 	}
 	for _, n := range a.Notes {
 		fmt.Fprintf(&b, "- %s\n", mdCell(n))
+	}
+	if len(v.GenerationRows) > 0 {
+		fmt.Fprintf(&b, "\n## Generation failures per cell\n\nA cell below %d examples or %s %% of its requests is not ranked.\n\n", s.MinExamples, num(s.MinExampleShare*100))
+		rows = [][]string{{"teacher", "language", "strategy", "examples", "failures", "kept", "top reasons", "ranked"}}
+		for _, g := range v.GenerationRows {
+			rows = append(rows, []string{g.Teacher, g.Language, g.Strategy, strconv.Itoa(g.Examples), strconv.Itoa(g.Failures),
+				fmt.Sprintf("%.1f%%", 100*g.Share), reasonList(g.TopReasons), map[bool]string{true: "yes", false: "no"}[g.Ranked]})
+		}
+		mdTable(&b, rows)
 	}
 	b.WriteString("\n## Diagnostics\n\n")
 	if len(res.Diagnostics) == 0 {

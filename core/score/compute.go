@@ -104,14 +104,22 @@ func Compute(st *Study, s Settings) (*Result, error) {
 	// Controls and their reference data stay out of the ranking unless
 	// asked for (an experiment of reference data and controls only ranks them).
 	out := func(teacher string) bool { return c.excluded[teacher] && !s.RankControls }
-	main, err := c.level(func(m *MetricRecord) bool { return m.Strategy == "" && !out(m.Teacher) },
-		func(b *BenchmarkRecord) bool { return b.Strategy == "" && !out(b.Teacher) })
+	// Cells that generated too little are reported, not ranked.
+	unranked := c.coverage()
+	main, err := c.level(func(m *MetricRecord) bool {
+		return m.Strategy == "" && !out(m.Teacher) && !unranked[cellKey{m.Teacher, m.Language, ""}]
+	}, func(b *BenchmarkRecord) bool {
+		return b.Strategy == "" && !out(b.Teacher) && !unranked[cellKey{b.Teacher, b.Language, ""}]
+	})
 	if err != nil {
 		return nil, err
 	}
 	res.Cells = main
-	strat, err := c.level(func(m *MetricRecord) bool { return m.Strategy != "" && !out(m.Teacher) },
-		func(b *BenchmarkRecord) bool { return b.Strategy != "" && !out(b.Teacher) })
+	strat, err := c.level(func(m *MetricRecord) bool {
+		return m.Strategy != "" && !out(m.Teacher) && !unranked[cellKey{m.Teacher, m.Language, m.Strategy}]
+	}, func(b *BenchmarkRecord) bool {
+		return b.Strategy != "" && !out(b.Teacher) && !unranked[cellKey{b.Teacher, b.Language, b.Strategy}]
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -122,6 +130,9 @@ func Compute(st *Study, s Settings) (*Result, error) {
 			return nil, err
 		}
 		res.Controls = ctl
+	}
+	if len(res.Cells) == 0 && len(res.ByStrategy) == 0 && len(unranked) > 0 {
+		return nil, fmt.Errorf("score: every cell generated too few examples to be ranked (score.min_examples = %d, min_example_share = %g); see the generation failures", s.MinExamples, s.MinExampleShare)
 	}
 	if len(res.Cells) == 0 && len(res.ByStrategy) == 0 {
 		return nil, fmt.Errorf("score: the study has no metric or student benchmark records to score (records with strategy \"\" form the ranking)")
@@ -875,6 +886,88 @@ func (c *computer) finish() {
 		}
 		return a.Message < b.Message
 	})
+}
+
+// coverage sums the generation records per ranking cell (all strategies) and per
+// strategy cell, records them in the result, and returns the cells below the minimums.
+// A cell ranked from 1 example out of 20 requested would otherwise look as good as
+// any other.
+func (c *computer) coverage() map[cellKey]bool {
+	type acc struct {
+		ex, fail int
+		reasons  map[string]int
+	}
+	cells := map[cellKey]*acc{}
+	get := func(k cellKey) *acc {
+		a := cells[k]
+		if a == nil {
+			a = &acc{reasons: map[string]int{}}
+			cells[k] = a
+		}
+		return a
+	}
+	for _, g := range c.st.Generation {
+		if c.excluded[g.Teacher] {
+			continue
+		}
+		keys := []cellKey{{g.Teacher, g.Language, ""}}
+		if g.Strategy != "" {
+			keys = append(keys, cellKey{g.Teacher, g.Language, g.Strategy})
+		}
+		for _, k := range keys {
+			a := get(k)
+			a.ex += g.Examples
+			a.fail += g.Failures
+			for r, n := range g.Reasons {
+				a.reasons[r] += n
+			}
+		}
+	}
+	unranked := map[cellKey]bool{}
+	for k, a := range cells {
+		asked := a.ex + a.fail
+		if asked == 0 {
+			continue
+		}
+		cg := CellGeneration{Teacher: k.Teacher, Language: k.Language, Strategy: k.Strategy, Examples: a.ex, Failures: a.fail,
+			Share: float64(a.ex) / float64(asked), Ranked: true}
+		for _, r := range sortedKeys(a.reasons) {
+			cg.TopReasons = append(cg.TopReasons, ReasonCount{r, a.reasons[r]})
+		}
+		sort.SliceStable(cg.TopReasons, func(i, j int) bool { return cg.TopReasons[i].Count > cg.TopReasons[j].Count })
+		cg.TopReasons = cg.TopReasons[:min(3, len(cg.TopReasons))]
+		why := ""
+		for i, r := range cg.TopReasons {
+			if i > 0 {
+				why += ", "
+			}
+			why += fmt.Sprintf("%s ×%d", r.Reason, r.Count)
+		}
+		if why != "" {
+			why = " (top reasons: " + why + ")"
+		}
+		switch {
+		case a.ex < min(c.s.MinExamples, asked) || cg.Share < c.s.MinExampleShare:
+			cg.Ranked = false
+			unranked[k] = true
+			c.diag(Diagnostic{Severity: "warning", Kind: KindTooFewExamples, Teacher: k.Teacher, Language: k.Language, Strategy: k.Strategy,
+				Message: fmt.Sprintf("%s/%s%s generated %d of %d requested examples (%.0f %%)%s; below the minimum (%d examples and %.0f %%), so it is not ranked. Fix the failures and run again, or lower score.min_examples / min_example_share.",
+					k.Teacher, k.Language, strategySuffix(k.Strategy), a.ex, asked, 100*cg.Share, why, c.s.MinExamples, 100*c.s.MinExampleShare)})
+		case cg.Share < 0.9:
+			c.diag(Diagnostic{Severity: "warning", Kind: KindGenerationFailures, Teacher: k.Teacher, Language: k.Language, Strategy: k.Strategy,
+				Message: fmt.Sprintf("%s/%s%s generated %d of %d requested examples (%.0f %%)%s; it is ranked on what succeeded, which may not represent the teacher.",
+					k.Teacher, k.Language, strategySuffix(k.Strategy), a.ex, asked, 100*cg.Share, why)})
+		}
+		c.res.Generation = append(c.res.Generation, cg)
+	}
+	sort.Slice(c.res.Generation, func(i, j int) bool {
+		a, b := c.res.Generation[i], c.res.Generation[j]
+		if a.Share != b.Share {
+			return a.Share < b.Share
+		}
+		return a.Teacher+"\x00"+a.Language+"\x00"+a.Strategy < b.Teacher+"\x00"+b.Language+"\x00"+b.Strategy
+	})
+	return unranked
 }
 
 // cellSeed derives a per-cell RNG stream so that each cell's bootstrap does not depend on

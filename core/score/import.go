@@ -21,34 +21,36 @@ const maxRowErrors = 20
 
 // row is the union of every record type's fields; pointers tell "absent" from zero.
 type row struct {
-	Type              string    `json:"type"`
-	Teacher           string    `json:"teacher"`
-	Language          string    `json:"language"`
-	Strategy          string    `json:"strategy"`
-	Seed              *float64  `json:"seed"`
-	Metric            string    `json:"metric"`
-	Value             *float64  `json:"value"`
-	Direction         string    `json:"direction"`
-	PerExample        []float64 `json:"per_example"`
-	N                 *float64  `json:"n"`
-	Stderr            *float64  `json:"stderr"`
-	Role              string    `json:"role"`
-	Student           string    `json:"student"`
-	StudentFamily     string    `json:"student_family"`
-	Benchmark         string    `json:"benchmark"`
-	Score             *float64  `json:"score"`
-	Family            string    `json:"family"`
-	Parameters        *float64  `json:"parameters"`
-	BenchmarkStrength *float64  `json:"benchmark_strength"`
-	CostUSD           *float64  `json:"cost_usd"`
-	Examples          *float64  `json:"examples"`
-	Control           string    `json:"control"`
-	Kind              string    `json:"kind"`
-	Reference         string    `json:"reference"`
-	CaughtBy          []string  `json:"caught_by"`
-	ID                string    `json:"id"`
-	Prompt            string    `json:"prompt"`
-	Response          string    `json:"response"`
+	Type              string             `json:"type"`
+	Teacher           string             `json:"teacher"`
+	Language          string             `json:"language"`
+	Strategy          string             `json:"strategy"`
+	Seed              *float64           `json:"seed"`
+	Metric            string             `json:"metric"`
+	Value             *float64           `json:"value"`
+	Direction         string             `json:"direction"`
+	PerExample        []float64          `json:"per_example"`
+	N                 *float64           `json:"n"`
+	Stderr            *float64           `json:"stderr"`
+	Role              string             `json:"role"`
+	Student           string             `json:"student"`
+	StudentFamily     string             `json:"student_family"`
+	Benchmark         string             `json:"benchmark"`
+	Score             *float64           `json:"score"`
+	Family            string             `json:"family"`
+	Parameters        *float64           `json:"parameters"`
+	BenchmarkStrength *float64           `json:"benchmark_strength"`
+	CostUSD           *float64           `json:"cost_usd"`
+	Examples          *float64           `json:"examples"`
+	Control           string             `json:"control"`
+	Kind              string             `json:"kind"`
+	Reference         string             `json:"reference"`
+	CaughtBy          []string           `json:"caught_by"`
+	ID                string             `json:"id"`
+	Prompt            string             `json:"prompt"`
+	Response          string             `json:"response"`
+	Failures          *float64           `json:"failures"`
+	Reasons           map[string]float64 `json:"reasons"`
 }
 
 // ImportFile reads a study from a .jsonl/.ndjson/.json (one JSON record per line) or .csv file.
@@ -111,7 +113,7 @@ func init() {
 	for _, c := range []string{"type", "teacher", "language", "strategy", "seed", "metric", "value", "direction",
 		"per_example", "n", "stderr", "role", "student", "student_family", "benchmark", "score", "family",
 		"parameters", "benchmark_strength", "cost_usd", "examples", "control", "kind", "reference", "caught_by",
-		"id", "prompt", "response"} {
+		"id", "prompt", "response", "failures", "reasons"} {
 		csvColumns[c] = true
 	}
 }
@@ -255,6 +257,21 @@ func csvRow(header, rec []string) (*row, error) {
 			rw.Prompt = rec[i] // keep the text exactly
 		case "response":
 			rw.Response = rec[i]
+		case "failures":
+			rw.Failures, err = num()
+		case "reasons":
+			rw.Reasons = map[string]float64{}
+			for _, p := range strings.Split(v, ";") {
+				if p = strings.TrimSpace(p); p == "" {
+					continue
+				}
+				k, n, ok := strings.Cut(p, "=")
+				f, perr := strconv.ParseFloat(strings.TrimSpace(n), 64)
+				if !ok || perr != nil || strings.TrimSpace(k) == "" {
+					return nil, fmt.Errorf("column \"reasons\": %q is not reason=count (separate reasons with ';', e.g. parse_error=3;call_error:timeout=1)", p)
+				}
+				rw.Reasons[strings.TrimSpace(k)] = f
+			}
 		}
 		if err != nil {
 			return nil, err
@@ -317,7 +334,7 @@ func val(v *float64) float64 {
 func (s *Study) add(r *row) error {
 	for name, v := range map[string]*float64{"seed": r.Seed, "value": r.Value, "n": r.N, "stderr": r.Stderr,
 		"score": r.Score, "parameters": r.Parameters, "benchmark_strength": r.BenchmarkStrength,
-		"cost_usd": r.CostUSD, "examples": r.Examples} {
+		"cost_usd": r.CostUSD, "examples": r.Examples, "failures": r.Failures} {
 		if err := finite(name, v); err != nil {
 			return err
 		}
@@ -406,10 +423,47 @@ func (s *Study) add(r *row) error {
 		}
 		s.Examples = append(s.Examples, Example{Teacher: r.Teacher, Language: r.Language, Strategy: r.Strategy,
 			Metric: r.Metric, ID: r.ID, Value: *r.Value, Prompt: r.Prompt, Response: r.Response})
+	case "generation":
+		if err := need("generation", "teacher", r.Teacher, "language", r.Language, "examples", r.Examples, "failures", r.Failures); err != nil {
+			return err
+		}
+		ex, err := intOf("examples", r.Examples)
+		if err != nil {
+			return err
+		}
+		fails, err := intOf("failures", r.Failures)
+		if err != nil {
+			return err
+		}
+		if ex < 0 || fails < 0 {
+			return fmt.Errorf("examples and failures must be >= 0")
+		}
+		g := GenerationRecord{Teacher: r.Teacher, Language: r.Language, Strategy: r.Strategy, Seed: seed, Examples: ex, Failures: fails}
+		sum := 0
+		for k, v := range r.Reasons {
+			n, err := intOf("reasons."+k, &v)
+			if err != nil || n < 0 {
+				return fmt.Errorf("reason %q has count %v; counts are whole numbers >= 0", k, v)
+			}
+			if g.Reasons == nil {
+				g.Reasons = map[string]int{}
+			}
+			g.Reasons[k] = n
+			sum += n
+		}
+		if sum > fails {
+			return fmt.Errorf("the reasons count %d failures but failures = %d", sum, fails)
+		}
+		for _, o := range s.Generation {
+			if o.Teacher == g.Teacher && o.Language == g.Language && o.Strategy == g.Strategy && o.Seed == g.Seed {
+				return fmt.Errorf("generation of teacher %q, language %q, strategy %q, seed %d is given twice; keep one", g.Teacher, g.Language, g.Strategy, g.Seed)
+			}
+		}
+		s.Generation = append(s.Generation, g)
 	case "":
-		return fmt.Errorf("record has no \"type\"; use metric, benchmark, teacher, control or example")
+		return fmt.Errorf("record has no \"type\"; use metric, benchmark, teacher, control, example or generation")
 	default:
-		return fmt.Errorf("type %q is unknown; use metric, benchmark, teacher, control or example", r.Type)
+		return fmt.Errorf("type %q is unknown; use metric, benchmark, teacher, control, example or generation", r.Type)
 	}
 	return nil
 }
@@ -421,6 +475,7 @@ func (s *Study) Merge(o *Study) {
 	s.Teachers = append(s.Teachers, o.Teachers...)
 	s.Controls = append(s.Controls, o.Controls...)
 	s.Examples = append(s.Examples, o.Examples...)
+	s.Generation = append(s.Generation, o.Generation...)
 }
 
 // WriteJSONL writes a study in the import format, so that a run can be re-scored later.
@@ -460,6 +515,11 @@ func WriteJSONL(w io.Writer, s *Study) error {
 	}
 	for _, e := range s.Examples {
 		if err := put("example", e); err != nil {
+			return err
+		}
+	}
+	for _, g := range s.Generation {
+		if err := put("generation", g); err != nil {
 			return err
 		}
 	}

@@ -113,7 +113,28 @@ const (
 	KindMissingMetric         = "missing_metric"
 	KindIncompleteCell        = "incomplete_cell"
 	KindMissingLanguage       = "missing_language"
+	KindTooFewExamples        = "too_few_examples"    // below the minimum: not ranked
+	KindGenerationFailures    = "generation_failures" // ranked, but many requests failed
 )
+
+// ReasonCount is how often one failure reason occurred.
+type ReasonCount struct {
+	Reason string `json:"reason"`
+	Count  int    `json:"count"`
+}
+
+// CellGeneration is the generation coverage of one cell (over its seeds; a ranking cell,
+// strategy "", sums all strategies).
+type CellGeneration struct {
+	Teacher    string        `json:"teacher"`
+	Language   string        `json:"language"`
+	Strategy   string        `json:"strategy,omitempty"`
+	Examples   int           `json:"examples"`
+	Failures   int           `json:"failures"`
+	Share      float64       `json:"share"`       // examples / (examples + failures)
+	TopReasons []ReasonCount `json:"top_reasons"` // the most frequent failure reasons, at most 3
+	Ranked     bool          `json:"ranked"`
+}
 
 // Result is the outcome of Compute.
 type Result struct {
@@ -126,6 +147,9 @@ type Result struct {
 	Controls   []CellScore    `json:"control_cells"`  // controls and reference data, scored on the ranking's pooling
 	Teachers   []TeacherScore `json:"teachers"`       // sorted best first
 	Students   []StudentGain  `json:"student_gains"`
+	// Generation lists the cells' generation coverage (when the study has generation
+	// records), worst share first; cells below the settings' minimums are not ranked.
+	Generation []CellGeneration `json:"generation,omitempty"`
 	// Diagnostics lists anchor and data problems; see the Kind* constants.
 	Diagnostics []Diagnostic `json:"diagnostics"`
 }

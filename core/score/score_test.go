@@ -217,6 +217,8 @@ func TestImportErrors(t *testing.T) {
 		{"short_row.csv", "short_row.csv:3: 5 cells but the header has 6 columns"},
 		{"bad_direction.csv", `bad_direction.csv:2: direction "sideways" is unknown`},
 		{"control_no_caught_by.csv", "control_no_caught_by.csv:2: control record is missing required field(s) caught_by"},
+		{"reasons_exceed.jsonl", "reasons_exceed.jsonl:1: the reasons count 3 failures but failures = 2"},
+		{"bad_reasons.csv", `bad_reasons.csv:2: column "reasons": "parse_error:2" is not reason=count`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.file, func(t *testing.T) {
@@ -242,6 +244,8 @@ func TestSettingsValidate(t *testing.T) {
 		{func(s *Settings) { s.Confidence = 1 }, "confidence = 1 must be strictly between 0 and 1"},
 		{func(s *Settings) { s.Bootstrap = -1 }, "bootstrap = -1 must be >= 0"},
 		{func(s *Settings) { s.Alphas = []float64{0, 2} }, "alphas[1] = 2 is outside [0, 1]"},
+		{func(s *Settings) { s.MinExampleShare = 1.2 }, "min_example_share = 1.2 is outside [0, 1]"},
+		{func(s *Settings) { s.MinExamples = -1 }, "min_examples = -1 must be >= 0"},
 		{func(s *Settings) {}, ""},
 	}
 	for _, tc := range tests {

@@ -31,6 +31,11 @@ type Settings struct {
 	// RankControls puts negative controls and their reference data into the
 	// ranking (by default they are scored apart, on the ranking's pooling).
 	RankControls bool `json:"rank_controls,omitempty"`
+	// A cell whose generation kept fewer than MinExamples examples (or all it asked for,
+	// if that is fewer), or less than MinExampleShare of what it asked for, is reported
+	// but not ranked. They apply only where the study has generation records.
+	MinExamples     int     `json:"min_examples"`
+	MinExampleShare float64 `json:"min_example_share"`
 }
 
 // DefaultSettings returns the paper's choices.
@@ -43,6 +48,9 @@ func DefaultSettings() Settings {
 		Bootstrap:   1000,
 		Alphas:      []float64{0, 0.25, 0.5, 0.75, 1},
 		Seed:        1,
+
+		MinExamples:     5,
+		MinExampleShare: 0.5,
 	}
 }
 
@@ -62,6 +70,12 @@ func (s Settings) Validate() error {
 	}
 	if s.Bootstrap < 0 {
 		return fmt.Errorf("score settings: bootstrap = %d must be >= 0 (0 turns it off)", s.Bootstrap)
+	}
+	if s.MinExamples < 0 {
+		return fmt.Errorf("score settings: min_examples = %d must be >= 0", s.MinExamples)
+	}
+	if math.IsNaN(s.MinExampleShare) || s.MinExampleShare < 0 || s.MinExampleShare > 1 {
+		return fmt.Errorf("score settings: min_example_share = %v is outside [0, 1]", s.MinExampleShare)
 	}
 	for i, a := range s.Alphas {
 		if math.IsNaN(a) || a < 0 || a > 1 {

@@ -81,13 +81,26 @@ type Example struct {
 	Response string  `json:"response"`
 }
 
+// GenerationRecord counts what one (teacher, language, strategy, seed) generated:
+// examples kept and requests that failed for good, with the failures' reasons.
+type GenerationRecord struct {
+	Teacher  string         `json:"teacher"`
+	Language string         `json:"language"`
+	Strategy string         `json:"strategy,omitempty"`
+	Seed     int            `json:"seed"`
+	Examples int            `json:"examples"`
+	Failures int            `json:"failures"`
+	Reasons  map[string]int `json:"reasons,omitempty"` // failure reason → count
+}
+
 // Study is everything a scoring run reads.
 type Study struct {
-	Metrics    []MetricRecord    `json:"metrics"`
-	Benchmarks []BenchmarkRecord `json:"benchmarks"`
-	Teachers   []TeacherInfo     `json:"teachers"`
-	Controls   []Control         `json:"controls,omitempty"`
-	Examples   []Example         `json:"examples,omitempty"`
+	Metrics    []MetricRecord     `json:"metrics"`
+	Benchmarks []BenchmarkRecord  `json:"benchmarks"`
+	Teachers   []TeacherInfo      `json:"teachers"`
+	Controls   []Control          `json:"controls,omitempty"`
+	Examples   []Example          `json:"examples,omitempty"`
+	Generation []GenerationRecord `json:"generation,omitempty"`
 }
 
 // Teacher returns the info for a teacher, or a zero value with the name filled in.
