@@ -34,6 +34,11 @@ type ControlCheck struct {
 	Worse     bool    `json:"worse"`
 	// CI is the confidence interval of Effect (nil when the data gives no uncertainty).
 	CI *score.Interval `json:"ci,omitempty"`
+	// Scale is "log(1+x)" when Effect and CI compare perplexities per example on the log
+	// scale (their heavy tail would otherwise swamp any difference); "" = the metric's units.
+	Scale string `json:"scale,omitempty"`
+	// Pairs is the number of prompts compared one by one (a paired test); 0 = unpaired.
+	Pairs int `json:"pairs,omitempty"`
 	// Caught: worse, and the interval excludes zero; without an interval, worse by at
 	// least MinControlEffect of the reference's value. Test says which rule decided.
 	Caught bool   `json:"caught"`
@@ -52,12 +57,14 @@ type sample struct {
 // summarise builds the best available summary of a control or reference cell's metric:
 // per-example values (pooled over seeds), else per-seed standard errors, else the spread
 // over seeds, else the mean alone.
-func summarise(recs []score.MetricRecord) sample {
+func summarise(recs []score.MetricRecord, tf func(float64) float64) sample {
 	var pe, means []float64
 	var ses []float64
 	n := 0
 	for _, r := range recs {
-		pe = append(pe, r.PerExample...)
+		for _, v := range r.PerExample {
+			pe = append(pe, tf(v))
+		}
 		means = append(means, r.Value)
 		if r.N > 1 && r.Stderr > 0 && len(r.PerExample) == 0 {
 			ses = append(ses, r.Stderr)
@@ -80,6 +87,52 @@ func summarise(recs []score.MetricRecord) sample {
 		return sample{mean: m, se: math.Sqrt(v / float64(len(means))), df: float64(len(means) - 1), n: len(means), how: "seeds"}
 	}
 	return sample{mean: m, se: math.NaN(), n: len(recs)}
+}
+
+// MinPairs is the fewest shared prompts for a paired comparison of a control with its
+// reference; fewer (or under half of the smaller side) fall back to the unpaired test.
+const MinPairs = 10
+
+// keyed maps seed and prompt key to the mean per-example value of that prompt.
+func keyed(recs []score.MetricRecord, tf func(float64) float64) map[string]float64 {
+	sum, n := map[string]float64{}, map[string]int{}
+	for _, r := range recs {
+		if len(r.PerExampleKeys) != len(r.PerExample) {
+			return nil
+		}
+		for i, k := range r.PerExampleKeys {
+			kk := fmt.Sprint(r.Seed) + "/" + k
+			sum[kk] += tf(r.PerExample[i])
+			n[kk]++
+		}
+	}
+	out := make(map[string]float64, len(sum))
+	for k, s := range sum {
+		out[k] = s / float64(n[k])
+	}
+	return out
+}
+
+// pairedCI is the t interval of the mean control − reference difference over the
+// prompts both sides answered, or nil when too few are shared.
+func pairedCI(c, r map[string]float64, conf float64) (mean float64, ci *score.Interval) {
+	var d []float64
+	for k, cv := range c {
+		if rv, ok := r[k]; ok {
+			d = append(d, cv-rv)
+		}
+	}
+	if len(d) < MinPairs || 2*len(d) < min(len(c), len(r)) {
+		return 0, nil
+	}
+	sort.Float64s(d) // a fixed order keeps the sums reproducible
+	m, v := stat.MeanVariance(d, nil)
+	se := math.Sqrt(v / float64(len(d)))
+	if se == 0 {
+		return m, &score.Interval{Lo: m, Hi: m, Method: "paired over prompts, no spread", N: len(d)}
+	}
+	t := distuv.StudentsT{Mu: 0, Sigma: 1, Nu: float64(len(d) - 1)}.Quantile(1 - (1-conf)/2)
+	return m, &score.Interval{Lo: m - t*se, Hi: m + t*se, Method: "paired t over prompts", N: len(d)}
 }
 
 // effectCI is the Welch interval of a − b at the confidence level, or nil.
@@ -131,7 +184,9 @@ func (a *Analysis) controls(st *score.Study, res *score.Result) {
 			}
 			sort.Strings(ms)
 			for _, n := range ms {
-				c, r := summarise(recs[key{ctl.Name, lang, n}]), summarise(recs[key{ctl.Reference, lang, n}])
+				cr, rr := recs[key{ctl.Name, lang, n}], recs[key{ctl.Reference, lang, n}]
+				ident := func(x float64) float64 { return x }
+				c, r := summarise(cr, ident), summarise(rr, ident)
 				d := dir[n]
 				if d == "" {
 					d = recs[key{ctl.Name, lang, n}][0].Direction
@@ -147,13 +202,31 @@ func (a *Analysis) controls(st *score.Study, res *score.Result) {
 					sign = -1
 				}
 				ch.Worse = sign*ch.Effect < 0
-				ch.CI = effectCI(c, r, conf)
+				// Per-example perplexities are compared on the log scale; prompts both
+				// sides answered are compared one by one.
+				tf, scale := ident, ""
+				if score.IsPerplexity(n) {
+					tf, scale = math.Log1p, "log(1+x)"
+				}
+				if m, ci := pairedCI(keyed(cr, tf), keyed(rr, tf), conf); ci != nil {
+					ch.Effect, ch.CI, ch.Scale, ch.Pairs = m, ci, scale, ci.N
+				} else if scale != "" && c.how == "examples" && r.how == "examples" {
+					lc, lr := summarise(cr, tf), summarise(rr, tf)
+					ch.Effect, ch.CI, ch.Scale = lc.mean-lr.mean, effectCI(lc, lr, conf), scale
+				} else {
+					ch.CI = effectCI(c, r, conf)
+				}
+				ch.Worse = sign*ch.Effect < 0
 				if ch.CI != nil {
 					excludes := (sign > 0 && ch.CI.Hi < 0) || (sign < 0 && ch.CI.Lo > 0)
 					ch.Caught = ch.Worse && excludes
-					ch.Test = fmt.Sprintf("%.0f %% interval (%s) excludes 0", conf*100, ch.CI.Method)
+					on := ""
+					if ch.Scale != "" {
+						on = " on " + ch.Scale
+					}
+					ch.Test = fmt.Sprintf("%.0f %% interval (%s%s) excludes 0", conf*100, ch.CI.Method, on)
 					if !excludes {
-						ch.Test = fmt.Sprintf("%.0f %% interval (%s) includes 0", conf*100, ch.CI.Method)
+						ch.Test = fmt.Sprintf("%.0f %% interval (%s%s) includes 0", conf*100, ch.CI.Method, on)
 					}
 				} else {
 					ch.Caught = ch.Worse && math.Abs(ch.RelEffect) >= MinControlEffect

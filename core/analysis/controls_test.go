@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -82,8 +83,11 @@ func TestControlCaughtMeansSignificant(t *testing.T) {
 		}
 	}
 	p := got["broken/ppl"]
-	if p.CI == nil || !(p.CI.Lo > 0) || math.Abs(p.Effect-(p.ControlValue-p.ReferenceValue)) > 1e-12 || !strings.Contains(p.Test, "excludes 0") {
-		t.Errorf("broken/ppl: effect %v, ci %+v, test %q", p.Effect, p.CI, p.Test)
+	if p.CI == nil || !(p.CI.Lo > 0) || p.Scale != "log(1+x)" || p.Pairs != 0 || !strings.Contains(p.Test, "excludes 0") {
+		t.Errorf("broken/ppl: effect %v, ci %+v, scale %q, test %q", p.Effect, p.CI, p.Scale, p.Test)
+	}
+	if d := got["broken/diversity.response"]; math.Abs(d.Effect-(d.ControlValue-d.ReferenceValue)) > 1e-12 || d.Scale != "" {
+		t.Errorf("broken/diversity: effect %v is not control − reference", d.Effect)
 	}
 	if s := got["slight/ppl"]; s.CI == nil || s.CI.Lo > 0 || s.CI.Hi < 0 {
 		t.Errorf("slight/ppl: the interval of a 0.5 %% shift should include 0: %+v", s.CI)
@@ -130,5 +134,55 @@ func TestNoRecommendationPrefersAControl(t *testing.T) {
 	}
 	if warned != 3 { // overall, ja, de
 		t.Errorf("%d warnings that the control ranks first, want 3: %+v", warned, a.Recommendations)
+	}
+}
+
+// TestPairedControlCheck: a corruption that makes every answer a little worse (3 % in
+// perplexity, with noise between prompts much larger than that) is invisible to an
+// unpaired comparison of two cells, and plain to a paired one over the prompts both
+// answered, which per-example keys make possible.
+func TestPairedControlCheck(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	var ref, ctl []float64
+	var keys []string
+	for i := range 100 {
+		v := math.Exp(3 + rng.NormFloat64()) // heavy-tailed, as perplexities are
+		ref = append(ref, v)
+		ctl = append(ctl, v*(1.03+0.01*rng.NormFloat64()))
+		keys = append(keys, score.PairKey(fmt.Sprintf("prompt %d", i)))
+	}
+	build := func(withKeys bool) []ControlCheck {
+		st := &score.Study{Controls: []score.Control{{Name: "scrambled", Reference: "human", CaughtBy: []string{"ppl"}}}}
+		for _, tc := range []struct {
+			name string
+			v    []float64
+		}{{"human", ref}, {"scrambled", ctl}} {
+			r := score.MetricRecord{Teacher: tc.name, Language: "ja", Seed: 1, Metric: "ppl", Direction: score.Lower, PerExample: tc.v, N: len(tc.v)}
+			for _, x := range tc.v {
+				r.Value += x / float64(len(tc.v))
+			}
+			if withKeys {
+				r.PerExampleKeys = keys
+			}
+			st.Metrics = append(st.Metrics, r)
+		}
+		s := score.DefaultSettings()
+		s.Bootstrap = 0
+		s.RankControls = true
+		res, err := score.Compute(st, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return Run(st, res, Options{}).Controls
+	}
+	if c := build(false)[0]; c.Caught || c.Pairs != 0 {
+		t.Errorf("unpaired: caught = %v (ci %+v); the 3 %% shift is within the spread between prompts", c.Caught, c.CI)
+	}
+	c := build(true)[0]
+	if !c.Caught || c.Pairs != 100 || c.CI == nil || c.CI.Lo <= 0 || !strings.Contains(c.Test, "paired") {
+		t.Errorf("paired: caught = %v, pairs %d, ci %+v, test %q", c.Caught, c.Pairs, c.CI, c.Test)
+	}
+	if want := math.Log1p(ctl[0]) - math.Log1p(ref[0]); c.Effect < want/3 || c.Effect > 0.05 {
+		t.Errorf("paired effect %v on log(1+PPL), want about 0.03", c.Effect)
 	}
 }

@@ -2,8 +2,10 @@ package command_test
 
 import (
 	"encoding/csv"
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -32,8 +34,10 @@ func readCSV(t *testing.T, path string) []map[string]string {
 }
 
 // TestQuickstart runs the README's first command's experiment with the real
-// binary: the human data must rank first, and every negative control must
-// be caught by its designated metric in every language.
+// binary: the human data must rank first overall and in every language,
+// every negative control must be caught by its designated metric in every
+// language — worse than the human data with a confidence interval that
+// excludes zero — and no recommendation may prefer a control.
 func TestQuickstart(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the quickstart runs the whole pipeline")
@@ -54,20 +58,55 @@ func TestQuickstart(t *testing.T) {
 		}
 		t.Fatalf("the human data should rank first among 6; ranking: %v", order)
 	}
+	langs := []string{"ar", "cs", "de", "es", "id", "ja", "sw", "tl"}
+	first := map[string]string{}
+	for _, row := range readCSV(t, filepath.Join(report, "cells.csv")) {
+		if row["rank"] == "1" {
+			first[row["language"]] = row["teacher"]
+		}
+	}
+	for _, l := range langs {
+		if first[l] != "human" {
+			t.Errorf("in %s %q ranks first, not the human data", l, first[l])
+		}
+	}
+	controls := []string{"wrong-prompts", "scrambled", "truncated", "wrong-language", "near-copies"}
 	designated := map[string]int{}
 	for _, row := range readCSV(t, filepath.Join(report, "controls.csv")) {
 		if row["designated"] != "true" {
 			continue
 		}
 		designated[row["control"]]++
-		if row["caught"] != "true" {
-			t.Errorf("control %s (%s) was not caught by %s in %s: control %s vs reference %s",
-				row["control"], row["kind"], row["metric"], row["language"], row["control_value"], row["reference_value"])
+		lo, err1 := strconv.ParseFloat(row["ci_lo"], 64)
+		hi, err2 := strconv.ParseFloat(row["ci_hi"], 64)
+		significant := err1 == nil && err2 == nil && (lo > 0 || hi < 0)
+		if row["caught"] != "true" || row["worse"] != "true" || !significant {
+			t.Errorf("control %s (%s) was not caught by %s in %s: effect %s [%s, %s] (%s)",
+				row["control"], row["kind"], row["metric"], row["language"], row["effect"], row["ci_lo"], row["ci_hi"], row["test"])
 		}
 	}
-	for _, c := range []string{"wrong-prompts", "scrambled", "truncated", "wrong-language", "near-copies"} {
-		if designated[c] < 8 {
-			t.Errorf("control %s has designated checks in %d languages, want 8", c, designated[c])
+	for _, c := range controls {
+		if designated[c] < len(langs) {
+			t.Errorf("control %s has designated checks in %d languages, want %d", c, designated[c], len(langs))
+		}
+	}
+	var rep struct {
+		Analysis struct {
+			Recommendations []struct{ Scope, Kind, Text string } `json:"recommendations"`
+		} `json:"analysis"`
+	}
+	b, err := os.ReadFile(filepath.Join(report, "report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	for _, rec := range rep.Analysis.Recommendations {
+		for _, c := range controls {
+			if strings.Contains(rec.Text, c) {
+				t.Errorf("a recommendation names the control %s: %s (%s): %q", c, rec.Scope, rec.Kind, rec.Text)
+			}
 		}
 	}
 	html, err := os.ReadFile(filepath.Join(report, "report.html"))

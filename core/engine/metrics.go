@@ -11,6 +11,7 @@ import (
 	"strconv"
 
 	"github.com/polyglot-teachers/polyglot/core/plan"
+	"github.com/polyglot-teachers/polyglot/core/score"
 	"github.com/polyglot-teachers/polyglot/core/seeds"
 	"github.com/polyglot-teachers/polyglot/core/store"
 	"github.com/polyglot-teachers/polyglot/sdk"
@@ -136,6 +137,11 @@ func (r *Runner) runMetric(ctx context.Context, u *plan.Unit) (any, error) {
 	// example and value would cost the host more than the metrics
 	// themselves on large cells.
 	perExample := map[string][]float64{}
+	// pairs[k][i] identifies the prompt of perExample[k][i], so that a negative control
+	// can be compared with its reference data example by example (both answer the same
+	// seed prompts); see score.MetricRecord.PerExampleKeys.
+	pairs := map[string][]string{}
+	promptOf := map[string]string{}
 	extremes := map[string]*extremeSet{}
 	// Per-strategy means of per-example values give the per-strategy
 	// results of the report without a metric run per strategy.
@@ -155,6 +161,7 @@ func (r *Runner) runMetric(ctx context.Context, u *plan.Unit) (any, error) {
 					name += "." + k
 				}
 				perExample[k] = append(perExample[k], x)
+				pairs[k] = append(pairs[k], promptOf[v.ID])
 				if extremes[name] == nil {
 					extremes[name] = &extremeSet{k: browserK}
 				}
@@ -181,6 +188,7 @@ func (r *Runner) runMetric(ctx context.Context, u *plan.Unit) (any, error) {
 				return nil
 			}
 			strategyOf[e.Key] = e.Strategy
+			promptOf[e.Key] = score.PairKey(e.Prompt)
 			batch = append(batch, sdk.Example{ID: e.Key, Prompt: e.Prompt, Response: e.Response, Language: e.Language, Strategy: e.Strategy, Teacher: e.Teacher})
 			if len(batch) == cap(batch) {
 				return flush()
@@ -210,6 +218,7 @@ func (r *Runner) runMetric(ctx context.Context, u *plan.Unit) (any, error) {
 				if _, agged := agg.Values[k]; !agged && closeTo(cv, mean(xs)) {
 					byStrategy["value"] = byStrategy[k]
 					perExample["value"] = xs
+					pairs["value"] = pairs[k]
 					break
 				}
 			}
@@ -238,7 +247,7 @@ func (r *Runner) runMetric(ctx context.Context, u *plan.Unit) (any, error) {
 		a := store.MetricAggregate{Metric: name, Teacher: u.Teacher, Language: u.Language, Seed: int(u.Seed), Value: v, Direction: dir, N: len(chosen)}
 		if pe := perExample[k]; len(pe) > 1 {
 			a.Stderr = stderr(pe)
-			a.Detail, _ = json.Marshal(pe)
+			a.Detail = perExampleDetail(pe, pairs[k])
 		}
 		aggs = append(aggs, a)
 	}
@@ -283,6 +292,20 @@ func (r *Runner) runMetric(ctx context.Context, u *plan.Unit) (any, error) {
 	}
 	r.Opts.Progress.Advance(plan.Metrics, 1, 0)
 	return map[string]any{"sample": len(chosen), "cell_examples": total, "values": agg.Values}, nil
+}
+
+// perExampleDetail is an aggregate's per-example values: a JSON array, or, when every
+// value's prompt is known, {"values": [...], "keys": [...]} with the prompts' pair keys.
+func perExampleDetail(values []float64, keys []string) []byte {
+	if len(keys) == len(values) && !slices.Contains(keys, "") {
+		b, _ := json.Marshal(struct {
+			Values []float64 `json:"values"`
+			Keys   []string  `json:"keys"`
+		}{values, keys})
+		return b
+	}
+	b, _ := json.Marshal(values)
+	return b
 }
 
 func mean(xs []float64) float64 {

@@ -90,7 +90,7 @@ func (p *Prepared) Study(st *store.Store, examplesShown int) (*score.Study, erro
 		}
 		rec := score.MetricRecord{Teacher: a.Teacher, Language: a.Language, Strategy: a.Strategy, Seed: a.Seed, Metric: a.Metric, Value: a.Value, Direction: score.Direction(a.Direction), N: a.N, Stderr: a.Stderr}
 		if len(a.Detail) > 0 {
-			_ = json.Unmarshal(a.Detail, &rec.PerExample)
+			rec.PerExample, rec.PerExampleKeys = parseDetail(a.Detail)
 		}
 		study.Metrics = append(study.Metrics, rec)
 	}
@@ -165,6 +165,23 @@ func (p *Prepared) Study(st *store.Store, examplesShown int) (*score.Study, erro
 		study.Examples = ex
 	}
 	return study, nil
+}
+
+// parseDetail reads an aggregate's per-example values: a JSON array, or an object with
+// the values and their prompts' pair keys (see perExampleDetail).
+func parseDetail(d json.RawMessage) ([]float64, []string) {
+	var vs []float64
+	if json.Unmarshal(d, &vs) == nil {
+		return vs, nil
+	}
+	var o struct {
+		Values []float64 `json:"values"`
+		Keys   []string  `json:"keys"`
+	}
+	if json.Unmarshal(d, &o) != nil || len(o.Keys) != len(o.Values) {
+		return o.Values, nil
+	}
+	return o.Values, o.Keys
 }
 
 // referenceTeacher finds the teacher that replays a seeds set unchanged: the

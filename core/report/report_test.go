@@ -156,3 +156,25 @@ func BenchmarkReport10x6(b *testing.B) {
 		}
 	}
 }
+
+// TestReportWithNothingRanked: every cell below the generation minimums still gives a
+// report that lists the failures.
+func TestReportWithNothingRanked(t *testing.T) {
+	st := scoretest.Study(scoretest.Config{Teachers: 2, Languages: []string{"de"}, Seed: 8})
+	for i := range 2 {
+		st.Generation = append(st.Generation, score.GenerationRecord{Teacher: scoretest.TeacherName(i), Language: "de", Strategy: "respond", Seed: 1,
+			Examples: 1, Failures: 19, Reasons: map[string]int{"call_error:auth": 19}})
+	}
+	res, err := score.Compute(st, score.DefaultSettings())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := Write(dir, &Model{Study: st, Result: res}); err != nil {
+		t.Fatal(err)
+	}
+	md, _ := os.ReadFile(filepath.Join(dir, "report.md"))
+	if !strings.Contains(string(md), "call_error:auth ×19") {
+		t.Errorf("report.md does not list the failures:\n%s", md)
+	}
+}

@@ -131,10 +131,9 @@ func Compute(st *Study, s Settings) (*Result, error) {
 		}
 		res.Controls = ctl
 	}
-	if len(res.Cells) == 0 && len(res.ByStrategy) == 0 && len(unranked) > 0 {
-		return nil, fmt.Errorf("score: every cell generated too few examples to be ranked (score.min_examples = %d, min_example_share = %g); see the generation failures", s.MinExamples, s.MinExampleShare)
-	}
-	if len(res.Cells) == 0 && len(res.ByStrategy) == 0 {
+	// Every cell below the generation minimums still gives a report: its diagnostics
+	// and generation table say why nothing is ranked.
+	if len(res.Cells) == 0 && len(res.ByStrategy) == 0 && len(unranked) == 0 {
 		return nil, fmt.Errorf("score: the study has no metric or student benchmark records to score (records with strategy \"\" form the ranking)")
 	}
 	c.teachers()
@@ -924,7 +923,22 @@ func (c *computer) coverage() map[cellKey]bool {
 		}
 	}
 	unranked := map[cellKey]bool{}
-	for k, a := range cells {
+	keys := make([]cellKey, 0, len(cells))
+	for k := range cells {
+		keys = append(keys, k)
+	}
+	// Ranking cells first, so that a strategy cell of an unranked teacher and language
+	// is not reported twice.
+	sort.Slice(keys, func(i, j int) bool {
+		a, b := keys[i], keys[j]
+		if (a.Strategy == "") != (b.Strategy == "") {
+			return a.Strategy == ""
+		}
+		return a.Teacher+"\x00"+a.Language+"\x00"+a.Strategy < b.Teacher+"\x00"+b.Language+"\x00"+b.Strategy
+	})
+	for _, k := range keys {
+		a := cells[k]
+		quiet := k.Strategy != "" && unranked[cellKey{k.Teacher, k.Language, ""}]
 		asked := a.ex + a.fail
 		if asked == 0 {
 			continue
@@ -950,10 +964,13 @@ func (c *computer) coverage() map[cellKey]bool {
 		case a.ex < min(c.s.MinExamples, asked) || cg.Share < c.s.MinExampleShare:
 			cg.Ranked = false
 			unranked[k] = true
+			if quiet {
+				break
+			}
 			c.diag(Diagnostic{Severity: "warning", Kind: KindTooFewExamples, Teacher: k.Teacher, Language: k.Language, Strategy: k.Strategy,
 				Message: fmt.Sprintf("%s/%s%s generated %d of %d requested examples (%.0f %%)%s; below the minimum (%d examples and %.0f %%), so it is not ranked. Fix the failures and run again, or lower score.min_examples / min_example_share.",
 					k.Teacher, k.Language, strategySuffix(k.Strategy), a.ex, asked, 100*cg.Share, why, c.s.MinExamples, 100*c.s.MinExampleShare)})
-		case cg.Share < 0.9:
+		case cg.Share < 0.9 && !quiet:
 			c.diag(Diagnostic{Severity: "warning", Kind: KindGenerationFailures, Teacher: k.Teacher, Language: k.Language, Strategy: k.Strategy,
 				Message: fmt.Sprintf("%s/%s%s generated %d of %d requested examples (%.0f %%)%s; it is ranked on what succeeded, which may not represent the teacher.",
 					k.Teacher, k.Language, strategySuffix(k.Strategy), a.ex, asked, 100*cg.Share, why)})

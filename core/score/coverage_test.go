@@ -66,3 +66,26 @@ func TestThinCellsAreNotRanked(t *testing.T) {
 		t.Errorf("without minimums %d cells are ranked, want 6", len(res.Cells))
 	}
 }
+
+// TestNothingRankable: when every cell failed to generate enough, scoring still succeeds
+// (so that the report can show why) with no ranked cell.
+func TestNothingRankable(t *testing.T) {
+	st := scoretest.Study(scoretest.Config{Teachers: 2, Languages: []string{"de"}, Seed: 8})
+	for i := range 2 {
+		st.Generation = append(st.Generation, score.GenerationRecord{Teacher: scoretest.TeacherName(i), Language: "de", Strategy: "respond", Seed: 1,
+			Examples: 18, Failures: 22, Reasons: map[string]int{"call_error:auth": 22}})
+	}
+	res, err := score.Compute(st, score.DefaultSettings())
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, d := range res.Diagnostics {
+		if d.Kind == score.KindTooFewExamples {
+			n++
+		}
+	}
+	if len(res.Cells) != 0 || len(res.Teachers) != 0 || n != 2 {
+		t.Errorf("%d cells, %d teachers ranked, %d too-few diagnostics", len(res.Cells), len(res.Teachers), n)
+	}
+}

@@ -30,6 +30,7 @@ type row struct {
 	Value             *float64           `json:"value"`
 	Direction         string             `json:"direction"`
 	PerExample        []float64          `json:"per_example"`
+	PerExampleKeys    []string           `json:"per_example_keys"`
 	N                 *float64           `json:"n"`
 	Stderr            *float64           `json:"stderr"`
 	Role              string             `json:"role"`
@@ -111,7 +112,7 @@ var csvColumns = map[string]bool{}
 
 func init() {
 	for _, c := range []string{"type", "teacher", "language", "strategy", "seed", "metric", "value", "direction",
-		"per_example", "n", "stderr", "role", "student", "student_family", "benchmark", "score", "family",
+		"per_example", "per_example_keys", "n", "stderr", "role", "student", "student_family", "benchmark", "score", "family",
 		"parameters", "benchmark_strength", "cost_usd", "examples", "control", "kind", "reference", "caught_by",
 		"id", "prompt", "response", "failures", "reasons"} {
 		csvColumns[c] = true
@@ -214,6 +215,10 @@ func csvRow(header, rec []string) (*row, error) {
 					return nil, fmt.Errorf("column \"per_example\": %q is not a number (separate values with ';')", p)
 				}
 				rw.PerExample = append(rw.PerExample, f)
+			}
+		case "per_example_keys":
+			for _, p := range strings.Split(v, ";") {
+				rw.PerExampleKeys = append(rw.PerExampleKeys, strings.TrimSpace(p))
 			}
 		case "n":
 			rw.N, err = num()
@@ -364,8 +369,11 @@ func (s *Study) add(r *row) error {
 				return fmt.Errorf("per_example[%d] is %v; per-example values must be finite", i, v)
 			}
 		}
+		if len(r.PerExampleKeys) > 0 && len(r.PerExampleKeys) != len(r.PerExample) {
+			return fmt.Errorf("per_example_keys has %d keys for %d per_example values; give one key per value", len(r.PerExampleKeys), len(r.PerExample))
+		}
 		s.Metrics = append(s.Metrics, MetricRecord{Teacher: r.Teacher, Language: r.Language, Strategy: r.Strategy,
-			Seed: seed, Metric: r.Metric, Value: *r.Value, Direction: d, PerExample: r.PerExample, N: n, Stderr: val(r.Stderr)})
+			Seed: seed, Metric: r.Metric, Value: *r.Value, Direction: d, PerExample: r.PerExample, PerExampleKeys: r.PerExampleKeys, N: n, Stderr: val(r.Stderr)})
 	case "benchmark":
 		if err := need("benchmark", "role", r.Role, "language", r.Language, "student", r.Student, "benchmark", r.Benchmark, "score", r.Score); err != nil {
 			return err

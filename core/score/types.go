@@ -1,5 +1,10 @@
 package score
 
+import (
+	"hash/fnv"
+	"strconv"
+)
+
 // Direction says which way a metric is better.
 type Direction string
 
@@ -28,6 +33,10 @@ type MetricRecord struct {
 	Direction Direction `json:"direction"`
 	// PerExample holds per-example values whose mean is Value (used for the bootstrap).
 	PerExample []float64 `json:"per_example,omitempty"`
+	// PerExampleKeys, when given, names the prompt behind each per-example value
+	// (PairKey): a negative control is then compared with its reference data prompt by
+	// prompt, a paired test that sees small but consistent damage.
+	PerExampleKeys []string `json:"per_example_keys,omitempty"`
 	// N and Stderr summarise the per-example distribution when the values themselves are absent.
 	N      int     `json:"n,omitempty"`
 	Stderr float64 `json:"stderr,omitempty"`
@@ -91,6 +100,13 @@ type GenerationRecord struct {
 	Examples int            `json:"examples"`
 	Failures int            `json:"failures"`
 	Reasons  map[string]int `json:"reasons,omitempty"` // failure reason → count
+}
+
+// PairKey identifies a prompt for pairing per-example values across teachers.
+func PairKey(prompt string) string {
+	h := fnv.New64a()
+	h.Write([]byte(prompt))
+	return strconv.FormatUint(h.Sum64(), 16)
 }
 
 // Study is everything a scoring run reads.
