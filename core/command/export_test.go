@@ -1,0 +1,4 @@
+package command
+
+// Screen is screen for the external tests.
+var Screen = screen
