@@ -86,6 +86,11 @@ func TestJobsPrintsTheStudysCommands(t *testing.T) {
 	if r.code != 0 || strings.Count(r.stdout, "lm_eval run") != 6 || !strings.Contains(r.stdout, "--include_path polyglot_lm_eval_tasks") || !strings.Contains(r.stdout, "--tasks global_mmlu_ja,m_rewardbench_ja") {
 		t.Errorf("lm-eval jobs (exit %d):\n%s%s", r.code, r.stdout, r.stderr)
 	}
+	// A trainer that works in its own process has no commands to show.
+	r = polyglot(t, filepath.Join(repoRoot, "examples", "quickstart"), "jobs", ".")
+	if r.code != 1 || !strings.Contains(r.stderr, `trainer "cpu" trains in its own process`) {
+		t.Errorf("jobs on the cpu trainer: exit %d, want 1 saying it trains in its own process:\n%s", r.code, r.stderr)
+	}
 	for _, bad := range [][]string{{"--language", "fr"}, {"--teacher", "m_prometheus"}, {"--seed", "9"}} {
 		if r := polyglot(t, dir, append([]string{"jobs", "."}, bad...)...); r.code != 2 {
 			t.Errorf("jobs %v: exit %d, want 2 (usage)\n%s", bad, r.code, r.stderr)

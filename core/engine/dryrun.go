@@ -111,6 +111,7 @@ func DryRunJobs(ctx context.Context, p *Prepared, opts DryRunOptions) ([]DryJob,
 				}
 			}
 		}
+		base := s.BaseModel // what non-base roles start from, as in runTrain
 		for _, role := range []string{"base", "reference", "student"} {
 			var train, eval *plan.Unit
 			for _, u := range p.Plan.Units {
@@ -146,7 +147,10 @@ func DryRunJobs(ctx context.Context, p *Prepared, opts DryRunOptions) ([]DryJob,
 				if err != nil {
 					return nil, err
 				}
-				req := &sdk.TrainRequest{Config: sdk.Config{V: comp.Config}, BaseModel: s.BaseModel, Hyperparameters: hyper, WorkDir: dir, Language: opts.Language, Role: role, Key: train.Key}
+				req := &sdk.TrainRequest{Config: sdk.Config{V: comp.Config}, BaseModel: base, Hyperparameters: hyper, WorkDir: dir, Language: opts.Language, Role: role, Key: train.Key}
+				if role == "base" {
+					req.BaseModel = s.BaseModel
+				}
 				if role != "base" {
 					req.DatasetPath = filepath.Join(dir, map[string]string{"student": "train.jsonl", "reference": "reference.jsonl"}[role])
 				}
@@ -157,10 +161,17 @@ func DryRunJobs(ctx context.Context, p *Prepared, opts DryRunOptions) ([]DryJob,
 					rebase(dj.Job, dir, dj.WorkDir)
 					model = CheckpointPlaceholder
 					dj.Note = "the evaluation below reads the checkpoint this job reports as " + CheckpointPlaceholder
+				case err != nil && role != "base":
+					// No job and no model: the trainer works in its own
+					// process (it needs the real data), not through jobs.
+					return nil, fmt.Errorf("%s: trainer %q trains in its own process rather than through executor jobs, so there are no commands to show (its answer to the dry run: %v)", train.Label, s.Trainer, p.Plugins.ExplainErr(comp.Running, err))
 				case err != nil:
 					return nil, fmt.Errorf("%s: %w", train.Label, p.Plugins.ExplainErr(comp.Running, err))
 				default:
 					model = res.Artifact
+					if role == "base" {
+						base = res.Artifact
+					}
 					dj.Note = "the trainer trains nothing for this role; the model is " + res.Artifact
 				}
 			}
