@@ -63,6 +63,8 @@ func runScore(ctx context.Context, env *Env, args []string) error {
 	pca := fs.String("pca", analysis.PCAScored, "PCA features: "+analysis.PCAScored+" (the scored metrics) or "+analysis.PCAStudy+" (the study's six, raw)")
 	comps := fs.Int("components", 0, "principal components in the regressions (0: the fewest explaining 90 % of the variance)")
 	folds := fs.Int("folds", 5, "folds of the held-out regression")
+	minEx := fs.Int("min-examples", score.DefaultSettings().MinExamples, "cells that kept fewer generated examples are not ranked (needs generation records)")
+	minShare := fs.Float64("min-example-share", score.DefaultSettings().MinExampleShare, "cells that kept less than this share of their requests are not ranked")
 	if _, err := parseArgs(fs, args, 0); err != nil {
 		return err
 	}
@@ -81,6 +83,7 @@ func runScore(ctx context.Context, env *Env, args []string) error {
 	}
 	set := score.DefaultSettings()
 	set.Alpha, set.PGR, set.Standardize, set.Bootstrap = *alpha, *pgr, *std, *boot
+	set.MinExamples, set.MinExampleShare = *minEx, *minShare
 	if err := set.Validate(); err != nil {
 		return err
 	}

@@ -92,6 +92,14 @@ func TestScoreImportRunsEveryAnalysis(t *testing.T) {
 	if len(rep.Result.Cells) != 59 || len(rep.Result.Generation) == 0 || rep.Result.Generation[0].Ranked {
 		t.Errorf("%d ranked cells (want 59: one has 1 of 20 examples); generation %+v", len(rep.Result.Cells), rep.Result.Generation[:1])
 	}
+	// The minimums are flags: without them the thin cell is ranked.
+	out2 := filepath.Join(dir, "report2")
+	if r := polyglot(t, dir, "score", "--import", "study.jsonl", "--bootstrap", "0", "--min-examples", "0", "--min-example-share", "0", "--out", out2); r.code != 0 {
+		t.Fatalf("score --min-examples 0 failed: %s", r.stderr)
+	}
+	if cells := readCSV(t, filepath.Join(out2, "cells.csv")); len(cells) != 60 {
+		t.Errorf("with no minimums %d cells are ranked, want 60", len(cells))
+	}
 	md, _ := os.ReadFile(filepath.Join(out, "report.md"))
 	for _, want := range []string{"Generation failures per cell", "parse_error ×19", "student benchmark score", "α-robustness over teacher × language cells"} {
 		if !strings.Contains(string(md), want) {
