@@ -105,7 +105,7 @@ func TestGenerateStreamIsolatesBadCalls(t *testing.T) {
 				t.Errorf("%s: %+v", r.ID, r)
 			}
 		case "panic":
-			if r.Err == nil || r.Err.Code != sdk.ErrUnknown {
+			if r.Err == nil || r.Err.Code != sdk.ErrInvalidRequest || !strings.Contains(r.Err.Message, "plugin panicked") {
 				t.Errorf("panic not turned into an error: %+v", r)
 			}
 		case "error":

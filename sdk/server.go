@@ -328,7 +328,10 @@ func profileStream() func() {
 func runCall(ctx context.Context, gen Generator, call *Call) (res *Result) {
 	defer func() {
 		if r := recover(); r != nil {
-			res = &Result{ID: call.ID, Err: &CallError{Code: ErrUnknown, Message: fmt.Sprintf("plugin panicked: %v", r)}}
+			// A bug in the plugin, not the provider failing: sending
+			// the call again would panic again, and counting it against
+			// the provider would open its circuit breaker.
+			res = &Result{ID: call.ID, Err: &CallError{Code: ErrInvalidRequest, Message: fmt.Sprintf("plugin panicked: %v", r)}}
 		}
 	}()
 	r, err := gen.Generate(ctx, call)

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/polyglot-teachers/polyglot/core/engine"
 	"github.com/polyglot-teachers/polyglot/core/plan"
@@ -34,12 +35,16 @@ func (v varFlags) Set(s string) error {
 type specFlags struct {
 	vars      varFlags
 	pluginDir string
+	// Plugin timeouts (see pluginhost.Manager).
+	pluginStart, pluginCall time.Duration
 }
 
 func addSpecFlags(fs *flag.FlagSet) *specFlags {
 	sf := &specFlags{vars: varFlags{}}
 	fs.Var(sf.vars, "var", "set a variable: -var name=value (repeatable)")
 	fs.StringVar(&sf.pluginDir, "plugin-dir", pluginhost.DefaultDir(), "plugin folder")
+	fs.DurationVar(&sf.pluginStart, "plugin-start-timeout", pluginhost.DefaultStartTimeout, "how long a plugin may take to start and answer its first call")
+	fs.DurationVar(&sf.pluginCall, "plugin-call-timeout", pluginhost.DefaultCallTimeout, "how long a plugin may take to open a teacher or metric, or to measure one batch of examples (training is not bounded)")
 	return sf
 }
 
@@ -135,6 +140,10 @@ func prepare(ctx context.Context, env *Env, sf *specFlags, dir string) (*engine.
 	if err != nil {
 		return nil, nil, err
 	}
+	if sf.pluginStart <= 0 || sf.pluginCall <= 0 {
+		return nil, nil, usageError{"--plugin-start-timeout and --plugin-call-timeout must be positive durations, such as 90s or 15m"}
+	}
+	mgr.StartTimeout, mgr.CallTimeout = sf.pluginStart, sf.pluginCall
 	p, diags := engine.Prepare(ctx, dir, spec.LoadOptions{Vars: sf.vars}, mgr)
 	if len(diags) > 0 && p != nil && p.Exp != nil {
 		p.Exp.WriteDiagnostics(env.Stderr, diags, useColor(env.Stderr))

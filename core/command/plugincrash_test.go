@@ -2,10 +2,13 @@ package command_test
 
 import (
 	"bytes"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -132,4 +135,105 @@ func TestTeacherPluginKilledMidRun(t *testing.T) {
 		}
 	}
 	checkJSONL(t, b["data.jsonl"], crashExamples)
+}
+
+var (
+	fragileOnce sync.Once
+	fragileBin  string
+	fragileErr  error
+)
+
+// fragileRun installs the fragile test plugin and runs the fragile spec
+// with FRAGILE_MODE=mode and extra arguments; it returns the result and
+// how long the run took.
+func fragileRun(t *testing.T, mode string, args ...string) (result, time.Duration, string) {
+	t.Helper()
+	fragileOnce.Do(func() {
+		fragileBin = filepath.Join(filepath.Dir(polyglotBin), "fragile")
+		cmd := exec.Command("go", "build", "-o", fragileBin, "./core/command/testdata/fragile")
+		cmd.Dir = repoRoot
+		if out, err := cmd.CombinedOutput(); err != nil {
+			fragileErr = fmt.Errorf("%v: %s", err, out)
+		}
+	})
+	if fragileErr != nil {
+		t.Fatal(fragileErr)
+	}
+	pd := t.TempDir()
+	if r := polyglot(t, repoRoot, "plugins", "install", "--path", fragileBin, "--plugin-dir", pd); r.code != 0 {
+		t.Fatalf("install: %s", r.stderr)
+	}
+	store := t.TempDir()
+	cmd := exec.Command(polyglotBin, append(append([]string{"run", "--plugin-dir", pd, "-var", "store=" + store}, args...), filepath.Join(repoRoot, "testdata/specs/fragile"))...)
+	cmd.Dir = repoRoot
+	cmd.Env = append(os.Environ(), "POLYGLOT_LOG=warn", "POLYGLOT_CACHE=off", "FRAGILE_MODE="+mode, "FRAGILE_DIR="+t.TempDir(), "POLYGLOT_PLUGIN_ENV=FRAGILE_MODE,FRAGILE_DIR")
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	start := time.Now()
+	err := cmd.Run()
+	took := time.Since(start)
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return result{out.String(), errb.String(), code}, took, store
+}
+
+// TestMetricAndTrainerPluginCrashes: the metric plugin crashes in its
+// first batch, the trainer in its first training and its first
+// evaluation. Each time the plugin is started again and the unit redone,
+// so the run completes with every unit done.
+func TestMetricAndTrainerPluginCrashes(t *testing.T) {
+	r, took, _ := fragileRun(t, "crash-once")
+	if r.code != 0 {
+		t.Fatalf("the run failed (exit %d) after its plugins crashed once each:\n%s", r.code, r.stderr)
+	}
+	// Units running on the process when it died are all redone; the
+	// process is started again once per crash.
+	if n := strings.Count(r.stderr, "plugin died; starting it again"); n != 3 {
+		t.Errorf("%d restarts for 3 crashes:\n%s", n, r.stderr)
+	}
+	if n := strings.Count(r.stderr, "plugin died during the unit; starting it again"); n < 3 {
+		t.Errorf("%d units redone for 3 crashes:\n%s", n, r.stderr)
+	}
+	t.Logf("run with 3 plugin crashes: %s", took.Round(time.Millisecond))
+}
+
+// TestHungPluginsAreBounded: a metric that hangs on every batch and a
+// teacher that hangs in its open call end with an error that names the
+// plugin and the timeout, after the timeout the user set.
+func TestHungPluginsAreBounded(t *testing.T) {
+	for _, c := range []struct{ mode, want string }{
+		{"metric-hang", `plugin "fragile"`},
+		{"open-hang", `plugin "fragile"`},
+	} {
+		t.Run(c.mode, func(t *testing.T) {
+			r, took, _ := fragileRun(t, c.mode, "--plugin-call-timeout", "2s")
+			if r.code == 0 {
+				t.Fatalf("a hung plugin must fail the run:\n%s", r.stderr)
+			}
+			if !strings.Contains(r.stderr, c.want) || !strings.Contains(r.stderr, "--plugin-call-timeout") {
+				t.Errorf("the error does not name the plugin and the timeout:\n%s", r.stderr)
+			}
+			if took > 30*time.Second {
+				t.Errorf("the run took %s with a 2 s plugin call timeout", took)
+			}
+		})
+	}
+}
+
+// TestPanickingTeacherFailsFast: a teacher plugin that panics on every
+// call is a bug in the plugin, not a failing provider: its requests fail
+// at once, without retries or the circuit breaker's waits.
+func TestPanickingTeacherFailsFast(t *testing.T) {
+	r, took, _ := fragileRun(t, "panic")
+	if r.code == 0 {
+		t.Logf("exit 0 although every request failed:\n%s", r.stderr)
+	}
+	if took > 20*time.Second {
+		t.Errorf("a teacher that panics on every call held the run for %s:\n%s", took, r.stderr)
+	}
+	t.Logf("run with a panicking teacher: %s, exit %d", took.Round(time.Millisecond), r.code)
 }

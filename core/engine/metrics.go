@@ -11,6 +11,7 @@ import (
 	"strconv"
 
 	"github.com/polyglot-teachers/polyglot/core/plan"
+	"github.com/polyglot-teachers/polyglot/core/pluginhost"
 	"github.com/polyglot-teachers/polyglot/core/score"
 	"github.com/polyglot-teachers/polyglot/core/seeds"
 	"github.com/polyglot-teachers/polyglot/core/store"
@@ -104,19 +105,6 @@ func (r *Runner) runMetric(ctx context.Context, u *plan.Unit) (any, error) {
 	if len(chosen) == 0 {
 		return nil, fmt.Errorf("the cell %s/%s has no examples to measure (every request failed? see `polyglot status`)", u.Teacher, u.Language)
 	}
-	client := comp.Running.Client
-	ms, diags, err := client.OpenMetric(ctx, sdk.MetricOpen{Component: comp.Name, Config: comp.Config, Language: u.Language, Cell: u.Teacher + "/" + u.Language})
-	if err != nil {
-		return nil, r.P.Plugins.ExplainErr(comp.Running, err)
-	}
-	if diags.HasErrors() {
-		return nil, diags.Err()
-	}
-	if comp.Info.Metric != nil && comp.Info.Metric.WantsReference {
-		if err := r.sendReference(ms, u.Language); err != nil {
-			return nil, r.P.Plugins.ExplainErr(comp.Running, err)
-		}
-	}
 	valueNames := map[string]bool{"value": true}
 	direction := m.Direction
 	if comp.Info.Metric != nil {
@@ -136,17 +124,20 @@ func (r *Runner) runMetric(ctx context.Context, u *plan.Unit) (any, error) {
 	// are written as rows, for the report's example browser. A row per
 	// example and value would cost the host more than the metrics
 	// themselves on large cells.
-	perExample := map[string][]float64{}
-	// pairs[k][i] identifies the prompt of perExample[k][i], so that a negative control
-	// can be compared with its reference data example by example (both answer the same
-	// seed prompts); see score.MetricRecord.PerExampleKeys.
-	pairs := map[string][]string{}
-	promptOf := map[string]string{}
-	extremes := map[string]*extremeSet{}
-	// Per-strategy means of per-example values give the per-strategy
-	// results of the report without a metric run per strategy.
-	strategyOf := map[string]string{}
-	byStrategy := map[string]map[string][]float64{} // value key -> strategy -> values
+	var (
+		perExample map[string][]float64
+		// pairs[k][i] identifies the prompt of perExample[k][i], so that a negative control
+		// can be compared with its reference data example by example (both answer the same
+		// seed prompts); see score.MetricRecord.PerExampleKeys.
+		pairs    map[string][]string
+		promptOf map[string]string
+		extremes map[string]*extremeSet
+		// Per-strategy means of per-example values give the per-strategy
+		// results of the report without a metric run per strategy.
+		strategyOf map[string]string
+		byStrategy map[string]map[string][]float64 // value key -> strategy -> values
+		agg        *sdk.Aggregate
+	)
 	store1 := func(vals []sdk.ExampleValue) error {
 		for _, v := range vals {
 			for k, x := range v.Values {
@@ -170,43 +161,76 @@ func (r *Runner) runMetric(ctx context.Context, u *plan.Unit) (any, error) {
 		}
 		return nil
 	}
-	batch := make([]sdk.Example, 0, r.Opts.MetricBatch)
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
-		}
-		vals, err := ms.Add(batch)
+	// measure sends the sample to the plugin; it runs again from the start
+	// on a new process if the plugin dies (withPlugin). Nothing is stored
+	// before it has finished.
+	measure := func(run *pluginhost.Running) error {
+		perExample, extremes = map[string][]float64{}, map[string]*extremeSet{}
+		pairs, promptOf = map[string][]string{}, map[string]string{}
+		strategyOf, byStrategy = map[string]string{}, map[string]map[string][]float64{}
+		sctx, watch := newCallWatch(ctx, r.P.Plugins.CallTimeoutOrDefault())
+		defer watch.close()
+		watch.start()
+		ms, diags, err := run.Client.OpenMetric(sctx, sdk.MetricOpen{Component: comp.Name, Config: comp.Config, Language: u.Language, Cell: u.Teacher + "/" + u.Language})
+		watch.stop()
 		if err != nil {
-			return r.P.Plugins.ExplainErr(comp.Running, err)
+			return watch.err(run, "the open call of metric "+strconv.Quote(u.Metric), err)
 		}
-		batch = batch[:0]
-		return store1(vals)
-	}
-	for _, gu := range u.Deps {
-		err := r.Store.Examples(store.Filter{Unit: gu}, func(e *store.Example) error {
-			if !chosen[e.Key] {
+		if diags.HasErrors() {
+			return diags.Err()
+		}
+		if comp.Info.Metric != nil && comp.Info.Metric.WantsReference {
+			watch.start()
+			err := r.sendReference(ms, u.Language)
+			watch.stop()
+			if err != nil {
+				return watch.err(run, "with the reference data of metric "+strconv.Quote(u.Metric), err)
+			}
+		}
+		batch := make([]sdk.Example, 0, r.Opts.MetricBatch)
+		flush := func() error {
+			if len(batch) == 0 {
 				return nil
 			}
-			strategyOf[e.Key] = e.Strategy
-			promptOf[e.Key] = score.PairKey(e.Prompt)
-			batch = append(batch, sdk.Example{ID: e.Key, Prompt: e.Prompt, Response: e.Response, Language: e.Language, Strategy: e.Strategy, Teacher: e.Teacher})
-			if len(batch) == cap(batch) {
-				return flush()
+			watch.start()
+			vals, err := ms.Add(batch)
+			watch.stop()
+			if err != nil {
+				return watch.err(run, fmt.Sprintf("a batch of %d examples of metric %q", len(batch), u.Metric), err)
 			}
-			return nil
-		})
-		if err != nil {
-			return nil, err
+			batch = batch[:0]
+			return store1(vals)
 		}
+		for _, gu := range u.Deps {
+			err := r.Store.Examples(store.Filter{Unit: gu}, func(e *store.Example) error {
+				if !chosen[e.Key] {
+					return nil
+				}
+				strategyOf[e.Key] = e.Strategy
+				promptOf[e.Key] = score.PairKey(e.Prompt)
+				batch = append(batch, sdk.Example{ID: e.Key, Prompt: e.Prompt, Response: e.Response, Language: e.Language, Strategy: e.Strategy, Teacher: e.Teacher})
+				if len(batch) == cap(batch) {
+					return flush()
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+		if err := flush(); err != nil {
+			return err
+		}
+		watch.start()
+		vals, a, err := ms.Finish()
+		watch.stop()
+		if err != nil {
+			return watch.err(run, "the end of metric "+strconv.Quote(u.Metric), err)
+		}
+		agg = a
+		return store1(vals)
 	}
-	if err := flush(); err != nil {
-		return nil, err
-	}
-	vals, agg, err := ms.Finish()
-	if err != nil {
-		return nil, r.P.Plugins.ExplainErr(comp.Running, err)
-	}
-	if err := store1(vals); err != nil {
+	if err := r.withPlugin(ctx, comp, u.Label, measure); err != nil {
 		return nil, err
 	}
 	// A plugin may name its per-example main value after itself

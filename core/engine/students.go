@@ -12,6 +12,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/polyglot-teachers/polyglot/core/plan"
+	"github.com/polyglot-teachers/polyglot/core/pluginhost"
 	"github.com/polyglot-teachers/polyglot/core/seeds"
 	"github.com/polyglot-teachers/polyglot/core/store"
 	"github.com/polyglot-teachers/polyglot/sdk"
@@ -173,9 +174,13 @@ func (r *Runner) runTrain(ctx context.Context, u *plan.Unit) (any, error) {
 	if u.Role != "base" && n == 0 {
 		return nil, fmt.Errorf("no training data for %s (%s, %s)", u.Label, u.Role, u.Language)
 	}
-	res, err := comp.Running.Client.Train(ctx, comp.Name, req, logReporter{r, u.Label})
+	var res *sdk.TrainResult
+	err = r.withPlugin(ctx, comp, u.Label, func(run *pluginhost.Running) (err error) {
+		res, err = run.Client.Train(ctx, comp.Name, req, logReporter{r, u.Label})
+		return err
+	})
 	if err != nil {
-		return nil, r.P.Plugins.ExplainErr(comp.Running, err)
+		return nil, err
 	}
 	r.Opts.Progress.Advance(plan.Train, 1, 0)
 	return r.recordTraining(u, res.Artifact, map[string]any{"examples": n, "metrics": res.Metrics})
@@ -218,9 +223,13 @@ func (r *Runner) runEvaluate(ctx context.Context, u *plan.Unit) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	res, err := comp.Running.Client.Evaluate(ctx, comp.Name, &sdk.EvalRequest{Config: sdk.Config{V: comp.Config}, Model: t.Checkpoint, Benchmarks: benches, Language: u.Language, WorkDir: dir, Key: u.Key}, logReporter{r, u.Label})
+	var res *sdk.EvalResult
+	err = r.withPlugin(ctx, comp, u.Label, func(run *pluginhost.Running) (err error) {
+		res, err = run.Client.Evaluate(ctx, comp.Name, &sdk.EvalRequest{Config: sdk.Config{V: comp.Config}, Model: t.Checkpoint, Benchmarks: benches, Language: u.Language, WorkDir: dir, Key: u.Key}, logReporter{r, u.Label})
+		return err
+	})
 	if err != nil {
-		return nil, r.P.Plugins.ExplainErr(comp.Running, err)
+		return nil, err
 	}
 	var evs []store.Eval
 	for _, sc := range res.Scores {

@@ -85,7 +85,7 @@ type Running struct {
 }
 
 // Exited reports whether the plugin process is gone.
-func (r *Running) Exited() bool { return r.raw.Exited() }
+func (r *Running) Exited() bool { return r.raw.Exited() || gone(r.pid) }
 
 // stop ends the plugin and whatever it started. gracefully asks it to shut
 // down first; otherwise the whole process group is SIGKILLed at once. The
@@ -186,7 +186,7 @@ func (m *Manager) Get(ctx context.Context, name string) (*Running, error) {
 	if m.running == nil {
 		m.running = map[string]*Running{}
 	}
-	if r, ok := m.running[name]; ok && !r.raw.Exited() {
+	if r, ok := m.running[name]; ok && !r.Exited() {
 		return r, nil
 	}
 	bin, builtin, err := m.Resolve(name)
@@ -197,6 +197,7 @@ func (m *Manager) Get(ctx context.Context, name string) (*Running, error) {
 	if old := m.running[name]; old != nil {
 		old.stop(false) // its children, if it left any
 		restarts = old.Restarts + 1
+		m.Log.Warn().Str("plugin", name).Int("pid", old.pid).Int("restarts", restarts).Msg("plugin died; starting it again")
 	}
 	r, err := m.start(ctx, name, bin, builtin)
 	if err != nil {
@@ -351,7 +352,7 @@ func (m *Manager) Explain(name, path string, err error) error {
 	r := m.running[name]
 	m.mu.Unlock()
 	st, _ := status.FromError(err)
-	exited := r != nil && r.raw.Exited()
+	exited := r != nil && r.Exited()
 	if exited || st.Code() == codes.Unavailable || errors.Is(err, io.EOF) {
 		if exited {
 			return fmt.Errorf("plugin %q (%s) exited unexpectedly during the call (it crashed or was killed; see its log lines above): %s", name, path, st.Message())

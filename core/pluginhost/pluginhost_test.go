@@ -176,12 +176,14 @@ func TestCrashMidCallIsAClearError(t *testing.T) {
 	}
 }
 
+// TestPluginDiesWithSIGKILLedHost SIGKILLs a host: its plugin, and the
+// process the plugin started, must end too.
 func TestPluginDiesWithSIGKILLedHost(t *testing.T) {
 	dir := t.TempDir()
-	if _, err := Install(context.Background(), dir, bins["echo"], ""); err != nil {
+	if _, err := Install(context.Background(), dir, bins["crashy"], ""); err != nil {
 		t.Fatal(err)
 	}
-	host := exec.Command(bins["hostproc"], dir, "echo")
+	host := exec.Command(bins["hostproc"], dir, "crashy", "spawn")
 	out, err := host.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -190,25 +192,38 @@ func TestPluginDiesWithSIGKILLedHost(t *testing.T) {
 	if err := host.Start(); err != nil {
 		t.Fatal(err)
 	}
-	line, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil {
-		host.Process.Kill()
-		t.Fatalf("host printed no plugin pid: %v", err)
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(line))
-	if err != nil || pid <= 0 {
-		t.Fatalf("bad pid line %q", line)
-	}
-	if !alive(pid) {
-		t.Fatal("plugin not running before the kill")
+	rd := bufio.NewReader(out)
+	var pids []int
+	for _, what := range []string{"plugin", "plugin's child"} {
+		line, err := rd.ReadString('\n')
+		if err != nil {
+			host.Process.Kill()
+			t.Fatalf("host printed no %s pid: %v", what, err)
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(line))
+		if err != nil || pid <= 0 {
+			t.Fatalf("bad pid line %q", line)
+		}
+		if !alive(pid) {
+			t.Fatalf("%s not running before the kill", what)
+		}
+		pids = append(pids, pid)
 	}
 	host.Process.Signal(syscall.SIGKILL)
 	host.Wait()
+	for i, pid := range pids {
+		waitDead(t, pid, []string{"plugin", "plugin's child"}[i]+" outlived its SIGKILLed host")
+	}
+}
+
+// waitDead fails the test unless pid ends within 10 s (and kills it).
+func waitDead(t *testing.T, pid int, msg string) {
+	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for alive(pid) {
 		if time.Now().After(deadline) {
 			syscall.Kill(pid, syscall.SIGKILL)
-			t.Fatalf("plugin %d outlived its SIGKILLed host", pid)
+			t.Fatalf("%s (pid %d)", msg, pid)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

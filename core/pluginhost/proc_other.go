@@ -15,3 +15,5 @@ func killGroup(pid int) {
 		_ = p.Kill()
 	}
 }
+
+func gone(pid int) bool { return false }
