@@ -77,8 +77,10 @@ func runRun(ctx context.Context, env *Env, args []string) error {
 	}
 	reportPath := filepath.Join(engine.ReportDir(p.Exp.Store), "report.html")
 	before, _ := os.Stat(reportPath)
+	totals, _ := st.Summary()
 	err = engine.Run(ctx, p, st, opts)
 	prog.Close() // the bars and the log lines above them, before what follows
+	reportSpend(env, st, totals)
 	status := "ok"
 	switch {
 	case errors.Is(err, context.Canceled):
@@ -157,4 +159,21 @@ func writeHeapProfiles(path string, stop <-chan struct{}) {
 			}
 		}
 	}
+}
+
+// reportSpend says what this run spent and, apart from it, what the
+// response cache saved (from the store's totals before and after).
+func reportSpend(env *Env, st *store.Store, before *store.Summary) {
+	after, err := st.Summary()
+	if err != nil || before == nil {
+		return
+	}
+	spent := after.Total.CostUSD - before.Total.CostUSD
+	saved := after.Total.SavedUSD - before.Total.SavedUSD
+	cached := after.Total.CachedCalls - before.Total.CachedCalls
+	if cached == 0 {
+		fmt.Fprintf(env.Stderr, "Spent $%.4f in this run.\n", spent)
+		return
+	}
+	fmt.Fprintf(env.Stderr, "Spent $%.4f in this run; the response cache answered %d calls, saving $%.4f.\n", spent, cached, saved)
 }

@@ -74,11 +74,11 @@ func runStatus(ctx context.Context, env *Env, args []string) error {
 	tw.Flush()
 	fmt.Fprintln(env.Stdout)
 	tw = tabwriter.NewWriter(env.Stdout, 0, 2, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "TEACHER\tLANGUAGE\tSTRATEGY\tSEED\tEXAMPLES\tFAILED\tRETRYING\tTOKENS IN\tTOKENS OUT\tCOST\t")
+	fmt.Fprintln(tw, "TEACHER\tLANGUAGE\tSTRATEGY\tSEED\tEXAMPLES\tFAILED\tRETRYING\tTOKENS IN\tTOKENS OUT\tCOST\tSAVED BY CACHE\t")
 	for _, c := range sum.Cells {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t$%.4f\t\n", c.Teacher, c.Language, c.Strategy, c.Seed, c.Examples, c.Failures, c.Retrying, c.InputTokens, c.OutputTokens, c.CostUSD)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t$%.4f\t$%.4f\t\n", c.Teacher, c.Language, c.Strategy, c.Seed, c.Examples, c.Failures, c.Retrying, c.InputTokens, c.OutputTokens, c.CostUSD, c.SavedUSD)
 	}
 	t := sum.Total
-	fmt.Fprintf(tw, "total\t\t\t\t%d\t%d\t%d\t%d\t%d\t$%.4f\t\n", t.Examples, t.Failures, t.Retrying, t.InputTokens, t.OutputTokens, t.CostUSD)
+	fmt.Fprintf(tw, "total\t\t\t\t%d\t%d\t%d\t%d\t%d\t$%.4f\t$%.4f\t\n", t.Examples, t.Failures, t.Retrying, t.InputTokens, t.OutputTokens, t.CostUSD, t.SavedUSD)
 	return tw.Flush()
 }

@@ -186,19 +186,26 @@ func (p *priorOutputs) UnmarshalJSON(data []byte) error {
 // idxRange is the request indices [0] to [1]-1.
 type idxRange [2]int
 
-// carried is the usage of a request's earlier, unusable answers.
+// carried is the usage of a request's earlier calls (earlier steps,
+// unusable answers): Cost spent, Saved and Cached by the response cache.
 type carried struct {
 	In       int64         `json:"in,omitempty"`
 	Out      int64         `json:"out,omitempty"`
 	Cost     float64       `json:"cost,omitempty"`
+	Saved    float64       `json:"saved,omitempty"`
+	Cached   int           `json:"cached,omitempty"`
 	Latency  time.Duration `json:"latency,omitempty"`
 	Attempts int           `json:"attempts,omitempty"`
 }
 
-func (c carried) add(res *sdk.Result, cost float64) carried {
+func (c carried) add(res *sdk.Result, cost float64, hit cacheUse) carried {
 	c.In += res.Usage.InputTokens
 	c.Out += res.Usage.OutputTokens
 	c.Cost += cost
+	if hit.cached {
+		c.Saved += hit.saved
+		c.Cached++
+	}
 	c.Latency += res.Latency
 	c.Attempts++
 	return c
@@ -346,7 +353,12 @@ func (g *generator) runBatchUnit(ctx context.Context, u *plan.Unit) (any, error)
 	b := &batchRun{g: g, u: u, ts: ts, st: st, lang: in.lang, sampling: resolveSampling(ts),
 		open: open, client: client, interval: interval, byteCap: byteCap, done: in.done}
 	if comp := g.r.P.Bound.Teachers[u.Teacher]; g.cache != nil && comp != nil && comp.Plugin != ControlPlugin {
-		b.keyConn = &teacherConn{name: u.Teacher, comp: comp, spec: ts}
+		g.mu.Lock() // comp.Running is replaced under it when a plugin restarts
+		ident := g.pluginIdentity(comp.Plugin, comp.Running)
+		g.mu.Unlock()
+		if ident != "" {
+			b.keyConn = &teacherConn{name: u.Teacher, comp: comp, spec: ts, ident: ident}
+		}
 	}
 	if ts.Limits.BudgetUSD != nil {
 		b.budgets = append(b.budgets, g.batchTeacherBudget(u.Teacher, *ts.Limits.BudgetUSD))
@@ -611,7 +623,7 @@ func (b *batchRun) build(bc *batchCall) error {
 	call.ID = batchCallID(bc.req.Index, bc.step, bc.ask)
 	bc.call = call
 	if b.keyConn != nil {
-		bc.ckey = cacheKey(b.keyConn, call)
+		bc.ckey = cacheKey(b.keyConn, call, requestIdentity(&bc.req, b.st.Steps[bc.step]))
 	}
 	return nil
 }
@@ -718,13 +730,13 @@ func (b *batchRun) submit(ctx context.Context, ch *chunk) (sent bool, err error)
 		var outs []commitReq
 		var moved []*batchCall
 		for _, bc := range pending {
-			res, ok := hits[bc]
+			h, ok := hits[bc]
 			if !ok {
 				rest = append(rest, bc)
 				continue
 			}
 			cached++
-			v := b.outcome(bc, res, 0)
+			v := b.outcome(bc, h.res, 0, cacheUse{cached: true, saved: h.saved})
 			if v.next {
 				moved = append(moved, bc)
 				continue
@@ -810,7 +822,7 @@ func (b *batchRun) submit(ctx context.Context, ch *chunk) (sent bool, err error)
 // cacheHits looks the calls up in the response cache; only answers that
 // parse for the call's step are used (an unusable cached answer is asked
 // again).
-func (b *batchRun) cacheHits(calls []*batchCall) map[*batchCall]*sdk.Result {
+func (b *batchRun) cacheHits(calls []*batchCall) map[*batchCall]batchHit {
 	if b.keyConn == nil || len(calls) == 0 {
 		return nil
 	}
@@ -838,22 +850,28 @@ func (b *batchRun) cacheHits(calls []*batchCall) map[*batchCall]*sdk.Result {
 			}
 		}
 	}
-	hits := make(map[*batchCall]*sdk.Result)
+	hits := make(map[*batchCall]batchHit)
 	for _, bc := range calls {
 		blob, ok := blobs[bc.ckey]
 		if !ok {
 			continue
 		}
-		res, ok := decodeCached(blob, bc.call.ID)
+		res, saved, ok := decodeCached(blob, bc.call.ID)
 		if !ok {
 			continue
 		}
 		if _, f := strategy.ParseOutput(b.st.Steps[bc.step], res, maxOutputChars); f != nil {
 			continue
 		}
-		hits[bc] = res
+		hits[bc] = batchHit{res, saved}
 	}
 	return hits
+}
+
+// batchHit is a cached answer and what it had cost.
+type batchHit struct {
+	res   *sdk.Result
+	saved float64
 }
 
 // outcomes turns a round's results into commits and the next round's
@@ -876,9 +894,9 @@ func (b *batchRun) outcomes(ch *chunk, status string, results []*sdk.Result) (ou
 		cost := apictl.EstimateCost(b.ts.Price, int(res.Usage.InputTokens), int(res.Usage.OutputTokens))
 		spent += cost
 		ckey := bc.ckey
-		v := b.outcome(bc, res, cost)
+		v := b.outcome(bc, res, cost, cacheUse{})
 		if v.usable && ckey != "" {
-			b.g.cachePut(ckey, res, true)
+			b.g.cachePut(ckey, res, cost, true)
 		}
 		if !v.next {
 			outs = append(outs, v.out)
@@ -925,8 +943,9 @@ type verdict struct {
 // a failure; an unusable answer is re-asked while the teacher's
 // limits.reasks allow, else a failure; a usable answer moves the request
 // on to its next step, or at the last step is emitted as an example that
-// carries the usage of all the request's calls.
-func (b *batchRun) outcome(bc *batchCall, res *sdk.Result, cost float64) verdict {
+// carries the usage of all the request's calls. cost is what res cost;
+// hit says whether the response cache gave it.
+func (b *batchRun) outcome(bc *batchCall, res *sdk.Result, cost float64, hit cacheUse) verdict {
 	if res.Err != nil && res.Err.Code == sdk.ErrMalformedResponse && res.Text != "" {
 		// The plugin found no JSON object in the model's answer. Streaming
 		// retries that at once; in a batch it is an unusable answer like
@@ -942,14 +961,14 @@ func (b *batchRun) outcome(bc *batchCall, res *sdk.Result, cost float64) verdict
 	out, f := strategy.ParseOutput(step, res, maxOutputChars)
 	if f != nil {
 		if bc.ask < b.ts.Limits.Reasks {
-			bc.carry = bc.carry.add(res, cost)
+			bc.carry = bc.carry.add(res, cost, hit)
 			bc.ask++
 			return verdict{next: true}
 		}
 		return verdict{out: commitReq{fail: b.failure(bc, f.Reason, truncate(f.Raw, 65536), true)}}
 	}
 	if bc.step < len(b.st.Steps)-1 {
-		bc.carry = bc.carry.add(res, cost)
+		bc.carry = bc.carry.add(res, cost, hit)
 		prior := make(priorOutputs, len(bc.prior)+1)
 		maps.Copy(prior, bc.prior)
 		prior[step.Name] = out
@@ -972,7 +991,15 @@ func (b *batchRun) outcome(bc *batchCall, res *sdk.Result, cost float64) verdict
 	return verdict{usable: true, out: commitReq{ex: &store.Example{Key: bc.key, Unit: u.Key, Teacher: u.Teacher, Model: model, Language: u.Language, Strategy: u.Strategy, Seed: int(u.Seed), SeedRowID: bc.req.Seed.ID, Idx: bc.req.Index,
 		Prompt: prompt, Response: response, Params: params,
 		InputTokens: int(res.Usage.InputTokens + bc.carry.In), OutputTokens: int(res.Usage.OutputTokens + bc.carry.Out),
-		Latency: res.Latency + bc.carry.Latency, CostUSD: cost + bc.carry.Cost}}}
+		Latency: res.Latency + bc.carry.Latency, CostUSD: cost + bc.carry.Cost,
+		SavedUSD: bc.carry.Saved + hit.saved, CachedCalls: bc.carry.Cached + boolInt(hit.cached)}}}
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // commit writes outcomes through the group commit and advances progress.

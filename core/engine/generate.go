@@ -176,12 +176,20 @@ func (g *generator) lookupLoop(many cacheGetMany) {
 	}
 }
 
-// cachePut queues an answer for the response cache. Streaming calls do
-// not wait (wait = false): when the cache's writer is behind, the answer
-// is not cached rather than a request slowed. Batch results, thousands at
-// once off any request's path, wait for room so none is dropped.
-func (g *generator) cachePut(key string, res *sdk.Result, wait bool) {
-	blob, err := json.Marshal(res)
+// cachedAnswer is what the response cache holds for a call: the answer
+// with its usage, and what it cost when it was paid for.
+type cachedAnswer struct {
+	sdk.Result
+	CostUSD float64 `json:"cost_usd"`
+}
+
+// cachePut queues an answer that cost costUSD for the response cache.
+// Streaming calls do not wait (wait = false): when the cache's writer is
+// behind, the answer is not cached rather than a request slowed. Batch
+// results, thousands at once off any request's path, wait for room so
+// none is dropped.
+func (g *generator) cachePut(key string, res *sdk.Result, costUSD float64, wait bool) {
+	blob, err := json.Marshal(cachedAnswer{Result: *res, CostUSD: costUSD})
 	if err != nil {
 		return
 	}
@@ -195,16 +203,32 @@ func (g *generator) cachePut(key string, res *sdk.Result, wait bool) {
 	}
 }
 
-// decodeCached turns a cached answer into the result of call id; the
-// answer was paid for before, so it costs nothing now.
-func decodeCached(blob []byte, id string) (*sdk.Result, bool) {
-	var res sdk.Result
-	if json.Unmarshal(blob, &res) != nil || res.Err != nil {
-		return nil, false
+// decodeCached turns a cached answer into the result of call id. It keeps
+// the answer's usage; saved is what it cost when it was paid for (nothing
+// is spent on it now).
+func decodeCached(blob []byte, id string) (res *sdk.Result, saved float64, ok bool) {
+	var a cachedAnswer
+	if json.Unmarshal(blob, &a) != nil || a.Err != nil {
+		return nil, 0, false
 	}
-	res.ID = id
-	res.Usage = sdk.Usage{}
-	return &res, true
+	a.ID = id
+	return &a.Result, a.CostUSD, true
+}
+
+// cacheUse tells a caller of generator.call that the response cache
+// answered, and what that answer had cost.
+type cacheUse struct {
+	cached bool
+	saved  float64
+}
+
+// requestIdentity names the call of a request's step for the response
+// cache: the request's ID holds its index and a digest of its seed, seed
+// row and examples, so distinct requests never share an answer (a seed
+// prompt asked three times at temperature 1 gets three answers) while the
+// same request on a rerun finds its own.
+func requestIdentity(req *strategy.Request, step *spec.Step) string {
+	return req.ID + "/" + step.Name
 }
 
 // buildStepCall makes the call of one step for a request, as streaming and
@@ -273,20 +297,24 @@ func newGenerator(r *Runner) *generator {
 }
 
 // cacheKey hashes everything that determines a teacher's answer: the
-// plugin and its (redacted) config, the model, and the call without its id
-// and metadata. Two experiments asking the same thing share the answer.
-// The fields are hashed directly, each length-prefixed so that no two
-// calls give the same bytes: marshalling the call to JSON first cost more
-// than the rest of the lookup.
-func cacheKey(c *teacherConn, call *sdk.Call) string {
+// plugin's identity (c.ident: its name, version and binary checksum, so a
+// rebuilt plugin never gets its predecessor's answers), the component and
+// its (redacted) config, the model, the request the call belongs to
+// (reqID, see requestIdentity; "" for calls that are not a request's,
+// such as a judge's), and the call without its id and metadata. Two
+// experiments asking the same thing of the same plugin build share the
+// answer. The fields are hashed directly, each length-prefixed so that no
+// two calls give the same bytes: marshalling the call to JSON first cost
+// more than the rest of the lookup.
+func cacheKey(c *teacherConn, call *sdk.Call, reqID string) string {
 	c.keyOnce.Do(func() {
-		b := append([]byte(nil), "polyglot response cache v2\x00"...)
-		for _, f := range []string{c.comp.Plugin, c.comp.Name, modelOf(c), string(plan.CtyJSON(c.comp.Redacted))} {
+		b := append([]byte(nil), "polyglot response cache v3\x00"...)
+		for _, f := range []string{c.ident, c.comp.Plugin, c.comp.Name, modelOf(c), string(plan.CtyJSON(c.comp.Redacted))} {
 			b = appendKeyString(b, f)
 		}
 		c.keyPrefix = b
 	})
-	n := len(c.keyPrefix) + 64
+	n := len(c.keyPrefix) + 64 + len(reqID)
 	for _, m := range call.Messages {
 		n += len(m.Role) + len(m.Content) + 2*binary.MaxVarintLen64
 	}
@@ -296,6 +324,7 @@ func cacheKey(c *teacherConn, call *sdk.Call) string {
 	n += len(call.Output.JSONSchema)
 	b := make([]byte, 0, n)
 	b = append(b, c.keyPrefix...)
+	b = appendKeyString(b, reqID)
 	b = binary.AppendUvarint(b, uint64(len(call.Messages)))
 	for _, m := range call.Messages {
 		b = appendKeyString(b, m.Role)
@@ -347,8 +376,30 @@ func modelOf(c *teacherConn) string {
 	return ""
 }
 
-// cacheable: replayed data costs nothing and would only fill the cache.
-func cacheable(c *teacherConn) bool { return c.comp.Plugin != ControlPlugin }
+// cacheable: replayed data costs nothing and would only fill the cache;
+// a plugin whose identity is unknown could be any build.
+func cacheable(c *teacherConn) bool {
+	return c.comp.Plugin != ControlPlugin && c.ident != "" && !c.identChanged.Load()
+}
+
+// pluginIdentity is what tells one build of a plugin from another: its
+// name, version and the SHA-256 of its binary. "" when the binary cannot
+// be read (its answers are then not cached).
+func (g *generator) pluginIdentity(plugin string, run *pluginhost.Running) string {
+	if run == nil || run.Info == nil {
+		return ""
+	}
+	sum, err := run.Checksum()
+	if err != nil {
+		g.r.log.Warn().Err(err).Str("plugin", plugin).Msg("cannot checksum the plugin's binary; its answers are not cached")
+		return ""
+	}
+	var b []byte
+	for _, f := range []string{run.Info.Name, run.Info.Version, sum} {
+		b = appendKeyString(b, f)
+	}
+	return string(b)
+}
 
 // commitLoop is a group commit: it takes every outcome waiting, writes
 // them in one transaction, then tells all their requests at once. While
@@ -428,8 +479,12 @@ type teacherConn struct {
 	lastSample sdk.Sampling    // a copy of the sampling lastParams encodes
 	lastParams json.RawMessage // shared by examples: never changed once made
 
-	keyOnce   sync.Once
-	keyPrefix []byte // the cache key's hash input for this teacher (see cacheKey)
+	ident string // the plugin build's identity (pluginIdentity); "": not cached
+	// identChanged: the plugin was restarted from another build during
+	// the run; its answers are no longer cached (the key names ident).
+	identChanged atomic.Bool
+	keyOnce      sync.Once
+	keyPrefix    []byte // the cache key's hash input for this teacher (see cacheKey)
 
 	mu   sync.Mutex // held while the stream is (re)opened
 	run  *pluginhost.Running
@@ -511,6 +566,7 @@ func (g *generator) newConn(name string) (*teacherConn, error) {
 	conc := max(lim.Concurrency, 1)
 	c.slots = make(chan struct{}, conc)
 	c.open = sdk.TeacherOpen{Component: comp.Name, Model: model, Config: comp.Config, Concurrency: conc}
+	c.ident = g.pluginIdentity(comp.Plugin, comp.Running)
 	return c, nil
 }
 
@@ -557,6 +613,9 @@ func (c *teacherConn) stream(ctx context.Context) (*teacherStream, error) {
 				return nil, err
 			}
 			c.run = run
+		}
+		if c.run != c.comp.Running && c.ident != "" && c.g.pluginIdentity(c.comp.Plugin, c.run) != c.ident {
+			c.identChanged.Store(true)
 		}
 		s, err := c.openStream(ctx)
 		if err == nil {
@@ -803,11 +862,13 @@ func (c *teacherConn) cost(u sdk.Usage) float64 {
 // the result's error is set when every attempt failed. A returned error is
 // fatal for the run (budget exhausted, cancelled).
 //
-// A successful answer goes into the response cache, unless put is non-nil:
-// then *put is set to the function that caches it, for the caller to run
-// once the answer proved usable (an unusable answer, cached, would come
-// back to every re-ask of the same request).
-func (g *generator) call(ctx context.Context, teacher string, call *sdk.Call, attempts *int, put *func()) (*sdk.Result, error) {
+// The response cache is asked first, under the call's key for request
+// reqID (see cacheKey); when it answers, *hit (if non-nil) says so. A
+// successful answer goes into the cache, unless put is non-nil: then *put
+// is set to the function that caches it, for the caller to run once the
+// answer proved usable (an unusable answer, cached, would come back to
+// every re-ask of the same request).
+func (g *generator) call(ctx context.Context, teacher string, call *sdk.Call, reqID string, attempts *int, put *func(), hit *cacheUse) (*sdk.Result, error) {
 	c, err := g.conn(ctx, teacher)
 	if err != nil {
 		return nil, err
@@ -819,9 +880,12 @@ func (g *generator) call(ctx context.Context, teacher string, call *sdk.Call, at
 	}
 	var ckey string
 	if g.cache != nil && cacheable(c) {
-		ckey = cacheKey(c, call)
+		ckey = cacheKey(c, call, reqID)
 		if blob, ok := g.cacheLookup(ckey); ok {
-			if res, ok := decodeCached(blob, call.ID); ok {
+			if res, saved, ok := decodeCached(blob, call.ID); ok {
+				if hit != nil {
+					*hit = cacheUse{cached: true, saved: saved}
+				}
 				return res, nil
 			}
 		}
@@ -853,9 +917,10 @@ func (g *generator) call(ctx context.Context, teacher string, call *sdk.Call, at
 		if res.Latency == 0 {
 			res.Latency = time.Since(start)
 		}
-		retry, wait := permit.Done(res, c.cost(res.Usage))
+		cost := c.cost(res.Usage)
+		retry, wait := permit.Done(res, cost)
 		if res.Err == nil && ckey != "" {
-			cacheIt := func() { g.cachePut(ckey, res, false) }
+			cacheIt := func() { g.cachePut(ckey, res, cost, false) }
 			if put != nil {
 				*put = cacheIt
 			} else {
@@ -1088,7 +1153,8 @@ func EstimateTokens(s string) int {
 func (g *generator) runRequest(ctx context.Context, u *plan.Unit, st *spec.Strategy, req *strategy.Request, key string, lang strategy.Language) (bool, error) {
 	outputs := make(map[string]strategy.StepOutput, len(st.Steps))
 	var usage sdk.Usage
-	var cost float64
+	var cost, saved float64 // spent; answered by the response cache
+	cached := 0
 	var latency time.Duration
 	var model string
 	attempts := 0
@@ -1122,7 +1188,8 @@ func (g *generator) runRequest(ctx context.Context, u *plan.Unit, st *spec.Strat
 				call.ID += "/reask" + strconv.Itoa(ask)
 			}
 			var cacheIt func()
-			res, err := g.call(ctx, teacher, call, &attempts, &cacheIt)
+			var hit cacheUse
+			res, err := g.call(ctx, teacher, call, requestIdentity(req, step), &attempts, &cacheIt, &hit)
 			if err != nil {
 				return false, err
 			}
@@ -1130,7 +1197,11 @@ func (g *generator) runRequest(ctx context.Context, u *plan.Unit, st *spec.Strat
 			usage.OutputTokens += res.Usage.OutputTokens
 			latency += res.Latency
 			c, cerr := g.conn(ctx, teacher)
-			if cerr == nil {
+			switch {
+			case hit.cached:
+				saved += hit.saved
+				cached++
+			case cerr == nil:
 				cost += c.cost(res.Usage)
 			}
 			if teacher == u.Teacher {
@@ -1167,7 +1238,8 @@ func (g *generator) runRequest(ctx context.Context, u *plan.Unit, st *spec.Strat
 		model = g.r.P.Exp.Teacher(u.Teacher).Model
 	}
 	ex := &store.Example{Key: key, Unit: u.Key, Teacher: u.Teacher, Model: model, Language: u.Language, Strategy: u.Strategy, Seed: int(u.Seed), SeedRowID: req.Seed.ID, Idx: req.Index,
-		Prompt: prompt, Response: response, Params: params, InputTokens: int(usage.InputTokens), OutputTokens: int(usage.OutputTokens), Latency: latency, CostUSD: cost}
+		Prompt: prompt, Response: response, Params: params, InputTokens: int(usage.InputTokens), OutputTokens: int(usage.OutputTokens), Latency: latency, CostUSD: cost,
+		SavedUSD: saved, CachedCalls: cached}
 	if err := g.commit(ctx, ex, nil); err != nil {
 		return false, err
 	}

@@ -45,7 +45,7 @@ func (h *host) Generate(ctx context.Context, teacher string, calls []*sdk.Call) 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			out[i], errs[i] = h.r.gen.call(ctx, teacher, c, nil, nil)
+			out[i], errs[i] = h.r.gen.call(ctx, teacher, c, "", nil, nil, nil)
 		}()
 	}
 	wg.Wait()

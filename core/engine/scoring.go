@@ -132,7 +132,9 @@ func (p *Prepared) Study(st *store.Store, examplesShown int) (*score.Study, erro
 		return nil, err
 	}
 	for _, c := range sum.Cells {
-		cost[c.Teacher] += c.CostUSD
+		// What the teacher's data cost, wherever it was paid: answers the
+		// response cache gave were paid for by an earlier run.
+		cost[c.Teacher] += c.CostUSD + c.SavedUSD
 		count[c.Teacher] += c.Examples
 		if teachers[c.Teacher] && langs[c.Language] && seedsOK[c.Seed] && c.Examples+c.Failures > 0 {
 			study.Generation = append(study.Generation, score.GenerationRecord{Teacher: c.Teacher, Language: c.Language, Strategy: c.Strategy,

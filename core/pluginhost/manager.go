@@ -3,6 +3,7 @@ package pluginhost
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -82,6 +83,23 @@ type Running struct {
 	pid      int
 	bin      Binary
 	builtin  bool
+
+	sumOnce sync.Once
+	sum     string // SHA-256 of the binary, hex; set at start unless built in
+	sumErr  error
+}
+
+// Checksum is the SHA-256 (hex) of the binary this plugin runs from: the
+// one its lock entry verified, or for a built-in the polyglot executable's,
+// hashed on first use. It tells two builds of a plugin apart when their
+// version says nothing (the response cache keys on it).
+func (r *Running) Checksum() (string, error) {
+	r.sumOnce.Do(func() {
+		if r.sum == "" {
+			r.sum, r.sumErr = FileSHA256(r.Path)
+		}
+	})
+	return r.sum, r.sumErr
 }
 
 // Exited reports whether the plugin process is gone.
@@ -263,6 +281,7 @@ func (m *Manager) Died(r *Running, err error) bool {
 func (m *Manager) start(ctx context.Context, name string, bin Binary, builtin bool) (*Running, error) {
 	var cmd *exec.Cmd
 	var secure *plugin.SecureConfig
+	var sumHex string
 	if builtin {
 		cmd = exec.Command(bin.Path, "internal-plugin", name)
 	} else {
@@ -271,6 +290,7 @@ func (m *Manager) start(ctx context.Context, name string, bin Binary, builtin bo
 			return nil, err
 		}
 		secure = &plugin.SecureConfig{Checksum: sum, Hash: sha256.New()}
+		sumHex = hex.EncodeToString(sum)
 		cmd = exec.Command(bin.Path)
 	}
 	cmd.Dir = m.WorkDir
@@ -326,7 +346,7 @@ func (m *Manager) start(ctx context.Context, name string, bin Binary, builtin bo
 		c.SetHost(m.host)
 	}
 	m.Log.Debug().Str("plugin", name).Str("path", bin.Path).Str("version", info.Version).Dur("startup", time.Since(start)).Msg("plugin started")
-	return &Running{Name: name, Path: bin.Path, Info: info, Client: c, raw: pc, pid: cmd.Process.Pid, bin: bin, builtin: builtin}, nil
+	return &Running{Name: name, Path: bin.Path, Info: info, Client: c, raw: pc, pid: cmd.Process.Pid, bin: bin, builtin: builtin, sum: sumHex}, nil
 }
 
 func explainStart(name, path string, err error) error {

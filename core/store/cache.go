@@ -288,7 +288,7 @@ type CacheFile struct {
 }
 
 // cacheMigrations is the cache file's own schema history.
-var cacheMigrations = []string{cacheTable, responsesMigration}
+var cacheMigrations = []string{cacheTable, responsesMigration, identityMigration}
 
 // OpenCache opens (creating) a user-level cache file.
 func OpenCache(path string) (*CacheFile, error) {

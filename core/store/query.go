@@ -47,7 +47,7 @@ func (f Filter) where(prefix string) (string, []any) {
 	return " WHERE " + strings.Join(conds, " AND "), args
 }
 
-const exampleCols = `key, unit_key, teacher, model, language, strategy, seed, seed_row_id, idx, prompt, response, params, input_tokens, output_tokens, latency_ms, cost_usd, created`
+const exampleCols = `key, unit_key, teacher, model, language, strategy, seed, seed_row_id, idx, prompt, response, params, input_tokens, output_tokens, latency_ms, cost_usd, saved_usd, cached_calls, created`
 
 // Examples streams the examples matching f to fn in a deterministic order
 // (teacher, language, strategy, seed, idx, then insertion order for the
@@ -66,7 +66,7 @@ func (s *Store) Examples(f Filter, fn func(*Example) error) error {
 		var lat float64
 		var created int64
 		if err := rows.Scan(&e.Key, &e.Unit, &e.Teacher, &e.Model, &e.Language, &e.Strategy, &e.Seed, &e.SeedRowID, &e.Idx,
-			&e.Prompt, &e.Response, &params, &e.InputTokens, &e.OutputTokens, &lat, &e.CostUSD, &created); err != nil {
+			&e.Prompt, &e.Response, &params, &e.InputTokens, &e.OutputTokens, &lat, &e.CostUSD, &e.SavedUSD, &e.CachedCalls, &created); err != nil {
 			return s.wrap("read examples", err)
 		}
 		if params.Valid {
@@ -197,7 +197,9 @@ type CellSummary struct {
 	Retrying     int     `json:"retrying"` // non-final failures
 	InputTokens  int64   `json:"input_tokens"`
 	OutputTokens int64   `json:"output_tokens"`
-	CostUSD      float64 `json:"cost_usd"`
+	CostUSD      float64 `json:"cost_usd"`     // spent
+	SavedUSD     float64 `json:"saved_usd"`    // not spent: answers the response cache gave, at their cost
+	CachedCalls  int64   `json:"cached_calls"` // calls the response cache answered
 }
 
 // Summary is what `polyglot status` prints.
@@ -249,7 +251,7 @@ func (s *Store) Summary() (*Summary, error) {
 WITH f AS (SELECT teacher, language, strategy, seed, sum(final) AS fin, sum(1 - final) AS retry FROM failures GROUP BY 1,2,3,4),
 cells AS (SELECT teacher, language, strategy, seed FROM cell_totals UNION SELECT teacher, language, strategy, seed FROM f)
 SELECT c.teacher, c.language, c.strategy, c.seed, COALESCE(t.examples,0), COALESCE(f.fin,0), COALESCE(f.retry,0),
-	COALESCE(t.input_tokens,0), COALESCE(t.output_tokens,0), COALESCE(t.cost_usd,0)
+	COALESCE(t.input_tokens,0), COALESCE(t.output_tokens,0), COALESCE(t.cost_usd,0), COALESCE(t.saved_usd,0), COALESCE(t.cached_calls,0)
 FROM cells c
 LEFT JOIN cell_totals t USING (teacher, language, strategy, seed)
 LEFT JOIN f USING (teacher, language, strategy, seed)
@@ -261,7 +263,7 @@ ORDER BY c.teacher, c.language, c.strategy, c.seed`)
 	for rows.Next() {
 		var c CellSummary
 		if err := rows.Scan(&c.Teacher, &c.Language, &c.Strategy, &c.Seed, &c.Examples, &c.Failures, &c.Retrying,
-			&c.InputTokens, &c.OutputTokens, &c.CostUSD); err != nil {
+			&c.InputTokens, &c.OutputTokens, &c.CostUSD, &c.SavedUSD, &c.CachedCalls); err != nil {
 			return nil, s.wrap("summary", err)
 		}
 		sum.Cells = append(sum.Cells, c)
@@ -272,6 +274,8 @@ ORDER BY c.teacher, c.language, c.strategy, c.seed`)
 		t.InputTokens += c.InputTokens
 		t.OutputTokens += c.OutputTokens
 		t.CostUSD += c.CostUSD
+		t.SavedUSD += c.SavedUSD
+		t.CachedCalls += c.CachedCalls
 	}
 	return sum, s.wrap("summary", rows.Err())
 }

@@ -169,7 +169,28 @@ CREATE UNIQUE INDEX examples_unit_idx ON examples (unit_key, idx, key);
 
 	// 3: the response cache appends (see responsesTable).
 	responsesMigration,
+
+	// 4: what the response cache saved is kept apart from what was spent
+	// (an example answered from the cache keeps its answer's tokens, spends
+	// nothing and records the answer's cost as saved), and the cache drops
+	// the answers it holds (see identityMigration).
+	`
+ALTER TABLE examples ADD COLUMN saved_usd REAL NOT NULL DEFAULT 0;
+ALTER TABLE examples ADD COLUMN cached_calls INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE cell_totals ADD COLUMN saved_usd REAL NOT NULL DEFAULT 0;
+ALTER TABLE cell_totals ADD COLUMN cached_calls INTEGER NOT NULL DEFAULT 0;
+` + identityMigration,
 }
+
+// identityMigration empties the response cache. Its keys used to name
+// neither the plugin's build nor the request: a rebuilt plugin got the old
+// plugin's answers back, and a seed prompt asked three times got one answer
+// three times. Keys now hash both (engine.cacheKey, format v3); an answer
+// stored under an old key cannot be told apart from another plugin's or
+// another request's, so none is kept.
+const identityMigration = `
+DELETE FROM responses;
+`
 
 // cacheTable is the response cache as first released (see responsesTable).
 const cacheTable = `

@@ -31,7 +31,9 @@ type Example struct {
 	InputTokens  int
 	OutputTokens int
 	Latency      time.Duration
-	CostUSD      float64
+	CostUSD      float64   // spent on this example's calls in this run
+	SavedUSD     float64   // what its calls answered by the response cache had cost
+	CachedCalls  int       // its calls answered by the response cache
 	Created      time.Time // set by the Writer when zero
 }
 
@@ -273,8 +275,8 @@ type cellKey struct {
 }
 
 type cellSum struct {
-	n, in, out int64
-	cost       float64
+	n, in, out, cached int64
+	cost, saved        float64
 }
 
 // The batch statements, prepared once per store (see Store.prepared).
@@ -287,9 +289,10 @@ VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (key) DO UPDATE SET unit_key = exclud
 attempts = excluded.attempts, final = excluded.final, updated = excluded.updated`
 	qPutMetric = `INSERT INTO metric_values (metric, example_key, value, detail) VALUES (?,?,?,?)
 ON CONFLICT (metric, example_key) DO UPDATE SET value = excluded.value, detail = excluded.detail`
-	qCellTotals = `INSERT INTO cell_totals (teacher, language, strategy, seed, examples, input_tokens, output_tokens, cost_usd) VALUES (?,?,?,?,?,?,?,?)
+	qCellTotals = `INSERT INTO cell_totals (teacher, language, strategy, seed, examples, input_tokens, output_tokens, cost_usd, saved_usd, cached_calls) VALUES (?,?,?,?,?,?,?,?,?,?)
 ON CONFLICT DO UPDATE SET examples = examples + excluded.examples, input_tokens = input_tokens + excluded.input_tokens,
-output_tokens = output_tokens + excluded.output_tokens, cost_usd = cost_usd + excluded.cost_usd`
+output_tokens = output_tokens + excluded.output_tokens, cost_usd = cost_usd + excluded.cost_usd,
+saved_usd = saved_usd + excluded.saved_usd, cached_calls = cached_calls + excluded.cached_calls`
 )
 
 // batchStmts are the writer-connection statements one batch needs.
@@ -405,7 +408,7 @@ func (s *Store) commitBatch(ops []op) error {
 		if len(totals) > 0 {
 			up := tx.Stmt(ps.cellTotals)
 			for k, c := range totals {
-				if _, err := up.Exec(k.teacher, k.language, k.strategy, k.seed, c.n, c.in, c.out, c.cost); err != nil {
+				if _, err := up.Exec(k.teacher, k.language, k.strategy, k.seed, c.n, c.in, c.out, c.cost, c.saved, c.cached); err != nil {
 					return err
 				}
 			}
@@ -418,7 +421,7 @@ func (s *Store) commitBatch(ops []op) error {
 // the driver dominated single-row inserts.
 const exampleChunk = 64
 
-const exampleInsertCols = 17
+const exampleInsertCols = 19
 
 // insertExamples inserts a run of examples with one statement; RETURNING
 // tells which keys were new, so duplicates never inflate the cell totals.
@@ -437,7 +440,7 @@ func insertExamples(st *sql.Stmt, ops []op, now int64, totals map[cellKey]*cellS
 			params = string(e.Params)
 		}
 		args = append(args, e.Key, e.Unit, e.Teacher, e.Model, e.Language, e.Strategy, e.Seed, e.SeedRowID, e.Idx,
-			e.Prompt, e.Response, params, e.InputTokens, e.OutputTokens, float64(e.Latency)/float64(time.Millisecond), e.CostUSD, created)
+			e.Prompt, e.Response, params, e.InputTokens, e.OutputTokens, float64(e.Latency)/float64(time.Millisecond), e.CostUSD, e.SavedUSD, e.CachedCalls, created)
 		if _, dup := byKey[e.Key]; !dup {
 			byKey[e.Key] = e
 		}
@@ -466,6 +469,8 @@ func insertExamples(st *sql.Stmt, ops []op, now int64, totals map[cellKey]*cellS
 		c.in += int64(e.InputTokens)
 		c.out += int64(e.OutputTokens)
 		c.cost += e.CostUSD
+		c.saved += e.SavedUSD
+		c.cached += int64(e.CachedCalls)
 	}
 	return rows.Err()
 }
@@ -473,7 +478,7 @@ func insertExamples(st *sql.Stmt, ops []op, now int64, totals map[cellKey]*cellS
 // exampleInsertSQL is the insert of n examples in one statement.
 func exampleInsertSQL(n int) string {
 	var b strings.Builder
-	b.WriteString(`INSERT INTO examples (key, unit_key, teacher, model, language, strategy, seed, seed_row_id, idx, prompt, response, params, input_tokens, output_tokens, latency_ms, cost_usd, created) VALUES `)
+	b.WriteString(`INSERT INTO examples (key, unit_key, teacher, model, language, strategy, seed, seed_row_id, idx, prompt, response, params, input_tokens, output_tokens, latency_ms, cost_usd, saved_usd, cached_calls, created) VALUES `)
 	row := "(" + strings.TrimSuffix(strings.Repeat("?,", exampleInsertCols), ",") + ")"
 	for i := 0; i < n; i++ {
 		if i > 0 {

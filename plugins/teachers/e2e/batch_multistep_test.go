@@ -412,7 +412,8 @@ func TestBatchModeRefusesStepOnOtherTeacher(t *testing.T) {
 // response cache under the streaming path's keys. A second batch run into
 // another store finds the draft answers, moves each request on to its
 // polish call, finds that too, and submits nothing; a streaming run makes
-// no chat call. Both store the first run's examples, at no cost.
+// no chat call. Both store the first run's examples with their tokens, at
+// no cost.
 func TestBatchMultiStepSharedResponseCache(t *testing.T) {
 	p := msProviders[0]
 	fake := fakeprovider.Start(t, fakeprovider.Options{Seed: 31, APIKey: testKey, BatchPolls: 1})
@@ -428,7 +429,7 @@ func TestBatchMultiStepSharedResponseCache(t *testing.T) {
 	}
 	want := readExamples(t, first)
 	for k, e := range want {
-		e.Cost, e.In, e.Out = 0, 0, 0 // cached answers cost nothing
+		e.Cost = 0 // cached answers keep their tokens; nothing is spent on them
 		want[k] = e
 	}
 	for _, extra := range [][]string{nil, {"batch=false"}} {

@@ -77,10 +77,15 @@ type result struct {
 type runOpts struct {
 	logLevel string   // POLYGLOT_LOG; default warn
 	env      []string // extra KEY=VALUE
+	bin      string   // the polyglot binary; default polyglotBin
 }
 
 func command(o runOpts, args ...string) *exec.Cmd {
-	cmd := exec.Command(polyglotBin, args...)
+	bin := polyglotBin
+	if o.bin != "" {
+		bin = o.bin
+	}
+	cmd := exec.Command(bin, args...)
 	cmd.Dir = repoRoot
 	lvl := o.logLevel
 	if lvl == "" {
