@@ -115,7 +115,7 @@ func TestJSONOutputsPinKeys(t *testing.T) {
 	pin("status.summary", sum, "stages", "cells", "total")
 	pin("status.summary.stages[]", first(t, sum["stages"], "stages"), "stage", "pending", "running", "done", "failed")
 	cell := first(t, sum["cells"], "cells")
-	pin("status.summary.cells[]", cell, "teacher", "language", "strategy", "seed", "examples", "failures", "retrying", "input_tokens", "output_tokens", "cost_usd")
+	pin("status.summary.cells[]", cell, "teacher", "language", "strategy", "seed", "examples", "failures", "retrying", "input_tokens", "output_tokens", "cost_usd", "saved_usd", "cached_calls")
 	if cell["failures"] != 0.0 || cell["cost_usd"] != 0.0 {
 		t.Errorf("zero counts not zero: %v", cell)
 	}
