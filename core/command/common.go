@@ -37,6 +37,7 @@ type specFlags struct {
 	pluginDir string
 	// Plugin timeouts (see pluginhost.Manager).
 	pluginStart, pluginCall time.Duration
+	allowRead               onlyFlag // --allow-read DIR: files outside the spec folder it may read
 }
 
 func addSpecFlags(fs *flag.FlagSet) *specFlags {
@@ -45,6 +46,7 @@ func addSpecFlags(fs *flag.FlagSet) *specFlags {
 	fs.StringVar(&sf.pluginDir, "plugin-dir", pluginhost.DefaultDir(), "plugin folder")
 	fs.DurationVar(&sf.pluginStart, "plugin-start-timeout", pluginhost.DefaultStartTimeout, "how long a plugin may take to start and answer its first call")
 	fs.DurationVar(&sf.pluginCall, "plugin-call-timeout", pluginhost.DefaultCallTimeout, "how long a plugin may take to open a teacher or metric, or to measure one batch of examples (training is not bounded)")
+	fs.Var(&sf.allowRead, "allow-read", "let the spec read files in this folder outside its own (file(), templates, seeds; repeatable)")
 	return sf
 }
 
@@ -144,7 +146,7 @@ func prepare(ctx context.Context, env *Env, sf *specFlags, dir string) (*engine.
 		return nil, nil, usageError{"--plugin-start-timeout and --plugin-call-timeout must be positive durations, such as 90s or 15m"}
 	}
 	mgr.StartTimeout, mgr.CallTimeout = sf.pluginStart, sf.pluginCall
-	p, diags := engine.Prepare(ctx, dir, spec.LoadOptions{Vars: sf.vars}, mgr)
+	p, diags := engine.Prepare(ctx, dir, spec.LoadOptions{Vars: sf.vars, AllowRead: sf.allowRead}, mgr)
 	if len(diags) > 0 && p != nil && p.Exp != nil {
 		p.Exp.WriteDiagnostics(env.Stderr, diags, useColor(env.Stderr))
 	}

@@ -19,7 +19,7 @@ func init() {
 
 // openStoreOf loads just enough of the spec to find its store.
 func openStoreOf(env *Env, sf *specFlags, dir string) (*spec.Experiment, *store.Store, error) {
-	exp, diags := spec.LoadDir(dir, spec.LoadOptions{Vars: sf.vars})
+	exp, diags := spec.LoadDir(dir, spec.LoadOptions{Vars: sf.vars, AllowRead: sf.allowRead})
 	if diags.HasErrors() {
 		exp.WriteDiagnostics(env.Stderr, diags, useColor(env.Stderr))
 		return nil, nil, exitError{1}

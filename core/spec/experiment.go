@@ -16,6 +16,7 @@ var experimentSpec = &blockSpec{attrs: []attrSpec{
 	{name: "examples_per_cell", ty: cty.Number, def: cty.NumberIntVal(10500)},
 	{name: "metric_sample", ty: cty.Number, def: cty.NumberIntVal(10000)},
 	{name: "budget_usd", ty: cty.Number},
+	{name: "allow_read", ty: cty.List(cty.String)}, // read before evaluation: allowReadFromSpec
 }}
 
 func (l *loader) evalExperiment(n *node, ctx *hcl.EvalContext) {

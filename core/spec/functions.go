@@ -2,7 +2,6 @@ package spec
 
 import (
 	"os"
-	"path/filepath"
 
 	"github.com/hashicorp/hcl/v2/ext/tryfunc"
 	"github.com/zclconf/go-cty/cty"
@@ -14,7 +13,7 @@ import (
 
 // functions is the function table of a spec: go-cty's stdlib under the
 // names Terraform users know, try/can, plus env() and file().
-func functions(dir string, env func(string) (string, bool)) map[string]function.Function {
+func functions(dir string, env func(string) (string, bool), read *readPolicy) map[string]function.Function {
 	return map[string]function.Function{
 		"abs":             stdlib.AbsoluteFunc,
 		"ceil":            stdlib.CeilFunc,
@@ -82,7 +81,7 @@ func functions(dir string, env func(string) (string, bool)) map[string]function.
 		"try":             tryfunc.TryFunc,
 		"can":             tryfunc.CanFunc,
 		"env":             envFunc(env),
-		"file":            fileFunc(dir),
+		"file":            fileFunc(dir, read),
 	}
 }
 
@@ -115,19 +114,23 @@ func envFunc(env func(string) (string, bool)) function.Function {
 	})
 }
 
-// fileFunc reads a file relative to the spec folder.
-func fileFunc(dir string) function.Function {
+// fileFunc reads a file relative to the spec folder, inside what read
+// allows (see paths.go).
+func fileFunc(dir string, read *readPolicy) function.Function {
+	if read == nil {
+		read = newReadPolicy(dir)
+	}
 	return function.New(&function.Spec{
-		Description: "Reads a text file, relative to the spec folder.",
+		Description: "Reads a text file, relative to the spec folder (files outside it only when allowed: experiment.allow_read, --allow-read).",
 		Params:      []function.Parameter{{Name: "path", Type: cty.String}},
 		Type:        function.StaticReturnType(cty.String),
 		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
 			p := args[0].AsString()
-			full := p
-			if !filepath.IsAbs(p) {
-				full = filepath.Join(dir, p)
+			full := read.full(p)
+			if err := read.check(full); err != nil {
+				return cty.NilVal, function.NewArgError(0, err)
 			}
-			b, err := os.ReadFile(full)
+			b, err := readCapped(full, MaxReadBytes)
 			if err != nil {
 				if os.IsNotExist(err) {
 					return cty.NilVal, function.NewArgErrorf(0, "no file %q in the spec folder %s; paths are relative to the spec folder", p, dir)

@@ -23,6 +23,9 @@ type LoadOptions struct {
 	// Env looks up environment variables for env("X") and
 	// POLYGLOT_VAR_<name>; nil means os.LookupEnv.
 	Env func(string) (string, bool)
+	// AllowRead are folders (or files) outside the spec folder that
+	// file(), templates and seeds may read (--allow-read); see paths.go.
+	AllowRead []string
 }
 
 // EnvVarPrefix is prepended to a variable's name to set it from the
@@ -158,6 +161,7 @@ type loader struct {
 	blocks  map[string]map[string]cty.Value // type -> name -> value
 	singles map[string]cty.Value            // experiment, score
 	funcs   map[string]function.Function
+	read    *readPolicy // what file(), templates and seeds may read
 
 	// typed results, filled during evaluation
 	seedSets     map[string]*SeedSet
@@ -196,7 +200,20 @@ func (l *loader) load(paths []string) {
 	if l.diags.HasErrors() {
 		return // syntax errors make everything after unreliable
 	}
-	l.funcs = functions(l.e.Dir, l.opts.Env)
+	l.read = newReadPolicy(l.e.Dir)
+	l.allowReadFromUser()
+	for _, f := range files {
+		if content, _, _ := f.Body.PartialContent(rootSchema); content != nil {
+			var exps []*hcl.Block
+			for _, b := range content.Blocks {
+				if b.Type == "experiment" {
+					exps = append(exps, b)
+				}
+			}
+			l.allowReadFromSpec(exps)
+		}
+	}
+	l.funcs = functions(l.e.Dir, l.opts.Env, l.read)
 	l.byAddr = map[string]*node{}
 	l.vars, l.locals = map[string]cty.Value{}, map[string]cty.Value{}
 	l.blocks, l.singles = map[string]map[string]cty.Value{}, map[string]cty.Value{}

@@ -90,6 +90,7 @@ var attrDocs = map[string]attrDoc{
 	"experiment.examples_per_cell": {doc: "examples generated per (teacher, language) and seed, split between strategies by their `share`"},
 	"experiment.metric_sample":     {doc: "examples per cell that metrics see, stratified by strategy"},
 	"experiment.budget_usd":        {doc: "spend cap in USD for the whole experiment", def: "no cap"},
+	"experiment.allow_read":        {doc: "folders (or files) outside the spec folder that `file()`, `template`, `system` and seed `path` may read, as literal paths relative to the spec folder; otherwise a spec reads only inside its folder (also: `--allow-read DIR`, and paths given as `-var` values)", def: "none"},
 
 	"seeds.path":     {doc: "file or glob (`data/*.jsonl`), relative to the spec folder"},
 	"seeds.format":   {doc: "file format", def: "from the file extension", allowed: seedFormats},
@@ -367,7 +368,7 @@ func writeExpressions(b *strings.Builder) {
 	b.WriteString("Values from `env()` and from variables declared `sensitive` are sensitive: they are shown as `(sensitive)` and never written into plan keys. ")
 	b.WriteString("`file(\"path\")` is a file's text, relative to the spec folder.\n\nFunctions: ")
 	names := make([]string, 0, 80)
-	for n := range functions("", nil) {
+	for n := range functions("", nil, nil) {
 		names = append(names, n)
 	}
 	sort.Strings(names)

@@ -36,7 +36,7 @@ func (l *loader) evalSeeds(n *node, ctx *hcl.EvalContext) {
 	s := &SeedSet{Name: n.name, DeclRange: n.block.DefRange, Ranges: r.ranges()}
 	s.Path = r.str("path")
 	if s.Path != "" {
-		s.Files = r.existingFiles("path", l.e.Dir, s.Path)
+		s.Files = r.existingFiles("path", l.read, s.Path)
 	}
 	s.Format = r.oneOf("format", "seed format", seedFormats...)
 	if s.Format == "" && !r.has("format") && s.Path != "" {
@@ -60,20 +60,19 @@ func (l *loader) evalSeeds(n *node, ctx *hcl.EvalContext) {
 	l.seedSets[n.name] = s
 }
 
-// existingFiles resolves a path or glob relative to dir and reports when
-// nothing is there. Files are not opened.
-func (r *reader) existingFiles(name, dir, p string) []string {
-	full := p
-	if !filepath.IsAbs(p) {
-		full = filepath.Join(dir, p)
-	}
+// existingFiles resolves a path or glob relative to the spec folder and
+// reports when nothing is there, or when a match is outside what the spec
+// may read (paths.go) or not a regular file. Files are not opened.
+func (r *reader) existingFiles(name string, read *readPolicy, p string) []string {
+	dir := read.dir
+	full := read.full(p)
+	var files []string
 	if strings.ContainsAny(p, "*?[") {
 		matches, err := filepath.Glob(full)
 		if err != nil {
 			r.errorf(name, "Invalid glob pattern", "%q is not a valid pattern (%v).", p, err)
 			return nil
 		}
-		var files []string
 		for _, m := range matches {
 			if st, err := os.Stat(m); err == nil && !st.IsDir() {
 				files = append(files, m)
@@ -84,22 +83,34 @@ func (r *reader) existingFiles(name, dir, p string) []string {
 			return nil
 		}
 		sort.Strings(files)
-		return files
+	} else {
+		st, err := os.Stat(full)
+		switch {
+		case err != nil:
+			r.errorf(name, "Seed data not found", "There is no file %s. Paths are relative to the spec folder (%s); fix the path or create the file.", full, dir)
+			return nil
+		case st.IsDir():
+			r.errorf(name, "Seed path is a folder", "%s is a folder; point at a file, or use a glob such as %q.", full, filepath.Join(p, "*.jsonl"))
+			return nil
+		}
+		files = []string{full}
 	}
-	st, err := os.Stat(full)
-	switch {
-	case err != nil:
-		r.errorf(name, "Seed data not found", "There is no file %s. Paths are relative to the spec folder (%s); fix the path or create the file.", full, dir)
-		return nil
-	case st.IsDir():
-		r.errorf(name, "Seed path is a folder", "%s is a folder; point at a file, or use a glob such as %q.", full, filepath.Join(p, "*.jsonl"))
-		return nil
+	for _, f := range files {
+		if err := read.check(f); err != nil {
+			r.errorf(name, "Seed data outside the experiment folder", "%v.", err)
+			return nil
+		}
+		if err := regular(f, 0); err != nil {
+			r.errorf(name, "Seed data not a regular file", "%v.", err)
+			return nil
+		}
 	}
-	return []string{full}
+	return files
 }
 
-// existingFile checks a single template-like file relative to dir.
-func (r *reader) existingFile(name, dir, what string) string {
+// existingFile checks a single template-like file relative to the spec
+// folder: there, allowed (paths.go), regular and at most MaxReadBytes.
+func (r *reader) existingFile(name string, read *readPolicy, what string) string {
 	p := r.str(name)
 	if p == "" {
 		if r.has(name) {
@@ -107,13 +118,18 @@ func (r *reader) existingFile(name, dir, what string) string {
 		}
 		return ""
 	}
-	full := p
-	if !filepath.IsAbs(p) {
-		full = filepath.Join(dir, p)
-	}
+	full := read.full(p)
 	st, err := os.Stat(full)
 	if err != nil || st.IsDir() {
-		r.errorf(name, "Template file not found", "There is no file %s for %s. Paths are relative to the spec folder (%s); fix the path or create the file.", full, name, dir)
+		r.errorf(name, "Template file not found", "There is no file %s for %s. Paths are relative to the spec folder (%s); fix the path or create the file.", full, name, read.dir)
+		return ""
+	}
+	if err := read.check(full); err != nil {
+		r.errorf(name, "Template outside the experiment folder", "%v.", err)
+		return ""
+	}
+	if err := regular(full, MaxReadBytes); err != nil {
+		r.errorf(name, "Template not a regular file", "%v.", err)
 		return ""
 	}
 	return full

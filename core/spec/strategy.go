@@ -62,8 +62,8 @@ func (l *loader) evalStrategy(n *node, ctx *hcl.EvalContext) {
 		if st.Teacher == "" && !sr.has("teacher") {
 			st.Teacher = "self"
 		}
-		st.System = sr.existingFile("system", l.e.Dir, "system template")
-		st.Template = sr.existingFile("template", l.e.Dir, "template")
+		st.System = sr.existingFile("system", l.read, "system template")
+		st.Template = sr.existingFile("template", l.read, "template")
 		st.Output = sr.oneOf("output", "step output", "text", "json")
 		if st.Output == "" && !sr.has("output") {
 			st.Output = "text"

@@ -118,6 +118,8 @@ func (l *loader) resolveVariable(v *Variable) {
 	}
 	switch {
 	case ok:
+		// The user named this value: as a path, the spec may read it.
+		l.allowUserPath(raw)
 		val := parseVarValue(raw)
 		cv, err := convert.Convert(val, v.Type)
 		if err != nil && v.Type == cty.String {

@@ -65,11 +65,23 @@ func (t *Template) Uses(name string) bool {
 	return false
 }
 
+// maxTemplateBytes caps a template file (as spec.MaxReadBytes).
+const maxTemplateBytes = 16 << 20
+
 // LoadTemplate reads and parses a template file. Placeholders are
 // {{name}} (spaces inside the braces are allowed); {{"text"}} writes text
 // literally, e.g. {{"{{"}} for two braces. Unknown placeholders are errors
 // that give file:line:col.
 func LoadTemplate(path string) (*Template, error) {
+	// Only a regular file of sane size: a FIFO would block, /dev/zero
+	// never end (the spec checks this too; the file may have changed).
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("template: %w", err)
+	}
+	if !st.Mode().IsRegular() || st.Size() > maxTemplateBytes {
+		return nil, fmt.Errorf("template %s: not a regular file of at most %d bytes", path, maxTemplateBytes)
+	}
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("template: %w", err)

@@ -4,6 +4,8 @@
 # key, no GPU needed for the student; see README.md.
 
 experiment "ollama" {
+  allow_read = ["../quickstart/data"] # files this spec reads outside its folder
+
   languages = ["de", "es", "ja"]
   seeds     = [1]
   store     = ".polyglot"

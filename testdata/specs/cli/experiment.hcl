@@ -2,6 +2,8 @@
 # no default, so a command that drops `-var store=...` fails, and every
 # flag given after DIR is seen to take effect.
 experiment "cli" {
+  allow_read = ["../../../examples/plugin-teacher-echo/example/data"] # files this spec reads outside its folder
+
   languages         = ["de", "es"]
   examples_per_cell = 3
   metric_sample     = 3

@@ -1,6 +1,8 @@
 # Used by the re-plan test: changing teacher "a"'s temperature must change
 # exactly a's units and what depends on them.
 experiment "replan" {
+  allow_read = ["../../../examples/plugin-teacher-echo/example/data"] # files this spec reads outside its folder
+
   languages         = ["de", "es"]
   examples_per_cell = 4
   metric_sample     = 4

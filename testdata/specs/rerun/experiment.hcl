@@ -3,6 +3,8 @@
 # one offline metric, so that a finished run has generation, metric and
 # score units to find done.
 experiment "rerun" {
+  allow_read = ["../../../examples/quickstart/data"] # files this spec reads outside its folder
+
   languages         = ["de"]
   examples_per_cell = var.examples
   store             = var.store

@@ -2,6 +2,8 @@
 # renders real jobs, and the test puts fake python/accelerate/lighteval
 # first on PATH (core/command/students_test.go).
 experiment "students_local" {
+  allow_read = ["../../../../examples/plugin-teacher-echo/example/data", "../templates"] # files this spec reads outside its folder
+
   languages         = ["de"]
   examples_per_cell = 3
   metric_sample     = 3

@@ -4,6 +4,8 @@
 # student's executor. The test puts fake python/accelerate/lighteval first
 # on PATH (core/command/students_test.go); sbatch exports that PATH.
 experiment "students_slurm" {
+  allow_read = ["../../../../examples/plugin-teacher-echo/example/data", "../templates"] # files this spec reads outside its folder
+
   languages         = ["de"]
   examples_per_cell = 3
   metric_sample     = 3

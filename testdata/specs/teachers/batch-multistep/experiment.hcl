@@ -10,6 +10,8 @@
 # same spec on the streaming path; polish_teacher = "claude" makes the
 # second step call another teacher, which batch mode refuses.
 experiment "batch-multistep" {
+  allow_read = ["../templates"] # files this spec reads outside its folder
+
   languages         = ["de"]
   examples_per_cell = var.examples_per_cell
   store             = var.store

@@ -3,6 +3,8 @@
 # seed rows the test writes (each prompt distinct, so that no answer can
 # come from the response cache and every request reaches the server).
 experiment "teachers-faults" {
+  allow_read = ["../data", "../templates"] # files this spec reads outside its folder
+
   languages         = var.languages
   examples_per_cell = var.examples_per_cell
   store             = var.store
