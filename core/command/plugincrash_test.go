@@ -2,10 +2,12 @@ package command_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -236,4 +238,46 @@ func TestPanickingTeacherFailsFast(t *testing.T) {
 		t.Errorf("a teacher that panics on every call held the run for %s:\n%s", took, r.stderr)
 	}
 	t.Logf("run with a panicking teacher: %s, exit %d", took.Round(time.Millisecond), r.code)
+}
+
+// TestFailedMetricUnitStillScored: the metric fails on the Spanish cell
+// (an endpoint the server cannot serve). The run still scores what is
+// there and writes the report, which names the missing metric, its cell
+// and the reason; the run exits non-zero.
+func TestFailedMetricUnitStillScored(t *testing.T) {
+	r, _, store := fragileRun(t, "metric-fail")
+	if r.code == 0 {
+		t.Errorf("a failed unit must fail the run:\n%s", r.stderr)
+	}
+	const reason = "no /v1/completions endpoint"
+	if !strings.Contains(r.stderr, reason) {
+		t.Errorf("the run does not show why the metric failed:\n%s", r.stderr)
+	}
+	dir := filepath.Join(store, "report")
+	for _, name := range []string{"report.html", "report.md", "report.json"} {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatalf("no %s: one failed metric unit blocked the report (%v):\n%s", name, err, r.stderr)
+		}
+		s := string(b)
+		if !strings.Contains(s, reason) || !strings.Contains(s, "size") {
+			t.Errorf("%s does not show the missing metric and its reason", name)
+		}
+	}
+	md, _ := os.ReadFile(filepath.Join(dir, "report.md"))
+	if !strings.Contains(string(md), "## Missing results") || !regexp.MustCompile(`\| size +\| fragile +\| es `).Match(md) {
+		t.Errorf("report.md has no missing-results row for size on fragile/es:\n%s", md)
+	}
+	js, _ := os.ReadFile(filepath.Join(dir, "report.json"))
+	var rep struct {
+		Result struct {
+			Cells []struct{ Teacher, Language string }
+		}
+	}
+	if err := json.Unmarshal(js, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Result.Cells) == 0 {
+		t.Errorf("nothing was scored:\n%s", js)
+	}
 }

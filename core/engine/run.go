@@ -220,7 +220,9 @@ func (r *Runner) runStage(ctx context.Context, stage plan.Stage) error {
 					}
 				}
 			}
-			if !r.depsDone(u) {
+			// Scoring goes ahead when a metric or evaluation failed: it
+			// scores what is there and the report names what is missing.
+			if !r.depsDone(u) && (stage != plan.Score || !r.depsSettled(u)) {
 				r.log.Warn().Str("unit", u.Label).Msg("skipped: what it depends on is not done (restricted with --only, or failed)")
 				return nil
 			}
@@ -260,6 +262,17 @@ type fatalError struct{ err error }
 
 func (f *fatalError) Error() string { return f.err.Error() }
 func (f *fatalError) Unwrap() error { return f.err }
+
+// depsSettled reports whether every unit u depends on is done or failed.
+func (r *Runner) depsSettled(u *plan.Unit) bool {
+	for _, d := range u.Deps {
+		su, ok, err := r.Store.Unit(d)
+		if err != nil || !ok || (su.State != store.Done && su.State != store.Failed) {
+			return false
+		}
+	}
+	return true
+}
 
 func (r *Runner) depsDone(u *plan.Unit) bool {
 	for _, d := range u.Deps {

@@ -334,7 +334,11 @@ func WriteReport(p *Prepared, st *store.Store, dir string) (*score.Result, error
 		return nil, err
 	}
 	a := analysis.Run(study, res, p.AnalysisOptions())
-	if err := report.Write(dir, &report.Model{Title: p.Exp.Name, Study: study, Result: res, Analysis: a}); err != nil {
+	missing, err := p.missing(st)
+	if err != nil {
+		return nil, err
+	}
+	if err := report.Write(dir, &report.Model{Title: p.Exp.Name, Study: study, Result: res, Analysis: a, Missing: missing}); err != nil {
 		return nil, err
 	}
 	return res, nil
@@ -353,4 +357,29 @@ func (r *Runner) runScore(ctx context.Context, u *plan.Unit) (any, error) {
 	r.log.Info().Str("report", ReportDir(r.Store.Dir())+"/report.html").Msg("report written")
 	r.Opts.Progress.Advance(plan.Score, 1, 0) // the score bar's one item
 	return map[string]any{"cells": len(res.Cells)}, nil
+}
+
+// missing lists the metric, training and evaluation units of the plan that
+// failed, with their errors: the results the report must say it lacks.
+func (p *Prepared) missing(st *store.Store) ([]report.Missing, error) {
+	var out []report.Missing
+	for _, stage := range []plan.Stage{plan.Metrics, plan.Train, plan.Evaluate} {
+		units, err := st.Units(string(stage))
+		if err != nil {
+			return nil, err
+		}
+		for _, su := range units {
+			u := p.Plan.Unit(su.Key)
+			if su.State != store.Failed || u == nil {
+				continue
+			}
+			var d struct {
+				Error string `json:"error"`
+			}
+			_ = json.Unmarshal(su.Detail, &d)
+			out = append(out, report.Missing{Stage: string(stage), Unit: u.Label, Metric: u.Metric, Student: u.Student, Teacher: u.Teacher, Language: u.Language, Seed: int(u.Seed), Reason: d.Error})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Unit < out[j].Unit })
+	return out, nil
 }

@@ -30,6 +30,21 @@ type Model struct {
 	Examples []score.Example
 	// ExamplesShown is how many best and worst examples to show per metric and cell; 0 = 3.
 	ExamplesShown int
+	// Missing are the results the study lacks because their units failed;
+	// the report names each and why, and scores what is there.
+	Missing []Missing
+}
+
+// Missing is a metric or evaluation result whose unit failed.
+type Missing struct {
+	Stage    string `json:"stage"`
+	Unit     string `json:"unit"`
+	Metric   string `json:"metric,omitempty"`
+	Student  string `json:"student,omitempty"`
+	Teacher  string `json:"teacher,omitempty"`
+	Language string `json:"language,omitempty"`
+	Seed     int    `json:"seed,omitempty"`
+	Reason   string `json:"reason"`
 }
 
 //go:embed report.html.tmpl
@@ -60,7 +75,8 @@ func Write(dir string, m *Model) error {
 		Created  string             `json:"created,omitempty"`
 		Result   *score.Result      `json:"result"`
 		Analysis *analysis.Analysis `json:"analysis"`
-	}{m.Title, v.Created, m.Result, m.Analysis})), "", "  ")
+		Missing  []Missing          `json:"missing,omitempty"`
+	}{m.Title, v.Created, m.Result, m.Analysis, m.Missing})), "", "  ")
 	if err != nil {
 		return fmt.Errorf("report: report.json: %w", err)
 	}

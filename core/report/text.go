@@ -262,6 +262,14 @@ func markdown(v *view) []byte {
 	for _, n := range a.Notes {
 		fmt.Fprintf(&b, "- %s\n", mdCell(n))
 	}
+	if len(v.Missing) > 0 {
+		b.WriteString("\n## Missing results\n\nThese units failed, so their results are missing: the scores above are computed without them. Fix the cause and run again to fill them in.\n\n")
+		rows = [][]string{{"stage", "metric / student", "teacher", "language", "seed", "reason"}}
+		for _, m := range v.Missing {
+			rows = append(rows, []string{m.Stage, m.Metric + m.Student, m.Teacher, m.Language, strconv.Itoa(m.Seed), m.Reason})
+		}
+		mdTable(&b, rows)
+	}
 	if len(v.GenerationRows) > 0 {
 		fmt.Fprintf(&b, "\n## Generation failures per cell\n\nA cell below %d examples or %s %% of its requests is not ranked.\n\n", s.MinExamples, num(s.MinExampleShare*100))
 		rows = [][]string{{"teacher", "language", "strategy", "examples", "failures", "kept", "top reasons", "ranked"}}

@@ -6,6 +6,8 @@
 //	metric-hang  every metric batch hangs
 //	open-hang    opening the teacher hangs
 //	panic        every teacher call panics
+//	metric-fail  the metric fails on Spanish cells with an error (as a
+//	             perplexity endpoint the server cannot serve would)
 //
 // Otherwise it works: the teacher echoes, the metric measures length, the
 // trainer "trains" at once.
@@ -13,6 +15,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"time"
@@ -75,6 +78,9 @@ func (a *acc) Add(ctx context.Context, batch []sdk.Example) ([]sdk.ExampleValue,
 	}
 	var out []sdk.ExampleValue
 	for _, e := range batch {
+		if mode == "metric-fail" && e.Language == "es" {
+			return nil, errors.New("the server has no /v1/completions endpoint with logprobs for this model (HTTP 404)")
+		}
 		x := float64(len(e.Response))
 		a.sum += x
 		a.n++
