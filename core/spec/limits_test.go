@@ -7,6 +7,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 )
 
 const limitsHead = `experiment "x" {
@@ -108,4 +111,36 @@ func TestSpecMustBeARegularFile(t *testing.T) {
 		}
 		t.Fatal("loading a FIFO spec hung")
 	}
+}
+
+// BenchmarkPrescan compares the limits scan with the parse it guards, on
+// the paper example's spec files (the largest in the repository).
+func BenchmarkPrescan(b *testing.B) {
+	files, _ := filepath.Glob("../../examples/paper/*.hcl")
+	var srcs [][]byte
+	for _, f := range files {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			b.Fatal(err)
+		}
+		srcs = append(srcs, src)
+	}
+	b.Run("scan", func(b *testing.B) {
+		for b.Loop() {
+			for i, s := range srcs {
+				if d := checkLimits(s, files[i], hcl.InitialPos); d != nil {
+					b.Fatal(d)
+				}
+			}
+		}
+	})
+	b.Run("parse", func(b *testing.B) {
+		for b.Loop() {
+			for i, s := range srcs {
+				if _, d := hclsyntax.ParseConfig(s, files[i], hcl.InitialPos); d.HasErrors() {
+					b.Fatal(d)
+				}
+			}
+		}
+	})
 }
