@@ -139,6 +139,7 @@ func TestPlanFlagsAnywhere(t *testing.T) {
 				t.Errorf("generate requests of teacher a in de %v, want 3", n)
 			}
 		}},
+		{"--only in the table", []string{"plan", "DIR", "--plugin-dir", "PD", "-var", "store=STORE", "--only", "teacher=a"}, 0, contains("stdout", "Only the units of --only teacher=a")},
 		{"--only unknown teacher", []string{"plan", "DIR", "--plugin-dir", "PD", "-var", "store=STORE", "--only", "teacher=c"}, 2, contains("stderr", "--only teacher=c matches nothing; the teachers of this experiment are: a, b")},
 		{"--only unknown language", []string{"plan", "DIR", "--plugin-dir", "PD", "-var", "store=STORE", "--only", "language=fr"}, 2, contains("stderr", "are: de, es")},
 		{"--only unknown strategy", []string{"plan", "DIR", "--plugin-dir", "PD", "-var", "store=STORE", "--only", "strategy=x"}, 2, contains("stderr", "are: respond")},

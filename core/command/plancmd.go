@@ -129,7 +129,11 @@ func runPlan(ctx context.Context, env *Env, args []string) error {
 	if *asJSON {
 		return writeJSON(env.Stdout, po)
 	}
-	fmt.Fprintf(env.Stdout, "Experiment %q\n\n", p.Exp.Name)
+	fmt.Fprintf(env.Stdout, "Experiment %q\n", p.Exp.Name)
+	if len(onlyMap) > 0 {
+		fmt.Fprintf(env.Stdout, "Only the units of --only %s (what `polyglot run --only %[1]s` would do)\n", only)
+	}
+	fmt.Fprintln(env.Stdout)
 	printPlan(env.Stdout, po)
 	return nil
 }
