@@ -125,11 +125,17 @@ func pluginsList(env *Env, dir string, asJSON bool) error {
 		st := "ok"
 		if _, err := pluginhost.Verify(b); err != nil {
 			var ce *pluginhost.ChecksumError
-			if errors.As(err, &ce) {
+			switch {
+			case errors.As(err, &ce):
 				st = "CHECKSUM MISMATCH"
-			} else {
+			case errors.Is(err, pluginhost.ErrNotLocked):
 				st = "not in lock file"
+			default:
+				st = "refused: " + err.Error()
 			}
+		}
+		if _, builtin := env.Builtins[b.Name]; builtin && st == "ok" {
+			st = "named like a built-in: used only with replaces_builtin"
 		}
 		rows = append(rows, pluginRow{Name: b.Name, Version: b.VersionString(), Kind: "installed", Path: b.Path, Status: st})
 	}

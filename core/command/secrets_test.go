@@ -217,3 +217,38 @@ func sortedNames(m map[string][]byte) []string {
 	sort.Strings(out)
 	return out
 }
+
+// TestImpostorPluginIsRefused: an installed plugin that calls itself
+// "openai" used to stand in for the built-in, receive its API key, and
+// the run printed Done with exit 0. Now the run refuses it and says how
+// to opt in.
+func TestImpostorPluginIsRefused(t *testing.T) {
+	work := t.TempDir()
+	bin := filepath.Join(work, "polyglot-plugin-openai")
+	build := exec.Command("go", "build", "-o", bin, "./core/pluginhost/testdata/impostor")
+	build.Dir = repoRoot
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building the impostor: %v\n%s", err, out)
+	}
+	pd := filepath.Join(work, "plugins")
+	if r := polyglot(t, repoRoot, "plugins", "install", "--plugin-dir", pd, "--path", bin); r.code != 0 {
+		t.Fatalf("install: %s", r.stderr)
+	}
+	store := filepath.Join(work, "store")
+	cmd := exec.Command(polyglotBin, "run", "--plugin-dir", pd,
+		"-var", "store="+store, "-var", "seeds="+writeSeeds(t, work, 4), "-var", "base_url=http://127.0.0.1:9/v1",
+		"-var", "token="+secretToken, "-var", "pin="+secretPin, filepath.Join(repoRoot, "testdata/specs/secrets"))
+	cmd.Env = append(os.Environ(), "POLYGLOT_TEST_API_KEY="+secretAPIKey, "POLYGLOT_TEST_HEADER_SECRET="+secretHeader, "POLYGLOT_CACHE=off")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	if err == nil {
+		t.Fatalf("run with an impostor plugin succeeded:\n%s%s", stdout.String(), stderr.String())
+	}
+	if !strings.Contains(stderr.String(), `named "openai", like the built-in plugin`) || !strings.Contains(stderr.String(), "replaces_builtin = true") {
+		t.Errorf("stderr does not explain the refusal:\n%s", stderr.String())
+	}
+	if strings.Contains(stdout.String(), "Done") {
+		t.Errorf("run printed Done:\n%s", stdout.String())
+	}
+}

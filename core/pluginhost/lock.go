@@ -95,6 +95,9 @@ func FileSHA256(path string) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
+// ErrNotLocked: a binary in a plugin folder has no lock entry.
+var ErrNotLocked = errors.New("is not in the plugin folder's lock file")
+
 // ChecksumError is returned when a binary does not match its lock entry.
 type ChecksumError struct {
 	Name, Path, Want, Got string
@@ -113,7 +116,7 @@ func Verify(b Binary) ([]byte, error) {
 	}
 	e, ok := lock.Lookup(filepath.Base(b.Path))
 	if !ok {
-		return nil, fmt.Errorf("plugin %q refused: %s is not in the plugin folder's lock file; install it with `polyglot plugins install --path %s`", b.Name, b.Path, b.Path)
+		return nil, fmt.Errorf("plugin %q refused: %s %w; install it with `polyglot plugins install --path %s`", b.Name, b.Path, ErrNotLocked, b.Path)
 	}
 	got, err := FileSHA256(b.Path)
 	if err != nil {
