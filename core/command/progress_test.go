@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
 	"regexp"
 	"slices"
 	"strconv"
@@ -203,5 +204,16 @@ func TestLogSinkNeverDrops(t *testing.T) {
 	s.Write([]byte("d\n"))
 	if base.String() != "a\nc\nd\n" || over.String() != "b\n" {
 		t.Errorf("base %q, over %q", base.String(), over.String())
+	}
+}
+
+// BenchmarkProgressAdvance is the cost of one finished request to the
+// progress display off a terminal (the engine calls it once per request).
+func BenchmarkProgressAdvance(b *testing.B) {
+	p := &progress{out: io.Discard, log: zerolog.New(io.Discard), now: time.Now, stages: map[plan.Stage]*stageProgress{}}
+	p.StageStart(plan.Generate, 1, b.N, 0)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		p.Advance(plan.Generate, 1, 0.001)
 	}
 }
