@@ -149,6 +149,12 @@ var (
 // with FRAGILE_MODE=mode and extra arguments; it returns the result and
 // how long the run took.
 func fragileRun(t *testing.T, mode string, args ...string) (result, time.Duration, string) {
+	r, took, store, _ := fragileRunIn(t, mode, args...)
+	return r, took, store
+}
+
+// fragileRunIn is fragileRun that also returns the plugin folder.
+func fragileRunIn(t *testing.T, mode string, args ...string) (result, time.Duration, string, string) {
 	t.Helper()
 	fragileOnce.Do(func() {
 		fragileBin = filepath.Join(filepath.Dir(polyglotBin), "fragile")
@@ -180,7 +186,7 @@ func fragileRun(t *testing.T, mode string, args ...string) (result, time.Duratio
 	} else if err != nil {
 		t.Fatal(err)
 	}
-	return result{out.String(), errb.String(), code}, took, store
+	return result{out.String(), errb.String(), code}, took, store, pd
 }
 
 // TestMetricAndTrainerPluginCrashes: the metric plugin crashes in its
@@ -230,14 +236,22 @@ func TestHungPluginsAreBounded(t *testing.T) {
 // call is a bug in the plugin, not a failing provider: its requests fail
 // at once, without retries or the circuit breaker's waits.
 func TestPanickingTeacherFailsFast(t *testing.T) {
-	r, took, _ := fragileRun(t, "panic")
-	if r.code == 0 {
-		t.Logf("exit 0 although every request failed:\n%s", r.stderr)
-	}
+	r, took, store, pd := fragileRunIn(t, "panic")
 	if took > 20*time.Second {
 		t.Errorf("a teacher that panics on every call held the run for %s:\n%s", took, r.stderr)
 	}
 	t.Logf("run with a panicking teacher: %s, exit %d", took.Round(time.Millisecond), r.code)
+	st := polyglot(t, repoRoot, "status", "--json", "--plugin-dir", pd, "-var", "store="+store, filepath.Join(repoRoot, "testdata/specs/fragile"))
+	var s struct {
+		Summary statusSummary `json:"summary"`
+	}
+	if err := json.Unmarshal([]byte(st.stdout), &s); err != nil {
+		t.Fatalf("status --json: %v\n%s%s", err, st.stdout, st.stderr)
+	}
+	// 2 cells of 4 examples: every request failed for good, none retrying.
+	if s.Summary.Total.Failures != 8 || s.Summary.Total.Retrying != 0 || s.Summary.Total.Examples != 0 {
+		t.Errorf("status: %+v; want 8 final failures, 0 retrying, 0 examples", s.Summary.Total)
+	}
 }
 
 // TestFailedMetricUnitStillScored: the metric fails on the Spanish cell

@@ -473,7 +473,7 @@ type teacherConn struct {
 	sampling sdk.Sampling
 	open     sdk.TeacherOpen
 	// bare: the plugin said it never reads calls' metadata.
-	bare bool
+	bare atomic.Bool
 
 	paramsMu   sync.Mutex
 	lastSample sdk.Sampling    // a copy of the sampling lastParams encodes
@@ -582,6 +582,8 @@ func (c *teacherConn) stream(ctx context.Context) (*teacherStream, error) {
 	died := false
 	if c.cur != nil {
 		why, died = c.cur.lost()
+		c.cur.cancel() // ends its send loop and the call on the dead connection
+		c.cur.close()
 		c.cur = nil
 	}
 	mgr := c.g.r.P.Plugins
@@ -654,7 +656,7 @@ func (c *teacherConn) openStream(ctx context.Context) (*teacherStream, error) {
 		cancel()
 		return nil, fmt.Errorf("teacher %q: %w", c.name, diags.Err())
 	}
-	c.bare = stream.IgnoresMetadata()
+	c.bare.Store(stream.IgnoresMetadata())
 	s := &teacherStream{c: c, run: run, stream: stream, cancel: cancel, pending: map[string]pendingCall{}, outbox: make(chan *sdk.Call, 4096), done: make(chan struct{})}
 	go s.recvLoop()
 	go s.sendLoop()
@@ -718,7 +720,14 @@ func (s *teacherStream) recvLoop() {
 // high request rates this turns thousands of small sends into a few large ones.
 func (s *teacherStream) sendLoop() {
 	batch := make([]*sdk.Call, 0, 256)
-	for call := range s.outbox {
+	for {
+		var call *sdk.Call
+		select {
+		case call = <-s.outbox:
+		case <-s.done:
+			_ = s.stream.CloseSend()
+			return
+		}
 		batch = gather(s.outbox, append(batch[:0], call), cap(batch), 0, func(int) bool { return false })
 		if s.err() != nil {
 			continue // lost: its calls were handed back
@@ -727,13 +736,11 @@ func (s *teacherStream) sendLoop() {
 			s.fail(err, err)
 		}
 	}
-	_ = s.stream.CloseSend()
 }
 
-func (s *teacherStream) close() {
-	close(s.outbox)
-	close(s.done)
-}
+// close ends the stream's loops. Calls are never refused by closing the
+// outbox: a sender may still hold a stream that was lost meanwhile.
+func (s *teacherStream) close() { close(s.done) }
 
 func (c *teacherConn) close() {
 	c.mu.Lock()
@@ -774,7 +781,10 @@ func (s *teacherStream) send(deadline time.Time, call *sdk.Call) *sdk.Result {
 	}
 	s.pending[call.ID] = pendingCall{ch, deadline}
 	s.mu.Unlock()
-	s.outbox <- call
+	select {
+	case s.outbox <- call:
+	case <-s.done: // lost and closed: fail handed the call back on ch
+	}
 	return <-ch
 }
 
@@ -1177,7 +1187,7 @@ func (g *generator) runRequest(ctx context.Context, u *plan.Unit, st *spec.Strat
 		if err != nil {
 			return false, err
 		}
-		bare := sc.bare
+		bare := sc.bare.Load()
 		var out strategy.StepOutput
 		for ask := 0; ; ask++ {
 			call, err := buildStepCall(u, step, req, outputs, lang, ask, bare)

@@ -170,3 +170,25 @@ func TestPluginEnvironment(t *testing.T) {
 		}
 	}
 }
+
+// TestPluginHangingAtStart: a plugin that never completes its handshake
+// fails within the start timeout set on the Manager, with an error naming
+// it and the flag, and is not left running.
+func TestPluginHangingAtStart(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := Install(context.Background(), dir, bins["crashy"], ""); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(PluginEnvVar, "CRASHY_HANG_START")
+	t.Setenv("CRASHY_HANG_START", "1")
+	m := newManager(t, dir)
+	m.StartTimeout = time.Second
+	start := time.Now()
+	_, err := m.Get(context.Background(), "crashy")
+	if err == nil || !strings.Contains(err.Error(), `plugin "crashy"`) || !strings.Contains(err.Error(), "--plugin-start-timeout") {
+		t.Fatalf("want a start timeout naming the plugin, got %v", err)
+	}
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("a 1 s start timeout took %s", took)
+	}
+}

@@ -320,6 +320,9 @@ func (m *Manager) start(ctx context.Context, name string, bin Binary, builtin bo
 	rpc, err := pc.Client()
 	if err != nil {
 		kill()
+		if strings.Contains(err.Error(), "timeout while waiting for plugin to start") {
+			return nil, fmt.Errorf("plugin %q (%s) did not complete its handshake within %s (the start timeout; raise it with --plugin-start-timeout): %w", name, bin.Path, timeout, err)
+		}
 		return nil, explainStart(name, bin.Path, err)
 	}
 	raw, err := rpc.Dispense(sdk.PluginName)

@@ -14,7 +14,7 @@ variable "store" {
 }
 
 seeds "human" {
-  path = "../../../examples/plugin-teacher-echo/example/data/seeds.jsonl"
+  path = "data/seeds.jsonl"
 }
 
 teacher "fragile" {
@@ -27,7 +27,7 @@ teacher "fragile" {
 
 strategy "respond" {
   step "answer" {
-    template = "../students/templates/respond.txt"
+    template = "templates/respond.txt"
   }
 }
 

@@ -7,8 +7,8 @@
 //	spawn  start a child process (sleep) and answer with its pid
 //	env    answer with the plugin's environment, one entry a line
 //
-// CRASHY_HANG_OPEN (passed with POLYGLOT_PLUGIN_ENV) makes it hang when a
-// teacher or metric is opened.
+// CRASHY_HANG_START (passed with POLYGLOT_PLUGIN_ENV) makes it hang before
+// its handshake.
 package main
 
 import (
@@ -28,15 +28,7 @@ func (crashy) Describe() sdk.Description {
 	return sdk.Description{Name: "crashy", Schema: sdk.Schema()}
 }
 
-func hangOpen(ctx context.Context) {
-	if os.Getenv("CRASHY_HANG_OPEN") != "" {
-		<-ctx.Done()
-		time.Sleep(time.Hour)
-	}
-}
-
 func (crashy) Open(ctx context.Context, req sdk.OpenRequest) (sdk.Generator, sdk.Diagnostics) {
-	hangOpen(ctx)
 	return sdk.GeneratorFunc(func(ctx context.Context, c *sdk.Call) (*sdk.Result, error) {
 		text := "ok"
 		switch c.Messages[len(c.Messages)-1].Content {
@@ -64,5 +56,8 @@ func (crashy) Open(ctx context.Context, req sdk.OpenRequest) (sdk.Generator, sdk
 }
 
 func main() {
+	if os.Getenv("CRASHY_HANG_START") != "" {
+		time.Sleep(time.Hour)
+	}
 	sdk.Serve(sdk.ServeOpts{Name: "crashy", Version: "1.0.0", Teachers: []sdk.Teacher{crashy{}}})
 }
