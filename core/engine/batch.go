@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -369,7 +370,7 @@ func (g *generator) runBatchUnit(ctx context.Context, u *plan.Unit) (any, error)
 	if err := b.run(ctx, in.reqs); err != nil {
 		return nil, err
 	}
-	return b.finish(strategy.NewExpander(st, in.rows, u.Language, u.N, u.Seed), in.skipped)
+	return b.finish(in.reqs.Fresh(), in.skipped)
 }
 
 // run resumes the unit's stored chunks, then submits new chunks for the
@@ -476,11 +477,16 @@ func (b *batchRun) run(ctx context.Context, exp *strategy.Expander) error {
 			cut.add(callBytes(held.call))
 			held = nil
 		}
+		var readErr error // a seed row that cannot be read
 		for ; i < n && cut.n < cut.maxReq; i++ {
 			if covered[i] {
 				continue
 			}
-			req := exp.Request(i)
+			req, err := exp.Request(i)
+			if err != nil {
+				readErr = &fatalError{err}
+				break
+			}
 			key := requestKey(b.u.Key, req.ID)
 			if b.done[key] {
 				continue
@@ -499,7 +505,7 @@ func (b *batchRun) run(ctx context.Context, exp *strategy.Expander) error {
 			cut.add(size)
 			ch.calls = append(ch.calls, bc)
 		}
-		if err := b.commit(ctx, tmplFails); err != nil {
+		if err := cmp.Or(b.commit(ctx, tmplFails), readErr); err != nil {
 			<-sem
 			setErr(err)
 			break
@@ -560,7 +566,10 @@ func (b *batchRun) storedChunks() ([]*chunk, error) {
 func (b *batchRun) buildStored(exp *strategy.Expander, ch *chunk) error {
 	for _, r := range ch.state.Members {
 		for i := max(r[0], 0); i < min(r[1], exp.Len()); i++ {
-			req := exp.Request(i)
+			req, err := exp.Request(i)
+			if err != nil {
+				return &fatalError{err}
+			}
 			bc := &batchCall{req: req, key: requestKey(b.u.Key, req.ID), carry: ch.state.Carry[i], ask: ch.state.Round}
 			if p, ok := ch.state.Pos[i]; ok {
 				bc.step, bc.ask, bc.prior = p.Step, p.Ask, p.Prior
@@ -1050,7 +1059,11 @@ func (b *batchRun) finish(exp *strategy.Expander, skipped int) (any, error) {
 	}
 	missing := 0
 	for i := range exp.Len() {
-		if !doneNow[requestKey(b.u.Key, exp.Request(i).ID)] {
+		req, err := exp.Request(i)
+		if err != nil {
+			return nil, &fatalError{err}
+		}
+		if !doneNow[requestKey(b.u.Key, req.ID)] {
 			missing++
 		}
 	}

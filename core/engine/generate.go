@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -39,11 +40,8 @@ type generator struct {
 	r      *Runner
 	budget *apictl.Budget
 
-	mu       sync.Mutex
-	conns    map[string]*teacherConn
-	rows     []strategy.Row
-	rowsErr  error
-	rowsOnce sync.Once
+	mu    sync.Mutex
+	conns map[string]*teacherConn
 
 	commits  chan commitReq
 	inflight atomic.Int64 // requests started and not yet committed (see commitLoop)
@@ -950,22 +948,6 @@ func (g *generator) call(ctx context.Context, teacher string, call *sdk.Call, re
 	}
 }
 
-func (g *generator) seedRows() ([]strategy.Row, error) {
-	g.rowsOnce.Do(func() {
-		for _, set := range g.r.P.Exp.SeedSets {
-			err := seeds.Read(set, func(r seeds.Row) error {
-				g.rows = append(g.rows, strategy.Row{Set: set.Name, ID: r.ID, Prompt: r.Prompt, Response: r.Response, Language: r.Language, Strategies: r.Strategies, Tags: r.Tags})
-				return nil
-			})
-			if err != nil {
-				g.rowsErr = err
-				return
-			}
-		}
-	})
-	return g.rows, g.rowsErr
-}
-
 func requestKey(unitKey, reqID string) string {
 	h := sha256.Sum256([]byte(unitKey + "\x00" + reqID))
 	return hex.EncodeToString(h[:16])
@@ -1022,7 +1004,13 @@ func (g *generator) runUnit(ctx context.Context, u *plan.Unit) (any, error) {
 		}
 	}
 	for i := range reqs.Len() {
-		req := reqs.Request(i)
+		req, err := reqs.Request(i)
+		if err != nil {
+			mu.Lock()
+			firstFatal = cmp.Or(firstFatal, error(&fatalError{err}))
+			mu.Unlock()
+			break
+		}
 		key := requestKey(u.Key, req.ID)
 		if done[key] {
 			continue
@@ -1076,7 +1064,11 @@ func (g *generator) runUnit(ctx context.Context, u *plan.Unit) (any, error) {
 	if missing < 0 { // not expected; check request by request
 		missing = 0
 		for i := range reqs.Len() {
-			if !doneNow[requestKey(u.Key, reqs.Request(i).ID)] {
+			req, err := reqs.Request(i)
+			if err != nil {
+				return nil, &fatalError{err}
+			}
+			if !doneNow[requestKey(u.Key, req.ID)] {
 				missing++
 			}
 		}
@@ -1090,8 +1082,7 @@ func (g *generator) runUnit(ctx context.Context, u *plan.Unit) (any, error) {
 // unitInput is what running a unit's requests starts from, in streaming
 // and batch mode alike.
 type unitInput struct {
-	rows    []strategy.Row // the seed rows that fit the teacher's context
-	skipped int            // rows that did not
+	skipped int // seed rows that do not fit the teacher's context
 	lang    strategy.Language
 	// reqs makes the requests as they are sent, not up front: a unit of a
 	// million requests would otherwise hold them all.
@@ -1100,7 +1091,7 @@ type unitInput struct {
 }
 
 func (g *generator) unitInput(u *plan.Unit, st *spec.Strategy) (*unitInput, error) {
-	rows, err := g.seedRows()
+	src, err := g.r.seeds()
 	if err != nil {
 		return nil, &fatalError{err}
 	}
@@ -1108,11 +1099,11 @@ func (g *generator) unitInput(u *plan.Unit, st *spec.Strategy) (*unitInput, erro
 	if err != nil {
 		return nil, err
 	}
-	rows, skipped := g.fitContext(u.Teacher, rows)
+	fits, skipped := g.fitContext(u.Teacher, src.ix)
 	if skipped > 0 {
 		g.r.log.Info().Str("unit", u.Label).Int("skipped", skipped).Msg("seed prompts too long for the teacher's context window were skipped")
 	}
-	reqs := strategy.NewExpander(st, rows, u.Language, u.N, u.Seed)
+	reqs := strategy.NewSeedsExpander(st, src, fits, u.Language, u.N, u.Seed)
 	if reqs.Len() == 0 {
 		return nil, fmt.Errorf("strategy %q has no seed rows for language %q (check its input block and the seeds' language and strategies columns)", st.Name, u.Language)
 	}
@@ -1120,43 +1111,37 @@ func (g *generator) unitInput(u *plan.Unit, st *spec.Strategy) (*unitInput, erro
 	if err != nil {
 		return nil, err
 	}
-	return &unitInput{rows: rows, skipped: skipped, lang: lang, reqs: reqs, done: done}, nil
+	return &unitInput{skipped: skipped, lang: lang, reqs: reqs, done: done}, nil
 }
 
-// fitContext drops seed rows whose prompt cannot fit the teacher's context
-// window together with its answer (docs/method.md §2: such seeds are skipped).
-// Tokens are estimated from the text: a token per four bytes of Latin
-// script, per character of scripts without spaces, whichever is more.
-func (g *generator) fitContext(teacher string, rows []strategy.Row) ([]strategy.Row, int) {
+// fitContext tells which seed rows have a prompt that fits the teacher's
+// context window together with its answer (docs/method.md §2: others are
+// skipped; nil keeps every row) and how many do not. Tokens are estimated
+// from the text (EstimateTokens).
+func (g *generator) fitContext(teacher string, ix *seeds.Index) (func(int) bool, int) {
 	ts := g.r.P.Exp.Teacher(teacher)
 	if ts == nil || ts.ContextTokens == nil {
-		return rows, 0
+		return nil, 0
 	}
 	answer := 1024
 	if ts.Sampling.MaxTokens != nil {
 		answer = *ts.Sampling.MaxTokens
 	}
 	budget := *ts.ContextTokens - answer
-	out := make([]strategy.Row, 0, len(rows))
-	for _, r := range rows {
-		if EstimateTokens(r.Prompt) <= budget {
-			out = append(out, r)
+	fits := func(i int) bool { return ix.PromptTokens(i) <= budget }
+	skipped := 0
+	for i := range ix.Len() {
+		if !fits(i) {
+			skipped++
 		}
 	}
-	return out, len(rows) - len(out)
+	return fits, skipped
 }
 
-// EstimateTokens is a tokenizer-free upper-ish estimate of a text's tokens.
-func EstimateTokens(s string) int {
-	byBytes := (len(s) + 3) / 4
-	wide := 0
-	for _, r := range s {
-		if r >= 0x2E80 { // CJK and other scripts written without spaces
-			wide++
-		}
-	}
-	return max(byBytes, wide)
-}
+// EstimateTokens is a tokenizer-free upper-ish estimate of a text's
+// tokens: a token per four bytes of Latin script, per character of scripts
+// without spaces, whichever is more.
+func EstimateTokens(s string) int { return seeds.EstimateTokens(s) }
 
 // runRequest runs a request's steps and commits its outcome. ok reports an
 // example; a returned error is fatal for the run.

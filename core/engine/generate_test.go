@@ -1,12 +1,14 @@
 package engine
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/polyglot-teachers/polyglot/core/seeds"
 	"github.com/polyglot-teachers/polyglot/core/spec"
-	"github.com/polyglot-teachers/polyglot/core/strategy"
 )
 
 func TestEstimateTokens(t *testing.T) {
@@ -30,13 +32,29 @@ func TestFitContextSkipsLongSeeds(t *testing.T) {
 	window, answer := 1100, 1000
 	exp := &spec.Experiment{Teachers: []*spec.Teacher{{Name: "small", ContextTokens: &window, Sampling: spec.Sampling{MaxTokens: &answer}}, {Name: "big"}}}
 	g := &generator{r: &Runner{P: &Prepared{Exp: exp}}}
-	rows := []strategy.Row{{ID: "short", Prompt: strings.Repeat("a", 400)}, {ID: "long", Prompt: strings.Repeat("a", 404)}}
-	kept, skipped := g.fitContext("small", rows)
-	if skipped != 1 || len(kept) != 1 || kept[0].ID != "short" {
+	path := filepath.Join(t.TempDir(), "seeds.jsonl")
+	data := `{"id":"short","prompt":"` + strings.Repeat("a", 400) + `"}` + "\n" + `{"id":"long","prompt":"` + strings.Repeat("a", 404) + `"}` + "\n"
+	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ix, err := seeds.NewIndex([]*spec.SeedSet{{Name: "s", Path: path, Files: []string{path}, Format: "jsonl", Language: "de"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ix.Close()
+	fits, skipped := g.fitContext("small", ix)
+	var kept []string
+	for i := range ix.Len() {
+		if fits(i) {
+			r, _ := ix.Row(i)
+			kept = append(kept, r.ID)
+		}
+	}
+	if skipped != 1 || len(kept) != 1 || kept[0] != "short" {
 		t.Fatalf("kept %v, skipped %d", kept, skipped)
 	}
-	if kept, skipped := g.fitContext("big", rows); skipped != 0 || len(kept) != 2 {
-		t.Fatalf("a teacher without a window keeps everything: %v %d", kept, skipped)
+	if fits, skipped := g.fitContext("big", ix); skipped != 0 || fits != nil {
+		t.Fatalf("a teacher without a window keeps everything: skipped %d", skipped)
 	}
 }
 

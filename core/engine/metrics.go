@@ -361,25 +361,25 @@ func stderr(xs []float64) float64 {
 
 // sendReference streams the experiment's seed rows in the cell's language
 // (and English ones, the translate strategy's sources) to a metric that
-// compares against them.
+// compares against them, in file order. The rows come from the run's seed
+// index, read once for every unit: only the rows sent are read again.
 func (r *Runner) sendReference(ms *sdk.MetricStream, lang string) error {
+	src, err := r.seeds()
+	if err != nil {
+		return err
+	}
 	var batch []sdk.Example
-	for _, set := range r.P.Exp.SeedSets {
-		err := seeds.Read(set, func(row seeds.Row) error {
-			if row.Language != lang && row.Language != "en" {
-				return nil
-			}
-			batch = append(batch, sdk.Example{ID: "seed:" + row.ID, Prompt: row.Prompt, Response: row.Response, Language: row.Language})
-			if len(batch) == 512 {
-				err := ms.Reference(batch)
-				batch = nil
-				return err
-			}
-			return nil
-		})
-		if err != nil {
+	err = src.ix.Each(func(c *seeds.Class) bool { return c.Language == lang || c.Language == "en" }, func(row seeds.Row) error {
+		batch = append(batch, sdk.Example{ID: "seed:" + row.ID, Prompt: row.Prompt, Response: row.Response, Language: row.Language})
+		if len(batch) == 512 {
+			err := ms.Reference(batch)
+			batch = nil
 			return err
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	if len(batch) > 0 {
 		return ms.Reference(batch)

@@ -62,8 +62,10 @@ type Runner struct {
 
 	writer *store.Writer
 	gen    *generator
-	mu     sync.Mutex
-	failed []string
+	// seedIdx indexes the seed rows once for all units (seedindex.go).
+	seedIdx seedIndex
+	mu      sync.Mutex
+	failed  []string
 }
 
 // Match reports whether u passes the --only filter.
@@ -130,6 +132,7 @@ func Run(ctx context.Context, p *Prepared, st *store.Store, opts Options) error 
 		opts.StageConcurrency = 2
 	}
 	r := &Runner{P: p, Store: st, Opts: opts, log: opts.Log}
+	defer r.closeSeeds()
 	units := make([]store.Unit, len(p.Plan.Units))
 	for i, u := range p.Plan.Units {
 		units[i] = store.Unit{Key: u.Key, Stage: string(u.Stage), Label: u.Label, State: store.Pending}

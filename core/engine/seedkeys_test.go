@@ -252,6 +252,7 @@ func TestRequestKeysAndPromptsAreStable(t *testing.T) {
 	}
 	defer st.Close()
 	g := &generator{r: &Runner{P: &Prepared{Exp: exp}, Store: st}}
+	defer g.r.closeSeeds()
 	var out bytes.Buffer
 	for _, teacher := range []string{"big", "small"} {
 		for _, lang := range []string{"de", "yo"} {
@@ -267,7 +268,10 @@ func TestRequestKeysAndPromptsAreStable(t *testing.T) {
 					}
 					fmt.Fprintf(&out, "%s: %d requests, %d seeds skipped\n", u.Key, in.reqs.Len(), in.skipped)
 					for i := range in.reqs.Len() {
-						req := in.reqs.Request(i)
+						req, err := in.reqs.Request(i)
+						if err != nil {
+							t.Fatalf("%s request %d: %v", u.Key, i, err)
+						}
 						call, err := strategy.BuildCall(sp.Steps[0], &req, nil, in.lang)
 						if err != nil {
 							t.Fatalf("%s request %d: %v", u.Key, i, err)

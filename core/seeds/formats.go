@@ -45,15 +45,18 @@ func keysOf(m map[string]any) []string {
 
 // readJSONL reads one JSON object per line. Lines of any length are fine;
 // blank lines are skipped.
-func readJSONL(path, name string, m *mapping, fn func(Row) error) error {
+func readJSONL(path, name string, m *mapping, fn func(Row, int64) error) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return openErr(name, err)
 	}
 	defer f.Close()
 	br := bufio.NewReaderSize(f, 1<<20)
+	var off int64 // where the line starts
 	for line := 1; ; line++ {
 		b, rerr := br.ReadBytes('\n')
+		start := off
+		off += int64(len(b))
 		if rerr != nil && !errors.Is(rerr, io.EOF) {
 			return &Error{File: name, Line: line, Msg: fmt.Sprintf("read error (%v)", rerr)}
 		}
@@ -89,7 +92,7 @@ func readJSONL(path, name string, m *mapping, fn func(Row) error) error {
 			if err != nil {
 				return err
 			}
-			if err := fn(row); err != nil {
+			if err := fn(row, start); err != nil {
 				return err
 			}
 		}
@@ -100,7 +103,7 @@ func readJSONL(path, name string, m *mapping, fn func(Row) error) error {
 }
 
 // readCSV reads a CSV file whose first row names the columns.
-func readCSV(path, name string, m *mapping, fn func(Row) error) error {
+func readCSV(path, name string, m *mapping, fn func(Row, int64) error) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return openErr(name, err)
@@ -134,6 +137,7 @@ func readCSV(path, name string, m *mapping, fn func(Row) error) error {
 		return err
 	}
 	for {
+		start := cr.InputOffset()
 		rec, err := cr.Read()
 		if errors.Is(err, io.EOF) {
 			return nil
@@ -157,7 +161,7 @@ func readCSV(path, name string, m *mapping, fn func(Row) error) error {
 		if err != nil {
 			return err
 		}
-		if err := fn(row); err != nil {
+		if err := fn(row, start); err != nil {
 			return err
 		}
 	}
@@ -176,7 +180,7 @@ func csvErr(name string, err error, want int) error {
 
 // readParquet reads rows as maps, 256 at a time. parquet-go panics on some
 // malformed files; that is turned into an error naming the file.
-func readParquet(path, name string, m *mapping, fn func(Row) error) (rerr error) {
+func readParquet(path, name string, m *mapping, fn func(Row, int64) error) (rerr error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return openErr(name, err)
@@ -227,7 +231,7 @@ func readParquet(path, name string, m *mapping, fn func(Row) error) (rerr error)
 			if berr != nil {
 				return berr
 			}
-			if ferr := fn(row); ferr != nil {
+			if ferr := fn(row, int64(rowNum-1)); ferr != nil {
 				return ferr
 			}
 		}

@@ -54,6 +54,12 @@ func (e *Error) Error() string {
 // order. It stops at the first data error (an *Error) or the first error fn
 // returns (returned as is).
 func Read(set *spec.SeedSet, fn func(Row) error) error {
+	return read(set, func(r Row, _ int64) error { return fn(r) })
+}
+
+// read is Read that also passes where each row starts: the byte offset of
+// its line (JSONL) or record (CSV), or its 0-based row number (Parquet).
+func read(set *spec.SeedSet, fn func(Row, int64) error) error {
 	if set == nil {
 		return errors.New("seeds: nil seed set")
 	}
@@ -62,23 +68,24 @@ func Read(set *spec.SeedSet, fn func(Row) error) error {
 	}
 	m := newMapping(set)
 	for _, f := range set.Files {
-		var err error
-		name := displayName(set, f)
-		switch set.Format {
-		case "jsonl", "ndjson":
-			err = readJSONL(f, name, m, fn)
-		case "csv":
-			err = readCSV(f, name, m, fn)
-		case "parquet":
-			err = readParquet(f, name, m, fn)
-		default:
-			return fmt.Errorf("seeds %q: unknown format %q; use format = \"jsonl\", \"csv\" or \"parquet\"", set.Name, set.Format)
-		}
-		if err != nil {
+		if err := readFile(set, m, f, fn); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+func readFile(set *spec.SeedSet, m *mapping, f string, fn func(Row, int64) error) error {
+	name := displayName(set, f)
+	switch set.Format {
+	case "jsonl", "ndjson":
+		return readJSONL(f, name, m, fn)
+	case "csv":
+		return readCSV(f, name, m, fn)
+	case "parquet":
+		return readParquet(f, name, m, fn)
+	}
+	return fmt.Errorf("seeds %q: unknown format %q; use format = \"jsonl\", \"csv\" or \"parquet\"", set.Name, set.Format)
 }
 
 // displayName shows the file as the user wrote it when the path is not a

@@ -206,15 +206,8 @@ func TestWriteParquetFixture(t *testing.T) {
 // BenchmarkReadJSONL reads a 100,000-row JSONL file (one op is one row),
 // as a large generation run does before its first request.
 func BenchmarkReadJSONL(b *testing.B) {
-	path := filepath.Join(b.TempDir(), "seeds.jsonl")
-	var buf strings.Builder
 	const rows = 100_000
-	for i := range rows {
-		fmt.Fprintf(&buf, `{"id":"de-%d","prompt":"Frage %d: Erkläre bitte, warum der Himmel blau ist, und nenne ein Beispiel.","response":"Weil kurzwelliges Licht stärker gestreut wird (Rayleigh-Streuung).","language":"de","strategies":["respond","translate"],"tags":["bench","t%d"]}`+"\n", i, i, i%10)
-	}
-	if err := os.WriteFile(path, []byte(buf.String()), 0o644); err != nil {
-		b.Fatal(err)
-	}
+	path := writeBenchSeeds(b, rows)
 	set := &spec.SeedSet{Name: "bench", Path: path, Files: []string{path}, Format: "jsonl"}
 	b.ResetTimer()
 	for done := 0; done < b.N; done += rows {
@@ -223,4 +216,16 @@ func BenchmarkReadJSONL(b *testing.B) {
 			b.Fatalf("read %d rows: %v", n, err)
 		}
 	}
+}
+
+func writeBenchSeeds(b *testing.B, rows int) string {
+	path := filepath.Join(b.TempDir(), "seeds.jsonl")
+	var buf strings.Builder
+	for i := range rows {
+		fmt.Fprintf(&buf, `{"id":"de-%d","prompt":"Frage %d: Erkläre bitte, warum der Himmel blau ist, und nenne ein Beispiel.","response":"Weil kurzwelliges Licht stärker gestreut wird (Rayleigh-Streuung).","language":"de","strategies":["respond","translate"],"tags":["bench","t%d"]}`+"\n", i, i, i%10)
+	}
+	if err := os.WriteFile(path, []byte(buf.String()), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	return path
 }

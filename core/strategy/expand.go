@@ -57,47 +57,35 @@ type Request struct {
 	TaskFamily string // a TaskFamilies name; "" when no template uses {{task_family}}
 }
 
-// Eligible returns the rows the strategy's input block selects for the
-// target language, in a canonical order (by set, id, prompt) so that the
-// order rows were read in does not matter.
-func Eligible(st *spec.Strategy, rows []Row, target string) []Row {
-	ptrs := eligible(st, rows, target)
-	out := make([]Row, len(ptrs))
-	for i, r := range ptrs {
-		out[i] = *r
-	}
-	return out
+// Seeds are seed rows in canonical order: by set, id and prompt, ties in
+// the order they were read. Rows are selected by their class and read
+// when a request needs them, so that a seed set need not be in memory
+// (seeds.Index); Rows are held ones.
+type Seeds interface {
+	Len() int
+	Classes() []RowClass
+	ClassOf(i int) int
+	Row(i int) (Row, error)
 }
 
-// eligible is Eligible as pointers into rows: an expander over a million
-// seed rows keeps 8 bytes per row instead of a copy of each row.
-func eligible(st *spec.Strategy, rows []Row, target string) []*Row {
-	want := st.Input.Language
-	if want == "" || want == "target" {
-		want = target
-	}
-	wantKey, ok := langKey(want)
-	if !ok {
-		return nil
-	}
-	var out []*Row
-	for i := range rows {
-		r := &rows[i]
-		if st.Input.Seeds != "" && r.Set != st.Input.Seeds {
-			continue
-		}
-		if k, ok := langKey(r.Language); !ok || k != wantKey {
-			continue
-		}
-		if len(r.Strategies) > 0 && !slices.Contains(r.Strategies, st.Name) {
-			continue
-		}
-		if len(st.Input.Tags) > 0 && !slices.ContainsFunc(r.Tags, func(t string) bool { return slices.Contains(st.Input.Tags, t) }) {
-			continue
-		}
-		out = append(out, r)
-	}
-	slices.SortStableFunc(out, func(a, b *Row) int {
+// RowClass is what decides whether a row feeds a strategy.
+type RowClass struct {
+	Set        string
+	Language   string
+	Strategies []string
+	Tags       []string
+}
+
+// Rows are seed rows held in memory, as Seeds.
+type Rows struct {
+	rows    []Row
+	classes []RowClass
+}
+
+// NewRows puts rows, read in any order, in the canonical order.
+func NewRows(rows []Row) *Rows {
+	out := &Rows{rows: slices.Clone(rows)}
+	slices.SortStableFunc(out.rows, func(a, b Row) int {
 		if c := strings.Compare(a.Set, b.Set); c != 0 {
 			return c
 		}
@@ -106,6 +94,61 @@ func eligible(st *spec.Strategy, rows []Row, target string) []*Row {
 		}
 		return strings.Compare(a.Prompt, b.Prompt)
 	})
+	for _, r := range out.rows {
+		out.classes = append(out.classes, RowClass{Set: r.Set, Language: r.Language, Strategies: r.Strategies, Tags: r.Tags})
+	}
+	return out
+}
+
+func (r *Rows) Len() int               { return len(r.rows) }
+func (r *Rows) Classes() []RowClass    { return r.classes }
+func (r *Rows) ClassOf(i int) int      { return i }
+func (r *Rows) Row(i int) (Row, error) { return r.rows[i], nil }
+
+// Eligible returns the rows the strategy's input block selects for the
+// target language, in a canonical order (by set, id, prompt) so that the
+// order rows were read in does not matter.
+func Eligible(st *spec.Strategy, rows []Row, target string) []Row {
+	src := NewRows(rows)
+	var out []Row
+	for _, i := range eligible(st, src, nil, target) {
+		out = append(out, src.rows[i])
+	}
+	return out
+}
+
+// eligible is Eligible as row numbers of src (4 bytes per row, whatever
+// the rows hold), leaving out rows keep rejects (nil keeps all). Whether
+// a row is eligible depends only on its class, so each class is judged
+// once.
+func eligible(st *spec.Strategy, src Seeds, keep func(int) bool, target string) []int32 {
+	want := st.Input.Language
+	if want == "" || want == "target" {
+		want = target
+	}
+	wantKey, ok := langKey(want)
+	if !ok {
+		return nil
+	}
+	classes := src.Classes()
+	okClass := make([]bool, len(classes))
+	for c := range classes {
+		r := &classes[c]
+		switch {
+		case st.Input.Seeds != "" && r.Set != st.Input.Seeds:
+		case len(r.Strategies) > 0 && !slices.Contains(r.Strategies, st.Name):
+		case len(st.Input.Tags) > 0 && !slices.ContainsFunc(r.Tags, func(t string) bool { return slices.Contains(st.Input.Tags, t) }):
+		default:
+			k, ok := langKey(r.Language)
+			okClass[c] = ok && k == wantKey
+		}
+	}
+	var out []int32
+	for i := range src.Len() {
+		if okClass[src.ClassOf(i)] && (keep == nil || keep(i)) {
+			out = append(out, int32(i))
+		}
+	}
 	return out
 }
 
@@ -140,7 +183,8 @@ func Expand(st *spec.Strategy, rows []Row, language string, n int, seed int64) [
 	}
 	reqs := make([]Request, 0, e.Len())
 	for i := 0; i < e.Len(); i++ {
-		reqs = append(reqs, e.Request(i))
+		req, _ := e.Request(i) // rows in memory cannot fail to read
+		reqs = append(reqs, req)
 	}
 	return reqs
 }
@@ -150,24 +194,40 @@ func Expand(st *spec.Strategy, rows []Row, language string, n int, seed int64) [
 // order). It is not safe for concurrent use.
 type Expander struct {
 	st       *spec.Strategy
-	pool     []*Row // into the caller's rows, which must not change
+	src      Seeds
+	pool     []int32 // the eligible rows of src, which must not change
 	language string
 	seed     int64
 	n, k     int
 	families bool
-	epoch    int   // the epoch perm belongs to; -1 before the first
-	perm     []int // the seed-row order of that epoch
+	epoch    int     // the epoch perm belongs to; -1 before the first
+	perm     []int32 // the seed-row order of that epoch
 }
 
 // NewExpander prepares the n requests Expand would return; Len is 0 when
 // no row is eligible or n <= 0.
 func NewExpander(st *spec.Strategy, rows []Row, language string, n int, seed int64) *Expander {
-	pool := eligible(st, rows, language)
+	return NewSeedsExpander(st, NewRows(rows), nil, language, n, seed)
+}
+
+// NewSeedsExpander is NewExpander over the rows of src that keep accepts
+// (nil: all); it holds 4 bytes per eligible row and reads the rows of each
+// request from src when the request is made.
+func NewSeedsExpander(st *spec.Strategy, src Seeds, keep func(int) bool, language string, n int, seed int64) *Expander {
+	pool := eligible(st, src, keep, language)
 	if len(pool) == 0 || n <= 0 {
 		return &Expander{epoch: -1}
 	}
-	return &Expander{st: st, pool: pool, language: language, seed: seed, n: n,
+	return &Expander{st: st, src: src, pool: pool, language: language, seed: seed, n: n,
 		k: min(st.InContext, len(pool)-1), families: UsesTaskFamily(st), epoch: -1}
+}
+
+// Fresh is an expander of the same requests that shares e's eligible rows,
+// for a second pass that must not disturb the first.
+func (e *Expander) Fresh() *Expander {
+	c := *e
+	c.epoch, c.perm = -1, nil
+	return &c
 }
 
 // Len is the number of requests.
@@ -175,21 +235,33 @@ func (e *Expander) Len() int { return e.n }
 
 // Request returns request i (0 <= i < Len). In-order calls are cheapest:
 // the seed order is computed once per pass over the eligible rows.
-func (e *Expander) Request(i int) Request {
+// The error is one of reading a seed row (seeds.Index reads them from
+// their files).
+func (e *Expander) Request(i int) (Request, error) {
 	if epoch := i / len(e.pool); epoch != e.epoch {
 		e.perm = permutation(newRNG(e.seed, e.st.Name, e.language, "order", epoch), len(e.pool))
 		e.epoch = epoch
 	}
-	si := e.perm[i%len(e.pool)]
-	req := Request{Strategy: e.st.Name, Language: e.language, Index: i, Seed: *e.pool[si]}
+	si := int(e.perm[i%len(e.pool)])
+	seed, err := e.src.Row(int(e.pool[si]))
+	if err != nil {
+		return Request{}, err
+	}
+	req := Request{Strategy: e.st.Name, Language: e.language, Index: i, Seed: seed}
 	if e.k > 0 {
-		req.Examples = pickExamples(newRNG(e.seed, e.st.Name, e.language, "examples", i), e.pool, si, e.k)
+		picked := pickExamples(newRNG(e.seed, e.st.Name, e.language, "examples", i), len(e.pool), si, e.k)
+		req.Examples = make([]Row, len(picked))
+		for j, p := range picked {
+			if req.Examples[j], err = e.src.Row(int(e.pool[p])); err != nil {
+				return Request{}, err
+			}
+		}
 	}
 	if e.families {
 		req.TaskFamily = TaskFamilies[i%len(TaskFamilies)].Name
 	}
 	req.ID = requestID(e.seed, &req)
-	return req
+	return req, nil
 }
 
 // requestID names a request by strategy, language and index, plus a digest
@@ -245,25 +317,23 @@ func intn(r *rand.PCG, n int) int {
 	return int(hi)
 }
 
-// pickExamples draws k distinct rows other than pool[si]. Few examples
-// from a large pool are drawn by rejection (O(k)); otherwise a partial
-// Fisher–Yates over the other indices.
-func pickExamples(rng *rand.PCG, pool []*Row, si, k int) []Row {
-	out := make([]Row, 0, k)
-	if 2*k <= len(pool)-1 {
+// pickExamples draws k distinct indices of a pool of n, other than si.
+// Few examples from a large pool are drawn by rejection (O(k)); otherwise
+// a partial Fisher–Yates over the other indices.
+func pickExamples(rng *rand.PCG, n, si, k int) []int {
+	if 2*k <= n-1 {
 		picked := make([]int, 0, k)
 		for len(picked) < k {
-			j := intn(rng, len(pool))
+			j := intn(rng, n)
 			if j == si || slices.Contains(picked, j) {
 				continue
 			}
 			picked = append(picked, j)
-			out = append(out, *pool[j])
 		}
-		return out
+		return picked
 	}
-	idx := make([]int, 0, len(pool)-1)
-	for j := range pool {
+	idx := make([]int, 0, n-1)
+	for j := range n {
 		if j != si {
 			idx = append(idx, j)
 		}
@@ -271,15 +341,16 @@ func pickExamples(rng *rand.PCG, pool []*Row, si, k int) []Row {
 	for j := 0; j < k; j++ {
 		r := j + intn(rng, len(idx)-j)
 		idx[j], idx[r] = idx[r], idx[j]
-		out = append(out, *pool[idx[j]])
 	}
-	return out
+	return idx[:k]
 }
 
-func permutation(r *rand.PCG, n int) []int {
-	p := make([]int, n)
+// permutation is a Fisher–Yates shuffle of 0..n-1, as int32: the order of
+// a million eligible rows is 4 MB.
+func permutation(r *rand.PCG, n int) []int32 {
+	p := make([]int32, n)
 	for i := range p {
-		p[i] = i
+		p[i] = int32(i)
 	}
 	for i := n - 1; i > 0; i-- {
 		j := intn(r, i+1)

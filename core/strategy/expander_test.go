@@ -23,7 +23,11 @@ func TestExpanderMatchesExpandInAnyOrder(t *testing.T) {
 				t.Fatalf("Len %d, Expand gave %d", e.Len(), len(want))
 			}
 			for i := e.Len() - 1; i >= 0; i-- {
-				if d := cmp.Diff(want[i], e.Request(i)); d != "" {
+				got, err := e.Request(i)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if d := cmp.Diff(want[i], got); d != "" {
 					t.Fatalf("request %d differs:\n%s", i, d)
 				}
 			}
