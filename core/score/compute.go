@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -53,8 +54,12 @@ func IsPerplexity(name string) bool {
 
 // Orient maps a metric value so that higher is better (docs/method.md §5).
 func Orient(metric string, d Direction, v float64) float64 {
+	return orient(IsPerplexity(metric), d, v)
+}
+
+func orient(ppl bool, d Direction, v float64) float64 {
 	switch {
-	case IsPerplexity(metric):
+	case ppl:
 		return -math.Log1p(v)
 	case d == Lower:
 		return -v
@@ -611,6 +616,8 @@ func (c *computer) cells(units map[unitKey]*unit, p *pool, isMain bool) []CellSc
 		return a.Teacher < b.Teacher
 	})
 	out := make([]CellScore, 0, len(keys))
+	var plans []*bootPlan
+	var outs [][]float64
 	for _, k := range keys {
 		us := groups[k]
 		sort.Slice(us, func(i, j int) bool { return us[i].key.Seed < us[j].key.Seed })
@@ -667,16 +674,29 @@ func (c *computer) cells(units map[unitKey]*unit, p *pool, isMain bool) []CellSc
 			c.cellDiagnostics(&cs, us)
 		}
 		cs.SeedCI = tInterval(pgs, c.s.Confidence)
-		cs.boot = c.bootstrap(us, p)
+		if bp := c.bootPlan(us, p); bp != nil {
+			cs.boot = make([]float64, bp.replicates)
+			plans, outs = append(plans, bp), append(outs, cs.boot)
+		}
+		out = append(out, cs)
+	}
+	// The cells' replicates are drawn on every core; each block of replicates has its
+	// own stream, so they are the same for any number of cores.
+	runBoot(plans, outs, bootWorkers())
+	for i := range out {
+		cs := &out[i]
 		cs.BootCI = percentile(cs.boot, c.s.Confidence)
 		cs.CI = cs.SeedCI
 		if cs.CI == nil {
 			cs.CI = cs.BootCI
 		}
-		out = append(out, cs)
 	}
 	return out
 }
+
+// bootWorkers is how many goroutines draw bootstrap replicates; tests set it to 1 to
+// compare the parallel draw with a sequential one.
+var bootWorkers = func() int { return runtime.GOMAXPROCS(0) }
 
 func (c *computer) cellDiagnostics(cs *CellScore, us []*unit) {
 	for _, name := range c.selected {

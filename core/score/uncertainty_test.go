@@ -214,3 +214,56 @@ func TestStrategiesAndControls(t *testing.T) {
 		t.Errorf("control cells = %d, want 2 (control and its reference)", len(res.Controls))
 	}
 }
+
+// The bootstrap drawn on many goroutines must equal the sequential draw bit for bit, for
+// per-example metrics, standard-error-only metrics, both standardizations and several
+// strategies, so that a report does not depend on the machine's cores.
+func TestBootstrapParallelEqualsSequential(t *testing.T) {
+	st := scoretest.Study(scoretest.Config{Teachers: 5, Languages: []string{"ar", "de", "ja"}, Strategies: []string{"generate", "respond"},
+		Seeds: []int{1, 2, 3}, PerExample: 150, Seed: 11})
+	// Some metrics carry only a standard error, drawn from a normal.
+	for i := range st.Metrics {
+		if m := &st.Metrics[i]; i%5 == 0 && len(m.PerExample) > 0 {
+			m.Stderr, m.PerExample = 0.1, nil
+		}
+	}
+	for _, std := range []string{score.Published, score.Restandardized} {
+		s := score.DefaultSettings()
+		s.Bootstrap, s.Standardize = 450, std // not a multiple of the block size
+		restore := score.SetBootWorkers(1)
+		seq, err := score.Compute(st, s)
+		restore()
+		if err != nil {
+			t.Fatal(err)
+		}
+		restore = score.SetBootWorkers(7)
+		par, err := score.Compute(st, s)
+		restore()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, cells := range [][2][]score.CellScore{{seq.Cells, par.Cells}, {seq.ByStrategy, par.ByStrategy}} {
+			if len(cells[0]) != len(cells[1]) || len(cells[0]) == 0 {
+				t.Fatalf("%s: %d vs %d cells", std, len(cells[0]), len(cells[1]))
+			}
+			for i, a := range cells[0] {
+				b := cells[1][i]
+				if a.BootCI == nil || b.BootCI == nil || a.BootCI.N != 450 {
+					t.Fatalf("%s: %s/%s/%s has no 450-resample bootstrap: %+v", std, a.Teacher, a.Language, a.Strategy, a.BootCI)
+				}
+				if math.Float64bits(a.BootCI.Lo) != math.Float64bits(b.BootCI.Lo) || math.Float64bits(a.BootCI.Hi) != math.Float64bits(b.BootCI.Hi) {
+					t.Errorf("%s: %s/%s/%s: sequential CI %+v, parallel %+v", std, a.Teacher, a.Language, a.Strategy, *a.BootCI, *b.BootCI)
+				}
+				if a.Standing != b.Standing || a.Test != b.Test {
+					t.Errorf("%s: %s/%s/%s: standing %s (%s) vs %s (%s)", std, a.Teacher, a.Language, a.Strategy, a.Standing, a.Test, b.Standing, b.Test)
+				}
+			}
+		}
+		for i, a := range seq.Teachers {
+			b := par.Teachers[i]
+			if a.Teacher != b.Teacher || a.BootCI == nil || b.BootCI == nil || *a.BootCI != *b.BootCI {
+				t.Errorf("%s: teacher %s CI %+v vs %s %+v", std, a.Teacher, a.BootCI, b.Teacher, b.BootCI)
+			}
+		}
+	}
+}
