@@ -37,6 +37,7 @@ const (
 	crashExamples    = 5000
 	crashConcurrency = 16
 	crashKills       = 5
+	crashDelay       = 10 * time.Millisecond
 )
 
 // TestTeacherPluginKilledMidRun SIGKILLs the teacher's plugin process (not
@@ -51,7 +52,9 @@ func TestTeacherPluginKilledMidRun(t *testing.T) {
 		t.Skip("runs polyglot on 5,000 requests twice")
 	}
 	seeds := writeSeeds(t, t.TempDir(), crashExamples)
-	calmSrv := startChatServer(t, "127.0.0.1:0", time.Millisecond)
+	// Each answer takes crashDelay, as a provider's would: the runs are
+	// then long enough that the machine's noise does not decide the ratio.
+	calmSrv := startChatServer(t, "127.0.0.1:0", crashDelay)
 	addr := calmSrv.ln.Addr().String()
 	calm := newChaosRun(t, "chaos", seeds, calmSrv.baseURL(), crashExamples, crashConcurrency)
 	start := time.Now()
@@ -61,7 +64,7 @@ func TestTeacherPluginKilledMidRun(t *testing.T) {
 	calmSrv.close()
 	t.Logf("unkilled run: %d requests in %s", calmRequests, calmTook.Round(time.Millisecond))
 
-	srv := startChatServer(t, addr, time.Millisecond)
+	srv := startChatServer(t, addr, crashDelay)
 	crash := newChaosRun(t, "chaos", seeds, srv.baseURL(), crashExamples, crashConcurrency)
 	cmd := crash.command("run")
 	var errb bytes.Buffer
