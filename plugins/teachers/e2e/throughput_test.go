@@ -3,6 +3,7 @@ package e2e
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -128,6 +129,72 @@ func TestMemoryStaysFlat(t *testing.T) {
 	if float64(q(3)) > 1.5*float64(q(1)) {
 		t.Errorf("memory grows: %d MiB in the second quarter, %d MiB in the last", q(1)>>20, q(3)>>20)
 	}
+}
+
+// TestSeedMemoryMatrix reports the peak RSS (polyglot and its plugin, and
+// in parentheses polyglot alone) of
+// runs of N requests from a seed file of R rows, for every N in
+// POLYGLOT_E2E_SEEDMEM (e.g. 10000,100000,1000000) and R in
+// POLYGLOT_E2E_SEEDMEM_ROWS (default 10000,1000000). With
+// POLYGLOT_E2E_BASELINE_BIN (a polyglot built from another commit) each
+// cell is run with that binary too, right before, and the ratio is
+// reported. polyglot's own RSS must stay under POLYGLOT_E2E_SEEDMEM_MAX
+// MiB (default 256) in every run; the baseline is only measured. (The
+// plugin, about 110 MiB here, does not see the seed file.)
+func TestSeedMemoryMatrix(t *testing.T) {
+	ns := envList(t, "POLYGLOT_E2E_SEEDMEM", "")
+	if len(ns) == 0 {
+		t.Skip("set POLYGLOT_E2E_SEEDMEM=10000,100000 to measure memory against seed file size")
+	}
+	rowsList := envList(t, "POLYGLOT_E2E_SEEDMEM_ROWS", "10000,1000000")
+	maxMiB := envInt(t, "POLYGLOT_E2E_SEEDMEM_MAX", 256)
+	baseline := os.Getenv("POLYGLOT_E2E_BASELINE_BIN")
+	fake := fakeprovider.Start(t, fakeprovider.Options{Seed: 5, APIKey: testKey})
+	var table []string
+	for _, rows := range rowsList {
+		seeds := writeSeeds(t, []string{"de"}, rows)
+		for _, n := range ns {
+			cell := fmt.Sprintf("| %d | %d |", n, rows)
+			var before, beforeHost int64
+			if baseline != "" {
+				_, wall, peak := pathRunBin(t, baseline, fake, seeds, n, "", nil)
+				before, beforeHost = peak, lastHostPeak
+				t.Logf("N=%d R=%d baseline: peak RSS %d MiB (host %d MiB), %s", n, rows, peak>>20, beforeHost>>20, wall.Round(time.Second))
+				cell += fmt.Sprintf(" %d (%d) MiB |", peak>>20, beforeHost>>20)
+			}
+			_, wall, peak := pathRunBin(t, "", fake, seeds, n, "", nil)
+			t.Logf("N=%d R=%d: peak RSS %d MiB (host %d MiB), %s", n, rows, peak>>20, lastHostPeak>>20, wall.Round(time.Second))
+			cell += fmt.Sprintf(" %d (%d) MiB |", peak>>20, lastHostPeak>>20)
+			if before > 0 {
+				cell += fmt.Sprintf(" %.2f (%.2f) |", float64(peak)/float64(before), float64(lastHostPeak)/float64(beforeHost))
+			}
+			table = append(table, cell)
+			if lastHostPeak>>20 > int64(maxMiB) {
+				t.Errorf("N=%d requests from %d seed rows: polyglot's peak RSS %d MiB, want at most %d", n, rows, lastHostPeak>>20, maxMiB)
+			}
+		}
+	}
+	head := "| requests | seed rows | peak RSS (host) |"
+	if baseline != "" {
+		head = "| requests | seed rows | peak RSS (host), baseline | peak RSS (host) | ratio (host) |"
+	}
+	t.Logf("\n%s\n%s", head, strings.Join(table, "\n"))
+}
+
+func envList(t *testing.T, name, def string) []int {
+	s := cmp.Or(os.Getenv(name), def)
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		n, err := strconv.Atoi(f)
+		if err != nil || n <= 0 {
+			t.Fatalf("%s=%q: want numbers separated by commas", name, s)
+		}
+		out = append(out, n)
+	}
+	return out
 }
 
 func envInt(t *testing.T, name string, def int) int {
@@ -279,11 +346,17 @@ func pathRun(t *testing.T, fake *fakeprovider.Server, seeds string, n int, cpuPr
 // pathRunSampled runs `polyglot run` of n requests of the gpt teacher and
 // returns the server-side rate, the process's wall time and its peak RSS.
 func pathRunSampled(t *testing.T, fake *fakeprovider.Server, seeds string, n int, cpuProfile string, sample func(rssSample)) (float64, time.Duration, int64) {
+	return pathRunBin(t, "", fake, seeds, n, cpuProfile, sample)
+}
+
+// pathRunBin is pathRunSampled with the polyglot binary bin ("" = the one
+// built for these tests).
+func pathRunBin(t *testing.T, bin string, fake *fakeprovider.Server, seeds string, n int, cpuProfile string, sample func(rssSample)) (float64, time.Duration, int64) {
 	t.Helper()
 	dir := filepath.Join(specDir, "faults")
 	base := fake.Stats().ByRoute["openai.chat"]
 	v := vars(fake, t.TempDir(), "seeds="+seeds, "languages=[\"de\"]", "examples_per_cell="+itoa(n), "concurrency="+itoa(benchConcurrency), "timeout=30s")
-	o := runOpts{}
+	o := runOpts{bin: bin}
 	// The response cache is part of the default path: a fresh cache file
 	// (POLYGLOT_E2E_BENCH_CACHE=off measures without it).
 	if os.Getenv("POLYGLOT_E2E_BENCH_CACHE") != "off" {
@@ -293,6 +366,7 @@ func pathRunSampled(t *testing.T, fake *fakeprovider.Server, seeds string, n int
 		o.env = append(o.env, "POLYGLOT_CPUPROFILE="+cpuProfile)
 	}
 	start := time.Now()
+	lastHostPeak = 0
 	cmd, out := startBackground(t, o, args("run", v, dir, "--only", "teacher=gpt,stage=generate")...)
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
@@ -332,6 +406,7 @@ func pathRunSampled(t *testing.T, fake *fakeprovider.Server, seeds string, n int
 			if sampleEvery++; sampleEvery%20 == 0 {
 				rss := treeRSS(cmd.Process.Pid)
 				peak = max(peak, rss)
+				lastHostPeak = max(lastHostPeak, procRSS(cmd.Process.Pid))
 				if sample != nil {
 					sample(rssSample{now, served, rss})
 				}
@@ -375,6 +450,10 @@ func procRSS(pid int) int64 {
 	}
 	return 0
 }
+
+// lastHostPeak is the peak RSS of the last pathRun's polyglot process
+// alone (without its plugins).
+var lastHostPeak int64
 
 // lastTreeCPU is the CPU time of the last pathRun's process tree.
 var lastTreeCPU time.Duration
