@@ -1,6 +1,7 @@
 package seeds
 
 import (
+	"bufio"
 	"bytes"
 	"cmp"
 	"encoding/csv"
@@ -225,8 +226,35 @@ func (ix *Index) Each(keep func(*Class) bool, fn func(Row) error) error {
 		}
 		return cmp.Compare(ea.off, eb.off)
 	})
+	// JSONL rows are read through one buffer per file, moving forward:
+	// a system call per row cost more than decoding it.
+	var seq *bufio.Reader
+	var seqFile uint32
+	var pos int64
 	for _, i := range sel {
-		r, err := ix.read(&ix.rows[i])
+		e := &ix.rows[i]
+		f := ix.files[e.file]
+		var r Row
+		var err error
+		if f.format == "csv" || f.format == "parquet" {
+			r, err = ix.read(e)
+		} else {
+			if err := f.open(); err != nil {
+				return err
+			}
+			if seq == nil || seqFile != e.file || pos > e.off {
+				seq, seqFile, pos = bufio.NewReaderSize(io.NewSectionReader(f.f, e.off, f.size-e.off), 64<<10), e.file, e.off
+			}
+			if _, err := seq.Discard(int(e.off - pos)); err != nil {
+				return f.changed(int(e.line), err.Error())
+			}
+			b, rerr := seq.ReadBytes('\n')
+			pos = e.off + int64(len(b))
+			if rerr != nil && !errors.Is(rerr, io.EOF) {
+				return &Error{File: f.name, Line: int(e.line), Msg: fmt.Sprintf("read error (%v)", rerr)}
+			}
+			r, err = f.parseJSONL(b, int(e.line))
+		}
 		if err != nil {
 			return err
 		}
@@ -320,6 +348,10 @@ func (f *indexedFile) readJSONLAt(off int64, line int) (Row, error) {
 			return Row{}, &Error{File: f.name, Line: line, Msg: fmt.Sprintf("read error (%v)", err)}
 		}
 	}
+	return f.parseJSONL(buf, line)
+}
+
+func (f *indexedFile) parseJSONL(buf []byte, line int) (Row, error) {
 	if line == 1 {
 		buf = bytes.TrimPrefix(buf, bom)
 	}

@@ -1,6 +1,7 @@
 package seeds
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -137,6 +138,53 @@ func BenchmarkIndexJSONL(b *testing.B) {
 		for i := range b.N {
 			if _, err := ix.Row(i * 7919 % ix.Len()); err != nil {
 				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkReferenceRows is one metric unit's reference rows (one
+// language and English, a sixth of a 120,000-row file each): read by
+// scanning every file, as each metric unit did, or from the shared index.
+func BenchmarkReferenceRows(b *testing.B) {
+	const rows = 120_000
+	path := filepath.Join(b.TempDir(), "seeds.jsonl")
+	var buf strings.Builder
+	langs := []string{"de", "en", "fr", "yo", "ja", "ar"}
+	for i := range rows {
+		fmt.Fprintf(&buf, `{"id":"r-%d","language":"%s","prompt":"Frage %d: Erkläre bitte, warum der Himmel blau ist.","response":"Weil kurzwelliges Licht stärker gestreut wird."}`+"\n", i, langs[i%len(langs)], i)
+	}
+	if err := os.WriteFile(path, []byte(buf.String()), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	set := &spec.SeedSet{Name: "s", Path: path, Files: []string{path}, Format: "jsonl"}
+	want := 2 * rows / len(langs)
+	b.Run("scan", func(b *testing.B) {
+		for range b.N {
+			n := 0
+			err := Read(set, func(r Row) error {
+				if r.Language == "de" || r.Language == "en" {
+					n++
+				}
+				return nil
+			})
+			if err != nil || n != want {
+				b.Fatalf("%d rows, %v", n, err)
+			}
+		}
+	})
+	b.Run("index", func(b *testing.B) {
+		ix, err := NewIndex([]*spec.SeedSet{set})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer ix.Close()
+		b.ResetTimer()
+		for range b.N {
+			n := 0
+			err := ix.Each(func(c *Class) bool { return c.Language == "de" || c.Language == "en" }, func(Row) error { n++; return nil })
+			if err != nil || n != want {
+				b.Fatalf("%d rows, %v", n, err)
 			}
 		}
 	})
