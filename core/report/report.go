@@ -147,12 +147,6 @@ func mark(s string) string {
 	return ""
 }
 
-type exampleGroup struct {
-	Teacher, Language, Strategy, Metric string
-	Best, Worst                         []score.Example
-	Higher                              bool
-}
-
 type controlRow struct {
 	Control, Kind, Language string
 	Cells                   []controlCell
@@ -182,17 +176,26 @@ type alphaTable struct {
 // view is the report's data, prepared once for the HTML, Markdown and CSV writers.
 type view struct {
 	*Model
-	Created        string
-	Settings       score.Settings
-	Languages      []string
-	HeatmapSVG     template.HTML
+	Created    string
+	Settings   score.Settings
+	Languages  []string
+	RankingSVG template.HTML
+	HeatmapSVG template.HTML
+	// LangCells are the ranking cells by language, best rank first.
+	LangCells []score.CellScore
+	// BestStrategyCols: some language has a best strategy (else those columns are left out).
+	BestStrategyCols bool
+	// ScaleWhy says in one line why the scale analysis has nothing to show ("" = it has).
+	ScaleWhy string
+	// ExamplesJSON is every example, for the example browser's script.
+	ExamplesJSON   template.JS
+	ExampleCount   int
 	ScreeSVG       template.HTML
 	ScaleSVG       template.HTML
 	InExSVG        template.HTML
 	Alpha          []alphaTable
 	ControlMetrics []string
 	ControlRows    []controlRow
-	ExampleGroups  []exampleGroup
 	StrategyLangs  []string
 	WarningCount   int
 	// GenerationRows are the cells with failed requests (worst first).
@@ -208,18 +211,44 @@ func newView(m *Model) *view {
 	}
 	res, a := m.Result, m.Analysis
 	var teachers []string
-	for _, t := range res.Teachers {
+	style := map[string]int{} // a teacher's colour and shape, by its place in the ranking
+	var fr []forestRow
+	for i, t := range res.Teachers {
 		teachers = append(teachers, t.Teacher)
+		style[t.Teacher] = i
+		r := forestRow{Teacher: t.Teacher, Standing: t.Standing, PG: t.PG, Style: i}
+		if t.CI != nil {
+			r.CI = &[2]float64{t.CI.Lo, t.CI.Hi}
+		}
+		fr = append(fr, r)
+	}
+	if len(fr) > 0 {
+		v.RankingSVG = forest("ranking-chart", "PG-Score (mean over languages of α·intrinsic + (1−α)·extrinsic; z units)", fr)
 	}
 	pg := map[[2]string]float64{}
+	standing := map[[2]string]string{}
 	for _, c := range res.Cells {
 		pg[[2]string{c.Teacher, c.Language}] = c.PG
+		standing[[2]string{c.Teacher, c.Language}] = c.Standing
 	}
 	if len(res.Cells) > 0 {
 		v.HeatmapSVG = heatmap("heatmap", teachers, res.Languages, func(r, c string) (float64, bool) {
 			x, ok := pg[[2]string{r, c}]
 			return x, ok
-		})
+		}, func(r, c string) bool { return standing[[2]string{r, c}] == score.StandingBest })
+	}
+	v.LangCells = append([]score.CellScore(nil), res.Cells...)
+	sort.SliceStable(v.LangCells, func(i, j int) bool {
+		a, b := v.LangCells[i], v.LangCells[j]
+		if a.Language != b.Language {
+			return a.Language < b.Language
+		}
+		return a.Rank < b.Rank
+	})
+	for _, b := range a.BestByLanguage {
+		if b.Strategy != "" || b.StrategyTeacher != "" {
+			v.BestStrategyCols = true
+		}
 	}
 	if a.PCA != nil {
 		v.ScreeSVG = scree("scree", a.PCA.Explained, a.PCA.Cumulative)
@@ -227,24 +256,51 @@ func newView(m *Model) *view {
 	var sp []point
 	for _, t := range res.Teachers {
 		if p := m.Study.Teacher(t.Teacher).Parameters; p > 0 {
-			sp = append(sp, point{math.Log10(p), t.PG, t.Teacher})
+			sp = append(sp, point{math.Log10(p), t.PG, t.Teacher, style[t.Teacher]})
 		}
+	}
+	styles := func(pts []point) (names []string, st []int) {
+		seen := map[int]bool{}
+		for _, p := range pts {
+			seen[p.style] = true
+		}
+		for i, t := range teachers {
+			if seen[i] {
+				names, st = append(names, t), append(st, i)
+			}
+		}
+		return names, st
 	}
 	if len(sp) > 0 {
 		var line *[2]float64
 		if f := a.ScaleParams; f != nil {
 			line = &[2]float64{f.Intercept, f.Slope}
 		}
-		v.ScaleSVG = scatter("scale", "PG-Score against log10(parameter count)", "log10(parameters)", "PG-Score", sp, line)
+		n, st := styles(sp)
+		v.ScaleSVG = scatter("scale", "PG-Score against log10(parameter count)", "log10(parameter count)", "PG-Score (z units)", sp, line, n, st)
+	}
+	if a.ScaleParams == nil && a.ScaleStrength == nil && len(sp) == 0 {
+		v.ScaleWhy = "Not run: no teacher declares its parameter count or benchmark strength."
+		for _, n := range a.Notes {
+			if strings.HasPrefix(n, "PG vs ") {
+				v.ScaleWhy = "Not run: " + n
+				break
+			}
+		}
 	}
 	var ie []point
 	for _, c := range res.Cells {
 		if c.HasIntrinsic && c.HasExtrinsic {
-			ie = append(ie, point{c.Intrinsic, c.Extrinsic, c.Teacher + "/" + c.Language})
+			st, ok := style[c.Teacher]
+			if !ok {
+				st = -1
+			}
+			ie = append(ie, point{c.Intrinsic, c.Extrinsic, c.Teacher + " / " + c.Language, st})
 		}
 	}
 	if len(ie) > 0 {
-		v.InExSVG = scatter("inex", "Intrinsic against extrinsic quality per cell", "Intrinsic (mean z)", "Extrinsic (PGR)", ie, nil)
+		n, st := styles(ie)
+		v.InExSVG = scatter("inex", "Intrinsic against extrinsic quality per cell", "intrinsic (mean z-score of the metrics)", "extrinsic (PGR, share of the gap closed)", ie, nil, n, st)
 	}
 	for _, am := range []*analysis.AlphaMatrix{a.AlphaRobustness, a.AlphaTeachers} {
 		if am == nil {
@@ -305,6 +361,8 @@ func (v *view) controls() {
 	}
 }
 
+// examples prepares the example browser's data: every example, as compact JSON that the
+// page's script filters, sorts and renders on demand (names are indices into lists).
 func (v *view) examples() {
 	ex := v.Examples
 	if ex == nil {
@@ -318,41 +376,44 @@ func (v *view) examples() {
 	for _, m := range v.Result.Metrics {
 		dir[m.Metric] = m.Direction
 	}
-	type key struct{ t, l, s, m string }
-	groups := map[key][]score.Example{}
-	for _, e := range ex {
-		k := key{e.Teacher, e.Language, e.Strategy, e.Metric}
-		groups[k] = append(groups[k], e)
+	type index struct {
+		names []string
+		at    map[string]int
 	}
-	keys := make([]key, 0, len(groups))
-	for k := range groups {
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(i, j int) bool {
-		a, b := keys[i], keys[j]
-		return strings.Join([]string{a.m, a.l, a.t, a.s}, "\x00") < strings.Join([]string{b.m, b.l, b.t, b.s}, "\x00")
-	})
-	for _, k := range keys {
-		es := append([]score.Example(nil), groups[k]...)
-		// "Best" follows the metric's direction (unknown metrics: higher is better).
-		higher := dir[k.m] != score.Lower
-		sort.SliceStable(es, func(i, j int) bool {
-			if higher {
-				return es[i].Value > es[j].Value
-			}
-			return es[i].Value < es[j].Value
-		})
-		g := exampleGroup{Teacher: k.t, Language: k.l, Strategy: k.s, Metric: k.m, Higher: higher}
-		g.Best = es[:min(n, len(es))]
-		if len(es) > n {
-			rest := es[n:]
-			tail := rest[max(0, len(rest)-n):]
-			for i := len(tail) - 1; i >= 0; i-- { // the very worst first
-				g.Worst = append(g.Worst, tail[i])
-			}
+	idx := func(x *index, s string) int {
+		if x.at == nil {
+			x.at = map[string]int{}
 		}
-		v.ExampleGroups = append(v.ExampleGroups, g)
+		i, ok := x.at[s]
+		if !ok {
+			i = len(x.names)
+			x.at[s] = i
+			x.names = append(x.names, s)
+		}
+		return i
 	}
+	var ts, ls, ss, ms index
+	rows := make([][]any, 0, len(ex))
+	for _, e := range ex {
+		var val any = e.Value
+		if math.IsNaN(e.Value) || math.IsInf(e.Value, 0) {
+			val = nil
+		}
+		rows = append(rows, []any{idx(&ts, e.Teacher), idx(&ls, e.Language), idx(&ss, e.Strategy), idx(&ms, e.Metric), e.ID, val, e.Prompt, e.Response})
+	}
+	higher := make([]bool, len(ms.names))
+	for i, m := range ms.names {
+		// "Best" follows the metric's direction (unknown metrics: higher is better).
+		higher[i] = dir[m] != score.Lower
+	}
+	// encoding/json escapes <, > and & as \u003c…, so no model output can close the script element.
+	js, err := json.Marshal(map[string]any{"shown": n, "teachers": ts.names, "languages": ls.names, "strategies": ss.names,
+		"metrics": ms.names, "higher": higher, "examples": rows})
+	if err != nil { // cannot happen: every value is a string, an int, a bool or a finite float
+		js = []byte(`{"examples":[]}`)
+	}
+	v.ExamplesJSON = template.JS(js)
+	v.ExampleCount = len(rows)
 }
 
 func ciLo(c *score.Interval) float64 {

@@ -106,14 +106,16 @@ func TestModelOutputIsEscaped(t *testing.T) {
 	if strings.Contains(html, evil) || strings.Contains(html, "<img src=x") || strings.Contains(html, `<b onmouseover`) {
 		t.Fatal("model output reached report.html unescaped")
 	}
-	if !strings.Contains(html, "&lt;script&gt;alert(&#34;pwned&#34;)&lt;/script&gt;") {
-		t.Error("the escaped prompt is not in report.html")
+	// Examples travel as JSON inside a data block, with <, > and & escaped so
+	// that nothing in them can close the block or open a tag.
+	if !strings.Contains(html, `\u003cscript\u003ealert(\"pwned\")\u003c/script\u003e`) {
+		t.Error("the escaped prompt is not in report.html's example data")
 	}
 	if !strings.Contains(html, "t&lt;b onmouseover=&#34;x&#34;&gt;2") {
 		t.Error("the escaped teacher name is not in report.html (SVG or table)")
 	}
-	if n := strings.Count(html, "<script>"); n != 1 {
-		t.Errorf("report.html has %d <script> tags, want only the sorting script", n)
+	if n := strings.Count(html, "</script"); n != 2 {
+		t.Errorf("report.html closes %d script elements, want 2 (the page's script and the example data)", n)
 	}
 	md := read(t, dir, "report.md")
 	if strings.Contains(md, "<b onmouseover") {
@@ -176,5 +178,78 @@ func TestReportWithNothingRanked(t *testing.T) {
 	md, _ := os.ReadFile(filepath.Join(dir, "report.md"))
 	if !strings.Contains(string(md), "call_error:auth ×19") {
 		t.Errorf("report.md does not list the failures:\n%s", md)
+	}
+}
+
+// TestNoNegativeZeroTicks: axis ticks near zero must print as "0", never "-0".
+func TestNoNegativeZeroTicks(t *testing.T) {
+	for lo := -3.0; lo < 0; lo += 0.01 {
+		for _, hi := range []float64{0.07, 0.3, 0.7, 1.3, 2.9} {
+			for _, v := range ticks(lo, hi, 6) {
+				if s := num(v); s == "-0" || strings.HasPrefix(s, "-0e") || s == "-0.00e+00" {
+					t.Fatalf("ticks(%g, %g) has a tick printed as %q", lo, hi, s)
+				}
+			}
+		}
+	}
+}
+
+// TestFirstScreenAndLayout checks the report's order and the fixes for empty sections.
+func TestFirstScreenAndLayout(t *testing.T) {
+	dir := t.TempDir()
+	m := model(t, scoretest.Config{Teachers: 4, Languages: []string{"ar", "de"}, Seeds: []int{1, 2, 3}, Students: []string{"olmo"}, Examples: 3, Seed: 2})
+	for i := range m.Study.Teachers {
+		m.Study.Teachers[i].Parameters, m.Study.Teachers[i].BenchmarkStrength = 0, 0
+	}
+	if err := Write(dir, m); err != nil {
+		t.Fatal(err)
+	}
+	html := read(t, dir, "report.html")
+	order := []string{`<svg id="ranking-chart"`, `<svg id="heatmap"`, `id="recommendations"`, `id="languages"`, `id="examples"`, `id="settings"`}
+	last := -1
+	for _, s := range order {
+		i := strings.Index(html, s)
+		if i < 0 {
+			t.Fatalf("report.html lacks %s", s)
+		}
+		if i < last {
+			t.Errorf("%s comes before the section preceding it in %v", s, order)
+		}
+		last = i
+	}
+	for _, want := range []string{"★ best", "teacher (rank)", "★ best teacher in the language", `linearGradient id="heatmap-g"`, ">language<", ">teacher<"} {
+		if !strings.Contains(html, want) {
+			t.Errorf("report.html lacks %q (ranking chart or heatmap legend)", want)
+		}
+	}
+	// Every teacher in the ranking chart, best first.
+	chart := html[strings.Index(html, `<svg id="ranking-chart"`):]
+	chart = chart[:strings.Index(chart, "</svg>")]
+	prev := -1
+	for _, tr := range m.Result.Teachers {
+		i := strings.Index(chart, ">"+tr.Teacher+" (")
+		if i < prev {
+			t.Errorf("ranking chart: %s is out of rank order (or missing)", tr.Teacher)
+		}
+		prev = i
+	}
+	// No strategies: the best-per-language table has no empty strategy columns.
+	if strings.Contains(html, "best strategy (mean PG)") {
+		t.Error("best-per-language shows strategy columns in a study without strategies")
+	}
+	// No teacher declares a size: the scale section says why in one line.
+	if !strings.Contains(html, "Does scale predict effectiveness?</h3>\n<p class=\"muted\">Not run:") {
+		t.Error("the empty scale section does not say why")
+	}
+	// Per-language table: by language, then rank.
+	sec := html[strings.Index(html, `id="languages"`):]
+	sec = sec[:strings.Index(sec, "</table>")]
+	var got []string
+	for _, row := range strings.Split(sec, "<tr")[2:] {
+		cells := strings.Split(row, "<td")
+		got = append(got, cells[1][strings.Index(cells[1], ">")+1:strings.Index(cells[1], "<")]+" "+cells[2][strings.Index(cells[2], ">")+1:strings.Index(cells[2], "<")])
+	}
+	if strings.Join(got, ",") != "ar 1,ar 2,ar 3,ar 4,de 1,de 2,de 3,de 4" {
+		t.Errorf("per-language rows are not sorted by language and rank: %v", got)
 	}
 }

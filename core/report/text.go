@@ -166,9 +166,7 @@ func markdown(v *view) []byte {
 			in = append(in, m.Metric+" ("+m.Transform+")")
 		}
 	}
-	b.WriteString("## Settings\n\n")
-	mdTable(&b, [][]string{{"setting", "value"}, {"alpha", num(s.Alpha)}, {"metrics", strings.Join(in, ", ")}, {"pgr", s.PGR},
-		{"standardize", s.Standardize}, {"confidence", num(s.Confidence)}, {"bootstrap", fmt.Sprintf("%d (seed %d)", s.Bootstrap, s.Seed)}})
+	// The answer first (ranking, teacher × language), settings at the end.
 	b.WriteString("## Recommendations\n\n")
 	for _, r := range a.Recommendations {
 		fmt.Fprintf(&b, "- **%s** (%s): %s\n", mdCell(r.Scope), r.Kind, mdCell(r.Text))
@@ -321,5 +319,8 @@ func markdown(v *view) []byte {
 		}
 		mdTable(&b, rows)
 	}
+	b.WriteString("## Settings\n\n")
+	mdTable(&b, [][]string{{"setting", "value"}, {"alpha", num(s.Alpha)}, {"metrics", strings.Join(in, ", ")}, {"pgr", s.PGR},
+		{"standardize", s.Standardize}, {"confidence", num(s.Confidence)}, {"bootstrap", fmt.Sprintf("%d (seed %d)", s.Bootstrap, s.Seed)}})
 	return b.Bytes()
 }
