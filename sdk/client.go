@@ -28,12 +28,13 @@ func (k Kind) String() string { return kindName(pb.Kind(k)) }
 
 // ComponentInfo describes one component of a plugin binary.
 type ComponentInfo struct {
-	Kind        Kind        `json:"-"`
-	KindName    string      `json:"kind"`
-	Name        string      `json:"name"`
-	Description string      `json:"description,omitempty"`
-	Schema      *Block      `json:"-"`
-	Metric      *MetricInfo `json:"metric,omitempty"`
+	Kind        Kind         `json:"-"`
+	KindName    string       `json:"kind"`
+	Name        string       `json:"name"`
+	Description string       `json:"description,omitempty"`
+	Schema      *Block       `json:"-"`
+	Metric      *MetricInfo  `json:"metric,omitempty"`
+	Teacher     *TeacherInfo `json:"teacher,omitempty"`
 }
 
 // PluginInfo is what GetInfo returns.
@@ -111,7 +112,10 @@ func (c *Client) Info(ctx context.Context) (*PluginInfo, error) {
 		}
 		ci := ComponentInfo{Kind: Kind(comp.GetKind()), KindName: kindName(comp.GetKind()), Name: comp.GetName(), Description: comp.GetDescription(), Schema: s}
 		if m := comp.GetMetric(); m != nil {
-			ci.Metric = &MetricInfo{Direction: m.GetDirection(), Values: m.GetValues(), WantsReference: m.GetWantsReference()}
+			ci.Metric = &MetricInfo{Direction: m.GetDirection(), Values: m.GetValues(), WantsReference: m.GetWantsReference(), CallsPerExample: int(m.GetCallsPerExample())}
+		}
+		if t := comp.GetTeacher(); t != nil {
+			ci.Teacher = &TeacherInfo{Replay: t.GetReplay()}
 		}
 		pi.Components = append(pi.Components, ci)
 	}

@@ -9,6 +9,16 @@ type Description struct {
 	Schema      *Block
 	// Metric is set by metrics only.
 	Metric *MetricInfo
+	// Teacher is set by teachers that need to say more about themselves.
+	Teacher *TeacherInfo
+}
+
+// TeacherInfo describes what a teacher can answer.
+type TeacherInfo struct {
+	// Replay: the teacher replays stored answers found by the calls'
+	// metadata (seed prompt, language), so it answers the experiment's own
+	// generation calls and nothing else: a judge may not name it.
+	Replay bool `json:"replay,omitempty"`
 }
 
 // MetricInfo describes what a metric returns.
@@ -20,6 +30,10 @@ type MetricInfo struct {
 	// WantsReference asks the host to send the experiment's seed rows
 	// before the cell (for metrics that compare against them).
 	WantsReference bool
+	// CallsPerExample is at most how many calls the metric sends per
+	// example it scores to the teacher its config names (an attribute
+	// marked TeacherRef); 0: none. The plan counts them.
+	CallsPerExample int
 }
 
 // Validator is implemented by components that check their config beyond

@@ -90,7 +90,7 @@ func blockToProto(b *Block) *pb.Schema_Block {
 	out := &pb.Schema_Block{Description: b.Description}
 	for _, a := range b.Attributes {
 		tj, _ := ctyjson.MarshalType(a.Type)
-		pa := &pb.Schema_Attribute{Name: a.Name, Type: tj, Description: a.Description, Required: a.Required, Sensitive: a.Sensitive}
+		pa := &pb.Schema_Attribute{Name: a.Name, Type: tj, Description: a.Description, Required: a.Required, Sensitive: a.Sensitive, TeacherRef: a.TeacherRef}
 		if a.Default != cty.NilVal {
 			if mp, err := msgpack.Marshal(a.Default, a.Type); err == nil {
 				pa.DefaultMsgpack = mp
@@ -128,7 +128,7 @@ func blockFromProto(pbb *pb.Schema_Block) (*Block, error) {
 				return nil, fmt.Errorf("attribute %q has an invalid type %s: %w", a.GetName(), a.GetType(), err)
 			}
 		}
-		attr := &Attribute{Name: a.GetName(), Type: t, Description: a.GetDescription(), Required: a.GetRequired(), Sensitive: a.GetSensitive()}
+		attr := &Attribute{Name: a.GetName(), Type: t, Description: a.GetDescription(), Required: a.GetRequired(), Sensitive: a.GetSensitive(), TeacherRef: a.GetTeacherRef()}
 		if len(a.GetDefaultMsgpack()) > 0 {
 			v, err := msgpack.Unmarshal(a.GetDefaultMsgpack(), t)
 			if err != nil {
@@ -286,7 +286,10 @@ func aggregateFromProto(p *pb.Compute_Aggregate) *Aggregate {
 func describeToProto(kind pb.Kind, d Description) *pb.Component {
 	c := &pb.Component{Kind: kind, Name: d.Name, Description: d.Description, Schema: SchemaToProto(d.Schema)}
 	if d.Metric != nil {
-		c.Metric = &pb.MetricInfo{Direction: d.Metric.Direction, Values: d.Metric.Values, WantsReference: d.Metric.WantsReference}
+		c.Metric = &pb.MetricInfo{Direction: d.Metric.Direction, Values: d.Metric.Values, WantsReference: d.Metric.WantsReference, CallsPerExample: int32(d.Metric.CallsPerExample)}
+	}
+	if d.Teacher != nil {
+		c.Teacher = &pb.TeacherInfo{Replay: d.Teacher.Replay}
 	}
 	return c
 }

@@ -24,6 +24,11 @@ type Attribute struct {
 	// Default is used when the attribute is absent (cty.NilVal: none, the
 	// attribute is null).
 	Default cty.Value
+	// TeacherRef: the value (a string) names a teacher block of the
+	// experiment that the component sends calls to through the host. The
+	// host checks that the teacher exists and can serve them (polyglot
+	// validate) and counts the calls in the plan.
+	TeacherRef bool
 }
 
 // Nesting says how often a nested block may appear.
@@ -72,6 +77,7 @@ func Attr(name string, t cty.Type) AttrBuilder {
 
 func (ab AttrBuilder) Required() AttrBuilder           { ab.a.Required = true; return ab }
 func (ab AttrBuilder) Sensitive() AttrBuilder          { ab.a.Sensitive = true; return ab }
+func (ab AttrBuilder) TeacherRef() AttrBuilder         { ab.a.TeacherRef = true; return ab }
 func (ab AttrBuilder) Doc(s string) AttrBuilder        { ab.a.Description = s; return ab }
 func (ab AttrBuilder) Default(v cty.Value) AttrBuilder { ab.a.Default = v; return ab }
 func (ab AttrBuilder) addTo(b *Block)                  { b.Attributes = append(b.Attributes, ab.a) }

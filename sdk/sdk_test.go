@@ -22,6 +22,7 @@ var schema = sdk.Schema(
 	sdk.Attr("api_key", cty.String).Sensitive(),
 	sdk.Attr("retries", cty.Number).Default(cty.NumberIntVal(3)),
 	sdk.Attr("stop", cty.List(cty.String)),
+	sdk.Attr("judge", cty.String).TeacherRef(),
 	sdk.Nested("header", sdk.NestingMap, sdk.Schema(sdk.Attr("value", cty.String).Required())),
 )
 

@@ -94,15 +94,17 @@ func Describe(w *os.File, opts ServeOpts) error {
 		Type        json.RawMessage `json:"type"`
 		Required    bool            `json:"required,omitempty"`
 		Sensitive   bool            `json:"sensitive,omitempty"`
+		TeacherRef  bool            `json:"teacher_ref,omitempty"`
 		Description string          `json:"description,omitempty"`
 	}
 	type comp struct {
-		Kind        string      `json:"kind"`
-		Name        string      `json:"name"`
-		Description string      `json:"description,omitempty"`
-		Config      []attr      `json:"config"`
-		Blocks      []string    `json:"blocks,omitempty"`
-		Metric      *MetricInfo `json:"metric,omitempty"`
+		Kind        string       `json:"kind"`
+		Name        string       `json:"name"`
+		Description string       `json:"description,omitempty"`
+		Config      []attr       `json:"config"`
+		Blocks      []string     `json:"blocks,omitempty"`
+		Metric      *MetricInfo  `json:"metric,omitempty"`
+		Teacher     *TeacherInfo `json:"teacher,omitempty"`
 	}
 	out := struct {
 		Name       string `json:"name"`
@@ -112,11 +114,11 @@ func Describe(w *os.File, opts ServeOpts) error {
 	}{Name: set.name, Version: set.version, Protocol: ProtocolVersion, Components: []comp{}}
 	for _, pc := range set.order {
 		d, _, _ := set.describe(pc.GetKind(), pc.GetName())
-		c := comp{Kind: kindName(pc.GetKind()), Name: d.Name, Description: d.Description, Metric: d.Metric, Config: []attr{}}
+		c := comp{Kind: kindName(pc.GetKind()), Name: d.Name, Description: d.Description, Metric: d.Metric, Teacher: d.Teacher, Config: []attr{}}
 		if d.Schema != nil {
 			for _, a := range d.Schema.Attributes {
 				tj, _ := ctyjson.MarshalType(a.Type)
-				c.Config = append(c.Config, attr{Name: a.Name, Type: tj, Required: a.Required, Sensitive: a.Sensitive, Description: a.Description})
+				c.Config = append(c.Config, attr{Name: a.Name, Type: tj, Required: a.Required, Sensitive: a.Sensitive, TeacherRef: a.TeacherRef, Description: a.Description})
 			}
 			for _, b := range d.Schema.Blocks {
 				c.Blocks = append(c.Blocks, b.TypeName)

@@ -77,6 +77,7 @@ func Bind(ctx context.Context, exp *spec.Experiment, r Resolver) (*Bound, hcl.Di
 			b.Students[s.Name] = c
 		}
 	}
+	diags = append(diags, checkTeacherRefs(exp, b)...)
 	return b, diags
 }
 

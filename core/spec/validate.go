@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
+	"golang.org/x/text/language"
 )
 
 // validate runs the checks that span blocks: names used in one block must
@@ -88,6 +89,9 @@ func (l *loader) validate() {
 			}
 		}
 	}
+	for _, s := range e.Strategies {
+		l.checkSeedLanguages(s)
+	}
 	if r := l.scoreReader; r != nil {
 		for i, m := range e.Score.Metrics {
 			if base, _, _ := strings.Cut(m, "."); !contains(metrics, base) {
@@ -95,4 +99,67 @@ func (l *loader) validate() {
 			}
 		}
 	}
+}
+
+// checkSeedLanguages reports each language strategy s needs seed rows in
+// (every experiment language for input language "target", else the input
+// language) that no seeds block it reads can hold. Only seeds blocks with
+// a fixed language say so before their files are read: when one of them
+// takes its languages from a column, nothing is reported.
+func (l *loader) checkSeedLanguages(s *Strategy) {
+	var sets []*SeedSet
+	for _, set := range l.e.SeedSets {
+		if s.Input.Seeds == "" || set.Name == s.Input.Seeds {
+			if set.Language == "" {
+				return
+			}
+			sets = append(sets, set)
+		}
+	}
+	if len(sets) == 0 {
+		return // no seeds at all, or an unknown seeds block: said elsewhere
+	}
+	want := l.e.Languages
+	subject := s.DeclRange
+	if s.Input.Language != "" && s.Input.Language != "target" {
+		want = []string{s.Input.Language}
+		if r, ok := s.Input.Ranges["language"]; ok {
+			subject = r
+		}
+	}
+	var have []string
+	for _, set := range sets {
+		have = append(have, fmt.Sprintf("%s (%s)", set.Name, set.Language))
+	}
+	for _, lang := range want {
+		found := false
+		for _, set := range sets {
+			found = found || sameWrittenLanguage(lang, set.Language)
+		}
+		if found {
+			continue
+		}
+		detail := fmt.Sprintf("Strategy %q takes its seed rows in %q, and no seeds block it reads holds that language (seeds: %s).", s.Name, lang, strings.Join(have, ", "))
+		if len(want) > 1 || s.Input.Language == "" || s.Input.Language == "target" {
+			detail += fmt.Sprintf(" Its input language is \"target\", so every experiment language needs seed rows. Add a seeds block with language = %q (or a language column), remove %q from the experiment's languages, or set the strategy's input language.", lang, lang)
+		} else {
+			detail += fmt.Sprintf(" Add a seeds block with language = %q, or set input.language to a language the seeds hold.", lang)
+		}
+		l.diags = append(l.diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: fmt.Sprintf("No seed rows in %q for strategy %q", lang, s.Name), Detail: detail, Subject: subject.Ptr()})
+	}
+}
+
+// sameWrittenLanguage: the base language and likely script agree, as the
+// engine matches seed rows to a language (regions are ignored).
+func sameWrittenLanguage(a, b string) bool {
+	ta, err1 := language.Parse(a)
+	tb, err2 := language.Parse(b)
+	if err1 != nil || err2 != nil {
+		return true // an invalid tag is reported where it is written
+	}
+	ba, _ := ta.Base()
+	bb, _ := tb.Base()
+	sa, _ := ta.Script()
+	sb, _ := tb.Script()
+	return ba == bb && sa == sb
 }

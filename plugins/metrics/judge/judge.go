@@ -108,7 +108,7 @@ func (Metric) Describe() sdk.Description {
 		Description: "an LM judge (any teacher of the experiment) grades each example 1–5 per criterion; cell value = mean overall score",
 		Schema: sdk.Schema(
 			sdk.Doc("Settings of the LM-judge metric."),
-			sdk.Attr("teacher", cty.String).Required().Doc("name of the teacher block that acts as the judge"),
+			sdk.Attr("teacher", cty.String).Required().TeacherRef().Doc("name of the teacher block that acts as the judge"),
 			sdk.Attr("rubric", cty.String).Doc(`grading instructions; "{language}" is replaced by the language's English name (default: the study's rubric of proficiency, cultural fit and helpfulness)`),
 			sdk.Attr("criteria", cty.List(cty.String)).Doc("criterion names the judge scores 1–5; the rubric must define them").Default(cty.ListVal(crit)),
 			sdk.Attr("on_parse_failure", cty.String).Doc(`"drop" leaves unparsable verdicts out of the mean; "score_as_1" scores them 1, as the study did`).Default(cty.StringVal(Drop)),
@@ -116,7 +116,9 @@ func (Metric) Describe() sdk.Description {
 			sdk.Attr("batch", cty.Number).Doc("calls sent to the host per request").Default(cty.NumberIntVal(DefaultBatch)),
 			sdk.Attr("temperature", cty.Number).Doc("sampling temperature of the judge (default: the teacher's)"),
 		),
-		Metric: &sdk.MetricInfo{Direction: "higher", Values: append(slices.Clone(DefaultCriteria), "overall")},
+		// One call per example to the judge; a verdict that does not parse
+		// is not asked again.
+		Metric: &sdk.MetricInfo{Direction: "higher", Values: append(slices.Clone(DefaultCriteria), "overall"), CallsPerExample: 1},
 	}
 }
 

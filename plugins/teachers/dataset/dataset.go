@@ -62,6 +62,9 @@ func (t *Teacher) Describe() sdk.Description {
 			sdk.Attr("seed", cty.Number).Default(cty.NumberIntVal(1)).Doc("seed of the corruption's randomness"),
 			sdk.Attr("min_changed", cty.Number).Default(cty.NumberFloatVal(DefaultMinChanged)).Doc("share of each language's rows the corruption must change (0-1); below it the control is an error, not a silent pass"),
 		),
+		// Calls are answered from the rows by their seed prompt and
+		// language: a judge's calls would get a replayed row.
+		Teacher: &sdk.TeacherInfo{Replay: true},
 	}
 }
 

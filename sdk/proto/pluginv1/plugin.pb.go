@@ -228,7 +228,7 @@ func (x OutputFormat_Format) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use OutputFormat_Format.Descriptor instead.
 func (OutputFormat_Format) EnumDescriptor() ([]byte, []int) {
-	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{13, 0}
+	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{14, 0}
 }
 
 type CallError_Code int32
@@ -295,7 +295,7 @@ func (x CallError_Code) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use CallError_Code.Descriptor instead.
 func (CallError_Code) EnumDescriptor() ([]byte, []int) {
-	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{15, 0}
+	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{16, 0}
 }
 
 type Diagnostic struct {
@@ -509,8 +509,12 @@ type MetricInfo struct {
 	Values []string `protobuf:"bytes,2,rep,name=values,proto3" json:"values,omitempty"`
 	// The host sends the experiment's seed rows as reference before the cell.
 	WantsReference bool `protobuf:"varint,3,opt,name=wants_reference,json=wantsReference,proto3" json:"wants_reference,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// At most how many calls the metric sends per example it scores to the
+	// teacher its config names (a teacher_ref attribute); 0: none. The plan
+	// counts them and estimates their cost.
+	CallsPerExample int32 `protobuf:"varint,4,opt,name=calls_per_example,json=callsPerExample,proto3" json:"calls_per_example,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *MetricInfo) Reset() {
@@ -564,6 +568,60 @@ func (x *MetricInfo) GetWantsReference() bool {
 	return false
 }
 
+func (x *MetricInfo) GetCallsPerExample() int32 {
+	if x != nil {
+		return x.CallsPerExample
+	}
+	return 0
+}
+
+type TeacherInfo struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The teacher replays stored answers, found by the calls' metadata (seed
+	// prompt, language): it answers the experiment's own generation calls
+	// and nothing else, so no other component may send it calls (a judge).
+	Replay        bool `protobuf:"varint,1,opt,name=replay,proto3" json:"replay,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TeacherInfo) Reset() {
+	*x = TeacherInfo{}
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TeacherInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TeacherInfo) ProtoMessage() {}
+
+func (x *TeacherInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TeacherInfo.ProtoReflect.Descriptor instead.
+func (*TeacherInfo) Descriptor() ([]byte, []int) {
+	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *TeacherInfo) GetReplay() bool {
+	if x != nil {
+		return x.Replay
+	}
+	return false
+}
+
 type Component struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Kind          Kind                   `protobuf:"varint,1,opt,name=kind,proto3,enum=polyglot.plugin.v1.Kind" json:"kind,omitempty"`
@@ -571,13 +629,14 @@ type Component struct {
 	Description   string                 `protobuf:"bytes,3,opt,name=description,proto3" json:"description,omitempty"`
 	Schema        *Schema                `protobuf:"bytes,4,opt,name=schema,proto3" json:"schema,omitempty"`
 	Metric        *MetricInfo            `protobuf:"bytes,5,opt,name=metric,proto3" json:"metric,omitempty"`
+	Teacher       *TeacherInfo           `protobuf:"bytes,6,opt,name=teacher,proto3" json:"teacher,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Component) Reset() {
 	*x = Component{}
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[5]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -589,7 +648,7 @@ func (x *Component) String() string {
 func (*Component) ProtoMessage() {}
 
 func (x *Component) ProtoReflect() protoreflect.Message {
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[5]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -602,7 +661,7 @@ func (x *Component) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Component.ProtoReflect.Descriptor instead.
 func (*Component) Descriptor() ([]byte, []int) {
-	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{5}
+	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Component) GetKind() Kind {
@@ -640,6 +699,13 @@ func (x *Component) GetMetric() *MetricInfo {
 	return nil
 }
 
+func (x *Component) GetTeacher() *TeacherInfo {
+	if x != nil {
+		return x.Teacher
+	}
+	return nil
+}
+
 type Progress struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Done          float64                `protobuf:"fixed64,1,opt,name=done,proto3" json:"done,omitempty"`
@@ -652,7 +718,7 @@ type Progress struct {
 
 func (x *Progress) Reset() {
 	*x = Progress{}
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[6]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -664,7 +730,7 @@ func (x *Progress) String() string {
 func (*Progress) ProtoMessage() {}
 
 func (x *Progress) ProtoReflect() protoreflect.Message {
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[6]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -677,7 +743,7 @@ func (x *Progress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Progress.ProtoReflect.Descriptor instead.
 func (*Progress) Descriptor() ([]byte, []int) {
-	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{6}
+	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Progress) GetDone() float64 {
@@ -718,7 +784,7 @@ type Log struct {
 
 func (x *Log) Reset() {
 	*x = Log{}
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[7]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -730,7 +796,7 @@ func (x *Log) String() string {
 func (*Log) ProtoMessage() {}
 
 func (x *Log) ProtoReflect() protoreflect.Message {
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[7]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -743,7 +809,7 @@ func (x *Log) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Log.ProtoReflect.Descriptor instead.
 func (*Log) Descriptor() ([]byte, []int) {
-	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{7}
+	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Log) GetLevel() string {
@@ -768,7 +834,7 @@ type GetInfo struct {
 
 func (x *GetInfo) Reset() {
 	*x = GetInfo{}
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[8]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -780,7 +846,7 @@ func (x *GetInfo) String() string {
 func (*GetInfo) ProtoMessage() {}
 
 func (x *GetInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[8]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -793,7 +859,7 @@ func (x *GetInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetInfo.ProtoReflect.Descriptor instead.
 func (*GetInfo) Descriptor() ([]byte, []int) {
-	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{8}
+	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{9}
 }
 
 type GetSchema struct {
@@ -804,7 +870,7 @@ type GetSchema struct {
 
 func (x *GetSchema) Reset() {
 	*x = GetSchema{}
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[9]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -816,7 +882,7 @@ func (x *GetSchema) String() string {
 func (*GetSchema) ProtoMessage() {}
 
 func (x *GetSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[9]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -829,7 +895,7 @@ func (x *GetSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSchema.ProtoReflect.Descriptor instead.
 func (*GetSchema) Descriptor() ([]byte, []int) {
-	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{9}
+	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{10}
 }
 
 type ValidateConfig struct {
@@ -840,7 +906,7 @@ type ValidateConfig struct {
 
 func (x *ValidateConfig) Reset() {
 	*x = ValidateConfig{}
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[10]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -852,7 +918,7 @@ func (x *ValidateConfig) String() string {
 func (*ValidateConfig) ProtoMessage() {}
 
 func (x *ValidateConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[10]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -865,7 +931,7 @@ func (x *ValidateConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ValidateConfig.ProtoReflect.Descriptor instead.
 func (*ValidateConfig) Descriptor() ([]byte, []int) {
-	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{10}
+	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{11}
 }
 
 type Message struct {
@@ -878,7 +944,7 @@ type Message struct {
 
 func (x *Message) Reset() {
 	*x = Message{}
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[11]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -890,7 +956,7 @@ func (x *Message) String() string {
 func (*Message) ProtoMessage() {}
 
 func (x *Message) ProtoReflect() protoreflect.Message {
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[11]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -903,7 +969,7 @@ func (x *Message) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Message.ProtoReflect.Descriptor instead.
 func (*Message) Descriptor() ([]byte, []int) {
-	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{11}
+	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Message) GetRole() string {
@@ -934,7 +1000,7 @@ type Sampling struct {
 
 func (x *Sampling) Reset() {
 	*x = Sampling{}
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[12]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -946,7 +1012,7 @@ func (x *Sampling) String() string {
 func (*Sampling) ProtoMessage() {}
 
 func (x *Sampling) ProtoReflect() protoreflect.Message {
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[12]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -959,7 +1025,7 @@ func (x *Sampling) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Sampling.ProtoReflect.Descriptor instead.
 func (*Sampling) Descriptor() ([]byte, []int) {
-	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{12}
+	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Sampling) GetTemperature() float64 {
@@ -1015,7 +1081,7 @@ type OutputFormat struct {
 
 func (x *OutputFormat) Reset() {
 	*x = OutputFormat{}
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[13]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1027,7 +1093,7 @@ func (x *OutputFormat) String() string {
 func (*OutputFormat) ProtoMessage() {}
 
 func (x *OutputFormat) ProtoReflect() protoreflect.Message {
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[13]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1040,7 +1106,7 @@ func (x *OutputFormat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OutputFormat.ProtoReflect.Descriptor instead.
 func (*OutputFormat) Descriptor() ([]byte, []int) {
-	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{13}
+	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *OutputFormat) GetFormat() OutputFormat_Format {
@@ -1067,7 +1133,7 @@ type Usage struct {
 
 func (x *Usage) Reset() {
 	*x = Usage{}
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[14]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1079,7 +1145,7 @@ func (x *Usage) String() string {
 func (*Usage) ProtoMessage() {}
 
 func (x *Usage) ProtoReflect() protoreflect.Message {
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[14]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1092,7 +1158,7 @@ func (x *Usage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Usage.ProtoReflect.Descriptor instead.
 func (*Usage) Descriptor() ([]byte, []int) {
-	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{14}
+	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Usage) GetInputTokens() int64 {
@@ -1123,7 +1189,7 @@ type CallError struct {
 
 func (x *CallError) Reset() {
 	*x = CallError{}
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[15]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1135,7 +1201,7 @@ func (x *CallError) String() string {
 func (*CallError) ProtoMessage() {}
 
 func (x *CallError) ProtoReflect() protoreflect.Message {
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[15]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1148,7 +1214,7 @@ func (x *CallError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallError.ProtoReflect.Descriptor instead.
 func (*CallError) Descriptor() ([]byte, []int) {
-	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{15}
+	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *CallError) GetCode() CallError_Code {
@@ -1201,7 +1267,7 @@ type Call struct {
 
 func (x *Call) Reset() {
 	*x = Call{}
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[16]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1213,7 +1279,7 @@ func (x *Call) String() string {
 func (*Call) ProtoMessage() {}
 
 func (x *Call) ProtoReflect() protoreflect.Message {
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[16]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1226,7 +1292,7 @@ func (x *Call) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Call.ProtoReflect.Descriptor instead.
 func (*Call) Descriptor() ([]byte, []int) {
-	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{16}
+	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Call) GetId() string {
@@ -1279,7 +1345,7 @@ type Result struct {
 
 func (x *Result) Reset() {
 	*x = Result{}
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[17]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1291,7 +1357,7 @@ func (x *Result) String() string {
 func (*Result) ProtoMessage() {}
 
 func (x *Result) ProtoReflect() protoreflect.Message {
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[17]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1304,7 +1370,7 @@ func (x *Result) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Result.ProtoReflect.Descriptor instead.
 func (*Result) Descriptor() ([]byte, []int) {
-	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{17}
+	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Result) GetId() string {
@@ -1369,7 +1435,7 @@ type TeacherOpen struct {
 
 func (x *TeacherOpen) Reset() {
 	*x = TeacherOpen{}
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[18]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1381,7 +1447,7 @@ func (x *TeacherOpen) String() string {
 func (*TeacherOpen) ProtoMessage() {}
 
 func (x *TeacherOpen) ProtoReflect() protoreflect.Message {
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[18]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1394,7 +1460,7 @@ func (x *TeacherOpen) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TeacherOpen.ProtoReflect.Descriptor instead.
 func (*TeacherOpen) Descriptor() ([]byte, []int) {
-	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{18}
+	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *TeacherOpen) GetComponent() string {
@@ -1433,7 +1499,7 @@ type Generate struct {
 
 func (x *Generate) Reset() {
 	*x = Generate{}
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[19]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1445,7 +1511,7 @@ func (x *Generate) String() string {
 func (*Generate) ProtoMessage() {}
 
 func (x *Generate) ProtoReflect() protoreflect.Message {
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[19]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1458,7 +1524,7 @@ func (x *Generate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Generate.ProtoReflect.Descriptor instead.
 func (*Generate) Descriptor() ([]byte, []int) {
-	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{19}
+	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{20}
 }
 
 type SubmitBatch struct {
@@ -1469,7 +1535,7 @@ type SubmitBatch struct {
 
 func (x *SubmitBatch) Reset() {
 	*x = SubmitBatch{}
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[20]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1481,7 +1547,7 @@ func (x *SubmitBatch) String() string {
 func (*SubmitBatch) ProtoMessage() {}
 
 func (x *SubmitBatch) ProtoReflect() protoreflect.Message {
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[20]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1494,7 +1560,7 @@ func (x *SubmitBatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitBatch.ProtoReflect.Descriptor instead.
 func (*SubmitBatch) Descriptor() ([]byte, []int) {
-	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{20}
+	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{21}
 }
 
 type PollBatch struct {
@@ -1505,7 +1571,7 @@ type PollBatch struct {
 
 func (x *PollBatch) Reset() {
 	*x = PollBatch{}
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[21]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1517,7 +1583,7 @@ func (x *PollBatch) String() string {
 func (*PollBatch) ProtoMessage() {}
 
 func (x *PollBatch) ProtoReflect() protoreflect.Message {
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[21]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1530,7 +1596,7 @@ func (x *PollBatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PollBatch.ProtoReflect.Descriptor instead.
 func (*PollBatch) Descriptor() ([]byte, []int) {
-	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{21}
+	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{22}
 }
 
 type Example struct {
@@ -1547,7 +1613,7 @@ type Example struct {
 
 func (x *Example) Reset() {
 	*x = Example{}
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[22]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1559,7 +1625,7 @@ func (x *Example) String() string {
 func (*Example) ProtoMessage() {}
 
 func (x *Example) ProtoReflect() protoreflect.Message {
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[22]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1572,7 +1638,7 @@ func (x *Example) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Example.ProtoReflect.Descriptor instead.
 func (*Example) Descriptor() ([]byte, []int) {
-	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{22}
+	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Example) GetId() string {
@@ -1628,7 +1694,7 @@ type ExampleValue struct {
 
 func (x *ExampleValue) Reset() {
 	*x = ExampleValue{}
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[23]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1640,7 +1706,7 @@ func (x *ExampleValue) String() string {
 func (*ExampleValue) ProtoMessage() {}
 
 func (x *ExampleValue) ProtoReflect() protoreflect.Message {
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[23]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1653,7 +1719,7 @@ func (x *ExampleValue) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExampleValue.ProtoReflect.Descriptor instead.
 func (*ExampleValue) Descriptor() ([]byte, []int) {
-	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{23}
+	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ExampleValue) GetId() string {
@@ -1685,7 +1751,7 @@ type Compute struct {
 
 func (x *Compute) Reset() {
 	*x = Compute{}
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[24]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1697,7 +1763,7 @@ func (x *Compute) String() string {
 func (*Compute) ProtoMessage() {}
 
 func (x *Compute) ProtoReflect() protoreflect.Message {
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[24]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1710,7 +1776,7 @@ func (x *Compute) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Compute.ProtoReflect.Descriptor instead.
 func (*Compute) Descriptor() ([]byte, []int) {
-	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{24}
+	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{25}
 }
 
 type BenchmarkSpec struct {
@@ -1725,7 +1791,7 @@ type BenchmarkSpec struct {
 
 func (x *BenchmarkSpec) Reset() {
 	*x = BenchmarkSpec{}
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[25]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1737,7 +1803,7 @@ func (x *BenchmarkSpec) String() string {
 func (*BenchmarkSpec) ProtoMessage() {}
 
 func (x *BenchmarkSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[25]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1750,7 +1816,7 @@ func (x *BenchmarkSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BenchmarkSpec.ProtoReflect.Descriptor instead.
 func (*BenchmarkSpec) Descriptor() ([]byte, []int) {
-	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{25}
+	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *BenchmarkSpec) GetName() string {
@@ -1793,7 +1859,7 @@ type BenchmarkScore struct {
 
 func (x *BenchmarkScore) Reset() {
 	*x = BenchmarkScore{}
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[26]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1805,7 +1871,7 @@ func (x *BenchmarkScore) String() string {
 func (*BenchmarkScore) ProtoMessage() {}
 
 func (x *BenchmarkScore) ProtoReflect() protoreflect.Message {
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[26]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1818,7 +1884,7 @@ func (x *BenchmarkScore) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BenchmarkScore.ProtoReflect.Descriptor instead.
 func (*BenchmarkScore) Descriptor() ([]byte, []int) {
-	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{26}
+	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *BenchmarkScore) GetBenchmark() string {
@@ -1865,7 +1931,7 @@ type TrainerEvent struct {
 
 func (x *TrainerEvent) Reset() {
 	*x = TrainerEvent{}
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[27]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1877,7 +1943,7 @@ func (x *TrainerEvent) String() string {
 func (*TrainerEvent) ProtoMessage() {}
 
 func (x *TrainerEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[27]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1890,7 +1956,7 @@ func (x *TrainerEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TrainerEvent.ProtoReflect.Descriptor instead.
 func (*TrainerEvent) Descriptor() ([]byte, []int) {
-	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{27}
+	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *TrainerEvent) GetEv() isTrainerEvent_Ev {
@@ -1983,7 +2049,7 @@ type TrainResult struct {
 
 func (x *TrainResult) Reset() {
 	*x = TrainResult{}
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[28]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1995,7 +2061,7 @@ func (x *TrainResult) String() string {
 func (*TrainResult) ProtoMessage() {}
 
 func (x *TrainResult) ProtoReflect() protoreflect.Message {
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[28]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2008,7 +2074,7 @@ func (x *TrainResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TrainResult.ProtoReflect.Descriptor instead.
 func (*TrainResult) Descriptor() ([]byte, []int) {
-	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{28}
+	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *TrainResult) GetArtifact() string {
@@ -2034,7 +2100,7 @@ type EvalResult struct {
 
 func (x *EvalResult) Reset() {
 	*x = EvalResult{}
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[29]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2046,7 +2112,7 @@ func (x *EvalResult) String() string {
 func (*EvalResult) ProtoMessage() {}
 
 func (x *EvalResult) ProtoReflect() protoreflect.Message {
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[29]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2059,7 +2125,7 @@ func (x *EvalResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EvalResult.ProtoReflect.Descriptor instead.
 func (*EvalResult) Descriptor() ([]byte, []int) {
-	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{29}
+	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *EvalResult) GetScores() []*BenchmarkScore {
@@ -2077,7 +2143,7 @@ type Train struct {
 
 func (x *Train) Reset() {
 	*x = Train{}
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[30]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2089,7 +2155,7 @@ func (x *Train) String() string {
 func (*Train) ProtoMessage() {}
 
 func (x *Train) ProtoReflect() protoreflect.Message {
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[30]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2102,7 +2168,7 @@ func (x *Train) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Train.ProtoReflect.Descriptor instead.
 func (*Train) Descriptor() ([]byte, []int) {
-	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{30}
+	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{31}
 }
 
 type Evaluate struct {
@@ -2113,7 +2179,7 @@ type Evaluate struct {
 
 func (x *Evaluate) Reset() {
 	*x = Evaluate{}
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[31]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2125,7 +2191,7 @@ func (x *Evaluate) String() string {
 func (*Evaluate) ProtoMessage() {}
 
 func (x *Evaluate) ProtoReflect() protoreflect.Message {
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[31]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2138,7 +2204,7 @@ func (x *Evaluate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Evaluate.ProtoReflect.Descriptor instead.
 func (*Evaluate) Descriptor() ([]byte, []int) {
-	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{31}
+	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{32}
 }
 
 type Job struct {
@@ -2160,7 +2226,7 @@ type Job struct {
 
 func (x *Job) Reset() {
 	*x = Job{}
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[32]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2172,7 +2238,7 @@ func (x *Job) String() string {
 func (*Job) ProtoMessage() {}
 
 func (x *Job) ProtoReflect() protoreflect.Message {
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[32]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2185,7 +2251,7 @@ func (x *Job) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Job.ProtoReflect.Descriptor instead.
 func (*Job) Descriptor() ([]byte, []int) {
-	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{32}
+	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *Job) GetKey() string {
@@ -2279,7 +2345,7 @@ type JobEvent struct {
 
 func (x *JobEvent) Reset() {
 	*x = JobEvent{}
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[33]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2291,7 +2357,7 @@ func (x *JobEvent) String() string {
 func (*JobEvent) ProtoMessage() {}
 
 func (x *JobEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[33]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2304,7 +2370,7 @@ func (x *JobEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobEvent.ProtoReflect.Descriptor instead.
 func (*JobEvent) Descriptor() ([]byte, []int) {
-	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{33}
+	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *JobEvent) GetEv() isJobEvent_Ev {
@@ -2376,7 +2442,7 @@ type JobResult struct {
 
 func (x *JobResult) Reset() {
 	*x = JobResult{}
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[34]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2388,7 +2454,7 @@ func (x *JobResult) String() string {
 func (*JobResult) ProtoMessage() {}
 
 func (x *JobResult) ProtoReflect() protoreflect.Message {
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[34]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2401,7 +2467,7 @@ func (x *JobResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobResult.ProtoReflect.Descriptor instead.
 func (*JobResult) Descriptor() ([]byte, []int) {
-	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{34}
+	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *JobResult) GetExitCode() int32 {
@@ -2447,7 +2513,7 @@ type HostGenerate struct {
 
 func (x *HostGenerate) Reset() {
 	*x = HostGenerate{}
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[35]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2459,7 +2525,7 @@ func (x *HostGenerate) String() string {
 func (*HostGenerate) ProtoMessage() {}
 
 func (x *HostGenerate) ProtoReflect() protoreflect.Message {
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[35]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2472,7 +2538,7 @@ func (x *HostGenerate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostGenerate.ProtoReflect.Descriptor instead.
 func (*HostGenerate) Descriptor() ([]byte, []int) {
-	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{35}
+	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{36}
 }
 
 type AttributePath_Step struct {
@@ -2489,7 +2555,7 @@ type AttributePath_Step struct {
 
 func (x *AttributePath_Step) Reset() {
 	*x = AttributePath_Step{}
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[36]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2501,7 +2567,7 @@ func (x *AttributePath_Step) String() string {
 func (*AttributePath_Step) ProtoMessage() {}
 
 func (x *AttributePath_Step) ProtoReflect() protoreflect.Message {
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[36]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2583,13 +2649,18 @@ type Schema_Attribute struct {
 	Sensitive   bool   `protobuf:"varint,5,opt,name=sensitive,proto3" json:"sensitive,omitempty"`
 	// Default value as msgpack of `type`; empty when there is none.
 	DefaultMsgpack []byte `protobuf:"bytes,6,opt,name=default_msgpack,json=defaultMsgpack,proto3" json:"default_msgpack,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// The value (a string) names a teacher block of the experiment that
+	// the component sends calls to through the host (a judge's teacher):
+	// the host checks that it exists and can serve them before anything
+	// is spent, and counts the calls in the plan.
+	TeacherRef    bool `protobuf:"varint,7,opt,name=teacher_ref,json=teacherRef,proto3" json:"teacher_ref,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Schema_Attribute) Reset() {
 	*x = Schema_Attribute{}
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[37]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2601,7 +2672,7 @@ func (x *Schema_Attribute) String() string {
 func (*Schema_Attribute) ProtoMessage() {}
 
 func (x *Schema_Attribute) ProtoReflect() protoreflect.Message {
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[37]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2659,6 +2730,13 @@ func (x *Schema_Attribute) GetDefaultMsgpack() []byte {
 	return nil
 }
 
+func (x *Schema_Attribute) GetTeacherRef() bool {
+	if x != nil {
+		return x.TeacherRef
+	}
+	return false
+}
+
 type Schema_NestedBlock struct {
 	state         protoimpl.MessageState     `protogen:"open.v1"`
 	TypeName      string                     `protobuf:"bytes,1,opt,name=type_name,json=typeName,proto3" json:"type_name,omitempty"`
@@ -2672,7 +2750,7 @@ type Schema_NestedBlock struct {
 
 func (x *Schema_NestedBlock) Reset() {
 	*x = Schema_NestedBlock{}
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[38]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2684,7 +2762,7 @@ func (x *Schema_NestedBlock) String() string {
 func (*Schema_NestedBlock) ProtoMessage() {}
 
 func (x *Schema_NestedBlock) ProtoReflect() protoreflect.Message {
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[38]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2746,7 +2824,7 @@ type Schema_Block struct {
 
 func (x *Schema_Block) Reset() {
 	*x = Schema_Block{}
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[39]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2758,7 +2836,7 @@ func (x *Schema_Block) String() string {
 func (*Schema_Block) ProtoMessage() {}
 
 func (x *Schema_Block) ProtoReflect() protoreflect.Message {
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[39]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2803,7 +2881,7 @@ type GetInfo_Request struct {
 
 func (x *GetInfo_Request) Reset() {
 	*x = GetInfo_Request{}
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[40]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2815,7 +2893,7 @@ func (x *GetInfo_Request) String() string {
 func (*GetInfo_Request) ProtoMessage() {}
 
 func (x *GetInfo_Request) ProtoReflect() protoreflect.Message {
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[40]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2828,7 +2906,7 @@ func (x *GetInfo_Request) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetInfo_Request.ProtoReflect.Descriptor instead.
 func (*GetInfo_Request) Descriptor() ([]byte, []int) {
-	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{8, 0}
+	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{9, 0}
 }
 
 type GetInfo_Response struct {
@@ -2844,7 +2922,7 @@ type GetInfo_Response struct {
 
 func (x *GetInfo_Response) Reset() {
 	*x = GetInfo_Response{}
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[41]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2856,7 +2934,7 @@ func (x *GetInfo_Response) String() string {
 func (*GetInfo_Response) ProtoMessage() {}
 
 func (x *GetInfo_Response) ProtoReflect() protoreflect.Message {
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[41]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2869,7 +2947,7 @@ func (x *GetInfo_Response) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetInfo_Response.ProtoReflect.Descriptor instead.
 func (*GetInfo_Response) Descriptor() ([]byte, []int) {
-	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{8, 1}
+	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{9, 1}
 }
 
 func (x *GetInfo_Response) GetName() string {
@@ -2917,7 +2995,7 @@ type GetSchema_Request struct {
 
 func (x *GetSchema_Request) Reset() {
 	*x = GetSchema_Request{}
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[42]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2929,7 +3007,7 @@ func (x *GetSchema_Request) String() string {
 func (*GetSchema_Request) ProtoMessage() {}
 
 func (x *GetSchema_Request) ProtoReflect() protoreflect.Message {
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[42]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2942,7 +3020,7 @@ func (x *GetSchema_Request) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSchema_Request.ProtoReflect.Descriptor instead.
 func (*GetSchema_Request) Descriptor() ([]byte, []int) {
-	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{9, 0}
+	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{10, 0}
 }
 
 func (x *GetSchema_Request) GetKind() Kind {
@@ -2969,7 +3047,7 @@ type GetSchema_Response struct {
 
 func (x *GetSchema_Response) Reset() {
 	*x = GetSchema_Response{}
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[43]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2981,7 +3059,7 @@ func (x *GetSchema_Response) String() string {
 func (*GetSchema_Response) ProtoMessage() {}
 
 func (x *GetSchema_Response) ProtoReflect() protoreflect.Message {
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[43]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2994,7 +3072,7 @@ func (x *GetSchema_Response) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSchema_Response.ProtoReflect.Descriptor instead.
 func (*GetSchema_Response) Descriptor() ([]byte, []int) {
-	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{9, 1}
+	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{10, 1}
 }
 
 func (x *GetSchema_Response) GetSchema() *Schema {
@@ -3022,7 +3100,7 @@ type ValidateConfig_Request struct {
 
 func (x *ValidateConfig_Request) Reset() {
 	*x = ValidateConfig_Request{}
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[44]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3034,7 +3112,7 @@ func (x *ValidateConfig_Request) String() string {
 func (*ValidateConfig_Request) ProtoMessage() {}
 
 func (x *ValidateConfig_Request) ProtoReflect() protoreflect.Message {
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[44]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3047,7 +3125,7 @@ func (x *ValidateConfig_Request) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ValidateConfig_Request.ProtoReflect.Descriptor instead.
 func (*ValidateConfig_Request) Descriptor() ([]byte, []int) {
-	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{10, 0}
+	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{11, 0}
 }
 
 func (x *ValidateConfig_Request) GetKind() Kind {
@@ -3080,7 +3158,7 @@ type ValidateConfig_Response struct {
 
 func (x *ValidateConfig_Response) Reset() {
 	*x = ValidateConfig_Response{}
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[45]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3092,7 +3170,7 @@ func (x *ValidateConfig_Response) String() string {
 func (*ValidateConfig_Response) ProtoMessage() {}
 
 func (x *ValidateConfig_Response) ProtoReflect() protoreflect.Message {
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[45]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3105,7 +3183,7 @@ func (x *ValidateConfig_Response) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ValidateConfig_Response.ProtoReflect.Descriptor instead.
 func (*ValidateConfig_Response) Descriptor() ([]byte, []int) {
-	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{10, 1}
+	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{11, 1}
 }
 
 func (x *ValidateConfig_Response) GetDiagnostics() []*Diagnostic {
@@ -3128,7 +3206,7 @@ type Generate_Request struct {
 
 func (x *Generate_Request) Reset() {
 	*x = Generate_Request{}
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[47]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3140,7 +3218,7 @@ func (x *Generate_Request) String() string {
 func (*Generate_Request) ProtoMessage() {}
 
 func (x *Generate_Request) ProtoReflect() protoreflect.Message {
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[47]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3153,7 +3231,7 @@ func (x *Generate_Request) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Generate_Request.ProtoReflect.Descriptor instead.
 func (*Generate_Request) Descriptor() ([]byte, []int) {
-	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{19, 0}
+	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{20, 0}
 }
 
 func (x *Generate_Request) GetMsg() isGenerate_Request_Msg {
@@ -3206,7 +3284,7 @@ type Generate_Calls struct {
 
 func (x *Generate_Calls) Reset() {
 	*x = Generate_Calls{}
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[48]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3218,7 +3296,7 @@ func (x *Generate_Calls) String() string {
 func (*Generate_Calls) ProtoMessage() {}
 
 func (x *Generate_Calls) ProtoReflect() protoreflect.Message {
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[48]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3231,7 +3309,7 @@ func (x *Generate_Calls) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Generate_Calls.ProtoReflect.Descriptor instead.
 func (*Generate_Calls) Descriptor() ([]byte, []int) {
-	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{19, 1}
+	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{20, 1}
 }
 
 func (x *Generate_Calls) GetCalls() []*Call {
@@ -3254,7 +3332,7 @@ type Generate_Response struct {
 
 func (x *Generate_Response) Reset() {
 	*x = Generate_Response{}
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[49]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3266,7 +3344,7 @@ func (x *Generate_Response) String() string {
 func (*Generate_Response) ProtoMessage() {}
 
 func (x *Generate_Response) ProtoReflect() protoreflect.Message {
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[49]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3279,7 +3357,7 @@ func (x *Generate_Response) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Generate_Response.ProtoReflect.Descriptor instead.
 func (*Generate_Response) Descriptor() ([]byte, []int) {
-	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{19, 2}
+	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{20, 2}
 }
 
 func (x *Generate_Response) GetMsg() isGenerate_Response_Msg {
@@ -3335,7 +3413,7 @@ type Generate_Opened struct {
 
 func (x *Generate_Opened) Reset() {
 	*x = Generate_Opened{}
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[50]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3347,7 +3425,7 @@ func (x *Generate_Opened) String() string {
 func (*Generate_Opened) ProtoMessage() {}
 
 func (x *Generate_Opened) ProtoReflect() protoreflect.Message {
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[50]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3360,7 +3438,7 @@ func (x *Generate_Opened) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Generate_Opened.ProtoReflect.Descriptor instead.
 func (*Generate_Opened) Descriptor() ([]byte, []int) {
-	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{19, 3}
+	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{20, 3}
 }
 
 func (x *Generate_Opened) GetDiagnostics() []*Diagnostic {
@@ -3386,7 +3464,7 @@ type Generate_Results struct {
 
 func (x *Generate_Results) Reset() {
 	*x = Generate_Results{}
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[51]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3398,7 +3476,7 @@ func (x *Generate_Results) String() string {
 func (*Generate_Results) ProtoMessage() {}
 
 func (x *Generate_Results) ProtoReflect() protoreflect.Message {
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[51]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3411,7 +3489,7 @@ func (x *Generate_Results) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Generate_Results.ProtoReflect.Descriptor instead.
 func (*Generate_Results) Descriptor() ([]byte, []int) {
-	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{19, 4}
+	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{20, 4}
 }
 
 func (x *Generate_Results) GetResults() []*Result {
@@ -3431,7 +3509,7 @@ type SubmitBatch_Request struct {
 
 func (x *SubmitBatch_Request) Reset() {
 	*x = SubmitBatch_Request{}
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[52]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3443,7 +3521,7 @@ func (x *SubmitBatch_Request) String() string {
 func (*SubmitBatch_Request) ProtoMessage() {}
 
 func (x *SubmitBatch_Request) ProtoReflect() protoreflect.Message {
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[52]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3456,7 +3534,7 @@ func (x *SubmitBatch_Request) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitBatch_Request.ProtoReflect.Descriptor instead.
 func (*SubmitBatch_Request) Descriptor() ([]byte, []int) {
-	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{20, 0}
+	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{21, 0}
 }
 
 func (x *SubmitBatch_Request) GetOpen() *TeacherOpen {
@@ -3483,7 +3561,7 @@ type SubmitBatch_Response struct {
 
 func (x *SubmitBatch_Response) Reset() {
 	*x = SubmitBatch_Response{}
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[53]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3495,7 +3573,7 @@ func (x *SubmitBatch_Response) String() string {
 func (*SubmitBatch_Response) ProtoMessage() {}
 
 func (x *SubmitBatch_Response) ProtoReflect() protoreflect.Message {
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[53]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3508,7 +3586,7 @@ func (x *SubmitBatch_Response) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitBatch_Response.ProtoReflect.Descriptor instead.
 func (*SubmitBatch_Response) Descriptor() ([]byte, []int) {
-	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{20, 1}
+	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{21, 1}
 }
 
 func (x *SubmitBatch_Response) GetBatchId() string {
@@ -3535,7 +3613,7 @@ type PollBatch_Request struct {
 
 func (x *PollBatch_Request) Reset() {
 	*x = PollBatch_Request{}
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[54]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3547,7 +3625,7 @@ func (x *PollBatch_Request) String() string {
 func (*PollBatch_Request) ProtoMessage() {}
 
 func (x *PollBatch_Request) ProtoReflect() protoreflect.Message {
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[54]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3560,7 +3638,7 @@ func (x *PollBatch_Request) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PollBatch_Request.ProtoReflect.Descriptor instead.
 func (*PollBatch_Request) Descriptor() ([]byte, []int) {
-	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{21, 0}
+	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{22, 0}
 }
 
 func (x *PollBatch_Request) GetOpen() *TeacherOpen {
@@ -3590,7 +3668,7 @@ type PollBatch_Response struct {
 
 func (x *PollBatch_Response) Reset() {
 	*x = PollBatch_Response{}
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[55]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3602,7 +3680,7 @@ func (x *PollBatch_Response) String() string {
 func (*PollBatch_Response) ProtoMessage() {}
 
 func (x *PollBatch_Response) ProtoReflect() protoreflect.Message {
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[55]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3615,7 +3693,7 @@ func (x *PollBatch_Response) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PollBatch_Response.ProtoReflect.Descriptor instead.
 func (*PollBatch_Response) Descriptor() ([]byte, []int) {
-	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{21, 1}
+	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{22, 1}
 }
 
 func (x *PollBatch_Response) GetStatus() string {
@@ -3659,7 +3737,7 @@ type Compute_Open struct {
 
 func (x *Compute_Open) Reset() {
 	*x = Compute_Open{}
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[57]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3671,7 +3749,7 @@ func (x *Compute_Open) String() string {
 func (*Compute_Open) ProtoMessage() {}
 
 func (x *Compute_Open) ProtoReflect() protoreflect.Message {
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[57]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3684,7 +3762,7 @@ func (x *Compute_Open) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Compute_Open.ProtoReflect.Descriptor instead.
 func (*Compute_Open) Descriptor() ([]byte, []int) {
-	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{24, 0}
+	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{25, 0}
 }
 
 func (x *Compute_Open) GetComponent() string {
@@ -3731,7 +3809,7 @@ type Compute_Batch struct {
 
 func (x *Compute_Batch) Reset() {
 	*x = Compute_Batch{}
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[58]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3743,7 +3821,7 @@ func (x *Compute_Batch) String() string {
 func (*Compute_Batch) ProtoMessage() {}
 
 func (x *Compute_Batch) ProtoReflect() protoreflect.Message {
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[58]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3756,7 +3834,7 @@ func (x *Compute_Batch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Compute_Batch.ProtoReflect.Descriptor instead.
 func (*Compute_Batch) Descriptor() ([]byte, []int) {
-	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{24, 1}
+	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{25, 1}
 }
 
 func (x *Compute_Batch) GetExamples() []*Example {
@@ -3774,7 +3852,7 @@ type Compute_Finish struct {
 
 func (x *Compute_Finish) Reset() {
 	*x = Compute_Finish{}
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[59]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3786,7 +3864,7 @@ func (x *Compute_Finish) String() string {
 func (*Compute_Finish) ProtoMessage() {}
 
 func (x *Compute_Finish) ProtoReflect() protoreflect.Message {
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[59]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3799,7 +3877,7 @@ func (x *Compute_Finish) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Compute_Finish.ProtoReflect.Descriptor instead.
 func (*Compute_Finish) Descriptor() ([]byte, []int) {
-	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{24, 2}
+	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{25, 2}
 }
 
 type Compute_Request struct {
@@ -3817,7 +3895,7 @@ type Compute_Request struct {
 
 func (x *Compute_Request) Reset() {
 	*x = Compute_Request{}
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[60]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3829,7 +3907,7 @@ func (x *Compute_Request) String() string {
 func (*Compute_Request) ProtoMessage() {}
 
 func (x *Compute_Request) ProtoReflect() protoreflect.Message {
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[60]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3842,7 +3920,7 @@ func (x *Compute_Request) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Compute_Request.ProtoReflect.Descriptor instead.
 func (*Compute_Request) Descriptor() ([]byte, []int) {
-	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{24, 3}
+	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{25, 3}
 }
 
 func (x *Compute_Request) GetMsg() isCompute_Request_Msg {
@@ -3926,7 +4004,7 @@ type Compute_Aggregate struct {
 
 func (x *Compute_Aggregate) Reset() {
 	*x = Compute_Aggregate{}
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[61]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3938,7 +4016,7 @@ func (x *Compute_Aggregate) String() string {
 func (*Compute_Aggregate) ProtoMessage() {}
 
 func (x *Compute_Aggregate) ProtoReflect() protoreflect.Message {
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[61]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3951,7 +4029,7 @@ func (x *Compute_Aggregate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Compute_Aggregate.ProtoReflect.Descriptor instead.
 func (*Compute_Aggregate) Descriptor() ([]byte, []int) {
-	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{24, 4}
+	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{25, 4}
 }
 
 func (x *Compute_Aggregate) GetValues() map[string]float64 {
@@ -3983,7 +4061,7 @@ type Compute_Response struct {
 
 func (x *Compute_Response) Reset() {
 	*x = Compute_Response{}
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[62]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3995,7 +4073,7 @@ func (x *Compute_Response) String() string {
 func (*Compute_Response) ProtoMessage() {}
 
 func (x *Compute_Response) ProtoReflect() protoreflect.Message {
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[62]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4008,7 +4086,7 @@ func (x *Compute_Response) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Compute_Response.ProtoReflect.Descriptor instead.
 func (*Compute_Response) Descriptor() ([]byte, []int) {
-	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{24, 5}
+	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{25, 5}
 }
 
 func (x *Compute_Response) GetMsg() isCompute_Response_Msg {
@@ -4083,7 +4161,7 @@ type Compute_Values struct {
 
 func (x *Compute_Values) Reset() {
 	*x = Compute_Values{}
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[63]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4095,7 +4173,7 @@ func (x *Compute_Values) String() string {
 func (*Compute_Values) ProtoMessage() {}
 
 func (x *Compute_Values) ProtoReflect() protoreflect.Message {
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[63]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4108,7 +4186,7 @@ func (x *Compute_Values) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Compute_Values.ProtoReflect.Descriptor instead.
 func (*Compute_Values) Descriptor() ([]byte, []int) {
-	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{24, 6}
+	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{25, 6}
 }
 
 func (x *Compute_Values) GetValues() []*ExampleValue {
@@ -4140,7 +4218,7 @@ type Train_Request struct {
 
 func (x *Train_Request) Reset() {
 	*x = Train_Request{}
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[66]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4152,7 +4230,7 @@ func (x *Train_Request) String() string {
 func (*Train_Request) ProtoMessage() {}
 
 func (x *Train_Request) ProtoReflect() protoreflect.Message {
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[66]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4165,7 +4243,7 @@ func (x *Train_Request) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Train_Request.ProtoReflect.Descriptor instead.
 func (*Train_Request) Descriptor() ([]byte, []int) {
-	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{30, 0}
+	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{31, 0}
 }
 
 func (x *Train_Request) GetComponent() string {
@@ -4254,7 +4332,7 @@ type Evaluate_Request struct {
 
 func (x *Evaluate_Request) Reset() {
 	*x = Evaluate_Request{}
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[67]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4266,7 +4344,7 @@ func (x *Evaluate_Request) String() string {
 func (*Evaluate_Request) ProtoMessage() {}
 
 func (x *Evaluate_Request) ProtoReflect() protoreflect.Message {
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[67]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4279,7 +4357,7 @@ func (x *Evaluate_Request) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Evaluate_Request.ProtoReflect.Descriptor instead.
 func (*Evaluate_Request) Descriptor() ([]byte, []int) {
-	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{31, 0}
+	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{32, 0}
 }
 
 func (x *Evaluate_Request) GetComponent() string {
@@ -4349,7 +4427,7 @@ type HostGenerate_Request struct {
 
 func (x *HostGenerate_Request) Reset() {
 	*x = HostGenerate_Request{}
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[70]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4361,7 +4439,7 @@ func (x *HostGenerate_Request) String() string {
 func (*HostGenerate_Request) ProtoMessage() {}
 
 func (x *HostGenerate_Request) ProtoReflect() protoreflect.Message {
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[70]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4374,7 +4452,7 @@ func (x *HostGenerate_Request) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostGenerate_Request.ProtoReflect.Descriptor instead.
 func (*HostGenerate_Request) Descriptor() ([]byte, []int) {
-	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{35, 0}
+	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{36, 0}
 }
 
 func (x *HostGenerate_Request) GetTeacher() string {
@@ -4401,7 +4479,7 @@ type HostGenerate_Response struct {
 
 func (x *HostGenerate_Response) Reset() {
 	*x = HostGenerate_Response{}
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[71]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4413,7 +4491,7 @@ func (x *HostGenerate_Response) String() string {
 func (*HostGenerate_Response) ProtoMessage() {}
 
 func (x *HostGenerate_Response) ProtoReflect() protoreflect.Message {
-	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[71]
+	mi := &file_polyglot_plugin_v1_plugin_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4426,7 +4504,7 @@ func (x *HostGenerate_Response) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostGenerate_Response.ProtoReflect.Descriptor instead.
 func (*HostGenerate_Response) Descriptor() ([]byte, []int) {
-	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{35, 1}
+	return file_polyglot_plugin_v1_plugin_proto_rawDescGZIP(), []int{36, 1}
 }
 
 func (x *HostGenerate_Response) GetResults() []*Result {
@@ -4467,16 +4545,18 @@ const file_polyglot_plugin_v1_plugin_proto_rawDesc = "" +
 	"\n" +
 	"\bselector\"(\n" +
 	"\fDynamicValue\x12\x18\n" +
-	"\amsgpack\x18\x01 \x01(\fR\amsgpack\"\xfa\x05\n" +
+	"\amsgpack\x18\x01 \x01(\fR\amsgpack\"\x9b\x06\n" +
 	"\x06Schema\x126\n" +
-	"\x05block\x18\x01 \x01(\v2 .polyglot.plugin.v1.Schema.BlockR\x05block\x1a\xb8\x01\n" +
+	"\x05block\x18\x01 \x01(\v2 .polyglot.plugin.v1.Schema.BlockR\x05block\x1a\xd9\x01\n" +
 	"\tAttribute\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\fR\x04type\x12 \n" +
 	"\vdescription\x18\x03 \x01(\tR\vdescription\x12\x1a\n" +
 	"\brequired\x18\x04 \x01(\bR\brequired\x12\x1c\n" +
 	"\tsensitive\x18\x05 \x01(\bR\tsensitive\x12'\n" +
-	"\x0fdefault_msgpack\x18\x06 \x01(\fR\x0edefaultMsgpack\x1a\xc1\x02\n" +
+	"\x0fdefault_msgpack\x18\x06 \x01(\fR\x0edefaultMsgpack\x12\x1f\n" +
+	"\vteacher_ref\x18\a \x01(\bR\n" +
+	"teacherRef\x1a\xc1\x02\n" +
 	"\vNestedBlock\x12\x1b\n" +
 	"\ttype_name\x18\x01 \x01(\tR\btypeName\x126\n" +
 	"\x05block\x18\x02 \x01(\v2 .polyglot.plugin.v1.Schema.BlockR\x05block\x12H\n" +
@@ -4494,18 +4574,22 @@ const file_polyglot_plugin_v1_plugin_proto_rawDesc = "" +
 	"attributes\x12G\n" +
 	"\vblock_types\x18\x02 \x03(\v2&.polyglot.plugin.v1.Schema.NestedBlockR\n" +
 	"blockTypes\x12 \n" +
-	"\vdescription\x18\x03 \x01(\tR\vdescription\"k\n" +
+	"\vdescription\x18\x03 \x01(\tR\vdescription\"\x97\x01\n" +
 	"\n" +
 	"MetricInfo\x12\x1c\n" +
 	"\tdirection\x18\x01 \x01(\tR\tdirection\x12\x16\n" +
 	"\x06values\x18\x02 \x03(\tR\x06values\x12'\n" +
-	"\x0fwants_reference\x18\x03 \x01(\bR\x0ewantsReference\"\xdb\x01\n" +
+	"\x0fwants_reference\x18\x03 \x01(\bR\x0ewantsReference\x12*\n" +
+	"\x11calls_per_example\x18\x04 \x01(\x05R\x0fcallsPerExample\"%\n" +
+	"\vTeacherInfo\x12\x16\n" +
+	"\x06replay\x18\x01 \x01(\bR\x06replay\"\x96\x02\n" +
 	"\tComponent\x12,\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x18.polyglot.plugin.v1.KindR\x04kind\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12 \n" +
 	"\vdescription\x18\x03 \x01(\tR\vdescription\x122\n" +
 	"\x06schema\x18\x04 \x01(\v2\x1a.polyglot.plugin.v1.SchemaR\x06schema\x126\n" +
-	"\x06metric\x18\x05 \x01(\v2\x1e.polyglot.plugin.v1.MetricInfoR\x06metric\"d\n" +
+	"\x06metric\x18\x05 \x01(\v2\x1e.polyglot.plugin.v1.MetricInfoR\x06metric\x129\n" +
+	"\ateacher\x18\x06 \x01(\v2\x1f.polyglot.plugin.v1.TeacherInfoR\ateacher\"d\n" +
 	"\bProgress\x12\x12\n" +
 	"\x04done\x18\x01 \x01(\x01R\x04done\x12\x14\n" +
 	"\x05total\x18\x02 \x01(\x01R\x05total\x12\x14\n" +
@@ -4805,7 +4889,7 @@ func file_polyglot_plugin_v1_plugin_proto_rawDescGZIP() []byte {
 }
 
 var file_polyglot_plugin_v1_plugin_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_polyglot_plugin_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 72)
+var file_polyglot_plugin_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 73)
 var file_polyglot_plugin_v1_plugin_proto_goTypes = []any{
 	(Kind)(0),                       // 0: polyglot.plugin.v1.Kind
 	(Diagnostic_Severity)(0),        // 1: polyglot.plugin.v1.Diagnostic.Severity
@@ -4817,174 +4901,176 @@ var file_polyglot_plugin_v1_plugin_proto_goTypes = []any{
 	(*DynamicValue)(nil),            // 7: polyglot.plugin.v1.DynamicValue
 	(*Schema)(nil),                  // 8: polyglot.plugin.v1.Schema
 	(*MetricInfo)(nil),              // 9: polyglot.plugin.v1.MetricInfo
-	(*Component)(nil),               // 10: polyglot.plugin.v1.Component
-	(*Progress)(nil),                // 11: polyglot.plugin.v1.Progress
-	(*Log)(nil),                     // 12: polyglot.plugin.v1.Log
-	(*GetInfo)(nil),                 // 13: polyglot.plugin.v1.GetInfo
-	(*GetSchema)(nil),               // 14: polyglot.plugin.v1.GetSchema
-	(*ValidateConfig)(nil),          // 15: polyglot.plugin.v1.ValidateConfig
-	(*Message)(nil),                 // 16: polyglot.plugin.v1.Message
-	(*Sampling)(nil),                // 17: polyglot.plugin.v1.Sampling
-	(*OutputFormat)(nil),            // 18: polyglot.plugin.v1.OutputFormat
-	(*Usage)(nil),                   // 19: polyglot.plugin.v1.Usage
-	(*CallError)(nil),               // 20: polyglot.plugin.v1.CallError
-	(*Call)(nil),                    // 21: polyglot.plugin.v1.Call
-	(*Result)(nil),                  // 22: polyglot.plugin.v1.Result
-	(*TeacherOpen)(nil),             // 23: polyglot.plugin.v1.TeacherOpen
-	(*Generate)(nil),                // 24: polyglot.plugin.v1.Generate
-	(*SubmitBatch)(nil),             // 25: polyglot.plugin.v1.SubmitBatch
-	(*PollBatch)(nil),               // 26: polyglot.plugin.v1.PollBatch
-	(*Example)(nil),                 // 27: polyglot.plugin.v1.Example
-	(*ExampleValue)(nil),            // 28: polyglot.plugin.v1.ExampleValue
-	(*Compute)(nil),                 // 29: polyglot.plugin.v1.Compute
-	(*BenchmarkSpec)(nil),           // 30: polyglot.plugin.v1.BenchmarkSpec
-	(*BenchmarkScore)(nil),          // 31: polyglot.plugin.v1.BenchmarkScore
-	(*TrainerEvent)(nil),            // 32: polyglot.plugin.v1.TrainerEvent
-	(*TrainResult)(nil),             // 33: polyglot.plugin.v1.TrainResult
-	(*EvalResult)(nil),              // 34: polyglot.plugin.v1.EvalResult
-	(*Train)(nil),                   // 35: polyglot.plugin.v1.Train
-	(*Evaluate)(nil),                // 36: polyglot.plugin.v1.Evaluate
-	(*Job)(nil),                     // 37: polyglot.plugin.v1.Job
-	(*JobEvent)(nil),                // 38: polyglot.plugin.v1.JobEvent
-	(*JobResult)(nil),               // 39: polyglot.plugin.v1.JobResult
-	(*HostGenerate)(nil),            // 40: polyglot.plugin.v1.HostGenerate
-	(*AttributePath_Step)(nil),      // 41: polyglot.plugin.v1.AttributePath.Step
-	(*Schema_Attribute)(nil),        // 42: polyglot.plugin.v1.Schema.Attribute
-	(*Schema_NestedBlock)(nil),      // 43: polyglot.plugin.v1.Schema.NestedBlock
-	(*Schema_Block)(nil),            // 44: polyglot.plugin.v1.Schema.Block
-	(*GetInfo_Request)(nil),         // 45: polyglot.plugin.v1.GetInfo.Request
-	(*GetInfo_Response)(nil),        // 46: polyglot.plugin.v1.GetInfo.Response
-	(*GetSchema_Request)(nil),       // 47: polyglot.plugin.v1.GetSchema.Request
-	(*GetSchema_Response)(nil),      // 48: polyglot.plugin.v1.GetSchema.Response
-	(*ValidateConfig_Request)(nil),  // 49: polyglot.plugin.v1.ValidateConfig.Request
-	(*ValidateConfig_Response)(nil), // 50: polyglot.plugin.v1.ValidateConfig.Response
-	nil,                             // 51: polyglot.plugin.v1.Call.MetadataEntry
-	(*Generate_Request)(nil),        // 52: polyglot.plugin.v1.Generate.Request
-	(*Generate_Calls)(nil),          // 53: polyglot.plugin.v1.Generate.Calls
-	(*Generate_Response)(nil),       // 54: polyglot.plugin.v1.Generate.Response
-	(*Generate_Opened)(nil),         // 55: polyglot.plugin.v1.Generate.Opened
-	(*Generate_Results)(nil),        // 56: polyglot.plugin.v1.Generate.Results
-	(*SubmitBatch_Request)(nil),     // 57: polyglot.plugin.v1.SubmitBatch.Request
-	(*SubmitBatch_Response)(nil),    // 58: polyglot.plugin.v1.SubmitBatch.Response
-	(*PollBatch_Request)(nil),       // 59: polyglot.plugin.v1.PollBatch.Request
-	(*PollBatch_Response)(nil),      // 60: polyglot.plugin.v1.PollBatch.Response
-	nil,                             // 61: polyglot.plugin.v1.ExampleValue.ValuesEntry
-	(*Compute_Open)(nil),            // 62: polyglot.plugin.v1.Compute.Open
-	(*Compute_Batch)(nil),           // 63: polyglot.plugin.v1.Compute.Batch
-	(*Compute_Finish)(nil),          // 64: polyglot.plugin.v1.Compute.Finish
-	(*Compute_Request)(nil),         // 65: polyglot.plugin.v1.Compute.Request
-	(*Compute_Aggregate)(nil),       // 66: polyglot.plugin.v1.Compute.Aggregate
-	(*Compute_Response)(nil),        // 67: polyglot.plugin.v1.Compute.Response
-	(*Compute_Values)(nil),          // 68: polyglot.plugin.v1.Compute.Values
-	nil,                             // 69: polyglot.plugin.v1.Compute.Aggregate.ValuesEntry
-	nil,                             // 70: polyglot.plugin.v1.TrainResult.MetricsEntry
-	(*Train_Request)(nil),           // 71: polyglot.plugin.v1.Train.Request
-	(*Evaluate_Request)(nil),        // 72: polyglot.plugin.v1.Evaluate.Request
-	nil,                             // 73: polyglot.plugin.v1.Job.EnvEntry
-	nil,                             // 74: polyglot.plugin.v1.Job.FilesEntry
-	(*HostGenerate_Request)(nil),    // 75: polyglot.plugin.v1.HostGenerate.Request
-	(*HostGenerate_Response)(nil),   // 76: polyglot.plugin.v1.HostGenerate.Response
+	(*TeacherInfo)(nil),             // 10: polyglot.plugin.v1.TeacherInfo
+	(*Component)(nil),               // 11: polyglot.plugin.v1.Component
+	(*Progress)(nil),                // 12: polyglot.plugin.v1.Progress
+	(*Log)(nil),                     // 13: polyglot.plugin.v1.Log
+	(*GetInfo)(nil),                 // 14: polyglot.plugin.v1.GetInfo
+	(*GetSchema)(nil),               // 15: polyglot.plugin.v1.GetSchema
+	(*ValidateConfig)(nil),          // 16: polyglot.plugin.v1.ValidateConfig
+	(*Message)(nil),                 // 17: polyglot.plugin.v1.Message
+	(*Sampling)(nil),                // 18: polyglot.plugin.v1.Sampling
+	(*OutputFormat)(nil),            // 19: polyglot.plugin.v1.OutputFormat
+	(*Usage)(nil),                   // 20: polyglot.plugin.v1.Usage
+	(*CallError)(nil),               // 21: polyglot.plugin.v1.CallError
+	(*Call)(nil),                    // 22: polyglot.plugin.v1.Call
+	(*Result)(nil),                  // 23: polyglot.plugin.v1.Result
+	(*TeacherOpen)(nil),             // 24: polyglot.plugin.v1.TeacherOpen
+	(*Generate)(nil),                // 25: polyglot.plugin.v1.Generate
+	(*SubmitBatch)(nil),             // 26: polyglot.plugin.v1.SubmitBatch
+	(*PollBatch)(nil),               // 27: polyglot.plugin.v1.PollBatch
+	(*Example)(nil),                 // 28: polyglot.plugin.v1.Example
+	(*ExampleValue)(nil),            // 29: polyglot.plugin.v1.ExampleValue
+	(*Compute)(nil),                 // 30: polyglot.plugin.v1.Compute
+	(*BenchmarkSpec)(nil),           // 31: polyglot.plugin.v1.BenchmarkSpec
+	(*BenchmarkScore)(nil),          // 32: polyglot.plugin.v1.BenchmarkScore
+	(*TrainerEvent)(nil),            // 33: polyglot.plugin.v1.TrainerEvent
+	(*TrainResult)(nil),             // 34: polyglot.plugin.v1.TrainResult
+	(*EvalResult)(nil),              // 35: polyglot.plugin.v1.EvalResult
+	(*Train)(nil),                   // 36: polyglot.plugin.v1.Train
+	(*Evaluate)(nil),                // 37: polyglot.plugin.v1.Evaluate
+	(*Job)(nil),                     // 38: polyglot.plugin.v1.Job
+	(*JobEvent)(nil),                // 39: polyglot.plugin.v1.JobEvent
+	(*JobResult)(nil),               // 40: polyglot.plugin.v1.JobResult
+	(*HostGenerate)(nil),            // 41: polyglot.plugin.v1.HostGenerate
+	(*AttributePath_Step)(nil),      // 42: polyglot.plugin.v1.AttributePath.Step
+	(*Schema_Attribute)(nil),        // 43: polyglot.plugin.v1.Schema.Attribute
+	(*Schema_NestedBlock)(nil),      // 44: polyglot.plugin.v1.Schema.NestedBlock
+	(*Schema_Block)(nil),            // 45: polyglot.plugin.v1.Schema.Block
+	(*GetInfo_Request)(nil),         // 46: polyglot.plugin.v1.GetInfo.Request
+	(*GetInfo_Response)(nil),        // 47: polyglot.plugin.v1.GetInfo.Response
+	(*GetSchema_Request)(nil),       // 48: polyglot.plugin.v1.GetSchema.Request
+	(*GetSchema_Response)(nil),      // 49: polyglot.plugin.v1.GetSchema.Response
+	(*ValidateConfig_Request)(nil),  // 50: polyglot.plugin.v1.ValidateConfig.Request
+	(*ValidateConfig_Response)(nil), // 51: polyglot.plugin.v1.ValidateConfig.Response
+	nil,                             // 52: polyglot.plugin.v1.Call.MetadataEntry
+	(*Generate_Request)(nil),        // 53: polyglot.plugin.v1.Generate.Request
+	(*Generate_Calls)(nil),          // 54: polyglot.plugin.v1.Generate.Calls
+	(*Generate_Response)(nil),       // 55: polyglot.plugin.v1.Generate.Response
+	(*Generate_Opened)(nil),         // 56: polyglot.plugin.v1.Generate.Opened
+	(*Generate_Results)(nil),        // 57: polyglot.plugin.v1.Generate.Results
+	(*SubmitBatch_Request)(nil),     // 58: polyglot.plugin.v1.SubmitBatch.Request
+	(*SubmitBatch_Response)(nil),    // 59: polyglot.plugin.v1.SubmitBatch.Response
+	(*PollBatch_Request)(nil),       // 60: polyglot.plugin.v1.PollBatch.Request
+	(*PollBatch_Response)(nil),      // 61: polyglot.plugin.v1.PollBatch.Response
+	nil,                             // 62: polyglot.plugin.v1.ExampleValue.ValuesEntry
+	(*Compute_Open)(nil),            // 63: polyglot.plugin.v1.Compute.Open
+	(*Compute_Batch)(nil),           // 64: polyglot.plugin.v1.Compute.Batch
+	(*Compute_Finish)(nil),          // 65: polyglot.plugin.v1.Compute.Finish
+	(*Compute_Request)(nil),         // 66: polyglot.plugin.v1.Compute.Request
+	(*Compute_Aggregate)(nil),       // 67: polyglot.plugin.v1.Compute.Aggregate
+	(*Compute_Response)(nil),        // 68: polyglot.plugin.v1.Compute.Response
+	(*Compute_Values)(nil),          // 69: polyglot.plugin.v1.Compute.Values
+	nil,                             // 70: polyglot.plugin.v1.Compute.Aggregate.ValuesEntry
+	nil,                             // 71: polyglot.plugin.v1.TrainResult.MetricsEntry
+	(*Train_Request)(nil),           // 72: polyglot.plugin.v1.Train.Request
+	(*Evaluate_Request)(nil),        // 73: polyglot.plugin.v1.Evaluate.Request
+	nil,                             // 74: polyglot.plugin.v1.Job.EnvEntry
+	nil,                             // 75: polyglot.plugin.v1.Job.FilesEntry
+	(*HostGenerate_Request)(nil),    // 76: polyglot.plugin.v1.HostGenerate.Request
+	(*HostGenerate_Response)(nil),   // 77: polyglot.plugin.v1.HostGenerate.Response
 }
 var file_polyglot_plugin_v1_plugin_proto_depIdxs = []int32{
 	1,  // 0: polyglot.plugin.v1.Diagnostic.severity:type_name -> polyglot.plugin.v1.Diagnostic.Severity
 	6,  // 1: polyglot.plugin.v1.Diagnostic.attribute:type_name -> polyglot.plugin.v1.AttributePath
-	41, // 2: polyglot.plugin.v1.AttributePath.steps:type_name -> polyglot.plugin.v1.AttributePath.Step
-	44, // 3: polyglot.plugin.v1.Schema.block:type_name -> polyglot.plugin.v1.Schema.Block
+	42, // 2: polyglot.plugin.v1.AttributePath.steps:type_name -> polyglot.plugin.v1.AttributePath.Step
+	45, // 3: polyglot.plugin.v1.Schema.block:type_name -> polyglot.plugin.v1.Schema.Block
 	0,  // 4: polyglot.plugin.v1.Component.kind:type_name -> polyglot.plugin.v1.Kind
 	8,  // 5: polyglot.plugin.v1.Component.schema:type_name -> polyglot.plugin.v1.Schema
 	9,  // 6: polyglot.plugin.v1.Component.metric:type_name -> polyglot.plugin.v1.MetricInfo
-	3,  // 7: polyglot.plugin.v1.OutputFormat.format:type_name -> polyglot.plugin.v1.OutputFormat.Format
-	4,  // 8: polyglot.plugin.v1.CallError.code:type_name -> polyglot.plugin.v1.CallError.Code
-	16, // 9: polyglot.plugin.v1.Call.messages:type_name -> polyglot.plugin.v1.Message
-	17, // 10: polyglot.plugin.v1.Call.sampling:type_name -> polyglot.plugin.v1.Sampling
-	18, // 11: polyglot.plugin.v1.Call.output:type_name -> polyglot.plugin.v1.OutputFormat
-	51, // 12: polyglot.plugin.v1.Call.metadata:type_name -> polyglot.plugin.v1.Call.MetadataEntry
-	19, // 13: polyglot.plugin.v1.Result.usage:type_name -> polyglot.plugin.v1.Usage
-	20, // 14: polyglot.plugin.v1.Result.error:type_name -> polyglot.plugin.v1.CallError
-	7,  // 15: polyglot.plugin.v1.TeacherOpen.config:type_name -> polyglot.plugin.v1.DynamicValue
-	61, // 16: polyglot.plugin.v1.ExampleValue.values:type_name -> polyglot.plugin.v1.ExampleValue.ValuesEntry
-	11, // 17: polyglot.plugin.v1.TrainerEvent.progress:type_name -> polyglot.plugin.v1.Progress
-	12, // 18: polyglot.plugin.v1.TrainerEvent.log:type_name -> polyglot.plugin.v1.Log
-	33, // 19: polyglot.plugin.v1.TrainerEvent.train_result:type_name -> polyglot.plugin.v1.TrainResult
-	34, // 20: polyglot.plugin.v1.TrainerEvent.eval_result:type_name -> polyglot.plugin.v1.EvalResult
-	5,  // 21: polyglot.plugin.v1.TrainerEvent.diagnostics:type_name -> polyglot.plugin.v1.Diagnostic
-	70, // 22: polyglot.plugin.v1.TrainResult.metrics:type_name -> polyglot.plugin.v1.TrainResult.MetricsEntry
-	31, // 23: polyglot.plugin.v1.EvalResult.scores:type_name -> polyglot.plugin.v1.BenchmarkScore
-	73, // 24: polyglot.plugin.v1.Job.env:type_name -> polyglot.plugin.v1.Job.EnvEntry
-	74, // 25: polyglot.plugin.v1.Job.files:type_name -> polyglot.plugin.v1.Job.FilesEntry
-	12, // 26: polyglot.plugin.v1.JobEvent.log:type_name -> polyglot.plugin.v1.Log
-	39, // 27: polyglot.plugin.v1.JobEvent.result:type_name -> polyglot.plugin.v1.JobResult
-	44, // 28: polyglot.plugin.v1.Schema.NestedBlock.block:type_name -> polyglot.plugin.v1.Schema.Block
-	2,  // 29: polyglot.plugin.v1.Schema.NestedBlock.nesting:type_name -> polyglot.plugin.v1.Schema.NestedBlock.Nesting
-	42, // 30: polyglot.plugin.v1.Schema.Block.attributes:type_name -> polyglot.plugin.v1.Schema.Attribute
-	43, // 31: polyglot.plugin.v1.Schema.Block.block_types:type_name -> polyglot.plugin.v1.Schema.NestedBlock
-	10, // 32: polyglot.plugin.v1.GetInfo.Response.components:type_name -> polyglot.plugin.v1.Component
-	5,  // 33: polyglot.plugin.v1.GetInfo.Response.diagnostics:type_name -> polyglot.plugin.v1.Diagnostic
-	0,  // 34: polyglot.plugin.v1.GetSchema.Request.kind:type_name -> polyglot.plugin.v1.Kind
-	8,  // 35: polyglot.plugin.v1.GetSchema.Response.schema:type_name -> polyglot.plugin.v1.Schema
-	5,  // 36: polyglot.plugin.v1.GetSchema.Response.diagnostics:type_name -> polyglot.plugin.v1.Diagnostic
-	0,  // 37: polyglot.plugin.v1.ValidateConfig.Request.kind:type_name -> polyglot.plugin.v1.Kind
-	7,  // 38: polyglot.plugin.v1.ValidateConfig.Request.config:type_name -> polyglot.plugin.v1.DynamicValue
-	5,  // 39: polyglot.plugin.v1.ValidateConfig.Response.diagnostics:type_name -> polyglot.plugin.v1.Diagnostic
-	23, // 40: polyglot.plugin.v1.Generate.Request.open:type_name -> polyglot.plugin.v1.TeacherOpen
-	53, // 41: polyglot.plugin.v1.Generate.Request.calls:type_name -> polyglot.plugin.v1.Generate.Calls
-	21, // 42: polyglot.plugin.v1.Generate.Calls.calls:type_name -> polyglot.plugin.v1.Call
-	55, // 43: polyglot.plugin.v1.Generate.Response.opened:type_name -> polyglot.plugin.v1.Generate.Opened
-	56, // 44: polyglot.plugin.v1.Generate.Response.results:type_name -> polyglot.plugin.v1.Generate.Results
-	5,  // 45: polyglot.plugin.v1.Generate.Opened.diagnostics:type_name -> polyglot.plugin.v1.Diagnostic
-	22, // 46: polyglot.plugin.v1.Generate.Results.results:type_name -> polyglot.plugin.v1.Result
-	23, // 47: polyglot.plugin.v1.SubmitBatch.Request.open:type_name -> polyglot.plugin.v1.TeacherOpen
-	21, // 48: polyglot.plugin.v1.SubmitBatch.Request.calls:type_name -> polyglot.plugin.v1.Call
-	5,  // 49: polyglot.plugin.v1.SubmitBatch.Response.diagnostics:type_name -> polyglot.plugin.v1.Diagnostic
-	23, // 50: polyglot.plugin.v1.PollBatch.Request.open:type_name -> polyglot.plugin.v1.TeacherOpen
-	22, // 51: polyglot.plugin.v1.PollBatch.Response.results:type_name -> polyglot.plugin.v1.Result
-	11, // 52: polyglot.plugin.v1.PollBatch.Response.progress:type_name -> polyglot.plugin.v1.Progress
-	5,  // 53: polyglot.plugin.v1.PollBatch.Response.diagnostics:type_name -> polyglot.plugin.v1.Diagnostic
-	7,  // 54: polyglot.plugin.v1.Compute.Open.config:type_name -> polyglot.plugin.v1.DynamicValue
-	27, // 55: polyglot.plugin.v1.Compute.Batch.examples:type_name -> polyglot.plugin.v1.Example
-	62, // 56: polyglot.plugin.v1.Compute.Request.open:type_name -> polyglot.plugin.v1.Compute.Open
-	63, // 57: polyglot.plugin.v1.Compute.Request.reference:type_name -> polyglot.plugin.v1.Compute.Batch
-	63, // 58: polyglot.plugin.v1.Compute.Request.batch:type_name -> polyglot.plugin.v1.Compute.Batch
-	64, // 59: polyglot.plugin.v1.Compute.Request.finish:type_name -> polyglot.plugin.v1.Compute.Finish
-	69, // 60: polyglot.plugin.v1.Compute.Aggregate.values:type_name -> polyglot.plugin.v1.Compute.Aggregate.ValuesEntry
-	68, // 61: polyglot.plugin.v1.Compute.Response.values:type_name -> polyglot.plugin.v1.Compute.Values
-	66, // 62: polyglot.plugin.v1.Compute.Response.aggregate:type_name -> polyglot.plugin.v1.Compute.Aggregate
-	11, // 63: polyglot.plugin.v1.Compute.Response.progress:type_name -> polyglot.plugin.v1.Progress
-	5,  // 64: polyglot.plugin.v1.Compute.Response.diagnostics:type_name -> polyglot.plugin.v1.Diagnostic
-	28, // 65: polyglot.plugin.v1.Compute.Values.values:type_name -> polyglot.plugin.v1.ExampleValue
-	7,  // 66: polyglot.plugin.v1.Train.Request.config:type_name -> polyglot.plugin.v1.DynamicValue
-	7,  // 67: polyglot.plugin.v1.Evaluate.Request.config:type_name -> polyglot.plugin.v1.DynamicValue
-	30, // 68: polyglot.plugin.v1.Evaluate.Request.benchmarks:type_name -> polyglot.plugin.v1.BenchmarkSpec
-	21, // 69: polyglot.plugin.v1.HostGenerate.Request.calls:type_name -> polyglot.plugin.v1.Call
-	22, // 70: polyglot.plugin.v1.HostGenerate.Response.results:type_name -> polyglot.plugin.v1.Result
-	5,  // 71: polyglot.plugin.v1.HostGenerate.Response.diagnostics:type_name -> polyglot.plugin.v1.Diagnostic
-	45, // 72: polyglot.plugin.v1.Plugin.GetInfo:input_type -> polyglot.plugin.v1.GetInfo.Request
-	47, // 73: polyglot.plugin.v1.Plugin.GetSchema:input_type -> polyglot.plugin.v1.GetSchema.Request
-	49, // 74: polyglot.plugin.v1.Plugin.ValidateConfig:input_type -> polyglot.plugin.v1.ValidateConfig.Request
-	52, // 75: polyglot.plugin.v1.Teacher.Generate:input_type -> polyglot.plugin.v1.Generate.Request
-	57, // 76: polyglot.plugin.v1.Teacher.SubmitBatch:input_type -> polyglot.plugin.v1.SubmitBatch.Request
-	59, // 77: polyglot.plugin.v1.Teacher.PollBatch:input_type -> polyglot.plugin.v1.PollBatch.Request
-	65, // 78: polyglot.plugin.v1.Metric.Compute:input_type -> polyglot.plugin.v1.Compute.Request
-	71, // 79: polyglot.plugin.v1.Trainer.Train:input_type -> polyglot.plugin.v1.Train.Request
-	72, // 80: polyglot.plugin.v1.Trainer.Evaluate:input_type -> polyglot.plugin.v1.Evaluate.Request
-	37, // 81: polyglot.plugin.v1.Host.RunJob:input_type -> polyglot.plugin.v1.Job
-	75, // 82: polyglot.plugin.v1.Host.Generate:input_type -> polyglot.plugin.v1.HostGenerate.Request
-	46, // 83: polyglot.plugin.v1.Plugin.GetInfo:output_type -> polyglot.plugin.v1.GetInfo.Response
-	48, // 84: polyglot.plugin.v1.Plugin.GetSchema:output_type -> polyglot.plugin.v1.GetSchema.Response
-	50, // 85: polyglot.plugin.v1.Plugin.ValidateConfig:output_type -> polyglot.plugin.v1.ValidateConfig.Response
-	54, // 86: polyglot.plugin.v1.Teacher.Generate:output_type -> polyglot.plugin.v1.Generate.Response
-	58, // 87: polyglot.plugin.v1.Teacher.SubmitBatch:output_type -> polyglot.plugin.v1.SubmitBatch.Response
-	60, // 88: polyglot.plugin.v1.Teacher.PollBatch:output_type -> polyglot.plugin.v1.PollBatch.Response
-	67, // 89: polyglot.plugin.v1.Metric.Compute:output_type -> polyglot.plugin.v1.Compute.Response
-	32, // 90: polyglot.plugin.v1.Trainer.Train:output_type -> polyglot.plugin.v1.TrainerEvent
-	32, // 91: polyglot.plugin.v1.Trainer.Evaluate:output_type -> polyglot.plugin.v1.TrainerEvent
-	38, // 92: polyglot.plugin.v1.Host.RunJob:output_type -> polyglot.plugin.v1.JobEvent
-	76, // 93: polyglot.plugin.v1.Host.Generate:output_type -> polyglot.plugin.v1.HostGenerate.Response
-	83, // [83:94] is the sub-list for method output_type
-	72, // [72:83] is the sub-list for method input_type
-	72, // [72:72] is the sub-list for extension type_name
-	72, // [72:72] is the sub-list for extension extendee
-	0,  // [0:72] is the sub-list for field type_name
+	10, // 7: polyglot.plugin.v1.Component.teacher:type_name -> polyglot.plugin.v1.TeacherInfo
+	3,  // 8: polyglot.plugin.v1.OutputFormat.format:type_name -> polyglot.plugin.v1.OutputFormat.Format
+	4,  // 9: polyglot.plugin.v1.CallError.code:type_name -> polyglot.plugin.v1.CallError.Code
+	17, // 10: polyglot.plugin.v1.Call.messages:type_name -> polyglot.plugin.v1.Message
+	18, // 11: polyglot.plugin.v1.Call.sampling:type_name -> polyglot.plugin.v1.Sampling
+	19, // 12: polyglot.plugin.v1.Call.output:type_name -> polyglot.plugin.v1.OutputFormat
+	52, // 13: polyglot.plugin.v1.Call.metadata:type_name -> polyglot.plugin.v1.Call.MetadataEntry
+	20, // 14: polyglot.plugin.v1.Result.usage:type_name -> polyglot.plugin.v1.Usage
+	21, // 15: polyglot.plugin.v1.Result.error:type_name -> polyglot.plugin.v1.CallError
+	7,  // 16: polyglot.plugin.v1.TeacherOpen.config:type_name -> polyglot.plugin.v1.DynamicValue
+	62, // 17: polyglot.plugin.v1.ExampleValue.values:type_name -> polyglot.plugin.v1.ExampleValue.ValuesEntry
+	12, // 18: polyglot.plugin.v1.TrainerEvent.progress:type_name -> polyglot.plugin.v1.Progress
+	13, // 19: polyglot.plugin.v1.TrainerEvent.log:type_name -> polyglot.plugin.v1.Log
+	34, // 20: polyglot.plugin.v1.TrainerEvent.train_result:type_name -> polyglot.plugin.v1.TrainResult
+	35, // 21: polyglot.plugin.v1.TrainerEvent.eval_result:type_name -> polyglot.plugin.v1.EvalResult
+	5,  // 22: polyglot.plugin.v1.TrainerEvent.diagnostics:type_name -> polyglot.plugin.v1.Diagnostic
+	71, // 23: polyglot.plugin.v1.TrainResult.metrics:type_name -> polyglot.plugin.v1.TrainResult.MetricsEntry
+	32, // 24: polyglot.plugin.v1.EvalResult.scores:type_name -> polyglot.plugin.v1.BenchmarkScore
+	74, // 25: polyglot.plugin.v1.Job.env:type_name -> polyglot.plugin.v1.Job.EnvEntry
+	75, // 26: polyglot.plugin.v1.Job.files:type_name -> polyglot.plugin.v1.Job.FilesEntry
+	13, // 27: polyglot.plugin.v1.JobEvent.log:type_name -> polyglot.plugin.v1.Log
+	40, // 28: polyglot.plugin.v1.JobEvent.result:type_name -> polyglot.plugin.v1.JobResult
+	45, // 29: polyglot.plugin.v1.Schema.NestedBlock.block:type_name -> polyglot.plugin.v1.Schema.Block
+	2,  // 30: polyglot.plugin.v1.Schema.NestedBlock.nesting:type_name -> polyglot.plugin.v1.Schema.NestedBlock.Nesting
+	43, // 31: polyglot.plugin.v1.Schema.Block.attributes:type_name -> polyglot.plugin.v1.Schema.Attribute
+	44, // 32: polyglot.plugin.v1.Schema.Block.block_types:type_name -> polyglot.plugin.v1.Schema.NestedBlock
+	11, // 33: polyglot.plugin.v1.GetInfo.Response.components:type_name -> polyglot.plugin.v1.Component
+	5,  // 34: polyglot.plugin.v1.GetInfo.Response.diagnostics:type_name -> polyglot.plugin.v1.Diagnostic
+	0,  // 35: polyglot.plugin.v1.GetSchema.Request.kind:type_name -> polyglot.plugin.v1.Kind
+	8,  // 36: polyglot.plugin.v1.GetSchema.Response.schema:type_name -> polyglot.plugin.v1.Schema
+	5,  // 37: polyglot.plugin.v1.GetSchema.Response.diagnostics:type_name -> polyglot.plugin.v1.Diagnostic
+	0,  // 38: polyglot.plugin.v1.ValidateConfig.Request.kind:type_name -> polyglot.plugin.v1.Kind
+	7,  // 39: polyglot.plugin.v1.ValidateConfig.Request.config:type_name -> polyglot.plugin.v1.DynamicValue
+	5,  // 40: polyglot.plugin.v1.ValidateConfig.Response.diagnostics:type_name -> polyglot.plugin.v1.Diagnostic
+	24, // 41: polyglot.plugin.v1.Generate.Request.open:type_name -> polyglot.plugin.v1.TeacherOpen
+	54, // 42: polyglot.plugin.v1.Generate.Request.calls:type_name -> polyglot.plugin.v1.Generate.Calls
+	22, // 43: polyglot.plugin.v1.Generate.Calls.calls:type_name -> polyglot.plugin.v1.Call
+	56, // 44: polyglot.plugin.v1.Generate.Response.opened:type_name -> polyglot.plugin.v1.Generate.Opened
+	57, // 45: polyglot.plugin.v1.Generate.Response.results:type_name -> polyglot.plugin.v1.Generate.Results
+	5,  // 46: polyglot.plugin.v1.Generate.Opened.diagnostics:type_name -> polyglot.plugin.v1.Diagnostic
+	23, // 47: polyglot.plugin.v1.Generate.Results.results:type_name -> polyglot.plugin.v1.Result
+	24, // 48: polyglot.plugin.v1.SubmitBatch.Request.open:type_name -> polyglot.plugin.v1.TeacherOpen
+	22, // 49: polyglot.plugin.v1.SubmitBatch.Request.calls:type_name -> polyglot.plugin.v1.Call
+	5,  // 50: polyglot.plugin.v1.SubmitBatch.Response.diagnostics:type_name -> polyglot.plugin.v1.Diagnostic
+	24, // 51: polyglot.plugin.v1.PollBatch.Request.open:type_name -> polyglot.plugin.v1.TeacherOpen
+	23, // 52: polyglot.plugin.v1.PollBatch.Response.results:type_name -> polyglot.plugin.v1.Result
+	12, // 53: polyglot.plugin.v1.PollBatch.Response.progress:type_name -> polyglot.plugin.v1.Progress
+	5,  // 54: polyglot.plugin.v1.PollBatch.Response.diagnostics:type_name -> polyglot.plugin.v1.Diagnostic
+	7,  // 55: polyglot.plugin.v1.Compute.Open.config:type_name -> polyglot.plugin.v1.DynamicValue
+	28, // 56: polyglot.plugin.v1.Compute.Batch.examples:type_name -> polyglot.plugin.v1.Example
+	63, // 57: polyglot.plugin.v1.Compute.Request.open:type_name -> polyglot.plugin.v1.Compute.Open
+	64, // 58: polyglot.plugin.v1.Compute.Request.reference:type_name -> polyglot.plugin.v1.Compute.Batch
+	64, // 59: polyglot.plugin.v1.Compute.Request.batch:type_name -> polyglot.plugin.v1.Compute.Batch
+	65, // 60: polyglot.plugin.v1.Compute.Request.finish:type_name -> polyglot.plugin.v1.Compute.Finish
+	70, // 61: polyglot.plugin.v1.Compute.Aggregate.values:type_name -> polyglot.plugin.v1.Compute.Aggregate.ValuesEntry
+	69, // 62: polyglot.plugin.v1.Compute.Response.values:type_name -> polyglot.plugin.v1.Compute.Values
+	67, // 63: polyglot.plugin.v1.Compute.Response.aggregate:type_name -> polyglot.plugin.v1.Compute.Aggregate
+	12, // 64: polyglot.plugin.v1.Compute.Response.progress:type_name -> polyglot.plugin.v1.Progress
+	5,  // 65: polyglot.plugin.v1.Compute.Response.diagnostics:type_name -> polyglot.plugin.v1.Diagnostic
+	29, // 66: polyglot.plugin.v1.Compute.Values.values:type_name -> polyglot.plugin.v1.ExampleValue
+	7,  // 67: polyglot.plugin.v1.Train.Request.config:type_name -> polyglot.plugin.v1.DynamicValue
+	7,  // 68: polyglot.plugin.v1.Evaluate.Request.config:type_name -> polyglot.plugin.v1.DynamicValue
+	31, // 69: polyglot.plugin.v1.Evaluate.Request.benchmarks:type_name -> polyglot.plugin.v1.BenchmarkSpec
+	22, // 70: polyglot.plugin.v1.HostGenerate.Request.calls:type_name -> polyglot.plugin.v1.Call
+	23, // 71: polyglot.plugin.v1.HostGenerate.Response.results:type_name -> polyglot.plugin.v1.Result
+	5,  // 72: polyglot.plugin.v1.HostGenerate.Response.diagnostics:type_name -> polyglot.plugin.v1.Diagnostic
+	46, // 73: polyglot.plugin.v1.Plugin.GetInfo:input_type -> polyglot.plugin.v1.GetInfo.Request
+	48, // 74: polyglot.plugin.v1.Plugin.GetSchema:input_type -> polyglot.plugin.v1.GetSchema.Request
+	50, // 75: polyglot.plugin.v1.Plugin.ValidateConfig:input_type -> polyglot.plugin.v1.ValidateConfig.Request
+	53, // 76: polyglot.plugin.v1.Teacher.Generate:input_type -> polyglot.plugin.v1.Generate.Request
+	58, // 77: polyglot.plugin.v1.Teacher.SubmitBatch:input_type -> polyglot.plugin.v1.SubmitBatch.Request
+	60, // 78: polyglot.plugin.v1.Teacher.PollBatch:input_type -> polyglot.plugin.v1.PollBatch.Request
+	66, // 79: polyglot.plugin.v1.Metric.Compute:input_type -> polyglot.plugin.v1.Compute.Request
+	72, // 80: polyglot.plugin.v1.Trainer.Train:input_type -> polyglot.plugin.v1.Train.Request
+	73, // 81: polyglot.plugin.v1.Trainer.Evaluate:input_type -> polyglot.plugin.v1.Evaluate.Request
+	38, // 82: polyglot.plugin.v1.Host.RunJob:input_type -> polyglot.plugin.v1.Job
+	76, // 83: polyglot.plugin.v1.Host.Generate:input_type -> polyglot.plugin.v1.HostGenerate.Request
+	47, // 84: polyglot.plugin.v1.Plugin.GetInfo:output_type -> polyglot.plugin.v1.GetInfo.Response
+	49, // 85: polyglot.plugin.v1.Plugin.GetSchema:output_type -> polyglot.plugin.v1.GetSchema.Response
+	51, // 86: polyglot.plugin.v1.Plugin.ValidateConfig:output_type -> polyglot.plugin.v1.ValidateConfig.Response
+	55, // 87: polyglot.plugin.v1.Teacher.Generate:output_type -> polyglot.plugin.v1.Generate.Response
+	59, // 88: polyglot.plugin.v1.Teacher.SubmitBatch:output_type -> polyglot.plugin.v1.SubmitBatch.Response
+	61, // 89: polyglot.plugin.v1.Teacher.PollBatch:output_type -> polyglot.plugin.v1.PollBatch.Response
+	68, // 90: polyglot.plugin.v1.Metric.Compute:output_type -> polyglot.plugin.v1.Compute.Response
+	33, // 91: polyglot.plugin.v1.Trainer.Train:output_type -> polyglot.plugin.v1.TrainerEvent
+	33, // 92: polyglot.plugin.v1.Trainer.Evaluate:output_type -> polyglot.plugin.v1.TrainerEvent
+	39, // 93: polyglot.plugin.v1.Host.RunJob:output_type -> polyglot.plugin.v1.JobEvent
+	77, // 94: polyglot.plugin.v1.Host.Generate:output_type -> polyglot.plugin.v1.HostGenerate.Response
+	84, // [84:95] is the sub-list for method output_type
+	73, // [73:84] is the sub-list for method input_type
+	73, // [73:73] is the sub-list for extension type_name
+	73, // [73:73] is the sub-list for extension extendee
+	0,  // [0:73] is the sub-list for field type_name
 }
 
 func init() { file_polyglot_plugin_v1_plugin_proto_init() }
@@ -4992,38 +5078,38 @@ func file_polyglot_plugin_v1_plugin_proto_init() {
 	if File_polyglot_plugin_v1_plugin_proto != nil {
 		return
 	}
-	file_polyglot_plugin_v1_plugin_proto_msgTypes[12].OneofWrappers = []any{}
-	file_polyglot_plugin_v1_plugin_proto_msgTypes[27].OneofWrappers = []any{
+	file_polyglot_plugin_v1_plugin_proto_msgTypes[13].OneofWrappers = []any{}
+	file_polyglot_plugin_v1_plugin_proto_msgTypes[28].OneofWrappers = []any{
 		(*TrainerEvent_Progress)(nil),
 		(*TrainerEvent_Log)(nil),
 		(*TrainerEvent_TrainResult)(nil),
 		(*TrainerEvent_EvalResult)(nil),
 	}
-	file_polyglot_plugin_v1_plugin_proto_msgTypes[33].OneofWrappers = []any{
+	file_polyglot_plugin_v1_plugin_proto_msgTypes[34].OneofWrappers = []any{
 		(*JobEvent_Log)(nil),
 		(*JobEvent_State)(nil),
 		(*JobEvent_Result)(nil),
 	}
-	file_polyglot_plugin_v1_plugin_proto_msgTypes[36].OneofWrappers = []any{
+	file_polyglot_plugin_v1_plugin_proto_msgTypes[37].OneofWrappers = []any{
 		(*AttributePath_Step_AttributeName)(nil),
 		(*AttributePath_Step_ElementKeyString)(nil),
 		(*AttributePath_Step_ElementKeyInt)(nil),
 	}
-	file_polyglot_plugin_v1_plugin_proto_msgTypes[47].OneofWrappers = []any{
+	file_polyglot_plugin_v1_plugin_proto_msgTypes[48].OneofWrappers = []any{
 		(*Generate_Request_Open)(nil),
 		(*Generate_Request_Calls)(nil),
 	}
-	file_polyglot_plugin_v1_plugin_proto_msgTypes[49].OneofWrappers = []any{
+	file_polyglot_plugin_v1_plugin_proto_msgTypes[50].OneofWrappers = []any{
 		(*Generate_Response_Opened)(nil),
 		(*Generate_Response_Results)(nil),
 	}
-	file_polyglot_plugin_v1_plugin_proto_msgTypes[60].OneofWrappers = []any{
+	file_polyglot_plugin_v1_plugin_proto_msgTypes[61].OneofWrappers = []any{
 		(*Compute_Request_Open)(nil),
 		(*Compute_Request_Reference)(nil),
 		(*Compute_Request_Batch)(nil),
 		(*Compute_Request_Finish)(nil),
 	}
-	file_polyglot_plugin_v1_plugin_proto_msgTypes[62].OneofWrappers = []any{
+	file_polyglot_plugin_v1_plugin_proto_msgTypes[63].OneofWrappers = []any{
 		(*Compute_Response_Values)(nil),
 		(*Compute_Response_Aggregate)(nil),
 		(*Compute_Response_Progress)(nil),
@@ -5034,7 +5120,7 @@ func file_polyglot_plugin_v1_plugin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_polyglot_plugin_v1_plugin_proto_rawDesc), len(file_polyglot_plugin_v1_plugin_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   72,
+			NumMessages:   73,
 			NumExtensions: 0,
 			NumServices:   5,
 		},
