@@ -69,19 +69,19 @@ func summarize(name string, p *plan.Plan, match func(*plan.Unit) bool, state uni
 			switch us {
 			case "done":
 				s.Done++
-				done = u.N
+				done = u.Requests
 			case "partial":
 				s.Partial++
 				s.ToRun++
-				done = min(done, u.N)
-				if u.N > 0 { // the estimate of what is left, pro rata
-					s.EstCostUSD += u.EstCostUSD * float64(u.N-done) / float64(u.N)
+				done = min(done, u.Requests)
+				if u.Requests > 0 { // the estimate of what is left, pro rata
+					s.EstCostUSD += u.EstCostUSD * float64(u.Requests-done) / float64(u.Requests)
 				}
-				s.Requests += u.N - done
+				s.Requests += u.Requests - done
 			default:
 				s.ToRun++
 				s.EstCostUSD += u.EstCostUSD
-				s.Requests += u.N
+				s.Requests += u.Requests
 			}
 			s.ReqsDone += done
 			if withUnits {

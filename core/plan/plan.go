@@ -54,6 +54,11 @@ type Unit struct {
 	N        int      `json:"n"` // generate: examples requested
 	Deps     []string `json:"deps,omitempty"`
 	Control  bool     `json:"control,omitempty"`
+	// Requests the unit sends to teachers: generate, one per example;
+	// metrics, the calls a judge sends for the cell's sample (JudgeTeacher
+	// answers them).
+	Requests     int    `json:"requests"`
+	JudgeTeacher string `json:"judge_teacher,omitempty"`
 
 	EstInputTokens  int64   `json:"est_input_tokens"`
 	EstOutputTokens int64   `json:"est_output_tokens"`
@@ -274,6 +279,10 @@ const (
 	estInputTokensPerCall  = 350
 	estInContextTokens     = 200
 	estOutputTokensDefault = 600
+	// A judge's call holds the example (prompt and response) and a rubric;
+	// its verdict is short.
+	estJudgeInputTokens  = estInputTokensPerCall + estOutputTokensDefault
+	estJudgeOutputTokens = 300
 )
 
 func (b *builder) build(teachers []TeacherRef) error {
@@ -284,6 +293,10 @@ func (b *builder) build(teachers []TeacherRef) error {
 		seed          int64
 	}
 	cellGen := map[cellKey][]string{}
+	cellExamples := 0 // examples a cell asks for
+	for _, st := range exp.Strategies {
+		cellExamples += shares[st.Name]
+	}
 	for _, seed := range exp.RandomSeeds {
 		for _, t := range teachers {
 			tf := b.teacherFragment(t)
@@ -326,6 +339,7 @@ func (b *builder) build(teachers []TeacherRef) error {
 						}
 					}
 					u := &Unit{Stage: Metrics, Label: fmt.Sprintf("metric %s on %s/%s seed %d", m.Name, t.Name, lang, seed), Teacher: t.Name, Language: lang, Metric: m.Name, Seed: seed, Deps: sorted(cellGen[ck]), Control: t.Control}
+					b.estimateMetric(u, m, mc, cellExamples)
 					b.add(u, frag)
 					cellMetrics[ck] = append(cellMetrics[ck], u.Key)
 				}
@@ -411,6 +425,7 @@ func (b *builder) estimate(u *Unit, t TeacherRef, st *spec.Strategy) {
 	if t.Spec != nil && t.Spec.Sampling.MaxTokens != nil {
 		out = int64(min(*t.Spec.Sampling.MaxTokens, estOutputTokensDefault))
 	}
+	u.Requests = u.N
 	calls := int64(u.N)
 	for range st.Steps {
 		u.EstInputTokens += calls * int64(estInputTokensPerCall+st.InContext*estInContextTokens)
@@ -419,6 +434,32 @@ func (b *builder) estimate(u *Unit, t TeacherRef, st *spec.Strategy) {
 	if t.Spec != nil {
 		u.EstCostUSD = float64(u.EstInputTokens)*t.Spec.Price.InputPerMTok/1e6 + float64(u.EstOutputTokens)*t.Spec.Price.OutputPerMTok/1e6
 	}
+}
+
+// estimateMetric counts the calls a metric unit sends to the teacher its
+// config names (sdk.MetricInfo.CallsPerExample for each example of the
+// cell's sample) and prices them at that teacher's prices.
+func (b *builder) estimateMetric(u *Unit, m *spec.Metric, mc *bind.Component, cellExamples int) {
+	if mc == nil || mc.Info.Metric == nil || mc.Info.Metric.CallsPerExample <= 0 {
+		return
+	}
+	refs := bind.TeacherRefs(mc)
+	if len(refs) == 0 {
+		return
+	}
+	u.JudgeTeacher = refs[0].Teacher
+	u.Requests = mc.Info.Metric.CallsPerExample * min(sampleOf(b.exp, m), cellExamples)
+	t, ok := b.teachers[u.JudgeTeacher]
+	if !ok || t.Spec == nil {
+		return
+	}
+	out := int64(estJudgeOutputTokens)
+	if t.Spec.Sampling.MaxTokens != nil {
+		out = int64(min(*t.Spec.Sampling.MaxTokens, estJudgeOutputTokens))
+	}
+	u.EstInputTokens = int64(u.Requests) * estJudgeInputTokens
+	u.EstOutputTokens = int64(u.Requests) * out
+	u.EstCostUSD = float64(u.EstInputTokens)*t.Spec.Price.InputPerMTok/1e6 + float64(u.EstOutputTokens)*t.Spec.Price.OutputPerMTok/1e6
 }
 
 func ctyMap(m map[string]cty.Value) map[string]json.RawMessage {
