@@ -80,7 +80,6 @@ func runRun(ctx context.Context, env *Env, args []string) error {
 	totals, _ := st.Summary()
 	err = engine.Run(ctx, p, st, opts)
 	prog.Close() // the bars and the log lines above them, before what follows
-	reportSpend(env, st, totals)
 	status := "ok"
 	switch {
 	case errors.Is(err, context.Canceled):
@@ -92,9 +91,11 @@ func runRun(ctx context.Context, env *Env, args []string) error {
 		err = eerr
 	}
 	if err != nil {
+		reportSpend(env, st, totals)
 		return err
 	}
 	fmt.Fprintln(env.Stdout, doneMessage(reportPath, before))
+	reportSpend(env, st, totals)
 	return nil
 }
 
