@@ -35,9 +35,9 @@ var pinned = map[string]struct {
 	paid            bool // some teacher has a price
 }{
 	"ollama":              {units: 103, requests: 540},
-	"vendors":             {units: 121, requests: 4500, paid: true},
-	"paper":               {units: 1693, requests: 1890000, paid: true},
-	"paper-nllb-ablation": {units: 1081, requests: 1260000, paid: true},
+	"vendors":             {units: 121, requests: 6000, paid: true},
+	"paper":               {units: 1693, requests: 3690000, paid: true},
+	"paper-nllb-ablation": {units: 1081, requests: 2520000, paid: true},
 }
 
 var experimentBlock = regexp.MustCompile(`(?m)^experiment\s+"`)
