@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
 
 func mustNew(t testing.TB, o Options, texts ...string) *Model {
@@ -309,14 +308,13 @@ func lexicon(rng *rand.Rand, n int) []string {
 	return out
 }
 
-// TestTrainingSpeed trains on 100k documents × 500 characters (50M characters)
-// when POLYGLOT_KN_BIG=1; by default on a tenth of that to spare shared CPUs.
-// The budget (1 ms a document) is loose because test machines are shared;
-// unloaded, training runs at roughly 10^7 characters a second.
-func TestTrainingSpeed(t *testing.T) {
-	if testing.Short() {
-		t.Skip("short mode")
-	}
+// BenchmarkTraining trains on 10k documents × 500 characters (100k with
+// POLYGLOT_KN_BIG=1) and reports characters per second. It was a test with a
+// wall-clock budget, which failed whenever the machine was busy; speed is a
+// benchmark's question:
+//
+//	go test ./plugins/internal/kn -run '^$' -bench Training -benchtime 1x
+func BenchmarkTraining(b *testing.B) {
 	docs := 10_000
 	if os.Getenv("POLYGLOT_KN_BIG") == "1" {
 		docs = 100_000
@@ -327,17 +325,17 @@ func TestTrainingSpeed(t *testing.T) {
 	for i := range texts {
 		texts[i] = synthText(rng, lex, 500)
 	}
-	m := mustNew(t, Options{})
-	start := time.Now()
-	for _, s := range texts {
-		m.Add(s)
+	b.ResetTimer()
+	var chars uint64
+	for range b.N {
+		m := mustNew(b, Options{})
+		for _, s := range texts {
+			m.Add(s)
+		}
+		m.prepare()
+		chars += m.Chars()
 	}
-	m.prepare()
-	el := time.Since(start)
-	t.Logf("trained order-5 model on %d docs (%d chars) in %v; n-grams per order %v", docs, m.Chars(), el, m.NGrams())
-	if limit := time.Duration(docs) * time.Millisecond; el > limit {
-		t.Errorf("training took %v, over the %v budget", el, limit)
-	}
+	b.ReportMetric(float64(chars)/b.Elapsed().Seconds(), "chars/s")
 }
 
 func BenchmarkScore(b *testing.B) {
