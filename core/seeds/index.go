@@ -15,7 +15,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/parquet-go/parquet-go"
+	gojson "github.com/goccy/go-json"
 
 	"github.com/polyglot-teachers/polyglot/core/spec"
 )
@@ -25,7 +25,8 @@ import (
 // and the prompt's estimated tokens, shared between rows that have the
 // same ones) and reads the rows it uses from the files when it uses them.
 // A row costs 24 bytes of memory, whatever its text; a million-row seed
-// file held as decoded rows cost over 500 MiB.
+// file held as decoded rows cost over 500 MiB. Parquet rows are copied to
+// a temporary file (see spool).
 //
 // Rows are numbered in the canonical order of seed selection: by set
 // name, then id, then prompt, ties in file order. An Index is safe for
@@ -34,6 +35,11 @@ type Index struct {
 	files   []*indexedFile
 	rows    []entry
 	classes []Class
+	// spool holds the Parquet rows as JSON lines: reading one row of a
+	// Parquet file means decoding a page of each column (milliseconds), so
+	// they are copied once into this unlinked temporary file and read by
+	// offset from there.
+	spool *os.File
 }
 
 // Class is what decides whether a row feeds a strategy.
@@ -45,7 +51,7 @@ type Class struct {
 }
 
 type entry struct {
-	off    int64  // JSONL/CSV: the record's byte offset; Parquet: its 0-based row
+	off    int64  // the record's byte offset in its file (JSONL, CSV) or in the spool (Parquet)
 	line   uint32 // 1-based line (JSONL, CSV) or row number (Parquet)
 	tokens uint32 // EstimateTokens of the prompt
 	class  uint32
@@ -65,10 +71,18 @@ type indexedFile struct {
 	// CSV: the header's columns.
 	csvIdx map[string]int
 	csvN   int
-	// Parquet: one reader, moved to each row asked for.
-	pqMu  sync.Mutex
-	pqr   *parquet.GenericReader[map[string]any]
-	pqHas map[string]bool
+	// Parquet: rows are read from the index's spool.
+	spool *os.File
+}
+
+// spoolRow is a Parquet row in the spool.
+type spoolRow struct {
+	ID         string   `json:"i"`
+	Prompt     string   `json:"p"`
+	Response   string   `json:"r"`
+	Language   string   `json:"l"`
+	Strategies []string `json:"s,omitempty"`
+	Tags       []string `json:"t,omitempty"`
 }
 
 // NewIndex reads every file of sets once, checking each row as Read does
@@ -79,6 +93,8 @@ func NewIndex(sets []*spec.SeedSet) (*Index, error) {
 	var key []byte
 	var ids []byte // every row's id, end to end, for the sort
 	var idEnd []int
+	var spool *bufio.Writer
+	var spoolOff int64
 	for _, set := range sets {
 		if set == nil {
 			return nil, errors.New("seeds: nil seed set")
@@ -94,8 +110,26 @@ func NewIndex(sets []*spec.SeedSet) (*Index, error) {
 				return nil, openErr(name, err)
 			}
 			fi := uint32(len(ix.files))
-			ix.files = append(ix.files, &indexedFile{m: m, path: path, name: name, format: set.Format, size: st.Size(), mod: st.ModTime()})
+			file := &indexedFile{m: m, path: path, name: name, format: set.Format, size: st.Size(), mod: st.ModTime()}
+			ix.files = append(ix.files, file)
+			if set.Format == "parquet" && ix.spool == nil {
+				if ix.spool, err = os.CreateTemp("", "polyglot-seeds-*.jsonl"); err != nil {
+					return nil, fmt.Errorf("seeds: cannot make a temporary file for the rows of %s (%v); set TMPDIR to a writable folder", name, err)
+				}
+				os.Remove(ix.spool.Name()) // gone with the last descriptor, also on a crash
+				spool = bufio.NewWriterSize(ix.spool, 1<<20)
+			}
+			file.spool = ix.spool
 			err = readFile(set, m, path, func(r Row, off int64) error {
+				if set.Format == "parquet" {
+					b, err := gojson.Marshal(spoolRow{r.ID, r.Prompt, r.Response, r.Language, r.Strategies, r.Tags})
+					if err != nil {
+						return err
+					}
+					off = spoolOff
+					spool.Write(append(b, '\n'))
+					spoolOff += int64(len(b)) + 1
+				}
 				key = appendClassKey(key[:0], set.Name, &r)
 				c, ok := classIDs[string(key)]
 				if !ok {
@@ -112,6 +146,12 @@ func NewIndex(sets []*spec.SeedSet) (*Index, error) {
 				ix.Close()
 				return nil, err
 			}
+		}
+	}
+	if spool != nil {
+		if err := spool.Flush(); err != nil {
+			ix.Close()
+			return nil, fmt.Errorf("seeds: cannot write the temporary copy of the Parquet rows (%v); set TMPDIR to a folder with room", err)
 		}
 	}
 	if err := ix.sort(ids, idEnd); err != nil {
@@ -277,6 +317,10 @@ func (ix *Index) Close() error {
 			f.f = nil
 		}
 	}
+	if ix.spool != nil {
+		ix.spool.Close()
+		ix.spool = nil
+	}
 	return first
 }
 
@@ -299,6 +343,9 @@ func (ix *Index) read(e *entry) (Row, error) {
 // give other rows, or none.
 func (f *indexedFile) open() error {
 	f.once.Do(func() {
+		if f.format == "parquet" {
+			return // read from the spool
+		}
 		fh, err := os.Open(f.path)
 		if err != nil {
 			f.err = openErr(f.name, err)
@@ -316,11 +363,8 @@ func (f *indexedFile) open() error {
 			return
 		}
 		f.f = fh
-		switch f.format {
-		case "csv":
+		if f.format == "csv" {
 			f.err = f.openCSV()
-		case "parquet":
-			f.err = f.openParquet()
 		}
 	})
 	return f.err
@@ -331,24 +375,31 @@ func (f *indexedFile) changed(line int, what string) error {
 }
 
 func (f *indexedFile) readJSONLAt(off int64, line int) (Row, error) {
+	buf, err := readLineAt(f.f, off)
+	if err != nil {
+		return Row{}, &Error{File: f.name, Line: line, Msg: fmt.Sprintf("read error (%v)", err)}
+	}
+	return f.parseJSONL(buf, line)
+}
+
+// readLineAt reads from off to the end of the line (without the newline).
+func readLineAt(r io.ReaderAt, off int64) ([]byte, error) {
 	buf := make([]byte, 0, 1024)
 	for chunk := 1024; ; chunk *= 2 {
 		n := len(buf)
 		buf = slices.Grow(buf, chunk)[:n+chunk]
-		k, err := f.f.ReadAt(buf[n:], off+int64(n))
+		k, err := r.ReadAt(buf[n:], off+int64(n))
 		buf = buf[:n+k]
 		if i := bytes.IndexByte(buf[n:], '\n'); i >= 0 {
-			buf = buf[:n+i]
-			break
+			return buf[:n+i], nil
 		}
 		if errors.Is(err, io.EOF) {
-			break
+			return buf, nil
 		}
 		if err != nil {
-			return Row{}, &Error{File: f.name, Line: line, Msg: fmt.Sprintf("read error (%v)", err)}
+			return nil, err
 		}
 	}
-	return f.parseJSONL(buf, line)
 }
 
 func (f *indexedFile) parseJSONL(buf []byte, line int) (Row, error) {
@@ -397,42 +448,16 @@ func (f *indexedFile) readCSVAt(off int64, line int) (Row, error) {
 	})
 }
 
-func (f *indexedFile) openParquet() (rerr error) {
-	defer func() {
-		if p := recover(); p != nil {
-			rerr = f.changed(0, fmt.Sprint(p))
-		}
-	}()
-	pf, err := parquet.OpenFile(f.f, f.size)
+func (f *indexedFile) readParquetAt(off int64, line int) (Row, error) {
+	buf, err := readLineAt(f.spool, off)
 	if err != nil {
-		return f.changed(0, err.Error())
+		return Row{}, fmt.Errorf("seeds: reading the temporary copy of %s:%d: %w", f.name, line, err)
 	}
-	f.pqHas = map[string]bool{}
-	for _, fld := range pf.Schema().Fields() {
-		f.pqHas[fld.Name()] = true
+	var r spoolRow
+	if err := gojson.Unmarshal(buf, &r); err != nil {
+		return Row{}, fmt.Errorf("seeds: reading the temporary copy of %s:%d: %w", f.name, line, err)
 	}
-	f.pqr = parquet.NewGenericReader[map[string]any](pf, pf.Schema())
-	return nil
-}
-
-func (f *indexedFile) readParquetAt(row int64, line int) (out Row, rerr error) {
-	f.pqMu.Lock()
-	defer f.pqMu.Unlock()
-	defer func() {
-		if p := recover(); p != nil {
-			rerr = f.changed(line, fmt.Sprint(p))
-		}
-	}()
-	if err := f.pqr.SeekToRow(row); err != nil {
-		return Row{}, f.changed(line, err.Error())
-	}
-	buf := []map[string]any{{}}
-	n, err := f.pqr.Read(buf)
-	if n != 1 {
-		return Row{}, f.changed(line, fmt.Sprintf("no row %d: %v", line, err))
-	}
-	rec := buf[0]
-	return f.m.build(f.name, line, func(c string) (any, bool) { v, ok := rec[c]; return v, ok && f.pqHas[c] })
+	return Row{ID: r.ID, Prompt: r.Prompt, Response: r.Response, Language: r.Language, Strategies: r.Strategies, Tags: r.Tags, File: f.name, Line: line}, nil
 }
 
 // EstimateTokens is a tokenizer-free upper-ish estimate of a text's
