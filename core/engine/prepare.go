@@ -58,9 +58,12 @@ func Prepare(ctx context.Context, dir string, opts spec.LoadOptions, mgr *plugin
 			mgr.ReplaceBuiltins[rp.Name] = true
 		}
 	}
-	bound, bd := bind.Bind(ctx, exp, mgr)
+	// Start every plugin the spec names at once rather than as binding
+	// reaches it; binding then finds them running.
+	plugins := started{mgr, mgr.StartAll(ctx, specPlugins(exp))}
+	bound, bd := bind.Bind(ctx, exp, plugins)
 	diags = append(diags, bd...)
-	teachers, cd := controlTeachers(ctx, exp, bound, mgr)
+	teachers, cd := controlTeachers(ctx, exp, bound, plugins)
 	diags = append(diags, cd...)
 	p := &Prepared{Exp: exp, Bound: bound, Teachers: teachers, Plugins: mgr}
 	if diags.HasErrors() {
@@ -74,10 +77,42 @@ func Prepare(ctx context.Context, dir string, opts spec.LoadOptions, mgr *plugin
 	return p, diags
 }
 
+// specPlugins names the plugins an experiment's blocks run on, in spec order.
+func specPlugins(exp *spec.Experiment) []string {
+	var names []string
+	for _, t := range exp.Teachers {
+		names = append(names, t.Plugin)
+	}
+	for _, m := range exp.Metrics {
+		names = append(names, m.Plugin)
+	}
+	for _, s := range exp.Students {
+		names = append(names, s.Trainer)
+	}
+	if len(exp.Controls) > 0 {
+		names = append(names, ControlPlugin)
+	}
+	return names
+}
+
+// started answers Get from the starts StartAll made, so a plugin that
+// failed to start is reported, not started again, for each block naming it.
+type started struct {
+	mgr  *pluginhost.Manager
+	errs map[string]error
+}
+
+func (s started) Get(ctx context.Context, name string) (*pluginhost.Running, error) {
+	if err := s.errs[name]; err != nil {
+		return nil, err
+	}
+	return s.mgr.Get(ctx, name)
+}
+
 // controlTeachers lists the spec's teachers followed by one teacher per
 // negative control, bound to the dataset plugin with the control's
 // corruption.
-func controlTeachers(ctx context.Context, exp *spec.Experiment, bound *bind.Bound, mgr *pluginhost.Manager) ([]plan.TeacherRef, hcl.Diagnostics) {
+func controlTeachers(ctx context.Context, exp *spec.Experiment, bound *bind.Bound, mgr bind.Resolver) ([]plan.TeacherRef, hcl.Diagnostics) {
 	var out []plan.TeacherRef
 	var diags hcl.Diagnostics
 	for _, t := range exp.Teachers {

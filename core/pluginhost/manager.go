@@ -61,6 +61,15 @@ type Manager struct {
 	mu      sync.Mutex
 	running map[string]*Running
 	host    sdk.Host
+	// starting holds the first starts of plugins under way, so that several
+	// plugins start at once and a second Get of one waits for its start.
+	starting map[string]*startCall
+}
+
+type startCall struct {
+	done chan struct{}
+	r    *Running
+	err  error
 }
 
 // Default plugin timeouts; `--plugin-start-timeout` and
@@ -197,18 +206,36 @@ func (e *BuiltinClashError) Error() string {
 		e.Path, e.Name, e.Name, e.Path, LockFileName)
 }
 
-// Get starts (or returns the running) plugin called name.
+// Get starts (or returns the running) plugin called name. Gets of different
+// plugins start them at the same time; Gets of one plugin share its start.
 func (m *Manager) Get(ctx context.Context, name string) (*Running, error) {
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	if m.running == nil {
 		m.running = map[string]*Running{}
 	}
-	if r, ok := m.running[name]; ok && !r.Exited() {
-		return r, nil
+	for {
+		if r, ok := m.running[name]; ok && !r.Exited() {
+			m.mu.Unlock()
+			return r, nil
+		}
+		sc := m.starting[name]
+		if sc == nil {
+			break
+		}
+		m.mu.Unlock()
+		select {
+		case <-sc.done:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		if sc.err != nil && (ctx.Err() != nil || !errors.Is(sc.err, context.Canceled) && !errors.Is(sc.err, context.DeadlineExceeded)) {
+			return nil, sc.err
+		}
+		m.mu.Lock() // started, or its starter gave up: look again
 	}
 	bin, builtin, err := m.Resolve(name)
 	if err != nil {
+		m.mu.Unlock()
 		return nil, err
 	}
 	restarts := 0
@@ -217,13 +244,67 @@ func (m *Manager) Get(ctx context.Context, name string) (*Running, error) {
 		restarts = old.Restarts + 1
 		m.Log.Warn().Str("plugin", name).Int("pid", old.pid).Int("restarts", restarts).Msg("plugin died; starting it again")
 	}
-	r, err := m.start(ctx, name, bin, builtin)
+	sc := &startCall{done: make(chan struct{})}
+	if m.starting == nil {
+		m.starting = map[string]*startCall{}
+	}
+	m.starting[name] = sc
+	host := m.host
+	m.mu.Unlock()
+
+	r, err := m.start(ctx, name, bin, builtin, host)
+
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.starting, name)
+	sc.r, sc.err = r, err
+	close(sc.done)
 	if err != nil {
 		return nil, err
 	}
 	r.Restarts = restarts
+	if m.host != host && m.host != nil {
+		r.Client.SetHost(m.host) // set while it started
+	}
+	if m.running == nil {
+		m.running = map[string]*Running{}
+	}
 	m.running[name] = r
 	return r, nil
+}
+
+// awaitStart waits, with m.mu held, until no Get is starting name.
+func (m *Manager) awaitStart(name string) {
+	for sc := m.starting[name]; sc != nil; sc = m.starting[name] {
+		m.mu.Unlock()
+		<-sc.done
+		m.mu.Lock()
+	}
+}
+
+// StartAll starts the named plugins at the same time (each start is mostly
+// waiting: the process, its handshake, its mTLS keys) and returns the
+// error of each that failed to start. Later Gets return the running ones.
+func (m *Manager) StartAll(ctx context.Context, names []string) map[string]error {
+	errs := map[string]error{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	seen := map[string]bool{}
+	for _, n := range names {
+		if seen[n] {
+			continue
+		}
+		seen[n] = true
+		wg.Go(func() {
+			if _, err := m.Get(ctx, n); err != nil {
+				mu.Lock()
+				errs[n] = err
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	return errs
 }
 
 // Live returns the running process of r's plugin: r itself while it lives,
@@ -245,12 +326,13 @@ func (m *Manager) Live(ctx context.Context, r *Running) (*Running, error) {
 func (m *Manager) Restart(ctx context.Context, r *Running, why error) (*Running, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.awaitStart(r.Name)
 	if cur := m.running[r.Name]; cur != nil && cur != r && !cur.Exited() {
 		return cur, nil
 	}
 	r.stop(false)
 	m.Log.Warn().Str("plugin", r.Name).Int("pid", r.pid).Int("restarts", r.Restarts+1).AnErr("reason", why).Msg("plugin died; starting it again")
-	nr, err := m.start(ctx, r.Name, r.bin, r.builtin)
+	nr, err := m.start(ctx, r.Name, r.bin, r.builtin, m.host)
 	if err != nil {
 		delete(m.running, r.Name)
 		return nil, fmt.Errorf("restarting plugin %q after it died: %w", r.Name, err)
@@ -278,7 +360,7 @@ func (m *Manager) Died(r *Running, err error) bool {
 	return errors.Is(err, io.ErrUnexpectedEOF)
 }
 
-func (m *Manager) start(ctx context.Context, name string, bin Binary, builtin bool) (*Running, error) {
+func (m *Manager) start(ctx context.Context, name string, bin Binary, builtin bool, host sdk.Host) (*Running, error) {
 	var cmd *exec.Cmd
 	var secure *plugin.SecureConfig
 	var sumHex string
@@ -345,8 +427,8 @@ func (m *Manager) start(ctx context.Context, name string, bin Binary, builtin bo
 		kill()
 		return nil, fmt.Errorf("plugin %q (%s) speaks protocol version %d; this polyglot speaks %d. Install a matching plugin version", name, bin.Path, info.Protocol, sdk.ProtocolVersion)
 	}
-	if m.host != nil {
-		c.SetHost(m.host)
+	if host != nil {
+		c.SetHost(host)
 	}
 	m.Log.Debug().Str("plugin", name).Str("path", bin.Path).Str("version", info.Version).Dur("startup", time.Since(start)).Msg("plugin started")
 	return &Running{Name: name, Path: bin.Path, Info: info, Client: c, raw: pc, pid: cmd.Process.Pid, bin: bin, builtin: builtin, sum: sumHex}, nil
@@ -403,10 +485,13 @@ func (m *Manager) List() []*Running {
 	return out
 }
 
-// Close stops every plugin.
+// Close stops every plugin, once the starts under way have finished.
 func (m *Manager) Close() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	for name := range m.starting {
+		m.awaitStart(name)
+	}
 	var wg sync.WaitGroup
 	for _, r := range m.running {
 		wg.Add(1)

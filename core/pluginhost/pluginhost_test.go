@@ -27,14 +27,17 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	for name, pkg := range map[string]string{
-		"echo":     "../../examples/plugin-teacher-echo",
-		"noisy":    "./testdata/noisy",
-		"crashy":   "./testdata/crashy",
-		"hostproc": "./testdata/hostproc",
-		"impostor": "./testdata/impostor",
+		"echo":      "../../examples/plugin-teacher-echo",
+		"noisy":     "./testdata/noisy",
+		"crashy":    "./testdata/crashy",
+		"hostproc":  "./testdata/hostproc",
+		"impostor":  "./testdata/impostor",
+		"barrier-a": "./testdata/barrier",
+		"barrier-b": "./testdata/barrier",
+		"barrier-c": "./testdata/barrier",
 	} {
 		out := filepath.Join(dir, name)
-		cmd := exec.Command("go", "build", "-o", out, pkg)
+		cmd := exec.Command("go", "build", "-o", out, "-ldflags", "-X main.name="+name, pkg)
 		cmd.Stderr = os.Stderr
 		if err := cmd.Run(); err != nil {
 			panic("building " + pkg + ": " + err.Error())
