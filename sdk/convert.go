@@ -181,7 +181,7 @@ func DecodeConfig(dv *pb.DynamicValue) (Config, error) {
 }
 
 func callToProto(c *Call) *pb.Call {
-	p := &pb.Call{Id: c.ID, Metadata: c.Metadata}
+	p := &pb.Call{Id: c.ID, Metadata: c.Metadata, TimeoutMillis: c.Timeout.Milliseconds()}
 	for _, m := range c.Messages {
 		p.Messages = append(p.Messages, &pb.Message{Role: m.Role, Content: m.Content})
 	}
@@ -199,7 +199,7 @@ func callToProto(c *Call) *pb.Call {
 }
 
 func callFromProto(p *pb.Call) *Call {
-	c := &Call{ID: p.GetId(), Metadata: p.GetMetadata()}
+	c := &Call{ID: p.GetId(), Metadata: p.GetMetadata(), Timeout: time.Duration(p.GetTimeoutMillis()) * time.Millisecond}
 	for _, m := range p.GetMessages() {
 		c.Messages = append(c.Messages, Message{Role: m.GetRole(), Content: m.GetContent()})
 	}

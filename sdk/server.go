@@ -334,6 +334,11 @@ func runCall(ctx context.Context, gen Generator, call *Call) (res *Result) {
 			res = &Result{ID: call.ID, Err: &CallError{Code: ErrInvalidRequest, Message: fmt.Sprintf("plugin panicked: %v", r)}}
 		}
 	}()
+	if call.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, call.Timeout)
+		defer cancel()
+	}
 	r, err := gen.Generate(ctx, call)
 	if err != nil {
 		var ce *CallError

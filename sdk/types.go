@@ -39,6 +39,10 @@ type Call struct {
 	// Metadata says where the call comes from: "strategy", "step",
 	// "language", "seed_id", "cell". Replay teachers depend on it.
 	Metadata map[string]string `json:"metadata,omitempty"`
+	// Timeout is the attempt's time limit, which the host sets from the
+	// teacher's limits.timeout (the one per-attempt timeout). The SDK's
+	// server gives Generate a context that ends when it passes; 0 = none.
+	Timeout time.Duration `json:"-"`
 }
 
 // Usage counts the tokens a call consumed, as the provider reports them.
@@ -73,9 +77,16 @@ const (
 	ErrMalformedResponse
 	ErrCancelled
 	ErrContentFiltered
+	// ErrUnreachable: the provider could not be reached at all (connection
+	// refused, DNS or TLS failure). Retried briefly; a few in a row stop
+	// the teacher, since no call will get through until the user acts.
+	ErrUnreachable
+	// ErrNotFound: the provider answered 404, the model or the endpoint
+	// does not exist. Final for the call; a few in a row stop the teacher.
+	ErrNotFound
 )
 
-var errorCodeNames = [...]string{"unknown", "rate_limited", "server", "timeout", "invalid_request", "auth", "malformed_response", "cancelled", "content_filtered"}
+var errorCodeNames = [...]string{"unknown", "rate_limited", "server", "timeout", "invalid_request", "auth", "malformed_response", "cancelled", "content_filtered", "unreachable", "not_found"}
 
 func (c ErrorCode) String() string {
 	if int(c) >= 0 && int(c) < len(errorCodeNames) {
@@ -87,7 +98,19 @@ func (c ErrorCode) String() string {
 // Retryable reports whether the same call may succeed if sent again.
 func (c ErrorCode) Retryable() bool {
 	switch c {
-	case ErrRateLimited, ErrServer, ErrTimeout, ErrMalformedResponse, ErrUnknown:
+	case ErrRateLimited, ErrServer, ErrTimeout, ErrMalformedResponse, ErrUnknown, ErrUnreachable:
+		return true
+	}
+	return false
+}
+
+// TeacherLevel reports whether the error says something about the
+// teacher's configuration or back end as a whole (its key, model, URL)
+// rather than about one call: such errors repeat for every call until the
+// user fixes the cause.
+func (c ErrorCode) TeacherLevel() bool {
+	switch c {
+	case ErrAuth, ErrNotFound, ErrUnreachable:
 		return true
 	}
 	return false

@@ -158,11 +158,17 @@ func itoa(i int) string { b, _ := json.Marshal(i); return string(b) }
 func (g *generator) IgnoresMetadata() bool { return true }
 
 func (g *generator) Generate(ctx context.Context, call *sdk.Call) (*sdk.Result, error) {
+	res, err := g.generate(ctx, call)
+	// An error about the set-up (key, model, URL) names the endpoint.
+	return res, wire.LocateErr(err, http.MethodPost, g.cfg.BaseURL+"/v1/messages", g.scrub)
+}
+
+func (g *generator) generate(ctx context.Context, call *sdk.Call) (*sdk.Result, error) {
 	body, err := g.request(call)
 	if err != nil {
 		return nil, err
 	}
-	resp, ce := wire.Do(ctx, wire.Request{Method: http.MethodPost, URL: g.cfg.BaseURL + "/v1/messages", Header: g.header, JSON: body, Timeout: g.cfg.Timeout})
+	resp, ce := wire.Do(ctx, wire.Request{Method: http.MethodPost, URL: g.cfg.BaseURL + "/v1/messages", Header: g.header, JSON: body})
 	if ce != nil {
 		return nil, g.scrub.Error(ce)
 	}

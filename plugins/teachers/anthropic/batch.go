@@ -68,7 +68,7 @@ type messageBatch struct {
 	} `json:"request_counts"`
 }
 
-func (g *generator) batchTimeout() time.Duration { return max(g.cfg.Timeout, 5*time.Minute) }
+func (g *generator) batchTimeout() time.Duration { return 5 * time.Minute }
 
 // SubmitBatch creates a Message Batch.
 func (g *generator) SubmitBatch(ctx context.Context, calls []*sdk.Call) (string, error) {

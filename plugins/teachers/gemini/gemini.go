@@ -248,11 +248,17 @@ func openAPISubset(schema string) (json.RawMessage, error) {
 func (g *generator) IgnoresMetadata() bool { return true }
 
 func (g *generator) Generate(ctx context.Context, call *sdk.Call) (*sdk.Result, error) {
+	res, err := g.generate(ctx, call)
+	// An error about the set-up (key, model, URL) names the endpoint.
+	return res, wire.LocateErr(err, http.MethodPost, g.url, g.scrub)
+}
+
+func (g *generator) generate(ctx context.Context, call *sdk.Call) (*sdk.Result, error) {
 	body, err := g.request(call)
 	if err != nil {
 		return nil, err
 	}
-	resp, ce := wire.Do(ctx, wire.Request{Method: http.MethodPost, URL: g.url, Header: g.header, JSON: body, Timeout: g.cfg.Timeout})
+	resp, ce := wire.Do(ctx, wire.Request{Method: http.MethodPost, URL: g.url, Header: g.header, JSON: body})
 	if ce != nil {
 		return nil, g.scrub.Error(ce)
 	}

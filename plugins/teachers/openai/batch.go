@@ -21,7 +21,7 @@ var log = wire.Logger(Name)
 
 // batchTimeout bounds the Batch API's control requests; an upload of a
 // large JSONL file needs longer than a chat call.
-func (g *generator) batchTimeout() time.Duration { return max(g.cfg.Timeout, 5*time.Minute) }
+func (g *generator) batchTimeout() time.Duration { return 5 * time.Minute }
 
 // SubmitBatch uploads the calls as a JSONL file and creates a batch; the
 // batch id is all PollBatch needs, so polling survives a restart.

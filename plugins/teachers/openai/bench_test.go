@@ -33,7 +33,6 @@ func benchCall(i int) *sdk.Call {
 // benchConcurrency goroutines on a plain http.Client, and returns req/s.
 func bareHTTP(b *testing.B, srv *fakeprovider.Server, n int) float64 {
 	g := newGenerator(config{}, "bench-model")
-	g.cfg.Timeout = time.Minute
 	body, _ := json.Marshal(g.request(benchCall(0)))
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: benchConcurrency * 2}}
 	defer client.CloseIdleConnections()

@@ -84,10 +84,16 @@ func withInstruction(msgs []sdk.Message, text string) []sdk.Message {
 func (g *generator) IgnoresMetadata() bool { return true }
 
 func (g *generator) Generate(ctx context.Context, call *sdk.Call) (*sdk.Result, error) {
+	res, err := g.generate(ctx, call)
+	// An error about the set-up (key, model, URL) names the endpoint.
+	return res, wire.LocateErr(err, http.MethodPost, g.url, g.scrub)
+}
+
+func (g *generator) generate(ctx context.Context, call *sdk.Call) (*sdk.Result, error) {
 	if err := checkCall(call); err != nil {
 		return nil, err
 	}
-	resp, ce := wire.Do(ctx, wire.Request{Method: http.MethodPost, URL: g.url, Header: g.header, JSON: g.request(call), Extra: g.cfg.extra, Timeout: g.cfg.Timeout})
+	resp, ce := wire.Do(ctx, wire.Request{Method: http.MethodPost, URL: g.url, Header: g.header, JSON: g.request(call), Extra: g.cfg.extra})
 	if ce != nil {
 		return nil, g.scrub.Error(ce)
 	}

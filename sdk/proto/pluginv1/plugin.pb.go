@@ -243,20 +243,27 @@ const (
 	CallError_CODE_MALFORMED_RESPONSE CallError_Code = 6
 	CallError_CODE_CANCELLED          CallError_Code = 7
 	CallError_CODE_CONTENT_FILTERED   CallError_Code = 8
+	// The provider could not be reached: connection refused, DNS or TLS
+	// failure. The host stops the teacher after a few in a row.
+	CallError_CODE_UNREACHABLE CallError_Code = 9
+	// The provider answered 404: the model or the endpoint does not exist.
+	CallError_CODE_NOT_FOUND CallError_Code = 10
 )
 
 // Enum value maps for CallError_Code.
 var (
 	CallError_Code_name = map[int32]string{
-		0: "CODE_UNSPECIFIED",
-		1: "CODE_RATE_LIMITED",
-		2: "CODE_SERVER",
-		3: "CODE_TIMEOUT",
-		4: "CODE_INVALID_REQUEST",
-		5: "CODE_AUTH",
-		6: "CODE_MALFORMED_RESPONSE",
-		7: "CODE_CANCELLED",
-		8: "CODE_CONTENT_FILTERED",
+		0:  "CODE_UNSPECIFIED",
+		1:  "CODE_RATE_LIMITED",
+		2:  "CODE_SERVER",
+		3:  "CODE_TIMEOUT",
+		4:  "CODE_INVALID_REQUEST",
+		5:  "CODE_AUTH",
+		6:  "CODE_MALFORMED_RESPONSE",
+		7:  "CODE_CANCELLED",
+		8:  "CODE_CONTENT_FILTERED",
+		9:  "CODE_UNREACHABLE",
+		10: "CODE_NOT_FOUND",
 	}
 	CallError_Code_value = map[string]int32{
 		"CODE_UNSPECIFIED":        0,
@@ -268,6 +275,8 @@ var (
 		"CODE_MALFORMED_RESPONSE": 6,
 		"CODE_CANCELLED":          7,
 		"CODE_CONTENT_FILTERED":   8,
+		"CODE_UNREACHABLE":        9,
+		"CODE_NOT_FOUND":          10,
 	}
 )
 
@@ -1260,7 +1269,10 @@ type Call struct {
 	Output   *OutputFormat          `protobuf:"bytes,4,opt,name=output,proto3" json:"output,omitempty"`
 	// Where the call comes from (strategy, step, language, seed_id, cell):
 	// informative for API teachers, essential for replay teachers.
-	Metadata      map[string]string `protobuf:"bytes,5,rep,name=metadata,proto3" json:"metadata,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Metadata map[string]string `protobuf:"bytes,5,rep,name=metadata,proto3" json:"metadata,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// The attempt's time limit, set by the host from the teacher's
+	// limits.timeout; the plugin gives up when it passes. 0: none.
+	TimeoutMillis int64 `protobuf:"varint,6,opt,name=timeout_millis,json=timeoutMillis,proto3" json:"timeout_millis,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1328,6 +1340,13 @@ func (x *Call) GetMetadata() map[string]string {
 		return x.Metadata
 	}
 	return nil
+}
+
+func (x *Call) GetTimeoutMillis() int64 {
+	if x != nil {
+		return x.TimeoutMillis
+	}
+	return 0
 }
 
 type Result struct {
@@ -4646,14 +4665,14 @@ const file_polyglot_plugin_v1_plugin_proto_rawDesc = "" +
 	"\vFORMAT_JSON\x10\x01\"O\n" +
 	"\x05Usage\x12!\n" +
 	"\finput_tokens\x18\x01 \x01(\x03R\vinputTokens\x12#\n" +
-	"\routput_tokens\x18\x02 \x01(\x03R\foutputTokens\"\x8c\x03\n" +
+	"\routput_tokens\x18\x02 \x01(\x03R\foutputTokens\"\xb6\x03\n" +
 	"\tCallError\x126\n" +
 	"\x04code\x18\x01 \x01(\x0e2\".polyglot.plugin.v1.CallError.CodeR\x04code\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12,\n" +
 	"\x12retry_after_millis\x18\x03 \x01(\x03R\x10retryAfterMillis\x12\x1f\n" +
 	"\vhttp_status\x18\x04 \x01(\x05R\n" +
 	"httpStatus\x12\x10\n" +
-	"\x03raw\x18\x05 \x01(\tR\x03raw\"\xcb\x01\n" +
+	"\x03raw\x18\x05 \x01(\tR\x03raw\"\xf5\x01\n" +
 	"\x04Code\x12\x14\n" +
 	"\x10CODE_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11CODE_RATE_LIMITED\x10\x01\x12\x0f\n" +
@@ -4663,13 +4682,17 @@ const file_polyglot_plugin_v1_plugin_proto_rawDesc = "" +
 	"\tCODE_AUTH\x10\x05\x12\x1b\n" +
 	"\x17CODE_MALFORMED_RESPONSE\x10\x06\x12\x12\n" +
 	"\x0eCODE_CANCELLED\x10\a\x12\x19\n" +
-	"\x15CODE_CONTENT_FILTERED\x10\b\"\xc4\x02\n" +
+	"\x15CODE_CONTENT_FILTERED\x10\b\x12\x14\n" +
+	"\x10CODE_UNREACHABLE\x10\t\x12\x12\n" +
+	"\x0eCODE_NOT_FOUND\x10\n" +
+	"\"\xeb\x02\n" +
 	"\x04Call\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x127\n" +
 	"\bmessages\x18\x02 \x03(\v2\x1b.polyglot.plugin.v1.MessageR\bmessages\x128\n" +
 	"\bsampling\x18\x03 \x01(\v2\x1c.polyglot.plugin.v1.SamplingR\bsampling\x128\n" +
 	"\x06output\x18\x04 \x01(\v2 .polyglot.plugin.v1.OutputFormatR\x06output\x12B\n" +
-	"\bmetadata\x18\x05 \x03(\v2&.polyglot.plugin.v1.Call.MetadataEntryR\bmetadata\x1a;\n" +
+	"\bmetadata\x18\x05 \x03(\v2&.polyglot.plugin.v1.Call.MetadataEntryR\bmetadata\x12%\n" +
+	"\x0etimeout_millis\x18\x06 \x01(\x03R\rtimeoutMillis\x1a;\n" +
 	"\rMetadataEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xf4\x01\n" +

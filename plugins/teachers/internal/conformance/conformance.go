@@ -45,7 +45,7 @@ func (s Suite) name() string { return s.Teacher.Describe().Name }
 // Open returns the sdktest client and the TeacherOpen for a fake server.
 func (s Suite) Open(t testing.TB, srv *fakeprovider.Server, attrs map[string]cty.Value) (*sdk.Client, sdk.TeacherOpen) {
 	t.Helper()
-	a := map[string]cty.Value{"base_url": cty.StringVal(s.BaseURL(srv.URL)), "api_key": cty.StringVal(Key), "timeout": cty.StringVal("2s")}
+	a := map[string]cty.Value{"base_url": cty.StringVal(s.BaseURL(srv.URL)), "api_key": cty.StringVal(Key)}
 	for k, v := range attrs {
 		a[k] = v
 	}
@@ -144,7 +144,7 @@ type faultCase struct {
 
 func testFaults(t *testing.T, s Suite) {
 	srv := fakeprovider.Start(t, fakeprovider.Options{Seed: 1, APIKey: Key, RetryAfter: 3 * time.Second})
-	c, o := s.Open(t, srv, map[string]cty.Value{"timeout": cty.StringVal("400ms")})
+	c, o := s.Open(t, srv, nil)
 	cases := []faultCase{
 		{fakeprovider.FaultRateLimit, sdk.ErrRateLimited, 429, 3 * time.Second},
 		{fakeprovider.FaultRateLimitDate, sdk.ErrRateLimited, 429, 3 * time.Second},
@@ -156,14 +156,16 @@ func testFaults(t *testing.T, s Suite) {
 		{fakeprovider.FaultTruncated, sdk.ErrMalformedResponse, 200, -1},
 		{fakeprovider.FaultAuth, sdk.ErrAuth, 401, -1},
 		{fakeprovider.FaultBadRequest, sdk.ErrInvalidRequest, 400, -1},
-		{fakeprovider.FaultNotFound, sdk.ErrInvalidRequest, 404, -1},
+		{fakeprovider.FaultNotFound, sdk.ErrNotFound, 404, -1},
 	}
 	if s.ContentFilter {
 		cases = append(cases, faultCase{fakeprovider.FaultContentFilter, sdk.ErrContentFiltered, 0, -1})
 	}
 	var calls []*sdk.Call
 	for _, fc := range cases {
-		calls = append(calls, &sdk.Call{ID: string(fc.fault), Messages: user("Hallo [[fault:" + string(fc.fault) + "]]"), Sampling: sdk.Sampling{MaxTokens: 50}})
+		// The host's per-attempt limit travels with the call (the hanging
+		// one must end after it, not after a default of the plugin's).
+		calls = append(calls, &sdk.Call{ID: string(fc.fault), Messages: user("Hallo [[fault:" + string(fc.fault) + "]]"), Sampling: sdk.Sampling{MaxTokens: 50}, Timeout: 400 * time.Millisecond})
 	}
 	// A wrong key is an auth failure too, and its echo must be scrubbed.
 	start := time.Now()
@@ -197,6 +199,9 @@ func testFaults(t *testing.T, s Suite) {
 		}
 		if r.Err.Message == "" {
 			t.Errorf("%s: empty message", fc.fault)
+		}
+		if fc.code.TeacherLevel() && !strings.Contains(r.Err.Message, s.BaseURL(srv.URL)) {
+			t.Errorf("%s: the message %q does not say which endpoint failed (%s)", fc.fault, r.Err.Message, s.BaseURL(srv.URL))
 		}
 	}
 	if got := srv.Stats().Requests; got != int64(len(cases)) {
@@ -260,7 +265,7 @@ func testTimeoutCancel(t *testing.T, s Suite) {
 	srv := fakeprovider.Start(t, fakeprovider.Options{APIKey: Key})
 	// Directly through the Generator: cancellation and the caller's
 	// deadline are contexts, which the gRPC stream does not carry per call.
-	cfg := sdktest.Config(t, s.Teacher.Describe().Schema, map[string]cty.Value{"base_url": cty.StringVal(s.BaseURL(srv.URL)), "api_key": cty.StringVal(Key), "timeout": cty.StringVal("30s")})
+	cfg := sdktest.Config(t, s.Teacher.Describe().Schema, map[string]cty.Value{"base_url": cty.StringVal(s.BaseURL(srv.URL)), "api_key": cty.StringVal(Key)})
 	g, diags := s.Teacher.Open(context.Background(), sdk.OpenRequest{Model: s.Model, Config: sdk.Config{V: cfg}})
 	if diags.HasErrors() {
 		t.Fatal(diags.Err())
@@ -290,8 +295,9 @@ func testTimeoutCancel(t *testing.T, s Suite) {
 	cfg2 := sdktest.Config(t, s.Teacher.Describe().Schema, map[string]cty.Value{"base_url": cty.StringVal(s.BaseURL("http://127.0.0.1:1")), "api_key": cty.StringVal(Key)})
 	g2, _ := s.Teacher.Open(context.Background(), sdk.OpenRequest{Model: s.Model, Config: sdk.Config{V: cfg2}})
 	_, err = g2.Generate(context.Background(), &sdk.Call{ID: "x", Messages: user("Hallo")})
-	if !errors.As(err, &ce) || ce.Code != sdk.ErrServer || strings.Contains(ce.Message, Key) {
-		t.Errorf("unreachable server: %v, want a server error", err)
+	if !errors.As(err, &ce) || ce.Code != sdk.ErrUnreachable || strings.Contains(ce.Message, Key) ||
+		!strings.Contains(ce.Message, "connection refused") || !strings.Contains(ce.Message, s.BaseURL("http://127.0.0.1:1")) {
+		t.Errorf("unreachable server: %v, want unreachable, saying why and where", err)
 	}
 }
 
@@ -311,8 +317,7 @@ func testConfig(t *testing.T, s Suite) {
 		value cty.Value
 	}{
 		{"base_url", cty.StringVal("not a url")},
-		{"timeout", cty.StringVal("soon")},
-		{"timeout", cty.StringVal("-1s")},
+		{"timeout", cty.StringVal("600s")}, // belongs in limits
 		{"api_key", cty.StringVal(Key + "\n")},
 	} {
 		cfg := sdktest.Config(t, schema, map[string]cty.Value{tc.attr: tc.value})

@@ -5,7 +5,6 @@ import (
 	"net/url"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/zclconf/go-cty/cty"
@@ -21,7 +20,10 @@ func CommonAttrs(baseURL string) []sdk.SchemaItem {
 		sdk.Attr("base_url", cty.String).Doc("Endpoint root of the API.").Default(cty.StringVal(baseURL)),
 		sdk.Attr("api_key", cty.String).Sensitive().Doc("API key. Never logged nor echoed back."),
 		sdk.Attr("headers", cty.Map(cty.String)).Doc("Extra HTTP headers sent with every request."),
-		sdk.Attr("timeout", cty.String).Doc("Per-request timeout, a Go duration such as \"60s\" or \"5m\".").Default(cty.StringVal("60s")),
+		// The one per-attempt timeout is the teacher block's limits.timeout,
+		// which the host sends with every call; this attribute remains only
+		// to tell specs written for the old one where it went.
+		sdk.Attr("timeout", cty.String).Doc("Not used: the per-request timeout is the teacher's `limits { timeout }`, sent with every call."),
 	}
 }
 
@@ -30,7 +32,6 @@ type Common struct {
 	BaseURL string // without a trailing slash
 	APIKey  string
 	Headers map[string]string
-	Timeout time.Duration
 }
 
 // ParseCommon reads and checks the common attributes; every problem names
@@ -55,14 +56,8 @@ func ParseCommon(cfg sdk.Config, defaultURL string) (Common, sdk.Diagnostics) {
 			diags = diags.Append(sdk.AttrError("headers", "invalid header name", "%q is not a valid HTTP header name", k))
 		}
 	}
-	c.Timeout = 60 * time.Second
 	if s := cfg.String("timeout"); s != "" {
-		d, err := time.ParseDuration(s)
-		if err != nil || d <= 0 {
-			diags = diags.Append(sdk.AttrError("timeout", "invalid timeout", "%q is not a positive duration; write e.g. \"60s\" or \"5m\"", s))
-		} else {
-			c.Timeout = d
-		}
+		diags = diags.Append(sdk.AttrError("timeout", "timeout belongs in limits", "the per-request timeout is set once, in the teacher block: limits { timeout = %q }; remove timeout from config (a plugin's own default would otherwise cut every call short)", s))
 	}
 	return c, diags
 }

@@ -96,12 +96,89 @@ func TestDo(t *testing.T) {
 			t.Errorf("cancelled call: %v after %s", ce, time.Since(start))
 		}
 	})
-	t.Run("unreachable", func(t *testing.T) {
-		_, ce := Do(context.Background(), Request{Method: http.MethodGet, URL: "http://127.0.0.1:1/x", Timeout: 5 * time.Second})
-		if ce == nil || ce.Code != sdk.ErrServer {
-			t.Errorf("unreachable server: %v", ce)
+}
+
+// TestDoUnreachable: faults that no retry will cure (nothing listens, the
+// name does not resolve, TLS cannot be set up) are ErrUnreachable and say
+// why, within a second; a connection the server drops is an ordinary
+// server fault, retried as before.
+func TestDoUnreachable(t *testing.T) {
+	closed := closedPort(t)
+	plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "{}") }))
+	defer plain.Close()
+	selfSigned := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "{}") }))
+	defer selfSigned.Close()
+	dropper, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dropper.Close()
+	go func() {
+		for {
+			c, err := dropper.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
 		}
-	})
+	}()
+	cases := []struct {
+		name, url, cause string
+		code             sdk.ErrorCode
+	}{
+		{"connection refused", "http://" + closed + "/v1/chat/completions", "connection refused", sdk.ErrUnreachable},
+		{"host name does not resolve", "http://no-such-host.invalid/v1", "does not resolve", sdk.ErrUnreachable},
+		{"https to a plain HTTP server", "https://" + strings.TrimPrefix(plain.URL, "http://") + "/v1", "does not speak TLS", sdk.ErrUnreachable},
+		{"certificate that does not verify", selfSigned.URL + "/v1", "certificate does not verify", sdk.ErrUnreachable},
+		{"connection dropped by the server", "http://" + dropper.Addr().String() + "/v1", "could not reach the provider", sdk.ErrServer},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			start := time.Now()
+			_, ce := Do(context.Background(), Request{Method: http.MethodPost, URL: tc.url, JSON: 1, Timeout: 10 * time.Second})
+			if ce == nil || ce.Code != tc.code || !strings.Contains(ce.Message, tc.cause) {
+				t.Fatalf("error %v, want %s saying %q", ce, tc.code, tc.cause)
+			}
+			if d := time.Since(start); d > 5*time.Second {
+				t.Errorf("took %s", d)
+			}
+			if tc.code == sdk.ErrUnreachable {
+				located := Locate(ce, http.MethodPost, tc.url)
+				if !strings.Contains(located.Message, tc.url) {
+					t.Errorf("Locate: %q does not name %s", located.Message, tc.url)
+				}
+			}
+		})
+	}
+}
+
+// closedPort is an address nothing listens on.
+func closedPort(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
+}
+
+func TestLocate(t *testing.T) {
+	cases := []struct {
+		code sdk.ErrorCode
+		url  string
+		want string
+	}{
+		{sdk.ErrNotFound, "http://user:pw@example.test/v1/chat/completions?key=abc", "m [POST http://example.test/v1/chat/completions]"},
+		{sdk.ErrAuth, "https://api.example.test/v1/messages", "m [POST https://api.example.test/v1/messages]"},
+		{sdk.ErrRateLimited, "https://api.example.test/v1/messages", "m"}, // not about the set-up
+	}
+	for _, tc := range cases {
+		got := Locate(&sdk.CallError{Code: tc.code, Message: "m"}, http.MethodPost, tc.url).Message
+		if got != tc.want {
+			t.Errorf("%s: %q, want %q", tc.code, got, tc.want)
+		}
+	}
 }
 
 // proxyChildEnv makes the test binary a child that calls Do once with the

@@ -14,17 +14,22 @@ package wire
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 	"unicode/utf8"
 
@@ -376,9 +381,12 @@ func transportError(ctx context.Context, err error, timeout time.Duration, parti
 	case errors.Is(ctx.Err(), context.Canceled):
 		return &sdk.CallError{Code: sdk.ErrCancelled, Message: "the call was cancelled"}
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
-		return &sdk.CallError{Code: sdk.ErrTimeout, Message: "the call's deadline passed before the provider answered"}
+		return &sdk.CallError{Code: sdk.ErrTimeout, Message: "no complete answer within the attempt's time limit (the teacher's limits.timeout); raise it if the model is slow"}
 	case isTimeout(err), errors.Is(err, fasthttp.ErrTimeout), errors.Is(err, fasthttp.ErrDialTimeout):
-		return &sdk.CallError{Code: sdk.ErrTimeout, Message: fmt.Sprintf("no complete answer within the per-request timeout (%s); raise `timeout` in the teacher's config if the model is slow", timeout)}
+		if timeout <= 0 {
+			return &sdk.CallError{Code: sdk.ErrTimeout, Message: "no complete answer within the attempt's time limit (the teacher's limits.timeout); raise it if the model is slow"}
+		}
+		return &sdk.CallError{Code: sdk.ErrTimeout, Message: fmt.Sprintf("no complete answer within %s; raise the teacher's limits.timeout if the model is slow", timeout)}
 	case errors.Is(err, fasthttp.ErrBodyTooLarge):
 		return &sdk.CallError{Code: sdk.ErrMalformedResponse, Message: fmt.Sprintf("the response body is larger than %d MiB: not a chat completion", MaxBody>>20)}
 	case partial != nil && (errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)):
@@ -386,7 +394,65 @@ func transportError(ctx context.Context, err error, timeout time.Duration, parti
 	case partial != nil:
 		return &sdk.CallError{Code: sdk.ErrMalformedResponse, Message: "reading the response body: " + err.Error(), Raw: Truncate(string(partial))}
 	}
+	if cause := unreachable(err); cause != "" {
+		return &sdk.CallError{Code: sdk.ErrUnreachable, Message: cause + ": " + err.Error()}
+	}
 	return &sdk.CallError{Code: sdk.ErrServer, Message: "could not reach the provider: " + err.Error()}
+}
+
+// unreachable names the cause when err says that no call can get through
+// until the user acts: nothing listens at the address, the host name does
+// not resolve, or TLS cannot be set up (a certificate that does not
+// verify, a plain-HTTP server behind an https URL). It returns "" for
+// faults that may pass on their own (a reset connection, a timeout).
+func unreachable(err error) string {
+	var dns *net.DNSError
+	var cert *tls.CertificateVerificationError
+	var unknownCA x509.UnknownAuthorityError
+	var hostname x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	var record tls.RecordHeaderError
+	var alert tls.AlertError
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused (is the server running, and is base_url right?)"
+	case errors.As(err, &dns) && !dns.IsTimeout && !dns.IsTemporary:
+		return "the host name does not resolve (check base_url)"
+	case errors.As(err, &cert), errors.As(err, &unknownCA), errors.As(err, &hostname), errors.As(err, &invalid):
+		return "TLS failure: the server's certificate does not verify"
+	case errors.As(err, &record):
+		return "TLS failure: the server does not speak TLS (use http:// in base_url?)"
+	case errors.As(err, &alert):
+		return "TLS failure: the server refused the TLS handshake"
+	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
+		return "no route to the host (check base_url and the network)"
+	}
+	return ""
+}
+
+// LocateErr is Locate for the error of a plugin's Generate: a CallError
+// that is about the set-up gets the endpoint, scrubbed like the rest.
+func LocateErr(err error, method, rawURL string, s Scrubber) error {
+	var ce *sdk.CallError
+	if errors.As(err, &ce) && ce.Code.TeacherLevel() {
+		s.Error(Locate(ce, method, rawURL))
+	}
+	return err
+}
+
+// Locate adds where a call went to an error that says the teacher's set-up
+// is wrong (key, model, URL): the user has to see which endpoint to fix.
+// The URL is shown without credentials or query.
+func Locate(ce *sdk.CallError, method, rawURL string) *sdk.CallError {
+	if ce == nil || !ce.Code.TeacherLevel() {
+		return ce
+	}
+	if u, err := url.Parse(rawURL); err == nil {
+		u.User, u.RawQuery, u.Fragment = nil, "", ""
+		rawURL = u.String()
+	}
+	ce.Message += " [" + method + " " + rawURL + "]"
+	return ce
 }
 
 func isTimeout(err error) bool {
@@ -428,6 +494,9 @@ func StatusError(status int, h http.Header, body []byte, msg string, now time.Ti
 	case status == http.StatusUnauthorized || status == http.StatusForbidden:
 		ce.Code = sdk.ErrAuth
 		ce.Message = msg + " (check the teacher's api_key)"
+	case status == http.StatusNotFound:
+		ce.Code = sdk.ErrNotFound
+		ce.Message = msg + " (check the teacher's model name and base_url; a local server may need the model pulled first)"
 	case status == http.StatusRequestTimeout || status == http.StatusGatewayTimeout:
 		ce.Code = sdk.ErrTimeout
 	case status >= 500: // 529 "overloaded" included
@@ -449,15 +518,39 @@ func StatusError(status int, h http.Header, body []byte, msg string, now time.Ti
 // (RFC 3339 instants). Of several resets, those of an exhausted limit
 // (remaining 0) count; if none is known to be exhausted, the longest wait is
 // taken, since waiting too little only earns another 429.
+//
+// Whatever a header says is clamped to [0, MaxRetryAfter]: the host refuses
+// waits beyond the teacher's limits.max_retry_wait with an error, and a
+// huge number must not overflow into a negative wait on the way.
 func RetryAfter(h http.Header, now time.Time) time.Duration {
+	return min(retryAfter(h, now), MaxRetryAfter)
+}
+
+// MaxRetryAfter bounds the wait RetryAfter reports (a year).
+const MaxRetryAfter = 366 * 24 * time.Hour
+
+// seconds converts a header's number of seconds (or milliseconds, with
+// unit) to a duration, or false when it is not a number of zero or more.
+func seconds(v string, unit time.Duration) (time.Duration, bool) {
+	x, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+	if err != nil || math.IsNaN(x) || x < 0 {
+		return 0, false
+	}
+	if x*float64(unit) >= float64(MaxRetryAfter) { // +Inf included
+		return MaxRetryAfter, true
+	}
+	return time.Duration(x * float64(unit)), true
+}
+
+func retryAfter(h http.Header, now time.Time) time.Duration {
 	if v := h.Get("Retry-After-Ms"); v != "" {
-		if ms, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil && ms >= 0 {
-			return time.Duration(ms * float64(time.Millisecond))
+		if d, ok := seconds(v, time.Millisecond); ok {
+			return d
 		}
 	}
 	if v := strings.TrimSpace(h.Get("Retry-After")); v != "" {
-		if s, err := strconv.ParseFloat(v, 64); err == nil && s >= 0 {
-			return time.Duration(s * float64(time.Second))
+		if d, ok := seconds(v, time.Second); ok {
+			return d
 		}
 		if t, err := http.ParseTime(v); err == nil {
 			return max(t.Sub(now), 0)
@@ -500,11 +593,10 @@ func parseResetDuration(v string) (time.Duration, error) {
 	if d, err := time.ParseDuration(v); err == nil {
 		return d, nil
 	}
-	s, err := strconv.ParseFloat(v, 64)
-	if err != nil {
-		return 0, err
+	if d, ok := seconds(v, time.Second); ok {
+		return d, nil
 	}
-	return time.Duration(s * float64(time.Second)), nil
+	return 0, fmt.Errorf("%q is not a duration", v)
 }
 
 // Scrubber removes secrets from text echoed back to the host. Providers

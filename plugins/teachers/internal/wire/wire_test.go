@@ -28,6 +28,17 @@ func TestRetryAfter(t *testing.T) {
 		{"openai bare seconds", map[string]string{"X-Ratelimit-Reset-Tokens": "12"}, 12 * time.Second},
 		{"openai garbage", map[string]string{"X-Ratelimit-Reset-Tokens": "soon"}, 0},
 		{"anthropic", map[string]string{"Anthropic-Ratelimit-Requests-Reset": now.Add(40 * time.Second).Format(time.RFC3339), "Anthropic-Ratelimit-Requests-Remaining": "0", "Anthropic-Ratelimit-Tokens-Reset": now.Add(5 * time.Second).Format(time.RFC3339), "Anthropic-Ratelimit-Tokens-Remaining": "900"}, 40 * time.Second},
+		// Absurd values are clamped, never negative: the host turns a wait
+		// beyond its cap into an error.
+		{"a day", map[string]string{"Retry-After": "86400"}, 24 * time.Hour},
+		{"overflowing seconds", map[string]string{"Retry-After": "1e300"}, MaxRetryAfter},
+		{"infinite seconds", map[string]string{"Retry-After": "+Inf"}, MaxRetryAfter},
+		{"NaN", map[string]string{"Retry-After": "NaN"}, 0},
+		{"negative", map[string]string{"Retry-After": "-5"}, 0},
+		{"overflowing ms", map[string]string{"Retry-After-Ms": "1e300"}, MaxRetryAfter},
+		{"http date in 10 years", map[string]string{"Retry-After": now.AddDate(10, 0, 0).Format(http.TimeFormat)}, MaxRetryAfter},
+		{"openai reset in hours", map[string]string{"X-Ratelimit-Reset-Requests": "30h", "X-Ratelimit-Remaining-Requests": "0"}, 30 * time.Hour},
+		{"openai overflowing bare seconds", map[string]string{"X-Ratelimit-Reset-Tokens": "9e99"}, MaxRetryAfter},
 		{"anthropic output tokens", map[string]string{"Anthropic-Ratelimit-Output-Tokens-Reset": now.Add(3 * time.Second).Format(time.RFC3339), "Anthropic-Ratelimit-Output-Tokens-Remaining": "0"}, 3 * time.Second},
 	}
 	for _, tc := range cases {
