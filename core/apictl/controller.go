@@ -20,6 +20,34 @@ import (
 // instead of queueing forever.
 var ErrCircuitOpen = errors.New("circuit open")
 
+// ErrStopped means the teacher was stopped: its calls kept failing in a way
+// no retry cures (no server at the URL, a rejected key, an unknown model),
+// or the provider asked for a longer wait than Limits.MaxRetryWait. Every
+// later Acquire fails with a *StoppedError at once.
+var ErrStopped = errors.New("teacher stopped")
+
+// StoppedError says why a teacher was stopped. Cause is the provider's
+// error that stopped it (its message names the endpoint for set-up errors).
+type StoppedError struct {
+	Teacher string
+	Cause   *sdk.CallError
+	// Failures is the run of set-up failures in a row that stopped it; 0
+	// when the stop was a wait longer than Wait allows.
+	Failures int
+	Wait     time.Duration // the wait asked for, when that stopped it
+	MaxWait  time.Duration
+}
+
+func (e *StoppedError) Error() string {
+	if e.Failures == 0 {
+		return fmt.Sprintf("teacher %q stopped: the provider asks to wait %s before the next call, longer than the %s allowed (limits.max_retry_wait); last error: %s. Its requests are kept for the next run: run again later, or raise max_retry_wait",
+			e.Teacher, e.Wait.Round(time.Second), e.MaxWait, e.Cause)
+	}
+	return fmt.Sprintf("teacher %q stopped after %d failures in a row: %s. Fix the cause and run again", e.Teacher, e.Failures, e.Cause)
+}
+
+func (e *StoppedError) Is(target error) bool { return target == ErrStopped }
+
 // Defaults for zero-valued Limits fields.
 const (
 	DefaultConcurrency      = 4
@@ -30,6 +58,8 @@ const (
 	DefaultBackoffInitial   = time.Second
 	DefaultBackoffMax       = 60 * time.Second
 	DefaultLatencyFactor    = 3.0
+	DefaultStopAfter        = 3
+	DefaultMaxRetryWait     = 5 * time.Minute
 )
 
 // Limits configures a Controller. Zero values of Concurrency, Timeout and
@@ -43,6 +73,13 @@ type Limits struct {
 	Timeout           time.Duration // per attempt
 	MaxRetries        int           // retries after the first attempt
 	Adaptive          bool          // AIMD concurrency within [1, Concurrency]
+	// MaxRetryWait caps the wait a provider may ask for (Retry-After,
+	// reset headers): an answer asking for longer stops the teacher
+	// (ErrStopped) instead of holding its calls for that long.
+	MaxRetryWait time.Duration
+	// StopAfter is how many set-up failures in a row (unreachable, auth,
+	// not found: sdk.ErrorCode.TeacherLevel) stop the teacher.
+	StopAfter int
 
 	BreakerThreshold int           // consecutive server failures that open the breaker
 	BreakerCooldown  time.Duration // open time before a half-open probe
@@ -66,6 +103,7 @@ func FromSpec(l spec.Limits) Limits {
 		Timeout:           l.Timeout,
 		MaxRetries:        l.MaxRetries,
 		Adaptive:          l.Adaptive,
+		MaxRetryWait:      l.MaxRetryWait,
 	}
 }
 
@@ -114,6 +152,12 @@ func (l Limits) withDefaults() Limits {
 	if l.BackoffMax < l.BackoffInitial {
 		l.BackoffMax = l.BackoffInitial
 	}
+	if l.StopAfter <= 0 {
+		l.StopAfter = DefaultStopAfter
+	}
+	if l.MaxRetryWait <= 0 {
+		l.MaxRetryWait = DefaultMaxRetryWait
+	}
 	if l.LatencyFactor <= 1 {
 		l.LatencyFactor = DefaultLatencyFactor
 	}
@@ -142,6 +186,12 @@ type Stats struct {
 	Retries     int64 // retries granted by Done
 	SpentUSD    float64
 	Breaker     string
+	// LastError is the last failed attempt's error (nil before any), and
+	// LastErrorAt when it came.
+	LastError   *sdk.CallError
+	LastErrorAt time.Time
+	// Stopped is why the teacher was stopped, nil while it runs.
+	Stopped *StoppedError
 }
 
 // latency baseline: exponential moving average, and the number of samples
@@ -175,6 +225,9 @@ type Controller struct {
 	reopenAt  time.Time // end of the current cooldown
 	probing   bool
 	stateWake chan struct{} // closed and replaced at each breaker transition
+
+	setupRun int           // set-up failures in a row (see Limits.StopAfter)
+	stopped  *StoppedError // set once; never cleared
 
 	st Stats
 }
@@ -219,7 +272,33 @@ func (c *Controller) Stats() Stats {
 	s.Waiting = len(c.waiters)
 	s.Limit = c.limit
 	s.Breaker = c.state
+	s.Stopped = c.stopped
 	return s
+}
+
+// Stopped returns why the teacher was stopped, or nil.
+func (c *Controller) Stopped() *StoppedError {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.stopped
+}
+
+// stopLocked stops the teacher and wakes every caller waiting in Acquire,
+// which then fails with e.
+func (c *Controller) stopLocked(e *StoppedError) {
+	if c.stopped != nil {
+		return
+	}
+	c.stopped = e
+	close(c.stateWake)
+	c.stateWake = make(chan struct{})
+	// Hand every waiter a slot: each finds the teacher stopped and gives
+	// it back.
+	for _, ch := range c.waiters {
+		c.inFlight++
+		close(ch)
+	}
+	c.waiters = nil
 }
 
 // Permit is the right to make one attempt of a call. Exactly one Done must
@@ -291,6 +370,12 @@ func (c *Controller) acquire(ctx context.Context, estTokens int, estCost float64
 		return nil, err
 	}
 	epoch, err := c.waitSlot(ctx)
+	if err == nil {
+		if st := c.Stopped(); st != nil {
+			c.release()
+			err = st
+		}
+	}
 	if err != nil {
 		c.dropProbe(probe)
 		return nil, err
@@ -302,6 +387,11 @@ func (c *Controller) acquire(ctx context.Context, estTokens int, estCost float64
 		return nil, err
 	}
 	tpmTokens, err := c.waitRate(ctx, estTokens)
+	if err == nil {
+		if st := c.Stopped(); st != nil {
+			err = st
+		}
+	}
 	if err != nil {
 		for _, b := range reserved {
 			b.Settle(estCost, 0)
@@ -335,6 +425,11 @@ func (c *Controller) circuitOpenErr() error {
 func (c *Controller) waitBreaker(ctx context.Context) (probe bool, err error) {
 	for {
 		c.mu.Lock()
+		if c.stopped != nil {
+			err := c.stopped
+			c.mu.Unlock()
+			return false, err
+		}
 		if c.state == BreakerClosed {
 			c.mu.Unlock()
 			return false, nil
@@ -578,9 +673,30 @@ func (p *Permit) Done(res *sdk.Result, actualCostUSD float64) (retry bool, wait 
 		c.st.RateLimited++
 		c.decreaseLocked(p)
 	}
+	if res != nil && res.Err != nil && code != sdk.ErrCancelled {
+		c.st.LastError, c.st.LastErrorAt = res.Err, now
+	}
+
+	// Set-up failures in a row stop the teacher; any other answer shows
+	// that calls can get through.
+	switch {
+	case res == nil || code == sdk.ErrCancelled:
+	case code.TeacherLevel():
+		c.setupRun++
+		if c.setupRun >= c.lim.StopAfter {
+			c.stopLocked(&StoppedError{Teacher: c.name, Cause: res.Err, Failures: c.setupRun})
+		}
+	default:
+		c.setupRun = 0
+	}
+	// A provider asking for a longer wait than allowed: its calls would sit
+	// in their slots for that long, so the teacher stops and says so.
+	if res != nil && res.Err != nil && res.Err.RetryAfter > c.lim.MaxRetryWait {
+		c.stopLocked(&StoppedError{Teacher: c.name, Cause: res.Err, Wait: res.Err.RetryAfter, MaxWait: c.lim.MaxRetryWait})
+	}
 	c.grantLocked()
 
-	if res == nil || res.Err == nil || !code.Retryable() || p.attempt >= c.lim.MaxRetries || p.parent.Err() != nil {
+	if res == nil || res.Err == nil || !code.Retryable() || p.attempt >= c.lim.MaxRetries || p.parent.Err() != nil || c.stopped != nil {
 		return false, 0
 	}
 	wait = p.bo.NextBackOff()

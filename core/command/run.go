@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
+	"strings"
 	"time"
 
 	"github.com/polyglot-teachers/polyglot/core/engine"
@@ -25,6 +26,8 @@ func runRun(ctx context.Context, env *Env, args []string) error {
 	fs := newFlags("run")
 	sf := addSpecFlags(fs)
 	only := addOnlyFlag(fs)
+	var retry retryFailedFlag
+	fs.Var(&retry, "retry-failed", "send again the requests that failed for good (a plain rerun never does), all of them or, with =REASON[,REASON], those failed for these reasons, e.g. --retry-failed=not_found,auth (the reasons are in `polyglot status`)")
 	dir, err := parseDir(fs, args)
 	if err != nil {
 		return err
@@ -67,7 +70,7 @@ func runRun(ctx context.Context, env *Env, args []string) error {
 	}
 	prog := newProgress(env)
 	defer prog.Close()
-	opts := engine.Options{Only: onlyMap, Log: env.Log, Progress: prog}
+	opts := engine.Options{Only: onlyMap, Log: env.Log, Progress: prog, RetryFailed: retry.set, RetryReasons: retry.reasons}
 	opts.NoCache = os.Getenv("POLYGLOT_CACHE") == "off"
 	if cache, err := openResponseCache(); err != nil {
 		env.Log.Warn().Err(err).Msg("shared response cache unavailable; using the experiment's own")
@@ -96,6 +99,44 @@ func runRun(ctx context.Context, env *Env, args []string) error {
 	}
 	fmt.Fprintln(env.Stdout, doneMessage(reportPath, before))
 	reportSpend(env, st, totals)
+	return nil
+}
+
+// retryFailedFlag is --retry-failed (every reason) or
+// --retry-failed=REASON[,REASON...].
+type retryFailedFlag struct {
+	set     bool
+	reasons []string // nil: every reason
+}
+
+func (f *retryFailedFlag) IsBoolFlag() bool { return true }
+
+func (f *retryFailedFlag) String() string {
+	if f == nil || !f.set {
+		return ""
+	}
+	if f.reasons == nil {
+		return "true"
+	}
+	return strings.Join(f.reasons, ",")
+}
+
+func (f *retryFailedFlag) Set(v string) error {
+	switch v {
+	case "true":
+		f.set, f.reasons = true, nil
+		return nil
+	case "false":
+		f.set, f.reasons = false, nil
+		return nil
+	}
+	for _, r := range strings.Split(v, ",") {
+		if r = strings.TrimSpace(r); r == "" {
+			return fmt.Errorf("an empty reason in %q; write e.g. --retry-failed=not_found,auth", v)
+		}
+		f.reasons = append(f.reasons, r)
+	}
+	f.set = true
 	return nil
 }
 

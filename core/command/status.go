@@ -2,11 +2,17 @@ package command
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"strings"
 	"text/tabwriter"
+	"time"
+	"unicode/utf8"
 
+	"github.com/polyglot-teachers/polyglot/core/engine"
 	"github.com/polyglot-teachers/polyglot/core/spec"
 	"github.com/polyglot-teachers/polyglot/core/store"
 )
@@ -37,6 +43,11 @@ type statusOutput struct {
 	Experiment    string         `json:"experiment"`
 	Store         string         `json:"store"`
 	Summary       *store.Summary `json:"summary"`
+	// Why things failed: per teacher and reason, each teacher's last
+	// error, and the failed units with theirs.
+	FailureReasons []reasonRow           `json:"failure_reasons"`
+	TeacherErrors  []engine.TeacherError `json:"teacher_errors"`
+	FailedUnits    []failedUnit          `json:"failed_units"`
 }
 
 func runStatus(ctx context.Context, env *Env, args []string) error {
@@ -56,6 +67,10 @@ func runStatus(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
+	fails, err := readFailures(st)
+	if err != nil {
+		return err
+	}
 	if *asJSON {
 		if sum.Stages == nil {
 			sum.Stages = []store.StageCount{}
@@ -63,7 +78,7 @@ func runStatus(ctx context.Context, env *Env, args []string) error {
 		if sum.Cells == nil {
 			sum.Cells = []store.CellSummary{}
 		}
-		return writeJSON(env.Stdout, statusOutput{jsonFormatVersion, exp.Name, exp.Store, sum})
+		return writeJSON(env.Stdout, statusOutput{jsonFormatVersion, exp.Name, exp.Store, sum, fails.Reasons, fails.TeacherErrors, fails.Units})
 	}
 	fmt.Fprintf(env.Stdout, "Experiment %q (store %s)\n\n", exp.Name, exp.Store)
 	tw := tabwriter.NewWriter(env.Stdout, 0, 2, 2, ' ', tabwriter.AlignRight)
@@ -80,5 +95,126 @@ func runStatus(ctx context.Context, env *Env, args []string) error {
 	}
 	t := sum.Total
 	fmt.Fprintf(tw, "total\t\t\t\t%d\t%d\t%d\t%d\t%d\t$%.4f\t$%.4f\t\n", t.Examples, t.Failures, t.Retrying, t.InputTokens, t.OutputTokens, t.CostUSD, t.SavedUSD)
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	return fails.write(env.Stdout)
+}
+
+// statusFailures is why things failed, as `status` shows it.
+type statusFailures struct {
+	Reasons       []reasonRow           `json:"reasons"`
+	TeacherErrors []engine.TeacherError `json:"teacher_errors"`
+	Units         []failedUnit          `json:"units"`
+}
+
+// reasonRow counts one teacher's failures with one reason.
+type reasonRow struct {
+	Teacher  string    `json:"teacher"`
+	Reason   string    `json:"reason"`
+	Final    int       `json:"final"`    // not sent again unless run --retry-failed
+	Retrying int       `json:"retrying"` // sent again by the next run
+	Last     time.Time `json:"last"`
+	Example  string    `json:"example"` // the latest one's raw payload, redacted
+}
+
+type failedUnit struct {
+	Stage string `json:"stage"`
+	Label string `json:"label"`
+	Error string `json:"error"`
+}
+
+func readFailures(st *store.Store) (*statusFailures, error) {
+	out := &statusFailures{Reasons: []reasonRow{}, Units: []failedUnit{}}
+	rs, err := st.FailureReasons(nil, time.Time{})
+	if err != nil {
+		return nil, err
+	}
+	idx := map[[2]string]int{}
+	for _, r := range rs {
+		k := [2]string{r.Teacher, r.Reason}
+		i, ok := idx[k]
+		if !ok {
+			i = len(out.Reasons)
+			idx[k] = i
+			out.Reasons = append(out.Reasons, reasonRow{Teacher: r.Teacher, Reason: r.Reason})
+		}
+		row := &out.Reasons[i]
+		if r.Final {
+			row.Final += r.Count
+		} else {
+			row.Retrying += r.Count
+		}
+		if r.Last.After(row.Last) {
+			row.Last, row.Example = r.Last, r.Example
+		}
+	}
+	if out.TeacherErrors, err = engine.TeacherErrors(st); err != nil {
+		return nil, err
+	}
+	if out.TeacherErrors == nil {
+		out.TeacherErrors = []engine.TeacherError{}
+	}
+	units, err := st.Units("")
+	if err != nil {
+		return nil, err
+	}
+	for _, u := range units {
+		if u.State != store.Failed {
+			continue
+		}
+		var d struct {
+			Error string `json:"error"`
+		}
+		_ = json.Unmarshal(u.Detail, &d)
+		out.Units = append(out.Units, failedUnit{u.Stage, u.Label, d.Error})
+	}
+	return out, nil
+}
+
+func (f *statusFailures) write(w io.Writer) error {
+	if len(f.Reasons) > 0 {
+		fmt.Fprintln(w, "\nWhy requests failed (FINAL ones are not sent again by a plain rerun: fix the cause, then `polyglot run --retry-failed` or --retry-failed=REASON):")
+		tw := tabwriter.NewWriter(w, 0, 2, 2, ' ', 0)
+		fmt.Fprintln(tw, "TEACHER\tREASON\tFINAL\tRETRYING\tLAST\tLATEST MESSAGE")
+		for _, r := range f.Reasons {
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\n", r.Teacher, engine.ReasonName(r.Reason), r.Final, r.Retrying, r.Last.Local().Format("2006-01-02 15:04:05"), oneLine(r.Example, 160))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	if len(f.TeacherErrors) > 0 {
+		fmt.Fprintln(w, "\nLast error per teacher:")
+		for _, te := range f.TeacherErrors {
+			state := "failing"
+			if te.Stopped {
+				state = "STOPPED"
+			}
+			fmt.Fprintf(w, "  %s  %s  %s: %s\n", te.Teacher, te.At.Local().Format("2006-01-02 15:04:05"), state, oneLine(te.Message, 400))
+		}
+	}
+	if len(f.Units) > 0 {
+		fmt.Fprintln(w, "\nFailed units (run again once the cause is fixed):")
+		for _, u := range f.Units[:min(len(f.Units), 20)] {
+			fmt.Fprintf(w, "  %s: %s\n", u.Label, oneLine(u.Error, 400))
+		}
+		if len(f.Units) > 20 {
+			fmt.Fprintf(w, "  and %d more (status --json lists them all)\n", len(f.Units)-20)
+		}
+	}
+	return nil
+}
+
+// oneLine folds s onto one line of at most n bytes.
+func oneLine(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > n {
+		cut := n
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut] + "…"
+	}
+	return s
 }

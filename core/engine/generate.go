@@ -484,6 +484,11 @@ type teacherConn struct {
 	keyOnce      sync.Once
 	keyPrefix    []byte // the cache key's hash input for this teacher (see cacheKey)
 
+	noteMu    sync.Mutex
+	noteAt    time.Time // when a failure was last logged (noteFailure)
+	noteSince int       // failures since
+	stopOnce  sync.Once // logs the teacher's stop (noteStop)
+
 	mu   sync.Mutex // held while the stream is (re)opened
 	run  *pluginhost.Running
 	cur  *teacherStream
@@ -911,12 +916,22 @@ func (g *generator) call(ctx context.Context, teacher string, call *sdk.Call, re
 			if errors.Is(err, apictl.ErrBudgetExhausted) {
 				return nil, &fatalError{fmt.Errorf("spending budget reached (%w); everything so far is saved. Raise budget_usd to continue", err)}
 			}
+			var stop *apictl.StoppedError
+			if errors.As(err, &stop) {
+				// The teacher's units end with the stop's error; this
+				// request has no outcome and runs again next time.
+				g.noteStop(c, stop)
+				return nil, err
+			}
 			return &sdk.Result{ID: call.ID, Err: &sdk.CallError{Code: sdk.ErrServer, Message: err.Error()}}, nil
 		}
 		if attempts != nil {
 			*attempts++
 		}
 		start := time.Now()
+		// The plugin gets the attempt's limit (limits.timeout) with the
+		// call: the one timeout, whatever the plugin's own defaults.
+		call.Timeout = max(time.Until(permit.Deadline()), time.Millisecond)
 		res, err := c.send(ctx, permit.Deadline(), call)
 		if err != nil {
 			permit.Done(nil, 0) // the plugin's fault, not the provider's
@@ -927,6 +942,12 @@ func (g *generator) call(ctx context.Context, teacher string, call *sdk.Call, re
 		}
 		cost := c.cost(res.Usage)
 		retry, wait := permit.Done(res, cost)
+		if res.Err != nil {
+			g.noteFailure(c, res.Err, retry)
+			if stop := c.ctl.Stopped(); stop != nil {
+				g.noteStop(c, stop)
+			}
+		}
 		if res.Err == nil && ckey != "" {
 			cacheIt := func() { g.cachePut(ckey, res, cost, false) }
 			if put != nil {

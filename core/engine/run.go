@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/polyglot-teachers/polyglot/core/apictl"
 	"github.com/polyglot-teachers/polyglot/core/plan"
 	"github.com/polyglot-teachers/polyglot/core/store"
 )
@@ -32,6 +33,12 @@ type Options struct {
 	NoCache bool
 	// MetricBatch is the number of examples per metric batch (default 256).
 	MetricBatch int
+	// RetryFailed sends the requests that failed for good (final failures,
+	// e.g. a 404 for a model pulled since) again, restricted to the
+	// reasons in RetryReasons when that is not nil ("not_found",
+	// "call_error:auth", "too_long"), and to the units the run matches.
+	RetryFailed  bool
+	RetryReasons []string
 	// StageConcurrency bounds how many units of one stage run at once
 	// (default 2: this is a laptop-friendly default; API-bound generation
 	// gets its parallelism from each teacher's concurrency limit).
@@ -65,7 +72,7 @@ type Runner struct {
 	// seedIdx indexes the seed rows once for all units (seedindex.go).
 	seedIdx seedIndex
 	mu      sync.Mutex
-	failed  []string
+	failed  []unitFailure
 }
 
 // Match reports whether u passes the --only filter.
@@ -149,6 +156,16 @@ func Run(ctx context.Context, p *Prepared, st *store.Store, opts Options) error 
 	} else if n > 0 {
 		opts.Log.Info().Int("units", n).Msg("units left running by a killed run are pending again")
 	}
+	if opts.RetryFailed {
+		if err := r.retryFailed(); err != nil {
+			return err
+		}
+	} else if err := r.warnFinalFailures(); err != nil {
+		return err
+	}
+	// Failures are stamped by the store's clock in milliseconds: the run's
+	// own start from a millisecond earlier.
+	since := time.Now().Add(-time.Millisecond)
 	r.writer = st.NewWriter(store.WriterOptions{})
 	defer r.writer.Close()
 	r.gen = newGenerator(r)
@@ -156,20 +173,114 @@ func Run(ctx context.Context, p *Prepared, st *store.Store, opts Options) error 
 	// Every plugin, also one restarted during the run, may call back.
 	p.Plugins.SetHost(&host{r: r})
 	for _, stage := range plan.Stages {
-		if err := r.runStage(ctx, stage); err != nil {
+		ran, err := r.runStage(ctx, stage)
+		if err != nil {
 			return err
 		}
 		if err := r.writer.Flush(); err != nil {
 			return err
 		}
+		if stage == plan.Generate {
+			// A stage that made nothing is a failure, whatever the units'
+			// states: say why, and do not go on to measure nothing.
+			if err := r.reportFailures(ran, since); err != nil {
+				return err
+			}
+		}
 	}
 	if len(r.failed) > 0 {
-		return fmt.Errorf("%d units failed (the rest is saved; fix the cause and run again): %s", len(r.failed), strings.Join(r.failed[:min(5, len(r.failed))], "; "))
+		return fmt.Errorf("%d units failed (the rest is saved): %s", len(r.failed), summarizeUnitErrors(r.failed))
 	}
 	return nil
 }
 
-func (r *Runner) runStage(ctx context.Context, stage plan.Stage) error {
+// retryFailed turns the final failures the run may send again into
+// ordinary ones, and sets their units and everything that depends on them
+// pending, so that the run generates, measures and scores them again.
+func (r *Runner) retryFailed() error {
+	var keys []string
+	for _, u := range r.P.Plan.Of(plan.Generate) {
+		if r.Opts.Match(u) {
+			keys = append(keys, u.Key)
+		}
+	}
+	n, units, err := r.Store.RetryFailed(r.Opts.RetryReasons, keys)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		if r.Opts.RetryReasons == nil {
+			r.log.Info().Msg("--retry-failed: no request failed for good; nothing to send again")
+			return nil
+		}
+		have, err := r.Store.ReasonsOf(true)
+		if err != nil {
+			return err
+		}
+		names := make([]string, len(have))
+		for i, h := range have {
+			names[i] = ReasonName(h)
+		}
+		if len(names) == 0 {
+			return fmt.Errorf("--retry-failed=%s: no request failed for good, for any reason", strings.Join(r.Opts.RetryReasons, ","))
+		}
+		return fmt.Errorf("--retry-failed=%s matches no request that failed for good; the reasons stored are: %s", strings.Join(r.Opts.RetryReasons, ","), strings.Join(names, ", "))
+	}
+	again := map[string]bool{}
+	for _, k := range units {
+		again[k] = true
+	}
+	// Units come in stage order, so one pass reaches every dependent.
+	var pending []string
+	for _, u := range r.P.Plan.Units {
+		dep := again[u.Key]
+		for _, d := range u.Deps {
+			dep = dep || again[d]
+		}
+		if dep {
+			again[u.Key] = true
+			pending = append(pending, u.Key)
+		}
+	}
+	for _, k := range pending {
+		if err := r.Store.SetUnit(k, store.Pending, nil); err != nil {
+			return err
+		}
+	}
+	r.log.Info().Int("requests", n).Int("units", len(pending)).Msg("--retry-failed: requests that failed for good are sent again")
+	return nil
+}
+
+// warnFinalFailures says, before anything runs, how many requests failed
+// for good in earlier runs: a plain rerun does not send them, which must
+// not pass unnoticed when their cause has been fixed since.
+func (r *Runner) warnFinalFailures() error {
+	var keys []string
+	for _, u := range r.P.Plan.Of(plan.Generate) {
+		if r.Opts.Match(u) {
+			keys = append(keys, u.Key)
+		}
+	}
+	rs, err := r.Store.FailureReasons(keys, time.Time{})
+	if err != nil {
+		return err
+	}
+	var final []store.FailureReason
+	n := 0
+	for _, x := range rs {
+		if x.Final {
+			final = append(final, x)
+			n += x.Count
+		}
+	}
+	if n > 0 {
+		r.log.Warn().Int("requests", n).Str("reasons", reasonsLine(final, 3)).Msg("requests that failed for good in earlier runs are not sent again: " + retryHint(final))
+	}
+	return nil
+}
+
+// runStage runs the stage's units that are not done and returns them.
+func (r *Runner) runStage(ctx context.Context, stage plan.Stage) ([]*plan.Unit, error) {
 	var todo []*plan.Unit
 	items, done := 0, 0
 	for _, u := range r.P.Plan.Of(stage) {
@@ -178,7 +289,7 @@ func (r *Runner) runStage(ctx context.Context, stage plan.Stage) error {
 		}
 		su, ok, err := r.Store.Unit(u.Key)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if ok && su.State == store.Done {
 			continue
@@ -188,13 +299,13 @@ func (r *Runner) runStage(ctx context.Context, stage plan.Stage) error {
 		if ok && stage == plan.Generate {
 			n, err := r.Store.DoneRequestCount(u.Key)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			done += min(n, u.N)
 		}
 	}
 	if len(todo) == 0 {
-		return nil
+		return nil, nil
 	}
 	r.Opts.Progress.StageStart(stage, len(todo), items, done)
 	defer r.Opts.Progress.StageDone(stage)
@@ -243,9 +354,14 @@ func (r *Runner) runStage(ctx context.Context, stage plan.Stage) error {
 					_ = r.Store.SetUnit(u.Key, store.Pending, map[string]string{"error": err.Error()})
 					return err
 				}
-				r.log.Error().Str("unit", u.Label).Err(err).Msg("unit failed")
+				if errors.Is(err, apictl.ErrStopped) {
+					// The stop itself was logged once, with its cause.
+					r.log.Warn().Str("unit", u.Label).Msg("unit stopped with its teacher")
+				} else {
+					r.log.Error().Str("unit", u.Label).Err(err).Msg("unit failed")
+				}
 				r.mu.Lock()
-				r.failed = append(r.failed, u.Label+": "+err.Error())
+				r.failed = append(r.failed, unitFailure{u.Label, err.Error()})
 				r.mu.Unlock()
 				return r.Store.SetUnit(u.Key, store.Failed, map[string]string{"error": err.Error()})
 			}
@@ -257,7 +373,7 @@ func (r *Runner) runStage(ctx context.Context, stage plan.Stage) error {
 	}
 	err := g.Wait()
 	r.log.Info().Str("stage", string(stage)).Int("units", len(todo)).Dur("took", time.Since(start).Round(time.Millisecond)).Msg("stage finished")
-	return err
+	return todo, err
 }
 
 // fatalError stops the whole run (budget exhausted, store unwritable).

@@ -28,6 +28,7 @@ var limitsSpec = &blockSpec{attrs: []attrSpec{
 	{name: "tokens_per_minute", ty: cty.Number, def: cty.Zero},
 	{name: "timeout", ty: cty.String, def: cty.StringVal("120s")},
 	{name: "max_retries", ty: cty.Number, def: cty.NumberIntVal(5)},
+	{name: "max_retry_wait", ty: cty.String, def: cty.StringVal("5m")},
 	{name: "budget_usd", ty: cty.Number},
 	{name: "reasks", ty: cty.Number, def: cty.Zero},
 	{name: "adaptive", ty: cty.Bool, def: cty.False},
@@ -105,6 +106,11 @@ func (l *loader) evalTeacher(n *node, ctx *hcl.EvalContext) {
 		t.Limits.Timeout = d
 	} else if !lim.has("timeout") {
 		t.Limits.Timeout = 120 * time.Second
+	}
+	if d, ok := lim.duration("max_retry_wait"); ok {
+		t.Limits.MaxRetryWait = d
+	} else if !lim.has("max_retry_wait") {
+		t.Limits.MaxRetryWait = 5 * time.Minute
 	}
 	t.Config, t.ConfigRange = configBody(ev, n.block.DefRange)
 	l.teachers[n.name] = t

@@ -164,6 +164,7 @@ type Limits struct {
 	TokensPerMinute   int           // 0 = unlimited
 	Timeout           time.Duration // default 120s
 	MaxRetries        int           // default 5
+	MaxRetryWait      time.Duration // longest wait a provider may ask for (Retry-After, reset headers); default 5m
 	BudgetUSD         *float64      // nil: no per-teacher cap
 	Reasks            int           // re-asks after an unparsable structured output; default 0
 	Adaptive          bool          // adapt concurrency to rate-limit responses

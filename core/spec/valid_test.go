@@ -63,7 +63,7 @@ func TestLoadMinimal(t *testing.T) {
 		Files:           []string{filepath.Join(dir, "experiment.hcl")},
 		Teachers: []*Teacher{{
 			Name: "echo", Plugin: "echo", Model: "echo-1", Generate: true, BatchMaxRequests: DefaultBatchMaxRequests,
-			Limits: Limits{Concurrency: 4, Timeout: 120 * time.Second, MaxRetries: 5},
+			Limits: Limits{Concurrency: 4, Timeout: 120 * time.Second, MaxRetries: 5, MaxRetryWait: 5 * time.Minute},
 		}},
 		Score: &Score{
 			Alpha: 0.5, Metrics: []string{}, PGR: "ratio_then_mean", Standardize: "published",
@@ -171,7 +171,7 @@ func TestLoadFull(t *testing.T) {
 	})
 
 	t.Run("teachers", func(t *testing.T) {
-		defLimits := Limits{Concurrency: 4, Timeout: 120 * time.Second, MaxRetries: 5}
+		defLimits := Limits{Concurrency: 4, Timeout: 120 * time.Second, MaxRetries: 5, MaxRetryWait: 5 * time.Minute}
 		copyLimits := defLimits
 		copyLimits.Timeout = 30 * time.Second
 		want := []*Teacher{
@@ -180,7 +180,7 @@ func TestLoadFull(t *testing.T) {
 				Price:    Price{InputPerMTok: 2.5, OutputPerMTok: 10},
 				Sampling: Sampling{Temperature: ptr(0.8), TopP: ptr(0.9), TopK: ptr(64), MaxTokens: ptr(2048), Seed: ptr[int64](1), Stop: []string{"\n\n"}},
 				Limits: Limits{Concurrency: 16, RequestsPerMinute: 500, TokensPerMinute: 200000, Timeout: 60 * time.Second,
-					MaxRetries: 5, BudgetUSD: ptr(20.0), Reasks: 2, Adaptive: true}},
+					MaxRetries: 5, MaxRetryWait: 5 * time.Minute, BudgetUSD: ptr(20.0), Reasks: 2, Adaptive: true}},
 			{Name: "aya", Plugin: "openai", Model: "AYA-EXPANSE-8B", Family: "command", Sampling: Sampling{Temperature: ptr(0.3)}, Limits: defLimits, BatchMaxRequests: DefaultBatchMaxRequests, Generate: true},
 			{Name: "aya_copy", Plugin: "openai", Model: "AYA-EXPANSE-8B-copy", Family: "command", Limits: copyLimits, BatchMaxRequests: DefaultBatchMaxRequests, Generate: true},
 		}

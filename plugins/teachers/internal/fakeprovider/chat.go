@@ -1,7 +1,9 @@
 package fakeprovider
 
 import (
+	"fmt"
 	"net/http"
+	"time"
 )
 
 // serveChat is the synchronous path shared by all dialects: count, check
@@ -21,13 +23,47 @@ func (s *Server) serveChat(w http.ResponseWriter, r *http.Request, d *dialect, r
 		s.badShape(w, d, "%v", err)
 		return
 	}
+	if s.isMissing(c.Model) {
+		s.noteFault(FaultNotFound)
+		s.writeError(w, d, kindNotFound, fmt.Sprintf("model %q not found, try pulling it first", c.Model), 0)
+		return
+	}
 	f := s.pickFault(n, c.lastUser())
 	a := s.answerFor(c)
 	success := render(c, a, f == FaultContentFilter)
 	if s.applyFault(w, r, d, f, presentedKey, success) {
 		return
 	}
+	if s.opts.AnswerDelay > 0 {
+		t := time.NewTimer(s.opts.AnswerDelay)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			return
+		case <-s.quit:
+			return
+		}
+	}
 	writeJSON(w, http.StatusOK, success)
+}
+
+// SetMissingModels makes the server answer 404 (model not found) to every
+// chat request for these models, as a local server does for a model not
+// pulled yet; called again with other names (or none), it "pulls" them.
+func (s *Server) SetMissingModels(models ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.missing = map[string]bool{}
+	for _, m := range models {
+		s.missing[m] = true
+	}
+}
+
+func (s *Server) isMissing(model string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.missing[model]
 }
 
 // batchFault is how a fault directive shows in a batch line; transport

@@ -107,6 +107,9 @@ type Options struct {
 	HoldBatch int
 	// Record keeps every request (path, headers, body) for Requests.
 	Record bool
+	// AnswerDelay holds every successful synchronous answer this long (a
+	// slow model), unless the client goes away first.
+	AnswerDelay time.Duration
 }
 
 // Recorded is one received request.
@@ -155,6 +158,7 @@ type Server struct {
 	records []Recorded
 	files   map[string][]byte
 	batches map[string]*batch
+	missing map[string]bool // models answered 404 (SetMissingModels)
 }
 
 // New starts a server on 127.0.0.1; Close stops it.

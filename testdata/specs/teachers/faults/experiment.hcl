@@ -56,13 +56,23 @@ variable "timeout" {
   default = "2s"
 }
 
+variable "max_retry_wait" {
+  type    = string
+  default = "5m"
+}
+
+variable "gpt_model" {
+  type    = string
+  default = "gpt-fake-1"
+}
+
 seeds "rows" {
   path = var.seeds
 }
 
 teacher "gpt" {
   plugin = "openai"
-  model  = "gpt-fake-1"
+  model  = var.gpt_model
   batch  = var.batch
   price {
     input_per_mtok  = 2.5
@@ -73,8 +83,9 @@ teacher "gpt" {
   }
   limits {
     concurrency = var.concurrency
-    timeout     = var.timeout
-    max_retries = 8
+    timeout        = var.timeout
+    max_retries    = 8
+    max_retry_wait = var.max_retry_wait
   }
   config {
     base_url = var.openai_url
@@ -95,8 +106,9 @@ teacher "claude" {
   }
   limits {
     concurrency = var.concurrency
-    timeout     = var.timeout
-    max_retries = 8
+    timeout        = var.timeout
+    max_retries    = 8
+    max_retry_wait = var.max_retry_wait
   }
   config {
     base_url   = var.anthropic_url
