@@ -932,10 +932,11 @@ func (g *generator) call(ctx context.Context, teacher string, call *sdk.Call, re
 		// The plugin gets the attempt's limit (limits.timeout) with the
 		// call: the one timeout, whatever the plugin's own defaults.
 		call.Timeout = max(time.Until(permit.Deadline()), time.Millisecond)
-		res, err := c.send(ctx, permit.Deadline(), call)
-		if err != nil {
+		// serr, not err: err must stay the loop's, which Next sets below.
+		res, serr := c.send(ctx, permit.Deadline(), call)
+		if serr != nil {
 			permit.Done(nil, 0) // the plugin's fault, not the provider's
-			return nil, err
+			return nil, serr
 		}
 		if res.Latency == 0 {
 			res.Latency = time.Since(start)
