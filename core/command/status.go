@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/polyglot-teachers/polyglot/core/engine"
+	"github.com/polyglot-teachers/polyglot/core/secret"
 	"github.com/polyglot-teachers/polyglot/core/spec"
 	"github.com/polyglot-teachers/polyglot/core/store"
 )
@@ -146,7 +147,7 @@ func readFailures(st *store.Store) (*statusFailures, error) {
 			row.Retrying += r.Count
 		}
 		if r.Last.After(row.Last) {
-			row.Last, row.Example = r.Last, r.Example
+			row.Last, row.Example = r.Last, secret.Redact(r.Example)
 		}
 	}
 	if out.TeacherErrors, err = engine.TeacherErrors(st); err != nil {

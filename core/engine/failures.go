@@ -10,6 +10,7 @@ import (
 
 	"github.com/polyglot-teachers/polyglot/core/apictl"
 	"github.com/polyglot-teachers/polyglot/core/plan"
+	"github.com/polyglot-teachers/polyglot/core/secret"
 	"github.com/polyglot-teachers/polyglot/core/store"
 	"github.com/polyglot-teachers/polyglot/sdk"
 )
@@ -209,8 +210,11 @@ var ErrNothingProduced = errors.New("generate produced no examples")
 
 func (e *nothingProduced) Is(target error) bool { return target == ErrNothingProduced }
 
+// oneLine folds a stored payload onto one line of at most n bytes, with
+// every secret redacted (stored strings are already; this is the choke
+// point's guarantee for text that goes into an error message).
 func oneLine(s string, n int) string {
-	s = strings.Join(strings.Fields(s), " ")
+	s = strings.Join(strings.Fields(secret.Redact(s)), " ")
 	if len(s) > n {
 		s = s[:n] + "…"
 	}
