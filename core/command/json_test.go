@@ -110,7 +110,7 @@ func TestJSONOutputsPinKeys(t *testing.T) {
 
 	status := get(append([]string{"status", "--json"}, spec...)...)
 	checkSnake(t, "status", status, nil)
-	pin("status", status, "format_version", "experiment", "store", "summary")
+	pin("status", status, "format_version", "experiment", "store", "summary", "failure_reasons", "teacher_errors", "failed_units")
 	sum := object(t, status["summary"], "status.summary")
 	pin("status.summary", sum, "stages", "cells", "total")
 	pin("status.summary.stages[]", first(t, sum["stages"], "stages"), "stage", "pending", "running", "done", "failed")

@@ -2,7 +2,6 @@ package command_test
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"database/sql"
 	"encoding/base64"
 	"encoding/json"
@@ -14,6 +13,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	_ "modernc.org/sqlite"
@@ -59,7 +59,7 @@ func plantedSecrets() map[string]string {
 }
 
 // echoServer is an OpenAI-compatible endpoint that leaks: it rejects
-// every other request with a 401 whose body echoes the request's
+// every third request with a 401 whose body echoes the request's
 // headers and the key in each encoding, and answers the rest with text
 // that quotes the same.
 func echoServer(t *testing.T) string {
@@ -68,6 +68,7 @@ func echoServer(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var calls atomic.Int64
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/chat/completions", func(w http.ResponseWriter, r *http.Request) {
 		var req chatRequest
@@ -84,10 +85,10 @@ func echoServer(t *testing.T) string {
 			v := strings.TrimPrefix(r.Header.Get(k), "Bearer ")
 			leak[k] = encodings(v)
 		}
-		last := req.Messages[len(req.Messages)-1].Content
-		sum := sha256.Sum256([]byte(last))
 		w.Header().Set("Content-Type", "application/json")
-		if sum[0]%2 == 1 {
+		// Never three 401s in a row: that many stop the teacher (a wrong
+		// key), and this test needs the answers that leak as well.
+		if calls.Add(1)%3 == 1 {
 			w.WriteHeader(http.StatusUnauthorized)
 			json.NewEncoder(w).Encode(map[string]any{"error": map[string]any{
 				"message": "Incorrect API key provided: " + secretAPIKey + " (headers echoed)",
