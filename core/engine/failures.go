@@ -76,7 +76,7 @@ func (g *generator) noteFailure(c *teacherConn, ce *sdk.CallError, retrying bool
 	} else {
 		ev.Msg("calls are failing")
 	}
-	g.saveTeacherError(TeacherError{Teacher: c.name, Code: ce.Code.String(), Message: ce.Error(), At: now})
+	g.saveTeacherError(c, TeacherError{Teacher: c.name, Code: ce.Code.String(), Message: ce.Error(), At: now})
 }
 
 // noteStop logs a teacher's stop once, at error level, and saves it.
@@ -87,11 +87,19 @@ func (g *generator) noteStop(c *teacherConn, stop *apictl.StoppedError) {
 		if stop.Cause != nil {
 			te.Code = stop.Cause.Code.String()
 		}
-		g.saveTeacherError(te)
+		g.saveTeacherError(c, te)
 	})
 }
 
-func (g *generator) saveTeacherError(te TeacherError) {
+// saveTeacherError saves te as the teacher's last error; once its stop
+// is saved, a failure of a call still in flight then does not replace it.
+func (g *generator) saveTeacherError(c *teacherConn, te TeacherError) {
+	c.saveMu.Lock()
+	defer c.saveMu.Unlock()
+	if c.savedStop && !te.Stopped {
+		return
+	}
+	c.savedStop = c.savedStop || te.Stopped
 	if err := g.r.Store.KVPut(TeacherErrorNS, te.Teacher, te); err != nil {
 		g.r.log.Debug().Err(err).Msg("could not save the teacher's last error for `status`")
 	}

@@ -488,6 +488,8 @@ type teacherConn struct {
 	noteAt    time.Time // when a failure was last logged (noteFailure)
 	noteSince int       // failures since
 	stopOnce  sync.Once // logs the teacher's stop (noteStop)
+	saveMu    sync.Mutex
+	savedStop bool // the stop is the saved last error (saveTeacherError)
 
 	mu   sync.Mutex // held while the stream is (re)opened
 	run  *pluginhost.Running
