@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -112,5 +113,18 @@ func TestQuickstart(t *testing.T) {
 	html, err := os.ReadFile(filepath.Join(report, "report.html"))
 	if err != nil || !strings.Contains(string(html), "<svg") {
 		t.Errorf("report.html missing or without plots: %v", err)
+	}
+	// The example browser carries examples of every metric with a direction,
+	// perplexity included (its per-example value is named after the plugin).
+	var ex struct{ Metrics []string }
+	if i := strings.Index(string(html), `id="examples-data">`); i < 0 {
+		t.Error("report.html has no example data")
+	} else if err := json.NewDecoder(strings.NewReader(string(html[i+len(`id="examples-data">`):]))).Decode(&ex); err != nil {
+		t.Errorf("report.html example data: %v", err)
+	}
+	for _, m := range []string{"perplexity", "relevance", "langid"} {
+		if !slices.Contains(ex.Metrics, m) {
+			t.Errorf("the example browser has no %s examples; it has %v", m, ex.Metrics)
+		}
 	}
 }

@@ -243,6 +243,12 @@ func (r *Runner) runMetric(ctx context.Context, u *plan.Unit) (any, error) {
 					byStrategy["value"] = byStrategy[k]
 					perExample["value"] = xs
 					pairs["value"] = pairs[k]
+					// The example browser looks examples up by the metric's own
+					// name, so the extremes are stored under it, not metric.k.
+					if ex, ok := extremes[u.Metric+"."+k]; ok {
+						extremes[u.Metric] = ex
+						delete(extremes, u.Metric+"."+k)
+					}
 					break
 				}
 			}
