@@ -3,8 +3,11 @@ package sdk_test
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/hashicorp/hcl/v2"
@@ -195,4 +198,56 @@ func TestMetadataIsLeftOutOnlyForGeneratorsThatIgnoreIt(t *testing.T) {
 			_ = ts.CloseSend()
 		})
 	}
+}
+
+type busyTrainer struct{}
+
+func (busyTrainer) Describe() sdk.Description {
+	return sdk.Description{Name: "busy", Schema: sdk.Schema()}
+}
+func (busyTrainer) Train(ctx context.Context, req *sdk.TrainRequest, r sdk.Reporter) (*sdk.TrainResult, error) {
+	return &sdk.TrainResult{}, nil
+}
+func (busyTrainer) Evaluate(ctx context.Context, req *sdk.EvalRequest, r sdk.Reporter) (*sdk.EvalResult, error) {
+	return &sdk.EvalResult{}, nil
+}
+
+// TestPluginCPUProfilePerCall: with POLYGLOT_PLUGIN_CPUPROFILE set, every
+// Generate, Train and Evaluate call writes its own profile, so the calls of
+// the metrics, train and evaluate stages can be profiled, not only generation.
+func TestPluginCPUProfilePerCall(t *testing.T) {
+	base := filepath.Join(t.TempDir(), "plugin.prof")
+	t.Setenv("POLYGLOT_PLUGIN_CPUPROFILE", base)
+	c := sdktest.Start(t, sdk.ServeOpts{Name: "p", Version: "1", Teachers: []sdk.Teacher{flaky{}}, Trainers: []sdk.Trainer{busyTrainer{}}})
+	// A profile is written when its call's handler returns, which may be just
+	// after the client has the answer; a call made while the last one is still
+	// being written is not profiled, so wait for each.
+	profiled := func(n int) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			files, _ := filepath.Glob(base + ".*")
+			full := 0
+			for _, f := range files {
+				if st, err := os.Stat(f); err == nil && st.Size() > 0 {
+					full++
+				}
+			}
+			if full == n && len(files) == n {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("profiles %v (%d written), want %d, one for each call", files, full, n)
+			}
+		}
+	}
+	sdktest.Generate(t, c, sdk.TeacherOpen{Component: "flaky"}, &sdk.Call{ID: "a", Messages: []sdk.Message{{Role: "user", Content: "a"}}})
+	profiled(1)
+	if _, err := c.Train(context.Background(), "busy", &sdk.TrainRequest{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	profiled(2)
+	if _, err := c.Evaluate(context.Background(), "busy", &sdk.EvalRequest{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	profiled(3)
 }

@@ -10,6 +10,7 @@ import (
 	"runtime/debug"
 	"runtime/pprof"
 	"sync"
+	"sync/atomic"
 
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
@@ -301,15 +302,19 @@ recv:
 }
 
 // profileStream writes a CPU profile of the plugin process while a
-// Generate stream is open when POLYGLOT_PLUGIN_CPUPROFILE names a file
-// (the process id is appended): the host's POLYGLOT_CPUPROFILE does not
-// see the plugin's share of a call. It returns the function that stops it.
+// Generate, Compute, Train or Evaluate call runs when
+// POLYGLOT_PLUGIN_CPUPROFILE names a file (the process id and the call's
+// number in the process are appended): the host's POLYGLOT_CPUPROFILE does
+// not see the plugin's share of a call. A call that starts while another is
+// profiled is not. It returns the function that stops it.
+var profiledCalls atomic.Int64
+
 func profileStream() func() {
 	path := os.Getenv("POLYGLOT_PLUGIN_CPUPROFILE")
 	if path == "" {
 		return func() {}
 	}
-	f, err := os.Create(fmt.Sprintf("%s.%d", path, os.Getpid()))
+	f, err := os.Create(fmt.Sprintf("%s.%d.%d", path, os.Getpid(), profiledCalls.Add(1)))
 	if err != nil {
 		return func() {}
 	}
@@ -445,6 +450,7 @@ type metricServer struct {
 }
 
 func (s *metricServer) Compute(stream pb.Metric_ComputeServer) error {
+	defer profileStream()()
 	// A cell's accumulator can hold hundreds of MiB; hand the memory back
 	// to the system when it is done, since a plugin may idle for a long
 	// time between cells.
@@ -557,6 +563,7 @@ func (r *streamReporter) Log(level, msg string) {
 }
 
 func (s *trainerServer) Train(req *pb.Train_Request, stream pb.Trainer_TrainServer) error {
+	defer profileStream()()
 	ctx := stream.Context()
 	t, ok := s.set.trainers[req.GetComponent()]
 	if !ok {
@@ -588,6 +595,7 @@ func (s *trainerServer) Train(req *pb.Train_Request, stream pb.Trainer_TrainServ
 }
 
 func (s *trainerServer) Evaluate(req *pb.Evaluate_Request, stream pb.Trainer_EvaluateServer) error {
+	defer profileStream()()
 	ctx := stream.Context()
 	t, ok := s.set.trainers[req.GetComponent()]
 	if !ok {
