@@ -87,3 +87,19 @@ func TestResampleSumMean(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkResampleSum draws one resample of 1,000 values (the paper's
+// per-example count), the bootstrap's inner loop.
+func BenchmarkResampleSum(b *testing.B) {
+	xs := make([]float64, 1000)
+	for i := range xs {
+		xs[i] = float64(i)
+	}
+	src := rand.NewPCG(1, 2)
+	rng := rand.New(src)
+	var s float64
+	for b.Loop() {
+		s += resampleSum(src, rng, xs)
+	}
+	_ = s
+}
