@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"runtime/debug"
 	"sync"
 
 	"github.com/polyglot-teachers/polyglot/core/seeds"
@@ -35,7 +36,15 @@ type seedIndex struct {
 
 func (r *Runner) seeds() (*seedSource, error) {
 	r.seedIdx.once.Do(func() {
+		// Reading a large seed file makes garbage (every row is decoded)
+		// while the index grows; a lower GC target during the read, and
+		// the freed heap handed back afterwards, keep that peak from
+		// becoming the run's (the store's page caches live outside Go's
+		// heap and cannot reuse it).
+		old := debug.SetGCPercent(25)
 		ix, err := seeds.NewIndex(r.P.Exp.SeedSets)
+		debug.SetGCPercent(old)
+		debug.FreeOSMemory()
 		if err != nil {
 			r.seedIdx.err = err
 			return
