@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -273,6 +274,24 @@ func TestReportAtFirstGlance(t *testing.T) {
 		t.Errorf("the first screen has almost no colour (%d sampled pixels): the charts are missing", coloured)
 	}
 	t.Logf("screenshot of the first screen: %s", shot)
+
+	// It prints: a PDF of several pages (the print style hides the controls).
+	pdf := filepath.Join(out, "report.pdf")
+	runChromium(t, bin, chromiumArgs(t, "--no-pdf-header-footer", "--print-to-pdf="+pdf, "file://"+page)...)
+	b, err := os.ReadFile(pdf)
+	if err != nil || !bytes.HasPrefix(b, []byte("%PDF")) {
+		t.Fatalf("printing the report gave no PDF: %v", err)
+	}
+	pages := 0 // the page tree's root counts every page: the largest /Count
+	for _, m := range regexp.MustCompile(`/Count (\d+)`).FindAllSubmatch(b, -1) {
+		if n, _ := strconv.Atoi(string(m[1])); n > pages {
+			pages = n
+		}
+	}
+	if pages < 3 {
+		t.Errorf("the printed report has %d pages; want every section (3 or more)", pages)
+	}
+	t.Logf("printed report: %s, %d pages", pdf, pages)
 }
 
 func TestRenderedInChromium(t *testing.T) {
