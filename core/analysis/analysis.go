@@ -98,7 +98,8 @@ type FamilyMatch struct {
 // CostRow relates a teacher's spend to its scores.
 type CostRow struct {
 	Teacher        string  `json:"teacher"`
-	CostUSD        float64 `json:"cost_usd"`
+	CostUSD        float64 `json:"cost_usd"`  // what the teacher's data cost
+	SavedUSD       float64 `json:"saved_usd"` // of CostUSD, answered by the response cache
 	Examples       int     `json:"examples"`
 	PG             float64 `json:"pg"`
 	Extrinsic      float64 `json:"extrinsic"`
@@ -502,7 +503,7 @@ func (a *Analysis) cost(st *score.Study, res *score.Result) {
 		if info.CostUSD <= 0 {
 			continue
 		}
-		r := CostRow{Teacher: t.Teacher, CostUSD: info.CostUSD, Examples: info.Examples, PG: t.PG, Extrinsic: t.Extrinsic,
+		r := CostRow{Teacher: t.Teacher, CostUSD: info.CostUSD, SavedUSD: info.SavedUSD, Examples: info.Examples, PG: t.PG, Extrinsic: t.Extrinsic,
 			PGPerDollar: t.PG / info.CostUSD, PGRPerDollar: t.Extrinsic / info.CostUSD}
 		if info.Examples > 0 {
 			r.CostPerExample = info.CostUSD / float64(info.Examples)

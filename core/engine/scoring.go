@@ -112,7 +112,7 @@ func (p *Prepared) Study(st *store.Store, examplesShown int) (*score.Study, erro
 	if err != nil {
 		return nil, err
 	}
-	cost := map[string]float64{}
+	cost, saved := map[string]float64{}, map[string]float64{}
 	count := map[string]int{}
 	type gk struct {
 		t, l, s string
@@ -135,6 +135,7 @@ func (p *Prepared) Study(st *store.Store, examplesShown int) (*score.Study, erro
 		// What the teacher's data cost, wherever it was paid: answers the
 		// response cache gave were paid for by an earlier run.
 		cost[c.Teacher] += c.CostUSD + c.SavedUSD
+		saved[c.Teacher] += c.SavedUSD
 		count[c.Teacher] += c.Examples
 		if teachers[c.Teacher] && langs[c.Language] && seedsOK[c.Seed] && c.Examples+c.Failures > 0 {
 			study.Generation = append(study.Generation, score.GenerationRecord{Teacher: c.Teacher, Language: c.Language, Strategy: c.Strategy,
@@ -142,7 +143,7 @@ func (p *Prepared) Study(st *store.Store, examplesShown int) (*score.Study, erro
 		}
 	}
 	for _, t := range p.CellTeachers() {
-		ti := score.TeacherInfo{Teacher: t.Name, CostUSD: cost[t.Name], Examples: count[t.Name]}
+		ti := score.TeacherInfo{Teacher: t.Name, CostUSD: cost[t.Name], SavedUSD: saved[t.Name], Examples: count[t.Name]}
 		if t.Spec != nil {
 			ti.Family = t.Spec.Family
 			if t.Spec.Parameters != nil {

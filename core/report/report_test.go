@@ -253,3 +253,37 @@ func TestFirstScreenAndLayout(t *testing.T) {
 		t.Errorf("per-language rows are not sorted by language and rank: %v", got)
 	}
 }
+
+// What the response cache answered is reported apart from the cost, in
+// cost.csv and report.md: a rerun from the cache must not read as free.
+func TestCostReportsWhatTheCacheSaved(t *testing.T) {
+	dir := t.TempDir()
+	cfg := fullCfg
+	cfg.Teachers = 2
+	m := model(t, cfg)
+	m.Study.Teachers[0].SavedUSD = m.Study.Teachers[0].CostUSD / 4
+	if err := Write(dir, m); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(filepath.Join(dir, "cost.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil || len(rows) != 3 {
+		t.Fatalf("cost.csv: %d rows, %v", len(rows), err)
+	}
+	if rows[0][1] != "cost_usd" || rows[0][2] != "saved_by_cache_usd" {
+		t.Fatalf("cost.csv header %v", rows[0])
+	}
+	want := map[string]string{m.Study.Teachers[0].Teacher: ff(m.Study.Teachers[0].SavedUSD), m.Study.Teachers[1].Teacher: "0"}
+	for _, r := range rows[1:] {
+		if r[2] != want[r[0]] {
+			t.Errorf("cost.csv: %s saved %s, want %s", r[0], r[2], want[r[0]])
+		}
+	}
+	if md := read(t, dir, "report.md"); !strings.Contains(md, "saved by the cache (USD)") {
+		t.Error("report.md's cost table has no saved-by-the-cache column")
+	}
+}

@@ -118,9 +118,9 @@ func tables(v *view) map[string][][]string {
 		}
 		out["alpha.csv"] = rows
 	}
-	cost := [][]string{{"teacher", "cost_usd", "examples", "cost_per_example", "pg", "pg_per_dollar", "extrinsic", "extrinsic_per_dollar"}}
+	cost := [][]string{{"teacher", "cost_usd", "saved_by_cache_usd", "examples", "cost_per_example", "pg", "pg_per_dollar", "extrinsic", "extrinsic_per_dollar"}}
 	for _, c := range a.Cost {
-		cost = append(cost, []string{c.Teacher, ff(c.CostUSD), strconv.Itoa(c.Examples), ff(c.CostPerExample), ff(c.PG), ff(c.PGPerDollar), ff(c.Extrinsic), ff(c.PGRPerDollar)})
+		cost = append(cost, []string{c.Teacher, ff(c.CostUSD), ff(c.SavedUSD), strconv.Itoa(c.Examples), ff(c.CostPerExample), ff(c.PG), ff(c.PGPerDollar), ff(c.Extrinsic), ff(c.PGRPerDollar)})
 	}
 	out["cost.csv"] = cost
 	ctl := [][]string{{"control", "kind", "language", "metric", "designated", "control_value", "reference_value", "effect", "relative_effect", "ci_lo", "ci_hi", "ci_method", "worse", "caught", "test"}}
@@ -289,9 +289,10 @@ func markdown(v *view) []byte {
 	}
 	if len(a.Cost) > 0 {
 		b.WriteString("## Cost\n\n")
-		rows = [][]string{{"teacher", "cost (USD)", "PG-Score", "PG / USD", "PGR / USD"}}
+		b.WriteString("What each teacher's data cost; the part the response cache answered was paid by an earlier run and not spent again.\n\n")
+		rows = [][]string{{"teacher", "cost (USD)", "saved by the cache (USD)", "PG-Score", "PG / USD", "PGR / USD"}}
 		for _, c := range a.Cost {
-			rows = append(rows, []string{c.Teacher, num(c.CostUSD), num(c.PG), num(c.PGPerDollar), num(c.PGRPerDollar)})
+			rows = append(rows, []string{c.Teacher, num(c.CostUSD), num(c.SavedUSD), num(c.PG), num(c.PGPerDollar), num(c.PGRPerDollar)})
 		}
 		mdTable(&b, rows)
 	}

@@ -65,7 +65,10 @@ type TeacherInfo struct {
 	Parameters        float64 `json:"parameters,omitempty"`         // parameter count; 0 = unknown
 	BenchmarkStrength float64 `json:"benchmark_strength,omitempty"` // 0 = unknown
 	CostUSD           float64 `json:"cost_usd,omitempty"`
-	Examples          int     `json:"examples,omitempty"`
+	// SavedUSD is the part of CostUSD the response cache answered: paid
+	// by an earlier run, not by this experiment.
+	SavedUSD float64 `json:"saved_usd,omitempty"`
+	Examples int     `json:"examples,omitempty"`
 }
 
 // Control is a negative control: a pseudo-teacher whose data was corrupted on purpose.
