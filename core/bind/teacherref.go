@@ -67,7 +67,7 @@ func checkTeacherRefs(exp *spec.Experiment, b *Bound) hcl.Diagnostics {
 			tc := b.Teachers[t.Name]
 			if tc != nil && tc.Info.Teacher != nil && tc.Info.Teacher.Replay {
 				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: fmt.Sprintf("Teacher %q cannot serve %s", t.Name, addr),
-					Detail: fmt.Sprintf("Teacher %q runs on plugin %q, which replays stored answers found by the calls' seed prompt and language: it answers the experiment's own generation calls and nothing else, so %s (config.%s) would get answers to other questions. Name a teacher that calls a model.", t.Name, tc.Plugin, addr, attr),
+					Detail:  fmt.Sprintf("Teacher %q runs on plugin %q, which replays stored answers found by the calls' seed prompt and language: it answers the experiment's own generation calls and nothing else, so %s (config.%s) would get answers to other questions. Name a teacher that calls a model.", t.Name, tc.Plugin, addr, attr),
 					Subject: &rng})
 			}
 		}
