@@ -132,6 +132,12 @@ var pageTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
 	},
 	"mark": mark,
 	"add1": func(i int) int { return i + 1 },
+	"undNote": func(ms []score.MetricStat) string {
+		if hasLangid(ms) {
+			return undNote
+		}
+		return ""
+	},
 }).Parse(htmlTemplate))
 
 // mark is the symbol for a standing: ★ best, ≈ indistinguishable from it, ? no information.

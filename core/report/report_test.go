@@ -287,3 +287,23 @@ func TestCostReportsWhatTheCacheSaved(t *testing.T) {
 		t.Error("report.md's cost table has no saved-by-the-cache column")
 	}
 }
+
+// Where the langid metric appears, the report says what "und" means.
+func TestUndExplained(t *testing.T) {
+	for _, withLangid := range []bool{false, true} {
+		m := model(t, fullCfg)
+		if withLangid {
+			m.Result.Metrics[0].Metric = "langid"
+		}
+		dir := t.TempDir()
+		if err := Write(dir, m); err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range []string{"report.md", "report.html"} {
+			has := strings.Contains(read(t, dir, f), "(undetermined) when it is too short")
+			if has != withLangid {
+				t.Errorf("%s: explanation of und present %v, want %v", f, has, withLangid)
+			}
+		}
+	}
+}

@@ -323,5 +323,22 @@ func markdown(v *view) []byte {
 	b.WriteString("## Settings\n\n")
 	mdTable(&b, [][]string{{"setting", "value"}, {"alpha", num(s.Alpha)}, {"metrics", strings.Join(in, ", ")}, {"pgr", s.PGR},
 		{"standardize", s.Standardize}, {"confidence", num(s.Confidence)}, {"bootstrap", fmt.Sprintf("%d (seed %d)", s.Bootstrap, s.Seed)}})
+	if hasLangid(res.Metrics) {
+		b.WriteString(undNote + "\n\n")
+	}
 	return b.Bytes()
+}
+
+// undNote explains the langid metric's "und" wherever the report shows the metric.
+const undNote = "langid: the share of examples whose prompt and response are both identified as the cell's language. " +
+	"A text is \"und\" (undetermined) when it is too short, too uncertain, or mixes two languages (code-switched) for one language to be named; " +
+	"it counts as off target, and langid.und_rate gives its share."
+
+func hasLangid(ms []score.MetricStat) bool {
+	for _, m := range ms {
+		if m.Metric == "langid" || strings.HasPrefix(m.Metric, "langid.") {
+			return true
+		}
+	}
+	return false
 }

@@ -98,7 +98,12 @@ func detectorFor(ctx context.Context, cacheDir, src string) (*loadedModel, error
 			lm.err = err
 			return
 		}
-		lm.det = NewDetector(m, DefaultCalibration)
+		p, err := DefaultProfile()
+		if err != nil {
+			lm.err = err
+			return
+		}
+		lm.det = NewDetector(m, DefaultCalibration).WithProfile(p)
 		lm.langs = map[string]bool{}
 		for _, l := range m.Labels() {
 			lm.langs[BaseLang(LabelLang(l))] = true

@@ -1,6 +1,7 @@
 package langid
 
 import (
+	"reflect"
 	"testing"
 )
 
@@ -71,7 +72,7 @@ func TestDetect(t *testing.T) {
 		texts := []string{textDE, textJA, "", "ok", textDE + " " + textEN, textAR, textTL}
 		batch := d.DetectBatch(texts, 2)
 		for i, tx := range texts {
-			if one := d.Detect(tx); one != batch[i] {
+			if one := d.Detect(tx); !reflect.DeepEqual(one, batch[i]) {
 				t.Errorf("text %d: batch %+v\nsingle %+v", i, batch[i], one)
 			}
 		}

@@ -15,8 +15,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/polyglot-teachers/polyglot/plugins/metrics/langid/fasttext"
+	"github.com/polyglot-teachers/polyglot/plugins/metrics/langid/ngram"
 )
 
 // The default language-identification model: fastText's lid.176.ftz (176
@@ -33,6 +35,31 @@ const (
 
 //go:embed model/lid.176.ftz
 var embeddedModel []byte
+
+// ProfileFileName is the n-gram profile that backs lid.176.ftz (see package
+// ngram and model/NOTICE.md): character n-grams of the Universal Declaration
+// of Human Rights in the 127 languages both know, made by TestUDHRFiles.
+const ProfileFileName = "udhr-ngrams.gz"
+
+//go:embed model/udhr-ngrams.gz
+var embeddedProfile []byte
+
+var (
+	profileOnce sync.Once
+	profile     *ngram.Profile
+	profileErr  error
+)
+
+// DefaultProfile returns the embedded n-gram profile, read once.
+func DefaultProfile() (*ngram.Profile, error) {
+	profileOnce.Do(func() {
+		profile, profileErr = ngram.Read(bytes.NewReader(embeddedProfile))
+		if profileErr != nil {
+			profileErr = fmt.Errorf("langid: built-in %s: %w", ProfileFileName, profileErr)
+		}
+	})
+	return profile, profileErr
+}
 
 // DefaultModel loads the embedded lid.176.ftz.
 func DefaultModel() (*fasttext.Model, error) {
