@@ -178,6 +178,28 @@ func TestUILiveView(t *testing.T) {
 			t.Errorf("stage %s: the live view shows %s, status --json %+v", s.Stage, row[1], s)
 		}
 	}
+	// Per teacher: the cells' examples summed (the chaos study has one teacher).
+	var cells struct {
+		Summary struct {
+			Cells []struct {
+				Teacher  string
+				Examples int
+			}
+		}
+	}
+	json.Unmarshal([]byte(r.run(t, "status", "--json")), &cells)
+	per := map[string]int{}
+	for _, c := range cells.Summary.Cells {
+		per[c.Teacher] += c.Examples
+	}
+	if len(per) == 0 {
+		t.Error("status --json has no cells")
+	}
+	for teacher, ex := range per {
+		if !regexp.MustCompile(`<tr data-teacher="` + regexp.QuoteMeta(teacher) + `"><td>[^<]*</td><td class="n">` + strconv.Itoa(ex) + `</td>`).MatchString(dom) {
+			t.Errorf("the live view's teacher table lacks %s with %d examples", teacher, ex)
+		}
+	}
 	if !strings.Contains(dom, `id="state">nothing running or pending`) {
 		t.Error("after the run the page still says it is running")
 	}
