@@ -209,7 +209,7 @@ func TestChaosLaterStages(t *testing.T) {
 	}
 	for name, data := range ra {
 		if !bytes.Equal(data, rb[name]) {
-			t.Errorf("report file %s differs between the uninterrupted and the killed run (%d vs %d bytes)", name, len(data), len(rb[name]))
+			t.Errorf("report file %s differs between the uninterrupted and the killed run (%d vs %d bytes)%s", name, len(data), len(rb[name]), firstDifference(data, rb[name]))
 		}
 	}
 	for name := range rb {
@@ -569,4 +569,15 @@ func reportFiles(t *testing.T, dir string) map[string][]byte {
 		out[e.Name()] = b
 	}
 	return out
+}
+
+// firstDifference shows where two files first differ, with some context.
+func firstDifference(a, b []byte) string {
+	i := 0
+	for i < len(a) && i < len(b) && a[i] == b[i] {
+		i++
+	}
+	from, to := max(0, i-120), i+120
+	cut := func(x []byte) string { return string(x[min(from, len(x)):min(to, len(x))]) }
+	return fmt.Sprintf(" at byte %d:\n  uninterrupted: %q\n  killed:        %q", i, cut(a), cut(b))
 }

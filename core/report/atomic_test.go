@@ -29,3 +29,25 @@ func TestWriteAtomic(t *testing.T) {
 		t.Error("writing into a missing folder succeeded")
 	}
 }
+
+// A run killed while writing the report leaves a temporary file; the next
+// write of that file removes it (and only files shaped like its own).
+func TestWriteAtomicRemovesStaleTemporaries(t *testing.T) {
+	dir := t.TempDir()
+	stale := filepath.Join(dir, ".diagnostics.csv.3270342779")
+	other := filepath.Join(dir, ".diagnostics.csv.keep")
+	for _, p := range []string{stale, other} {
+		if err := os.WriteFile(p, []byte("half"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := writeAtomic(filepath.Join(dir, "diagnostics.csv"), []byte("a,b\n")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(stale); err == nil {
+		t.Error("the killed write's temporary file is still there")
+	}
+	if _, err := os.Stat(other); err != nil {
+		t.Errorf("a file not made by writeAtomic was removed: %v", err)
+	}
+}

@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"cmp"
 	_ "embed"
 	"encoding/csv"
 	"encoding/json"
@@ -101,6 +102,15 @@ func Write(dir string, m *Model) error {
 // rename, so a run killed while writing the report leaves the previous
 // file whole rather than half a new one.
 func writeAtomic(path string, data []byte) error {
+	// A run killed while writing left its temporary file; only a report
+	// write makes these, and a store has one run at a time.
+	if stale, _ := filepath.Glob(filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".*")); len(stale) > 0 {
+		for _, p := range stale {
+			if suffix := p[strings.LastIndexByte(p, '.')+1:]; strings.Trim(suffix, "0123456789") == "" {
+				os.Remove(p)
+			}
+		}
+	}
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
 		return err
@@ -398,9 +408,25 @@ func (v *view) examples() {
 		}
 		return i
 	}
+	// The store gives examples in the order their metric units finished,
+	// which a resumed run changes: sort, so the same results give the same
+	// report byte for byte.
+	order := make([]int, len(ex))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool {
+		x, y := &ex[order[a]], &ex[order[b]]
+		if c := cmp.Or(strings.Compare(x.Teacher, y.Teacher), strings.Compare(x.Language, y.Language),
+			strings.Compare(x.Strategy, y.Strategy), strings.Compare(x.Metric, y.Metric), strings.Compare(x.ID, y.ID)); c != 0 {
+			return c < 0
+		}
+		return false
+	})
 	var ts, ls, ss, ms index
 	rows := make([][]any, 0, len(ex))
-	for _, e := range ex {
+	for _, i := range order {
+		e := &ex[i]
 		var val any = e.Value
 		if math.IsNaN(e.Value) || math.IsInf(e.Value, 0) {
 			val = nil

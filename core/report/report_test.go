@@ -307,3 +307,24 @@ func TestUndExplained(t *testing.T) {
 		}
 	}
 }
+
+// The store gives examples in the order their metric units finished, which
+// differs after a resume; the report must not.
+func TestExampleOrderDoesNotChangeTheReport(t *testing.T) {
+	m := model(t, fullCfg)
+	a, b := t.TempDir(), t.TempDir()
+	if err := Write(a, m); err != nil {
+		t.Fatal(err)
+	}
+	rev := append([]score.Example(nil), m.Study.Examples...)
+	for i, j := 0, len(rev)-1; i < j; i, j = i+1, j-1 {
+		rev[i], rev[j] = rev[j], rev[i]
+	}
+	m.Study.Examples = rev
+	if err := Write(b, m); err != nil {
+		t.Fatal(err)
+	}
+	if read(t, a, "report.html") != read(t, b, "report.html") {
+		t.Error("reversing the examples changed report.html")
+	}
+}
