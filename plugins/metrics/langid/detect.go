@@ -3,8 +3,11 @@ package langid
 import (
 	"context"
 	"math"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"unicode"
 
 	"github.com/polyglot-teachers/polyglot/plugins/metrics/langid/fasttext"
@@ -201,15 +204,28 @@ func (d *Detector) DetectBatch(texts []string, workers int) []Result {
 	k, kHalf := d.candidates()
 	preds, halfPreds := d.model.PredictBatchHalves(texts, cuts, k, kHalf, 0, workers)
 	out := make([]Result, len(texts))
-	for i, t := range texts {
-		p := d.combine(t, preds[i])
-		var h [2][]fasttext.Prediction
-		if cuts[i] >= 0 {
-			h[0] = d.combine(t[:cuts[i]], halfPreds[i][0])
-			h[1] = d.combine(t[cuts[i]:], halfPreds[i][1])
-		}
-		out[i] = d.result(t, p, h)
+	if workers < 1 {
+		workers = runtime.GOMAXPROCS(0)
 	}
+	var wg sync.WaitGroup
+	var next atomic.Int64
+	for range min(workers, len(texts)) {
+		wg.Add(1)
+		go func() { // the n-gram scores cost about as much as the prediction
+			defer wg.Done()
+			for i := int(next.Add(1) - 1); i < len(texts); i = int(next.Add(1) - 1) {
+				t := texts[i]
+				p := d.combine(t, preds[i])
+				var h [2][]fasttext.Prediction
+				if cuts[i] >= 0 {
+					h[0] = d.combine(t[:cuts[i]], halfPreds[i][0])
+					h[1] = d.combine(t[cuts[i]:], halfPreds[i][1])
+				}
+				out[i] = d.result(t, p, h)
+			}
+		}()
+	}
+	wg.Wait()
 	return out
 }
 

@@ -171,3 +171,33 @@ func TestHumanFidelity(t *testing.T) {
 	}
 	t.Log(b.String())
 }
+
+// BenchmarkDetectQuickstart measures detection over the quickstart's seed
+// texts (all languages) with fastText alone and with the n-gram profile, in
+// the same run, so their ratio is the profile's cost:
+//
+//	go test ./plugins/metrics/langid -run '^$' -bench DetectQuickstart
+func BenchmarkDetectQuickstart(b *testing.B) {
+	_, m := testModel(b)
+	prof, err := DefaultProfile()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var texts []string
+	for _, l := range quickstartLangs {
+		for _, e := range quickstartSeeds(b, l) {
+			texts = append(texts, e.Prompt, e.Response)
+		}
+	}
+	for _, d := range []struct {
+		name string
+		det  *Detector
+	}{{"fasttext", NewDetector(m, DefaultCalibration)}, {"fasttext+ngram", NewDetector(m, DefaultCalibration).WithProfile(prof)}} {
+		b.Run(d.name, func(b *testing.B) {
+			for b.Loop() {
+				d.det.DetectBatch(texts, 1)
+			}
+			b.ReportMetric(float64(len(texts)*b.N)/b.Elapsed().Seconds(), "texts/s")
+		})
+	}
+}

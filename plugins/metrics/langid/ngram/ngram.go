@@ -23,6 +23,7 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 // MaxN is the longest n-gram used.
@@ -32,6 +33,12 @@ const MaxN = 4
 // lower case, letters and combining marks kept, every other run of
 // characters one space, a space at each end. The single space is no gram.
 func Grams(text string, fn func(string)) {
+	grams(text, func(g []byte) { fn(string(g)) })
+}
+
+// grams is Grams with each gram in a buffer that fn must not keep, so that
+// map lookups by string(g) need no allocation.
+func grams(text string, fn func([]byte)) {
 	rs := make([]rune, 0, len(text)+2)
 	rs = append(rs, ' ')
 	for _, r := range text {
@@ -48,7 +55,7 @@ func Grams(text string, fn func(string)) {
 	if len(rs) == 1 {
 		return
 	}
-	var buf []byte
+	buf := make([]byte, 0, 4*MaxN)
 	for n := 1; n <= MaxN; n++ {
 		for i := 0; i+n <= len(rs); i++ {
 			if n == 1 && rs[i] == ' ' {
@@ -56,9 +63,9 @@ func Grams(text string, fn func(string)) {
 			}
 			buf = buf[:0]
 			for _, r := range rs[i : i+n] {
-				buf = append(buf, string(r)...)
+				buf = utf8.AppendRune(buf, r)
 			}
-			fn(string(buf))
+			fn(buf)
 		}
 	}
 }
@@ -122,9 +129,9 @@ func Train(texts map[string][]string, k int) *Profile {
 func (p *Profile) Scores(text string) ([]float64, int) {
 	s := make([]float64, len(p.langs))
 	n := 0
-	Grams(text, func(g string) {
+	grams(text, func(g []byte) {
 		n++
-		for _, x := range p.index[g] {
+		for _, x := range p.index[string(g)] {
 			s[x.lang] += float64(x.gain)
 		}
 	})
