@@ -96,20 +96,7 @@ func onlyValues(p *plan.Plan, key string) []string {
 		}
 	}
 	for _, u := range p.Units {
-		var v string
-		switch key {
-		case "teacher":
-			v = u.Teacher
-		case "language":
-			v = u.Language
-		case "strategy":
-			v = u.Strategy
-		case "metric":
-			v = u.Metric
-		case "student":
-			v = u.Student
-		}
-		if v != "" {
+		if v := u.Field(key); v != "" && key != "stage" {
 			seen[v] = true
 		}
 	}

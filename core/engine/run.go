@@ -78,21 +78,7 @@ type Runner struct {
 // Match reports whether u passes the --only filter.
 func (o Options) Match(u *plan.Unit) bool {
 	for k, v := range o.Only {
-		var got string
-		switch k {
-		case "teacher":
-			got = u.Teacher
-		case "language":
-			got = u.Language
-		case "strategy":
-			got = u.Strategy
-		case "metric":
-			got = u.Metric
-		case "student":
-			got = u.Student
-		case "stage":
-			got = string(u.Stage)
-		}
+		got := u.Field(k)
 		// Units that do not have the field (a base student has no teacher)
 		// are kept unless the filter is about their own kind.
 		if got != "" && got != v {

@@ -65,6 +65,26 @@ type Unit struct {
 	EstCostUSD      float64 `json:"est_cost_usd"`
 }
 
+// Field is the unit's value of an --only key (teacher, language, strategy,
+// metric, student or stage); "" when the unit has none.
+func (u *Unit) Field(key string) string {
+	switch key {
+	case "teacher":
+		return u.Teacher
+	case "language":
+		return u.Language
+	case "strategy":
+		return u.Strategy
+	case "metric":
+		return u.Metric
+	case "student":
+		return u.Student
+	case "stage":
+		return string(u.Stage)
+	}
+	return ""
+}
+
 // Plan is the expanded experiment.
 type Plan struct {
 	Units []*Unit

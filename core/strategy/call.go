@@ -91,15 +91,10 @@ type requestVars struct {
 }
 
 func (v requestVars) Lookup(name string) (string, bool) {
+	if s, ok := (languageVars{v.lang}).Lookup(name); ok {
+		return s, true
+	}
 	switch name {
-	case "language":
-		return v.lang.Name, true
-	case "language_native":
-		return v.lang.Native, true
-	case "language_code":
-		return v.lang.Tag, true
-	case "script":
-		return v.lang.Script, true
 	case "seed.prompt":
 		return v.req.Seed.Prompt, true
 	case "seed.response":
