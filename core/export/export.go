@@ -17,11 +17,13 @@ package export
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -295,29 +297,15 @@ func Export(src Source, opts Options) (*Result, error) {
 		res.Cells = append(res.Cells, CellCount{k.t, k.l, k.s, n})
 		tset[k.t], lset[k.l], sset[k.s] = true, true, true
 	}
-	sort.Slice(res.Cells, func(i, j int) bool {
-		a, b := res.Cells[i], res.Cells[j]
-		if a.Teacher != b.Teacher {
-			return a.Teacher < b.Teacher
-		}
-		if a.Language != b.Language {
-			return a.Language < b.Language
-		}
-		return a.Strategy < b.Strategy
+	slices.SortFunc(res.Cells, func(a, b CellCount) int {
+		return cmp.Or(strings.Compare(a.Teacher, b.Teacher), strings.Compare(a.Language, b.Language), strings.Compare(a.Strategy, b.Strategy))
 	})
 	res.Teachers, res.Languages, res.Strategies = sortedKeys(tset), sortedKeys(lset), sortedKeys(sset)
 	for k := range systems {
 		res.Systems = append(res.Systems, SystemPrompt{Language: k.lang, Strategy: k.strategy, Text: k.text})
 	}
-	sort.Slice(res.Systems, func(i, j int) bool {
-		a, b := res.Systems[i], res.Systems[j]
-		if a.Language != b.Language {
-			return a.Language < b.Language
-		}
-		if a.Strategy != b.Strategy {
-			return a.Strategy < b.Strategy
-		}
-		return a.Text < b.Text
+	slices.SortFunc(res.Systems, func(a, b SystemPrompt) int {
+		return cmp.Or(strings.Compare(a.Language, b.Language), strings.Compare(a.Strategy, b.Strategy), strings.Compare(a.Text, b.Text))
 	})
 
 	if opts.Card != "" {
