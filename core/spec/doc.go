@@ -55,6 +55,9 @@
 //	metric "NAME"    { plugin  direction = "higher|lower|none"  in_score = true  sample  config {} }
 //	student "NAME"   { base_model  family  reference  trainer  hyperparameters = {}
 //	                   executor "local|slurm" { partition account qos time gpus extra }  config {} }
+//	server "NAME"    { engine = "vllm|sglang|llama.cpp|ollama|command"  model  command = []  args = []  env = {}
+//	                   port = 0  restarts = 2  hold_estimate  ready { path  timeout = "10m"  interval = "1s" }
+//	                   executor "local|slurm" { partition account qos time gpus cpus memory gres extra } }
 //	benchmark "NAME" { languages (default: experiment's)  task (default: NAME)  shots = 0  metric = "acc"  weight = 1 }
 //	score { alpha = 0.5  metrics (default: in_score metrics)  pgr = "ratio_then_mean|mean_then_ratio"
 //	        standardize = "published|restandardized"  confidence = 0.95  bootstrap = 1000
@@ -64,8 +67,10 @@
 //
 // Any attribute may use var.NAME, local.NAME, experiment.ATTR,
 // score.ATTR and TYPE.NAME.ATTR for the labeled blocks (seeds, teacher,
-// control, strategy, metric, student, benchmark); nested blocks appear as
+// control, strategy, metric, student, benchmark, server); nested blocks appear as
 // objects (teacher.x.limits.timeout, strategy.x.step.NAME.template).
+// server.NAME.url and server.NAME.address are placeholders (ServerAddress)
+// that the run replaces with the server's real address.
 // Functions are go-cty's stdlib under their Terraform names, try/can, and:
 //
 //	env("NAME")            environment variable; error if unset

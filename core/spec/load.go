@@ -34,7 +34,7 @@ const EnvVarPrefix = "POLYGLOT_VAR_"
 
 // blockTypes are the labeled top-level block types that other blocks may
 // reference as TYPE.NAME.ATTR, in the order the reference documents them.
-var blockTypes = []string{"seeds", "teacher", "control", "strategy", "metric", "student", "benchmark"}
+var blockTypes = []string{"seeds", "teacher", "control", "strategy", "metric", "student", "benchmark", "server"}
 
 var rootSchema = &hcl.BodySchema{
 	Blocks: []hcl.BlockHeaderSchema{
@@ -49,6 +49,7 @@ var rootSchema = &hcl.BodySchema{
 		{Type: "metric", LabelNames: []string{"name"}},
 		{Type: "student", LabelNames: []string{"name"}},
 		{Type: "benchmark", LabelNames: []string{"name"}},
+		{Type: "server", LabelNames: []string{"name"}},
 		{Type: "score"},
 	},
 }
@@ -171,6 +172,7 @@ type loader struct {
 	metrics      map[string]*Metric
 	students     map[string]*Student
 	benchmarks   map[string]*Benchmark
+	servers      map[string]*Server
 	plugins      map[string]*RequiredPlugin
 	localDecl    map[string]*Local
 	scoreReader  *reader
@@ -223,6 +225,7 @@ func (l *loader) load(paths []string) {
 	l.seedSets, l.teachers, l.controls = map[string]*SeedSet{}, map[string]*Teacher{}, map[string]*Control{}
 	l.strategies, l.metrics, l.students = map[string]*Strategy{}, map[string]*Metric{}, map[string]*Student{}
 	l.benchmarks, l.plugins, l.localDecl = map[string]*Benchmark{}, map[string]*RequiredPlugin{}, map[string]*Local{}
+	l.servers = map[string]*Server{}
 
 	var expBlocks []*hcl.Block
 	var varBlocks []*hcl.Block
@@ -570,6 +573,8 @@ func (l *loader) evalNode(n *node) {
 		l.evalStudent(n, ctx)
 	case "benchmark":
 		l.evalBenchmark(n, ctx)
+	case "server":
+		l.evalServer(n, ctx)
 	}
 }
 
@@ -636,6 +641,10 @@ func (l *loader) finish() {
 		case "benchmark":
 			if v := l.benchmarks[n.name]; v != nil {
 				e.Benchmarks = append(e.Benchmarks, v)
+			}
+		case "server":
+			if v := l.servers[n.name]; v != nil {
+				e.Servers = append(e.Servers, v)
 			}
 		}
 	}

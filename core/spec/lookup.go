@@ -50,3 +50,8 @@ func (e *Experiment) Benchmark(name string) *Benchmark {
 func (e *Experiment) RequiredPlugin(name string) *RequiredPlugin {
 	return find(e.RequiredPlugins, name, func(p *RequiredPlugin) string { return p.Name })
 }
+
+// Server returns the server block with this name.
+func (e *Experiment) Server(name string) *Server {
+	return find(e.Servers, name, func(s *Server) string { return s.Name })
+}

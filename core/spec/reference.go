@@ -54,7 +54,9 @@ var topBlocks = map[string]refBlock{
 	"metric":    {label: "NAME", spec: metricSpec, count: "any number", doc: "An intrinsic metric, computed per cell by a metric plugin over a sample of the cell's data."},
 	"student":   {label: "NAME", spec: studentSpec, count: "any number", doc: "A student model that is finetuned on each cell's data and evaluated on the benchmarks (extrinsic quality). The base model and the reference are trained and evaluated too, for the Performance Gap Recovered."},
 	"benchmark": {label: "NAME", spec: benchmarkSpec, count: "any number", doc: "A benchmark the students are evaluated on. The trainer plugin decides how `task` is run."},
-	"score":     {spec: scoreSpec, count: "at most one", doc: "How the Polyglot Score is computed (docs/method.md §5). Without a score block every attribute takes its default."},
+	"server": {label: "NAME", spec: serverSpec, count: "any number",
+		doc: "A model server polyglot starts, watches and stops: vLLM, SGLang, llama.cpp's `llama-server`, Ollama, or any command that serves HTTP. Configs of teachers and metrics refer to it as `server.NAME.url` (its OpenAI base URL, `http://HOST:PORT/v1`) or `server.NAME.address` (`http://HOST:PORT`); until the server runs these are placeholders (`http://NAME.server.polyglot.invalid`) that polyglot replaces when a unit opens, so the plan, cache keys and stored configs do not depend on the node or port the server gets. The server starts when the first unit whose config refers to it is ready to run, is shared by every such unit, and stops after the last one, at the end of the run or on Ctrl-C (`--keep-servers` leaves it up for the next run, which re-attaches; `--max-servers N` bounds how many run at once). Its log is `STORE/servers/NAME/logs/`; a server that dies is restarted up to `restarts` times while the units waiting on it resume, and one that cannot start fails its units with the engine's last log lines."},
+	"score": {spec: scoreSpec, count: "at most one", doc: "How the Polyglot Score is computed (docs/method.md §5). Without a score block every attribute takes its default."},
 }
 
 // nestedDocs describe nested blocks, by address.
@@ -67,11 +69,14 @@ var nestedDocs = map[string]string{
 	"strategy.step":    "One call to a teacher. Steps run in order; later templates can use earlier outputs as `{{steps.NAME.text}}` or `{{steps.NAME.FIELD}}`.",
 	"strategy.emit":    "Where the final (prompt, response) pair comes from.",
 	"student.executor": "Where training and evaluation jobs run. The label is the executor kind; without the block jobs run locally.",
+	"server.ready":     "How polyglot decides that the server is up: it polls `path` on the server until it answers 200.",
+	"server.executor":  "Where the server runs. The label is the executor kind; without the block it runs on this machine. On Slurm the server is a job; its node is read from the job and the port chosen before submission, and a restarted polyglot re-attaches to a server job that is still running.",
 }
 
 // nestedLabels are the allowed labels of labeled nested blocks.
 var nestedLabels = map[string][]string{
 	"student.executor": executorKinds,
+	"server.executor":  executorKinds,
 }
 
 // variableDocs document variableSchema's attributes (decoded by hand in
@@ -172,6 +177,29 @@ var attrDocs = map[string]attrDoc{
 	"student.executor.time":      {doc: "slurm time limit, e.g. `\"04:00:00\"`", def: "none"},
 	"student.executor.gpus":      {doc: "GPUs per job", def: "none"},
 	"student.executor.extra":     {doc: "extra scheduler options, e.g. `{ constraint = \"a100\" }`", def: "none"},
+
+	"server.engine":        {doc: "what serves the model; the engine decides the command line (rendered from the engine's own argument list at a pinned version), the port flag and the readiness route", allowed: Engines},
+	"server.model":         {doc: "the model the engine loads (hub id or path for vLLM and SGLang, a GGUF path for llama.cpp, a tag for Ollama) and the name clients ask for (`server.NAME.model`)", def: "required except for `command`"},
+	"server.command":       {doc: "the engine's executable and leading arguments, replacing its default (`vllm`, `python3 -m sglang.launch_server`, `llama-server`, `ollama`); for `engine = \"command\"` the whole command line, where `{host}` and `{port}` are replaced", def: "the engine's"},
+	"server.args":          {doc: "extra engine arguments, appended; checked against the engine's argument list where one is known", def: "none"},
+	"server.env":           {doc: "environment variables added to the server's", def: "none"},
+	"server.port":          {doc: "port the server listens on; 0 chooses a free port when it starts (locally) or before the job is submitted (Slurm)"},
+	"server.restarts":      {doc: "how many times a server that dies is started again before the units waiting on it fail"},
+	"server.hold_estimate": {doc: "how long you expect the server to be held, shown by `plan` and used for its GPU-hour estimate, e.g. `\"3h\"`", def: "unknown"},
+
+	"server.ready.path":     {doc: "route polled until it answers 200", def: "`\"/health\"` for llama.cpp, `\"/v1/models\"` otherwise"},
+	"server.ready.timeout":  {doc: "how long the server may take to become ready before its units fail with its last log lines"},
+	"server.ready.interval": {doc: "time between two polls"},
+
+	"server.executor.partition": {doc: "slurm partition (required for slurm)", def: "none"},
+	"server.executor.account":   {doc: "slurm account", def: "none"},
+	"server.executor.qos":       {doc: "slurm quality of service", def: "none"},
+	"server.executor.time":      {doc: "time limit of the server job, e.g. `\"12:00:00\"` or `\"12h\"`", def: "none"},
+	"server.executor.gpus":      {doc: "GPUs of the server; also what the report's GPU-hours count", def: "none"},
+	"server.executor.cpus":      {doc: "CPUs per task", def: "none"},
+	"server.executor.memory":    {doc: "memory, e.g. `\"64G\"`", def: "none"},
+	"server.executor.gres":      {doc: "generic resources, e.g. `\"gpu:a100:2\"`, instead of `gpus`", def: "none"},
+	"server.executor.extra":     {doc: "extra scheduler options, e.g. `{ constraint = \"a100\" }`", def: "none"},
 
 	"benchmark.languages": {doc: "languages the benchmark exists for", def: "`experiment.languages`"},
 	"benchmark.task":      {doc: "task name or path as the trainer's evaluation harness knows it", def: "the block name"},

@@ -194,6 +194,17 @@ seeds "s" {
   executor "zzz" {}
 }
 `},
+		{"server.engine", base + `server "sv" {
+  engine = "zzz"
+  model  = "m"
+}
+`},
+		{"server.executor", base + `server "sv" {
+  engine = "vllm"
+  model  = "m"
+  executor "zzz" {}
+}
+`},
 	}
 	tested := map[string]bool{}
 	for _, c := range cases {

@@ -40,6 +40,7 @@ type Experiment struct {
 	Metrics         []*Metric
 	Students        []*Student
 	Benchmarks      []*Benchmark
+	Servers         []*Server
 	Score           *Score // never nil after a successful load (defaults when no block)
 
 	// Sensitive lists the addresses (e.g. "teacher.gpt4o.model",
@@ -261,6 +262,10 @@ type Executor struct {
 	QOS       string
 	Time      string // slurm time limit as written, e.g. "04:00:00"
 	GPUs      int
+	CPUs      int               // server blocks only
+	MemoryMB  int               // server blocks only (memory = "64G")
+	Gres      string            // server blocks only, e.g. "gpu:a100:2"
+	TimeLimit time.Duration     // Time parsed; server blocks only
 	Extra     map[string]string // extra scheduler options
 	DeclRange hcl.Range         // zero when defaulted
 	Ranges    map[string]hcl.Range
@@ -295,4 +300,33 @@ type Score struct {
 	MinExampleShare float64   // default 0.5
 	DeclRange       hcl.Range // zero when there is no score block
 	Ranges          map[string]hcl.Range
+}
+
+// Server is a `server "name" {}` block: a model server polyglot starts,
+// watches and stops around the units whose configs refer to it
+// (server.NAME.url).
+type Server struct {
+	Name     string
+	Engine   string   // vllm | sglang | llama.cpp | ollama | command
+	Model    string   // what the engine loads and clients ask for
+	Command  []string // argv prefix replacing the engine's executable; the whole argv for engine "command"
+	Args     []string // extra engine arguments, appended
+	Env      map[string]string
+	Port     int // 0: a free port chosen at start
+	Restarts int // restarts after the server dies before its units fail (default 2)
+	// HoldEstimate is the user's estimate of how long the server is held,
+	// shown by plan; 0 = unknown.
+	HoldEstimate time.Duration
+	Ready        ServerReady
+	Executor     Executor // Kind "local" (default) or "slurm"
+	DeclRange    hcl.Range
+	Ranges       map[string]hcl.Range
+}
+
+// ServerReady is how polyglot decides that a server is up.
+type ServerReady struct {
+	Path     string        // GET route that answers 200 when ready; default per engine (DefaultReadyPath)
+	Timeout  time.Duration // start-up timeout, default 10m
+	Interval time.Duration // poll interval, default 1s
+	Ranges   map[string]hcl.Range
 }
