@@ -14,7 +14,8 @@
 // The signature uses one-permutation hashing with optimal densification
 // (Shrivastava, ICML 2017): one hash per shingle instead of one per shingle
 // and permutation, 128× less work at the same estimator quality; written by
-// hand because no maintained Go library implements it.
+// hand because no maintained Go library implements it; the hashing and
+// the LSH index live in sdk/minhash, shared with the dataset composer.
 //
 // An example is flagged against the earliest matching example before it in
 // the cell (so the first of a group is never a duplicate) and against the
@@ -32,12 +33,9 @@ import (
 	"fmt"
 	"math"
 	"runtime"
-	"slices"
-	"strings"
 	"sync"
-	"unicode"
 
-	"golang.org/x/text/unicode/norm"
+	"github.com/polyglot-teachers/polyglot/sdk/minhash"
 )
 
 // Example is one (prompt, response) pair of a cell.
@@ -168,7 +166,7 @@ type Result struct {
 // Accumulator finds duplicates batch by batch.
 type Accumulator struct {
 	opts     Options
-	hasher   *minHasher
+	hasher   *minhash.Hasher
 	prompt   *field
 	response *field
 
@@ -217,7 +215,7 @@ func NewAccumulator(opts Options) (*Accumulator, error) {
 	if err := opts.defaults(); err != nil {
 		return nil, err
 	}
-	h := newMinHasher(opts.Shingle, opts.NumHashes, opts.HashSeed)
+	h := minhash.NewHasher(opts.Shingle, opts.NumHashes, opts.HashSeed)
 	return &Accumulator{
 		opts:      opts,
 		hasher:    h,
@@ -235,17 +233,10 @@ var (
 	ErrSeedsAfterExamples = errors.New("duplicates: AddSeeds must come before the first Add")
 )
 
-// text is one normalised text with its hashes.
-type text struct {
-	empty bool
-	exact [16]byte
-	sig   []uint32
-}
-
 // prepare normalises and hashes the prompts and responses of n rows on
 // Workers goroutines. get returns row i's prompt and response.
-func (a *Accumulator) prepare(ctx context.Context, n int, get func(int) (string, string)) (p, r []text, err error) {
-	p, r = make([]text, n), make([]text, n)
+func (a *Accumulator) prepare(ctx context.Context, n int, get func(int) (string, string)) (p, r []minhash.Text, err error) {
+	p, r = make([]minhash.Text, n), make([]minhash.Text, n)
 	slabP := make([]uint32, n*a.opts.NumHashes)
 	slabR := make([]uint32, n*a.opts.NumHashes)
 	var wg sync.WaitGroup
@@ -254,15 +245,15 @@ func (a *Accumulator) prepare(ctx context.Context, n int, get func(int) (string,
 	for w := range workers {
 		lo, hi := w*chunk, min((w+1)*chunk, n)
 		wg.Go(func() {
-			var sc scratch
+			var sc minhash.Scratch
 			for i := lo; i < hi; i++ {
 				if i%128 == 0 && ctx.Err() != nil {
 					return
 				}
 				ps, rs := get(i)
 				k := a.opts.NumHashes
-				p[i] = a.hasher.text(ps, slabP[i*k:(i+1)*k:(i+1)*k], &sc)
-				r[i] = a.hasher.text(rs, slabR[i*k:(i+1)*k:(i+1)*k], &sc)
+				p[i] = a.hasher.Sign(ps, slabP[i*k:(i+1)*k:(i+1)*k], &sc)
+				r[i] = a.hasher.Sign(rs, slabR[i*k:(i+1)*k:(i+1)*k], &sc)
 			}
 		})
 	}
@@ -285,9 +276,9 @@ func (a *Accumulator) AddSeeds(ctx context.Context, seeds []Seed) error {
 	for i, s := range seeds {
 		id := int32(len(a.seedIDs))
 		a.seedIDs = append(a.seedIDs, s.ID)
-		a.prompt.seeds.insert(id, p[i])
-		a.response.seeds.insert(id, r[i])
-		if !p[i].empty || !r[i].empty {
+		a.prompt.seeds.Insert(id, p[i])
+		a.response.seeds.Insert(id, r[i])
+		if !p[i].Empty || !r[i].Empty {
 			if _, ok := a.seedPairs[pairKey(p[i], r[i])]; !ok {
 				a.seedPairs[pairKey(p[i], r[i])] = id
 			}
@@ -314,7 +305,7 @@ func (a *Accumulator) Add(ctx context.Context, batch []Example) error {
 		f := ExampleFlags{ID: e.ID, PairOf: -1}
 		f.Prompt = a.prompt.match(idx, p[i], a)
 		f.Response = a.response.match(idx, r[i], a)
-		if !p[i].empty || !r[i].empty {
+		if !p[i].Empty || !r[i].Empty {
 			key := pairKey(p[i], r[i])
 			if j, ok := a.cellPairs[key]; ok {
 				f.PairOf = int(j)
@@ -339,10 +330,10 @@ func (a *Accumulator) Add(ctx context.Context, batch []Example) error {
 	return nil
 }
 
-func pairKey(p, r text) [16]byte {
+func pairKey(p, r minhash.Text) [16]byte {
 	var b [32]byte
-	copy(b[:16], p.exact[:])
-	copy(b[16:], r.exact[:])
+	copy(b[:16], p.Exact[:])
+	copy(b[16:], r.Exact[:])
 	s := sha256.Sum256(b[:])
 	return [16]byte(s[:16])
 }
@@ -386,265 +377,31 @@ func (c rateCounts) rates(n, empty int) Rates {
 
 // field holds the indexes of one field: the cell's and the seeds'.
 type field struct {
-	cell, seeds *lshIndex
+	cell, seeds *minhash.Index
 	empty       int
 }
 
 func newField(o Options) *field {
-	return &field{cell: newLSHIndex(o), seeds: newLSHIndex(o)}
+	return &field{cell: minhash.NewIndex(o.NumHashes, o.Bands, o.MaxCandidates), seeds: minhash.NewIndex(o.NumHashes, o.Bands, o.MaxCandidates)}
 }
 
 // match flags t (example idx) and then indexes it.
-func (fl *field) match(idx int32, t text, a *Accumulator) Flags {
+func (fl *field) match(idx int32, t minhash.Text, a *Accumulator) Flags {
 	f := Flags{Of: -1}
-	if t.empty {
+	if t.Empty {
 		fl.empty++
 		return f
 	}
-	if s, j, exact, ok := fl.seeds.best(t, a.opts.Threshold); ok {
+	if s, j, exact, ok := fl.seeds.Best(t, a.opts.Threshold); ok {
 		f.SeedID, f.SeedJaccard, f.SeedExact = a.seedIDs[s], j, exact
 	}
-	if o, j, exact, ok := fl.cell.best(t, a.opts.Threshold); ok {
+	if o, j, exact, ok := fl.cell.Best(t, a.opts.Threshold); ok {
 		f.Of, f.OfID, f.Jaccard, f.Exact = int(o), a.ids[o], j, exact
 	}
 	// Exact repeats add nothing to the index (their first occurrence is
 	// there), which keeps candidate lists short in repetitive cells.
 	if !f.Exact {
-		fl.cell.insert(idx, t)
+		fl.cell.Insert(idx, t)
 	}
 	return f
-}
-
-// lshIndex stores signatures with banded LSH buckets and an exact-hash map.
-//
-// Entries live in fixed-size chunks that are never copied: a cell of 10^5
-// texts holds 50 MB of signatures per field, and a slice grown by append
-// leaves each outgrown copy behind for the garbage collector, which in a
-// plugin process showed up as three times the live size in resident memory.
-type lshIndex struct {
-	k, bands, rows, maxCand int
-	exact                   map[[16]byte]int32
-	n                       int // entries
-	chunks                  []*lshChunk
-	heads                   []bandTable // per band: bucket -> most recent entry
-	query                   uint32
-}
-
-// bandTable maps a band's values to the most recent entry with those
-// values, by open addressing (linear probing) over entry positions: the
-// values themselves are read from the entry's signature, so a slot costs 4
-// bytes, where a map[uint64]int32 took about 18 (a 10^5-text cell has 16
-// bands × 2 fields of 10^5 distinct keys each).
-type bandTable struct {
-	slots []int32 // entry position + 1; 0 is empty
-	used  int
-}
-
-const bandTableMin = 1024
-
-// find returns the slot of the band values of sig (the query's band b),
-// and the entry there, or −1 when the slot is empty.
-func (x *lshIndex) find(b int, sig []uint32, key uint64) (slot int, pos int32) {
-	t := &x.heads[b]
-	mask := len(t.slots) - 1
-	band := sig[b*x.rows : (b+1)*x.rows]
-	for i := int(key>>32) & mask; ; i = (i + 1) & mask {
-		p := t.slots[i]
-		if p == 0 {
-			return i, -1
-		}
-		c, j := x.at(p - 1)
-		if slices.Equal(c.sigs[j*x.k+b*x.rows:j*x.k+(b+1)*x.rows], band) {
-			return i, p - 1
-		}
-	}
-}
-
-// grow doubles band b's table, re-placing every entry by its key.
-func (x *lshIndex) grow(b int) {
-	t := &x.heads[b]
-	old := t.slots
-	t.slots = make([]int32, 2*len(old))
-	mask := len(t.slots) - 1
-	for _, p := range old {
-		if p == 0 {
-			continue
-		}
-		c, j := x.at(p - 1)
-		i := int(x.bandKey(c.sigs[j*x.k:(j+1)*x.k], b)>>32) & mask
-		for t.slots[i] != 0 {
-			i = (i + 1) & mask
-		}
-		t.slots[i] = p
-	}
-}
-
-// chunkSize is the number of entries per chunk (512 KiB of signatures at
-// the default 128 hashes).
-const chunkSize = 1024
-
-// lshChunk holds chunkSize entries.
-type lshChunk struct {
-	ids   []int32  // document id of each entry
-	sigs  []uint32 // signatures, row-major
-	next  []int32  // per entry and band: the next position in the bucket chain, −1 ends
-	stamp []uint32 // per entry: last query that saw it
-}
-
-func newLSHIndex(o Options) *lshIndex {
-	x := &lshIndex{k: o.NumHashes, bands: o.Bands, rows: o.NumHashes / o.Bands, maxCand: o.MaxCandidates, exact: map[[16]byte]int32{}}
-	x.heads = make([]bandTable, x.bands)
-	for b := range x.heads {
-		x.heads[b].slots = make([]int32, bandTableMin)
-	}
-	return x
-}
-
-func (x *lshIndex) at(pos int32) (*lshChunk, int) {
-	return x.chunks[pos/chunkSize], int(pos % chunkSize)
-}
-
-func (x *lshIndex) bandKey(sig []uint32, b int) uint64 {
-	h := uint64(b) * 0x9e3779b97f4a7c15
-	for _, v := range sig[b*x.rows : (b+1)*x.rows] {
-		h = mix64(h ^ uint64(v))
-	}
-	return h
-}
-
-func (x *lshIndex) insert(id int32, t text) {
-	if t.empty {
-		return
-	}
-	if _, ok := x.exact[t.exact]; !ok {
-		x.exact[t.exact] = id
-	}
-	pos := int32(x.n)
-	if x.n%chunkSize == 0 {
-		x.chunks = append(x.chunks, &lshChunk{
-			ids:   make([]int32, 0, chunkSize),
-			sigs:  make([]uint32, 0, chunkSize*x.k),
-			next:  make([]int32, 0, chunkSize*x.bands),
-			stamp: make([]uint32, chunkSize),
-		})
-	}
-	x.n++
-	c := x.chunks[len(x.chunks)-1]
-	c.ids = append(c.ids, id)
-	c.sigs = append(c.sigs, t.sig...)
-	for b := range x.bands {
-		slot, head := x.find(b, t.sig, x.bandKey(t.sig, b))
-		c.next = append(c.next, head) // −1 when the bucket is new
-		tb := &x.heads[b]
-		tb.slots[slot] = pos + 1
-		if head < 0 {
-			if tb.used++; 2*tb.used > len(tb.slots) {
-				x.grow(b)
-			}
-		}
-	}
-}
-
-// best returns the id with the highest estimated Jaccard ≥ threshold among
-// the exact match (preferred) and the LSH candidates.
-func (x *lshIndex) best(t text, threshold float64) (id int32, jaccard float64, exact, ok bool) {
-	if j, hit := x.exact[t.exact]; hit {
-		return j, 1, true, true
-	}
-	x.query++
-	// need is the number of equal positions a candidate must reach to
-	// matter: the threshold, then the best so far (ties are kept for the
-	// earlier-id rule). Comparisons stop as soon as it is out of reach,
-	// which makes dissimilar candidates cheap.
-	need := int(math.Ceil(threshold*float64(x.k) - 1e-9))
-	bestID, bestEq, seen := int32(-1), -1, 0
-	for b := 0; b < x.bands && seen < x.maxCand; b++ {
-		_, pos := x.find(b, t.sig, x.bandKey(t.sig, b))
-		for pos >= 0 && seen < x.maxCand {
-			c, i := x.at(pos)
-			pos = c.next[i*x.bands+b]
-			if c.stamp[i] == x.query {
-				continue
-			}
-			c.stamp[i] = x.query
-			seen++
-			eq, ok := equalAtLeast(t.sig, c.sigs[i*x.k:(i+1)*x.k], max(need, bestEq))
-			if !ok {
-				continue
-			}
-			// Ties go to the earlier example, so results do not depend on
-			// the order candidates are visited.
-			if id := c.ids[i]; eq > bestEq || id < bestID {
-				bestID, bestEq = id, eq
-			}
-		}
-	}
-	if bestID < 0 {
-		return -1, 0, false, false
-	}
-	return bestID, float64(bestEq) / float64(x.k), false, true
-}
-
-// equalAtLeast counts equal positions of a and b, giving up (ok = false) as
-// soon as fewer than need can be reached.
-func equalAtLeast(a, b []uint32, need int) (eq int, ok bool) {
-	allowed := len(a) - need // mismatches that still leave need reachable
-	if allowed < 0 {
-		return 0, false
-	}
-	miss := 0
-	b = b[:len(a)]
-	for i, v := range a {
-		if v != b[i] {
-			miss++
-			if miss > allowed {
-				return 0, false
-			}
-		}
-	}
-	return len(a) - miss, true
-}
-
-// estimate is the MinHash Jaccard estimate: the share of equal positions.
-func estimate(a, b []uint32) float64 {
-	eq := 0
-	for i, v := range a {
-		if v == b[i] {
-			eq++
-		}
-	}
-	return float64(eq) / float64(len(a))
-}
-
-// Normalize returns the normal form used for exact matching and shingling:
-// NFKC, lower case, whitespace runs collapsed to one space, trimmed.
-func Normalize(s string) string {
-	if !isASCII(s) { // ASCII is already NFKC
-		s = norm.NFKC.String(s)
-	}
-	s = strings.ToLower(s)
-	var b strings.Builder
-	b.Grow(len(s))
-	space := false
-	for _, r := range s {
-		if unicode.IsSpace(r) {
-			space = b.Len() > 0
-			continue
-		}
-		if space {
-			b.WriteByte(' ')
-			space = false
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
-}
-
-func isASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= 0x80 {
-			return false
-		}
-	}
-	return true
 }

@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/polyglot-teachers/polyglot/sdk/minhash"
 )
 
 type fixture struct {
@@ -35,7 +37,7 @@ func loadFixture(t testing.TB) fixture {
 // exactJaccard is the Jaccard similarity of the shingle sets.
 func exactJaccard(a, b string, k int) float64 {
 	set := func(s string) map[string]bool {
-		r := []rune(Normalize(s))
+		r := []rune(minhash.Normalize(s))
 		w := min(k, len(r))
 		m := map[string]bool{}
 		for i := 0; i+w <= len(r); i++ {
@@ -137,18 +139,18 @@ func mutate(r *rand.Rand, s string, share float64) string {
 }
 
 func TestMinHashEstimatesJaccard(t *testing.T) {
-	h := newMinHasher(5, 128, 0)
+	h := minhash.NewHasher(5, 128, 0)
 	r := rand.New(rand.NewPCG(3, 4))
-	var sc scratch
+	var sc minhash.Scratch
 	sa, sb := make([]uint32, 128), make([]uint32, 128)
 	sumErr, pairs, bins := 0.0, 0, [5]int{}
 	for i := range 400 {
 		a := synthText(r, synthLangs[i%len(synthLangs)], 10+r.IntN(150))
 		b := mutate(r, a, r.Float64()*0.6)
 		j := exactJaccard(a, b, 5)
-		h.text(a, sa, &sc)
-		h.text(b, sb, &sc)
-		est := estimate(sa, sb)
+		h.Sign(a, sa, &sc)
+		h.Sign(b, sb, &sc)
+		est := minhash.Estimate(sa, sb)
 		// 128 bins: standard error at most 0.044; allow 4.5 of them.
 		if math.Abs(est-j) > 0.2 {
 			t.Errorf("pair %d: estimate %.3f, exact %.3f (%d runes)", i, est, j, len([]rune(a)))
@@ -167,9 +169,9 @@ func TestMinHashEstimatesJaccard(t *testing.T) {
 	}
 	// Very short texts (fewer runes than a shingle, or a few shingles).
 	for _, p := range [][2]string{{"ab", "ab"}, {"ab", "abc"}, {"hello", "hello!"}, {"日本", "日本語"}} {
-		h.text(p[0], sa, &sc)
-		h.text(p[1], sb, &sc)
-		if est, j := estimate(sa, sb), exactJaccard(p[0], p[1], 5); math.Abs(est-j) > 0.26 {
+		h.Sign(p[0], sa, &sc)
+		h.Sign(p[1], sb, &sc)
+		if est, j := minhash.Estimate(sa, sb), exactJaccard(p[0], p[1], 5); math.Abs(est-j) > 0.26 {
 			t.Errorf("%q/%q: estimate %v, exact %v", p[0], p[1], est, j)
 		}
 	}
@@ -185,8 +187,8 @@ func TestNormalize(t *testing.T) {
 		{"a  b", "a b"},
 	}
 	for _, tt := range tests {
-		if got := Normalize(tt.in); got != tt.want {
-			t.Errorf("Normalize(%q) = %q, want %q", tt.in, got, tt.want)
+		if got := minhash.Normalize(tt.in); got != tt.want {
+			t.Errorf("minhash.Normalize(%q) = %q, want %q", tt.in, got, tt.want)
 		}
 	}
 }

@@ -1,12 +1,21 @@
-package duplicates
+// Package minhash finds exact and near-duplicate texts: a normal form
+// (NFKC, lower case, collapsed whitespace), a 128-bit hash of it for exact
+// matches, MinHash signatures of its character shingles by one-permutation
+// hashing with optimal densification (Shrivastava, ICML 2017), and a banded
+// LSH index. It lives in the SDK so that the duplicates metric plugin and
+// the core's dataset composer (which may import only the SDK's packages
+// from a plugin's side) share one implementation; written by hand because
+// no maintained Go library implements densified one-permutation MinHash.
+package minhash
 
 import (
 	"crypto/sha256"
 	"math"
 )
 
-// minHasher computes exact hashes and MinHash signatures of texts.
-type minHasher struct {
+// Hasher computes exact hashes and MinHash signatures of texts; it is
+// safe for concurrent use (each goroutine brings its own Scratch).
+type Hasher struct {
 	shingle, k int
 	seed       uint64
 	// probe[i] lists the bins an empty bin i copies from, in order (optimal
@@ -14,14 +23,16 @@ type minHasher struct {
 	probe [][]uint16
 }
 
-// scratch is per-goroutine reusable memory.
-type scratch struct {
+// Scratch is per-goroutine reusable memory for Hasher.Sign.
+type Scratch struct {
 	runes  []rune
 	filled []bool
 }
 
-func newMinHasher(shingle, k int, seed uint64) *minHasher {
-	h := &minHasher{shingle: shingle, k: k, seed: seed}
+// NewHasher returns a Hasher of k-bin signatures over shingles of the given
+// number of characters; seed varies the shingle hash.
+func NewHasher(shingle, k int, seed uint64) *Hasher {
+	h := &Hasher{shingle: shingle, k: k, seed: seed}
 	// Each empty bin walks a fixed pseudo-random sequence of bins until it
 	// meets a filled one. min(8·k, 1024) probes make a miss vanishingly unlikely unless
 	// almost all bins are empty; bins still empty after that fall back to a
@@ -40,16 +51,27 @@ func newMinHasher(shingle, k int, seed uint64) *minHasher {
 	return h
 }
 
-// text normalises s and fills sig (len k) with its signature.
-func (h *minHasher) text(s string, sig []uint32, sc *scratch) text {
-	n := Normalize(s)
-	t := text{sig: sig}
+// Text is one normalised text's hashes.
+type Text struct {
+	Empty bool     // nothing left after normalisation; never matches
+	Exact [16]byte // hash of the normal form
+	Sig   []uint32 // MinHash signature
+}
+
+// Sign normalises s and fills sig (len k) with its signature.
+func (h *Hasher) Sign(s string, sig []uint32, sc *Scratch) Text {
+	return h.SignNormal(Normalize(s), sig, sc)
+}
+
+// SignNormal is Sign for a text already in normal form.
+func (h *Hasher) SignNormal(n string, sig []uint32, sc *Scratch) Text {
+	t := Text{Sig: sig}
 	if n == "" {
-		t.empty = true
+		t.Empty = true
 		return t
 	}
 	sum := sha256.Sum256([]byte(n))
-	t.exact = [16]byte(sum[:16])
+	t.Exact = [16]byte(sum[:16])
 
 	sc.runes = sc.runes[:0]
 	for _, r := range n {
@@ -83,7 +105,7 @@ func (h *minHasher) text(s string, sig []uint32, sc *scratch) text {
 }
 
 // densify fills empty bins from filled ones (optimal densification).
-func (h *minHasher) densify(sig []uint32, filled []bool) {
+func (h *Hasher) densify(sig []uint32, filled []bool) {
 	for i := range sig {
 		if filled[i] {
 			continue
