@@ -242,3 +242,19 @@ func TestJobNameCarriesToken(t *testing.T) {
 		}
 	}
 }
+
+func TestParseNode(t *testing.T) {
+	for out, want := range map[string]string{
+		"RUNNING|node07|node07\n":      "node07",
+		"RUNNING|n/a|gpu[01-02]\n":     "",
+		"RUNNING||gpu03\n":             "gpu03",
+		"PENDING|n/a|\n":               "",
+		"":                             "",
+		"RUNNING|(null)|node1,node2\n": "",
+		"COMPLETING|node07|node07\n":   "",
+	} {
+		if got := parseNode(out); got != want {
+			t.Errorf("parseNode(%q) = %q, want %q", out, got, want)
+		}
+	}
+}

@@ -368,3 +368,35 @@ func summary(r executor.Result) string {
 	}
 	return "COMPLETED"
 }
+
+// Node returns the node that runs h's batch script (squeue's BatchHost), or "" while the
+// job is pending. Model servers use it to reach a job's port: Slurm says where the job
+// runs, so nothing about the node has to pass through shared files.
+func (e *Executor) Node(ctx context.Context, h executor.Handle) (string, error) {
+	in, err := load(h)
+	if err != nil {
+		return "", err
+	}
+	out, err := e.run(ctx, "squeue", "-h", "-j", in.JobID, "-o", "%T|%B|%N")
+	if err != nil {
+		return "", err
+	}
+	return parseNode(out), nil
+}
+
+// parseNode reads squeue's "STATE|BATCHHOST|NODELIST" line: the batch host of a running
+// job, else its node list when it names one node, else "".
+func parseNode(out string) string {
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		f := strings.Split(strings.TrimSpace(line), "|")
+		if len(f) != 3 || f[0] != "RUNNING" {
+			continue
+		}
+		for _, n := range f[1:] {
+			if n != "" && n != "n/a" && n != "(null)" && !strings.ContainsAny(n, "[,") {
+				return n
+			}
+		}
+	}
+	return ""
+}
