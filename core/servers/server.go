@@ -88,7 +88,6 @@ func (s *server) startLocked() {
 
 func (s *server) exec() executor.Executor { return s.m.opts.Executor(s.spec.Executor.Kind) }
 
-
 // supervise starts the server and starts it again when it dies, until ctx
 // ends (stop) or it has died more often than it may.
 func (s *server) supervise(ctx context.Context) {
