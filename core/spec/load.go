@@ -51,6 +51,7 @@ var rootSchema = &hcl.BodySchema{
 		{Type: "benchmark", LabelNames: []string{"name"}},
 		{Type: "server", LabelNames: []string{"name"}},
 		{Type: "score"},
+		{Type: "screening"},
 	},
 }
 
@@ -248,6 +249,12 @@ func (l *loader) load(paths []string) {
 					continue
 				}
 				l.addNode(&node{addr: "score", kind: "score", block: blk})
+			case "screening":
+				if n, ok := l.byAddr["screening"]; ok {
+					l.diags = append(l.diags, dupBlock(blk, n.block.DefRange))
+					continue
+				}
+				l.addNode(&node{addr: "screening", kind: "screening", block: blk})
 			default:
 				l.declareBlock(blk)
 			}
@@ -438,7 +445,7 @@ func (l *loader) resolve(t hcl.Traversal) (string, bool) {
 		return "", false
 	}
 	switch root {
-	case "experiment", "score":
+	case "experiment", "score", "screening":
 		if _, ok := l.byAddr[root]; !ok {
 			return bad("Reference to undeclared "+root+" block", "%s.* is used but there is no %s block; add one or remove the reference.", root, root)
 		}
@@ -469,7 +476,7 @@ func (l *loader) resolve(t hcl.Traversal) (string, bool) {
 		}
 		return root + "." + name, true
 	}
-	roots := append([]string{"var", "local", "experiment", "score"}, blockTypes...)
+	roots := append([]string{"var", "local", "experiment", "score", "screening"}, blockTypes...)
 	return bad("Unknown variable", "There is no variable named %q.%s References start with one of: %s.", root, didYouMean(root, roots), strings.Join(roots, ", "))
 }
 
@@ -531,7 +538,7 @@ func (l *loader) evalContext() *hcl.EvalContext {
 	for k, v := range l.singles {
 		vars[k] = v
 	}
-	for _, k := range []string{"experiment", "score"} {
+	for _, k := range []string{"experiment", "score", "screening"} {
 		if _, ok := vars[k]; !ok {
 			if _, declared := l.byAddr[k]; declared {
 				vars[k] = cty.DynamicVal
@@ -559,6 +566,8 @@ func (l *loader) evalNode(n *node) {
 		l.evalExperiment(n, ctx)
 	case "score":
 		l.evalScore(n, ctx)
+	case "screening":
+		l.evalScreening(n, ctx)
 	case "seeds":
 		l.evalSeeds(n, ctx)
 	case "teacher":
@@ -591,7 +600,7 @@ func (l *loader) setValue(addr string, v cty.Value) {
 func (l *loader) evalBlockNode(n *node, bs *blockSpec, ctx *hcl.EvalContext) *evaluated {
 	ev, d := evalBody(n.block.Body, bs, ctx, n.block.DefRange)
 	l.diags = append(l.diags, d...)
-	if n.kind == "experiment" || n.kind == "score" {
+	if n.kind == "experiment" || n.kind == "score" || n.kind == "screening" {
 		l.singles[n.kind] = ev.val
 	} else {
 		l.blocks[n.kind][n.name] = ev.val

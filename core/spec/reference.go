@@ -56,7 +56,8 @@ var topBlocks = map[string]refBlock{
 	"benchmark": {label: "NAME", spec: benchmarkSpec, count: "any number", doc: "A benchmark the students are evaluated on. The trainer plugin decides how `task` is run."},
 	"server": {label: "NAME", spec: serverSpec, count: "any number",
 		doc: "A model server polyglot starts, watches and stops: vLLM, SGLang, llama.cpp's `llama-server`, Ollama, or any command that serves HTTP. Configs of teachers and metrics refer to it as `server.NAME.url` (its OpenAI base URL, `http://HOST:PORT/v1`) or `server.NAME.address` (`http://HOST:PORT`); until the server runs these are placeholders (`http://NAME.server.polyglot.invalid`) that polyglot replaces when a unit opens, so the plan, cache keys and stored configs do not depend on the node or port the server gets. The server starts when the first unit whose config refers to it is ready to run, is shared by every such unit, and stops after the last one, at the end of the run or on Ctrl-C (`--keep-servers` leaves it up for the next run, which re-attaches; `--max-servers N` bounds how many run at once). Its log is `STORE/servers/NAME/logs/`; a server that dies is restarted up to `restarts` times while the units waiting on it resume, and one that cannot start fails its units with the engine's last log lines."},
-	"score": {spec: scoreSpec, count: "at most one", doc: "How the Polyglot Score is computed (docs/method.md §5). Without a score block every attribute takes its default."},
+	"score":     {spec: scoreSpec, count: "at most one", doc: "How the Polyglot Score is computed (docs/method.md §5). Without a score block every attribute takes its default."},
+	"screening": {spec: screeningSpec, count: "at most one", doc: "Adaptive screening (docs/method.md §9): every cell first generates a prefix of its data, stage by stage; after each stage the teachers clearly behind are dropped and the rest of the budget goes to the others. Each stage's data is a prefix of the next one's, so nothing is generated twice, and a dropped teacher keeps its partial scores, marked as such. Set `enabled = false` to continue a screened run in full."},
 }
 
 // nestedDocs describe nested blocks, by address.
@@ -217,6 +218,16 @@ var attrDocs = map[string]attrDoc{
 	"score.pca":               {doc: "features of the PCA: `scored` (every metric present in all cells, oriented as in the score) or `study` (the study's six, raw: prompt and response diversity, perplexity, judge, prompt and response length)", allowed: []string{"scored", "study"}},
 	"score.components":        {doc: "principal components the regressions of student results use (0: the fewest explaining at least 90 % of the variance)"},
 	"score.min_examples":      {doc: "a cell with fewer generated examples than this (or than it asked for, if that is fewer) is reported but not ranked"},
+	"screening.stages":        {doc: "examples per cell each stage scores, increasing and below `experiment.examples_per_cell`, which is the final stage; e.g. `[500, 2000]`"},
+	"screening.score":         {doc: "what a stage decides on: `intrinsic` (the intrinsic part of the PG-Score, the score block's metrics), `pg` (the PG-Score with students trained on the stage's data) or `metrics` (the intrinsic part over `metrics` only)", allowed: []string{"intrinsic", "pg", "metrics"}},
+	"screening.metrics":       {doc: "with `score = \"metrics\"`: the metrics a stage decides on, `\"NAME\"` or `\"NAME.VALUE\"`", def: "none"},
+	"screening.rule":          {doc: "`racing`: drop a teacher once its confidence interval lies wholly below the best's; `halving`: keep the best `keep` share at each stage", allowed: []string{"racing", "halving"}},
+	"screening.scope":         {doc: "`language`: decide within each language (a teacher may stay in one and be dropped in another); `overall`: decide on the teacher's mean over languages and drop it everywhere", allowed: []string{"language", "overall"}},
+	"screening.min_keep":      {doc: "teachers every decision keeps at least (per language, or overall)"},
+	"screening.keep":          {doc: "with `rule = \"halving\"`: share of teachers kept at each stage, in (0, 1)"},
+	"screening.confidence":    {doc: "with `rule = \"racing\"`: confidence level of the compared intervals, in (0, 1)"},
+	"screening.enabled":       {doc: "false continues a screened run without screening: every cell, dropped or not, generates the rest of its data; nothing done is lost (unit and request keys do not depend on this block)"},
+	"screening.assume_noise":  {doc: "per-example noise of the stage score, in units of the spread of teacher effects, that `plan`'s expected cost assumes (docs/method.md §9.3)"},
 	"score.min_example_share": {doc: "a cell that generated less than this share of the examples it asked for (the rest failed) is reported but not ranked, in [0, 1]"},
 }
 

@@ -188,6 +188,21 @@ seeds "s" {
 `},
 		{"score.pca", base + `score { pca = "zzz" }
 `},
+		{"screening.rule", base + `screening {
+  stages = [5]
+  rule   = "zzz"
+}
+`},
+		{"screening.scope", base + `screening {
+  stages = [5]
+  scope  = "zzz"
+}
+`},
+		{"screening.score", base + `screening {
+  stages = [5]
+  score  = "zzz"
+}
+`},
 		{"student.executor", base + `student "st" {
   base_model = "b"
   trainer    = "t"

@@ -41,7 +41,8 @@ type Experiment struct {
 	Students        []*Student
 	Benchmarks      []*Benchmark
 	Servers         []*Server
-	Score           *Score // never nil after a successful load (defaults when no block)
+	Score           *Score     // never nil after a successful load (defaults when no block)
+	Screening       *Screening // nil without a screening block
 
 	// Sensitive lists the addresses (e.g. "teacher.gpt4o.model",
 	// "var.api_key") whose value carried the sensitive mark, sorted.

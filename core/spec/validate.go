@@ -92,6 +92,7 @@ func (l *loader) validate() {
 	for _, s := range e.Strategies {
 		l.checkSeedLanguages(s)
 	}
+	l.validateScreening(metrics, unknown)
 	if r := l.scoreReader; r != nil {
 		for i, m := range e.Score.Metrics {
 			if base, _, _ := strings.Cut(m, "."); !contains(metrics, base) {
