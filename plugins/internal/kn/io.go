@@ -152,7 +152,15 @@ func Decode(r io.Reader) (*Model, error) {
 		m.intern(r)
 	}
 	n := get("n-gram count", math.MaxInt32)
+	// The top order gets exactly n entries, and each lower order at most
+	// as many: sized up front, the tables never grow (rehashing them was
+	// a third of a load). A corrupt count cannot reserve more than 1<<20.
+	hint := int(min(n, 1<<20))
+	for i := range m.counts {
+		m.counts[i] = newTable(hint / max(1, m.order-i))
+	}
 	ids := uint64(len(m.vocab) - 1)
+	top := m.counts[m.order-1]
 	for range n {
 		var k key
 		for range m.order {
@@ -162,10 +170,16 @@ func Decode(r io.Reader) (*Model, error) {
 		if rerr != nil {
 			return nil, rerr
 		}
-		if c == 0 || m.counts[m.order-1].get(k) != 0 {
-			return nil, fmt.Errorf("%w: zero or repeated n-gram entry", ErrFormat)
+		if c == 0 {
+			return nil, fmt.Errorf("%w: zero n-gram count", ErrFormat)
 		}
-		m.bump(m.order, k, c)
+		// bump's first step, with the repeat check on the same lookup.
+		if top.add(k, c) != 0 {
+			return nil, fmt.Errorf("%w: repeated n-gram entry", ErrFormat)
+		}
+		if m.order > 1 {
+			m.bump(m.order-1, k.keep(m.order-1), 1)
+		}
 	}
 	if rerr != nil {
 		return nil, rerr

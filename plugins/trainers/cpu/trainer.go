@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/zclconf/go-cty/cty"
 
@@ -93,6 +95,47 @@ func hyper(cfg sdk.Config, hp map[string]any) (Hyper, error) {
 	return h, h.check()
 }
 
+// bases are the base models this process loaded last: every student of a
+// language continues the same base, and loading it again for each (decoding
+// and rebuilding every order's counts) was a third of a student's training.
+// Two are kept, since two units may train at once and the next language's
+// students can start before the last one's are done; each only while its
+// file is unchanged.
+var bases struct {
+	mu   sync.Mutex
+	last [2]loadedBase // most recently used first
+}
+
+type loadedBase struct {
+	path string
+	size int64
+	mod  time.Time
+	m    *kn.Model
+}
+
+// loadBase loads a base model, or returns the one loaded before from the same
+// unchanged file. Callers must not modify it (Train clones it).
+func loadBase(path string) (*kn.Model, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("cpu: base model: %w", err)
+	}
+	bases.mu.Lock()
+	defer bases.mu.Unlock()
+	for i, b := range bases.last {
+		if b.m != nil && b.path == path && b.size == st.Size() && b.mod.Equal(st.ModTime()) {
+			bases.last[0], bases.last[i] = b, bases.last[0]
+			return b.m, nil
+		}
+	}
+	m, err := kn.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	bases.last[1], bases.last[0] = bases.last[0], loadedBase{path, st.Size(), st.ModTime(), m}
+	return m, nil
+}
+
 var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 
 func artifactPath(req *sdk.TrainRequest) string {
@@ -142,7 +185,7 @@ func (Trainer) Train(ctx context.Context, req *sdk.TrainRequest, r sdk.Reporter)
 		var base *kn.Model
 		switch {
 		case req.BaseModel != "":
-			if base, err = kn.Load(req.BaseModel); err != nil {
+			if base, err = loadBase(req.BaseModel); err != nil {
 				return nil, fmt.Errorf("cpu: base model: %w", err)
 			}
 		case corpus != "":

@@ -134,3 +134,47 @@ func TestTrainerErrors(t *testing.T) {
 		t.Error("Evaluate without benchmarks succeeded")
 	}
 }
+
+// TestLoadBaseReusesUnchangedFile: students of one language share their base
+// model's load, and a base rewritten in place is loaded again.
+func TestLoadBaseReusesUnchangedFile(t *testing.T) {
+	dir := t.TempDir()
+	build := func(corpus, path string) {
+		m, _, err := Build(context.Background(), corpus, Hyper{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Save(path); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a, b := filepath.Join(dir, "a.kn"), filepath.Join(dir, "b.kn")
+	build("testdata/generic.txt", a)
+	build("testdata/generic.txt", b)
+	ma, err := loadBase(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mb, _ := loadBase(b)
+	if again, _ := loadBase(a); again != ma {
+		t.Error("a second load of an unchanged base read the file again")
+	}
+	if again, _ := loadBase(b); again != mb || ma == mb {
+		t.Error("two bases loaded one after the other were not both kept")
+	}
+	// Rewritten with other text: a new model, not the kept one.
+	if err := os.WriteFile(filepath.Join(dir, "small.txt"), []byte("zzz yyy\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	build(filepath.Join(dir, "small.txt"), a)
+	m2, err := loadBase(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m2 == ma || m2.Chars() == ma.Chars() {
+		t.Errorf("the rewritten base gave the old model (%d characters, was %d)", m2.Chars(), ma.Chars())
+	}
+	if _, err := loadBase(filepath.Join(dir, "missing.kn")); err == nil {
+		t.Error("a missing base loaded")
+	}
+}
