@@ -28,6 +28,8 @@ func runRun(ctx context.Context, env *Env, args []string) error {
 	only := addOnlyFlag(fs)
 	var retry retryFailedFlag
 	fs.Var(&retry, "retry-failed", "send again the requests that failed for good (a plain rerun never does), all of them or, with =REASON[,REASON], those failed for these reasons, e.g. --retry-failed=not_found,auth (the reasons are in `polyglot status`)")
+	keepServers := fs.Bool("keep-servers", false, "leave the experiment's model servers (server blocks) running at the end; the next run re-attaches to them")
+	maxServers := fs.Int("max-servers", 0, "run at most this many model servers at once (0: no bound); servers wait for a free slot")
 	dir, err := parseDir(fs, args)
 	if err != nil {
 		return err
@@ -72,6 +74,7 @@ func runRun(ctx context.Context, env *Env, args []string) error {
 	defer prog.Close()
 	opts := engine.Options{Only: onlyMap, Log: env.Log, Progress: prog, RetryFailed: retry.set, RetryReasons: retry.reasons}
 	opts.NoCache = os.Getenv("POLYGLOT_CACHE") == "off"
+	opts.KeepServers, opts.MaxServers = *keepServers, *maxServers
 	if cache, err := openResponseCache(); err != nil {
 		env.Log.Warn().Err(err).Msg("shared response cache unavailable; using the experiment's own")
 	} else if cache != nil {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/polyglot-teachers/polyglot/core/engine"
 	"github.com/polyglot-teachers/polyglot/core/secret"
+	"github.com/polyglot-teachers/polyglot/core/servers"
 	"github.com/polyglot-teachers/polyglot/core/spec"
 	"github.com/polyglot-teachers/polyglot/core/store"
 )
@@ -49,6 +50,9 @@ type statusOutput struct {
 	FailureReasons []reasonRow           `json:"failure_reasons"`
 	TeacherErrors  []engine.TeacherError `json:"teacher_errors"`
 	FailedUnits    []failedUnit          `json:"failed_units"`
+	// Servers are the experiment's model servers (server blocks) as their
+	// records under STORE/servers say.
+	Servers []servers.Status `json:"servers,omitempty"`
 }
 
 func runStatus(ctx context.Context, env *Env, args []string) error {
@@ -79,7 +83,7 @@ func runStatus(ctx context.Context, env *Env, args []string) error {
 		if sum.Cells == nil {
 			sum.Cells = []store.CellSummary{}
 		}
-		return writeJSON(env.Stdout, statusOutput{jsonFormatVersion, exp.Name, exp.Store, sum, fails.Reasons, fails.TeacherErrors, fails.Units})
+		return writeJSON(env.Stdout, statusOutput{jsonFormatVersion, exp.Name, exp.Store, sum, fails.Reasons, fails.TeacherErrors, fails.Units, servers.Records(engine.ServersDir(exp.Store))})
 	}
 	fmt.Fprintf(env.Stdout, "Experiment %q (store %s)\n\n", exp.Name, exp.Store)
 	tw := tabwriter.NewWriter(env.Stdout, 0, 2, 2, ' ', tabwriter.AlignRight)
@@ -99,7 +103,34 @@ func runStatus(ctx context.Context, env *Env, args []string) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	writeServers(env.Stdout, servers.Records(engine.ServersDir(exp.Store)))
 	return fails.write(env.Stdout)
+}
+
+// writeServers lists the model servers: state, where, GPU time held, log.
+func writeServers(w io.Writer, recs []servers.Status) {
+	if len(recs) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "\nModel servers:")
+	tw := tabwriter.NewWriter(w, 0, 2, 2, ' ', 0)
+	fmt.Fprintln(tw, "SERVER\tSTATE\tEXECUTOR\tJOB\tATTEMPT\tURL\tHELD (h)\tGPU-HOURS\tLOGS")
+	for _, r := range recs {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%.2f\t%.2f\t%s\n", r.Name, r.State, r.Executor, cmpOr(r.JobID, "-"), r.Attempt, cmpOr(r.URL, "-"), r.HeldHours, r.GPUHours, r.LogDir)
+	}
+	tw.Flush()
+	for _, r := range recs {
+		if r.Error != "" {
+			fmt.Fprintf(w, "server %s failed: %s\n", r.Name, r.Error)
+		}
+	}
+}
+
+func cmpOr(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }
 
 // statusFailures is why things failed, as `status` shows it.

@@ -13,6 +13,8 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/polyglot-teachers/polyglot/core/engine"
+	"github.com/polyglot-teachers/polyglot/core/servers"
 	"github.com/polyglot-teachers/polyglot/core/spec"
 	"github.com/polyglot-teachers/polyglot/core/store"
 )
@@ -133,5 +135,5 @@ func statusOf(exp *spec.Experiment, st *store.Store) (statusOutput, error) {
 	if sum.Cells == nil {
 		sum.Cells = []store.CellSummary{}
 	}
-	return statusOutput{jsonFormatVersion, exp.Name, exp.Store, sum, fails.Reasons, fails.TeacherErrors, fails.Units}, nil
+	return statusOutput{jsonFormatVersion, exp.Name, exp.Store, sum, fails.Reasons, fails.TeacherErrors, fails.Units, servers.Records(engine.ServersDir(exp.Store))}, nil
 }

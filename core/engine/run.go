@@ -15,6 +15,7 @@ import (
 
 	"github.com/polyglot-teachers/polyglot/core/apictl"
 	"github.com/polyglot-teachers/polyglot/core/plan"
+	"github.com/polyglot-teachers/polyglot/core/servers"
 	"github.com/polyglot-teachers/polyglot/core/store"
 )
 
@@ -43,6 +44,11 @@ type Options struct {
 	// (default 2: this is a laptop-friendly default; API-bound generation
 	// gets its parallelism from each teacher's concurrency limit).
 	StageConcurrency int
+	// KeepServers leaves the model servers running at the end of the run
+	// (the next run re-attaches); MaxServers bounds how many run at once
+	// (0: no bound).
+	KeepServers bool
+	MaxServers  int
 }
 
 // Progress is told what happens; the CLI draws bars or logs lines.
@@ -71,6 +77,10 @@ type Runner struct {
 	gen    *generator
 	// seedIdx indexes the seed rows once for all units (seedindex.go).
 	seedIdx seedIndex
+	// servers runs the experiment's model servers; needs lists, by unit
+	// key, the servers each unit of this run needs.
+	servers *servers.Manager
+	needs   map[string][]string
 	mu      sync.Mutex
 	failed  []unitFailure
 }
@@ -152,6 +162,11 @@ func Run(ctx context.Context, p *Prepared, st *store.Store, opts Options) error 
 	// Failures are stamped by the store's clock in milliseconds: the run's
 	// own start from a millisecond earlier.
 	since := time.Now().Add(-time.Millisecond)
+	stopServers, err := r.startServers()
+	if err != nil {
+		return err
+	}
+	defer stopServers()
 	r.writer = st.NewWriter(store.WriterOptions{})
 	defer r.writer.Close()
 	r.gen = newGenerator(r)
@@ -324,12 +339,19 @@ func (r *Runner) runStage(ctx context.Context, stage plan.Stage) ([]*plan.Unit, 
 			// scores what is there and the report names what is missing.
 			if !r.depsDone(u) && (stage != plan.Score || !r.depsSettled(u)) {
 				r.log.Warn().Str("unit", u.Label).Msg("skipped: what it depends on is not done (restricted with --only, or failed)")
+				r.skipServers(u)
 				return nil
 			}
 			if err := r.Store.SetUnit(u.Key, store.Running, nil); err != nil {
+				r.skipServers(u)
 				return err
 			}
-			detail, err := r.runUnit(gctx, u)
+			release, err := r.acquireServers(gctx, u)
+			var detail any
+			if err == nil {
+				detail, err = r.runUnit(gctx, u)
+				release()
+			}
 			if err != nil {
 				if errors.Is(err, context.Canceled) || gctx.Err() != nil {
 					_ = r.Store.SetUnit(u.Key, store.Pending, nil)
