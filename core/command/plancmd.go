@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/polyglot-teachers/polyglot/core/engine"
@@ -35,6 +36,9 @@ type PlanOutput struct {
 	Stages        []StageSummary `json:"stages"`
 	EstCostUSD    float64        `json:"est_cost_usd"`
 	Units         []UnitStatus   `json:"units"` // with --json only
+	// Servers are the model servers (server blocks), where they run and
+	// which units hold them.
+	Servers []engine.ServerPlan `json:"servers,omitempty"`
 }
 
 // UnitStatus is a unit with its state in the store.
@@ -126,6 +130,7 @@ func runPlan(ctx context.Context, env *Env, args []string) error {
 	state, closeStore := storeStates(p.Exp.Store)
 	defer closeStore()
 	po := summarize(p.Exp.Name, p.Plan, match, state, *asJSON)
+	po.Servers = engine.PlanServers(p)
 	if *asJSON {
 		return writeJSON(env.Stdout, po)
 	}
@@ -135,5 +140,29 @@ func runPlan(ctx context.Context, env *Env, args []string) error {
 	}
 	fmt.Fprintln(env.Stdout)
 	printPlan(env.Stdout, po)
+	printServers(env.Stdout, po.Servers)
 	return nil
+}
+
+// printServers shows where each model server runs, which units hold it
+// and for how long it is expected to be held.
+func printServers(w io.Writer, ss []engine.ServerPlan) {
+	if len(ss) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "\nModel servers (started for the first unit that needs one, stopped after the last):")
+	tw := tabwriter.NewWriter(w, 0, 2, 2, ' ', 0)
+	fmt.Fprintln(tw, "SERVER\tENGINE\tMODEL\tWHERE\tGPUS\tUNITS\tHELD DURING\tEXPECTED HOLD\tEST. GPU-HOURS")
+	for _, s := range ss {
+		hold, gh := "unknown (set hold_estimate)", "-"
+		if s.Estimate != "" {
+			hold, gh = s.Estimate, fmt.Sprintf("%.1f", s.GPUHours)
+		}
+		during := "-"
+		if len(s.Stages) > 0 {
+			during = strings.Join(s.Stages, ", ")
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\n", s.Name, s.Engine, cmpOr(s.Model, "-"), s.Where, s.GPUs, len(s.Units), during, hold, gh)
+	}
+	tw.Flush()
 }

@@ -128,6 +128,13 @@ func (r *serverRun) noServerLeft(t *testing.T) {
 func TestRunStartsAndStopsItsServer(t *testing.T) {
 	const n = 40
 	r := newServerRun(t, n)
+	planOut, err := r.command("plan").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`(?m)^fake\s+command\s+-\s+local\s+0\s+1\s+generate\s`).Match(planOut) {
+		t.Errorf("plan does not show the server, where it runs and when it is held:\n%s", planOut)
+	}
 	var errb bytes.Buffer
 	cmd := r.command("run")
 	cmd.Stderr = &errb

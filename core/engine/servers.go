@@ -15,6 +15,7 @@ import (
 	"github.com/polyglot-teachers/polyglot/core/executor/local"
 	"github.com/polyglot-teachers/polyglot/core/executor/slurm"
 	"github.com/polyglot-teachers/polyglot/core/plan"
+	"github.com/polyglot-teachers/polyglot/core/report"
 	"github.com/polyglot-teachers/polyglot/core/servers"
 	"github.com/polyglot-teachers/polyglot/core/store"
 )
@@ -207,6 +208,7 @@ type ServerPlan struct {
 	Where    string // "local" or "slurm partition P"
 	GPUs     int
 	Units    []string // labels of the units that need it
+	Stages   []string // the stages those units belong to: the server is held from the first to the last
 	Estimate string   // the spec's hold_estimate, or the time limit, or ""
 	GPUHours float64  // GPUs x hold estimate, when known
 }
@@ -219,11 +221,18 @@ func PlanServers(p *Prepared) []ServerPlan {
 		if s.Executor.Kind == "slurm" {
 			sp.Where = "slurm partition " + s.Executor.Partition
 		}
+		seen := map[plan.Stage]bool{}
 		for _, u := range p.Plan.Units {
 			for _, n := range ServersOf(p, u) {
 				if n == s.Name {
 					sp.Units = append(sp.Units, u.Label)
+					seen[u.Stage] = true
 				}
+			}
+		}
+		for _, st := range plan.Stages {
+			if seen[st] {
+				sp.Stages = append(sp.Stages, string(st))
 			}
 		}
 		hold := s.HoldEstimate
@@ -236,6 +245,32 @@ func PlanServers(p *Prepared) []ServerPlan {
 		}
 		sp.GPUHours = hold.Hours() * float64(sp.GPUs)
 		out = append(out, sp)
+	}
+	return out
+}
+
+// serverCosts sums the GPU time each server of the experiment held, over
+// every folder (spec version) it ran from.
+func serverCosts(p *Prepared, st *store.Store) []report.ServerCost {
+	byName := map[string]*report.ServerCost{}
+	var out []report.ServerCost
+	for _, r := range servers.Records(ServersDir(st.Dir())) {
+		sp := p.Exp.Server(r.Name)
+		if sp == nil {
+			continue
+		}
+		c := byName[r.Name]
+		if c == nil {
+			c = &report.ServerCost{Server: sp.Name, Engine: sp.Engine, Model: sp.Model, Executor: sp.Executor.Kind, GPUs: servers.GPUs(sp)}
+			byName[r.Name] = c
+		}
+		c.HeldHours += r.HeldHours
+		c.GPUHours += r.GPUHours
+	}
+	for _, s := range p.Exp.Servers {
+		if c := byName[s.Name]; c != nil {
+			out = append(out, *c)
+		}
 	}
 	return out
 }

@@ -34,6 +34,20 @@ type Model struct {
 	// Missing are the results the study lacks because their units failed;
 	// the report names each and why, and scores what is there.
 	Missing []Missing
+	// Servers are the model servers the experiment ran itself, with the
+	// GPU time they held: the cost of self-hosted teachers, next to API spend.
+	Servers []ServerCost
+}
+
+// ServerCost is the GPU time one model server held, summed over runs.
+type ServerCost struct {
+	Server    string  `json:"server"`
+	Engine    string  `json:"engine"`
+	Model     string  `json:"model,omitempty"`
+	Executor  string  `json:"executor"`
+	GPUs      int     `json:"gpus"`
+	HeldHours float64 `json:"held_hours"`
+	GPUHours  float64 `json:"gpu_hours"`
 }
 
 // Missing is a metric or evaluation result whose unit failed.
@@ -77,7 +91,8 @@ func Write(dir string, m *Model) error {
 		Result   *score.Result      `json:"result"`
 		Analysis *analysis.Analysis `json:"analysis"`
 		Missing  []Missing          `json:"missing,omitempty"`
-	}{m.Title, v.Created, m.Result, m.Analysis, m.Missing})), "", "  ")
+		Servers  []ServerCost       `json:"servers,omitempty"`
+	}{m.Title, v.Created, m.Result, m.Analysis, m.Missing, m.Servers})), "", "  ")
 	if err != nil {
 		return fmt.Errorf("report: report.json: %w", err)
 	}

@@ -328,3 +328,27 @@ func TestExampleOrderDoesNotChangeTheReport(t *testing.T) {
 		t.Error("reversing the examples changed report.html")
 	}
 }
+
+// The cost section counts the GPU-hours each self-hosted model server held
+// next to the API spend, in every format.
+func TestCostShowsServerGPUHours(t *testing.T) {
+	dir := t.TempDir()
+	m := model(t, fullCfg)
+	m.Servers = []ServerCost{{Server: "gemma27", Engine: "vllm", Model: "google/gemma-3-27b-it", Executor: "slurm", GPUs: 2, HeldHours: 3.5, GPUHours: 7}}
+	if err := Write(dir, m); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(strings.NewReader(read(t, dir, "servers.csv"))).ReadAll()
+	if err != nil || len(rows) != 2 || rows[1][0] != "gemma27" || rows[1][6] != "7" || rows[1][5] != "3.5" {
+		t.Fatalf("servers.csv: %v %v", rows, err)
+	}
+	for _, f := range []string{"report.md", "report.html", "report.json"} {
+		body := read(t, dir, f)
+		if !strings.Contains(body, "gemma27") || !strings.Contains(strings.ToLower(body), "gpu") {
+			t.Errorf("%s does not show the server's GPU-hours", f)
+		}
+	}
+	if md := read(t, dir, "report.md"); !strings.Contains(md, "| gemma27 | vllm | google/gemma-3-27b-it | slurm | 2 | 3.5 | 7 |") {
+		t.Errorf("report.md's server table:\n%s", md[strings.Index(md, "## Cost"):])
+	}
+}

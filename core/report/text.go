@@ -123,6 +123,13 @@ func tables(v *view) map[string][][]string {
 		cost = append(cost, []string{c.Teacher, ff(c.CostUSD), ff(c.SavedUSD), strconv.Itoa(c.Examples), ff(c.CostPerExample), ff(c.PG), ff(c.PGPerDollar), ff(c.Extrinsic), ff(c.PGRPerDollar)})
 	}
 	out["cost.csv"] = cost
+	if len(v.Servers) > 0 {
+		rows := [][]string{{"server", "engine", "model", "executor", "gpus", "held_hours", "gpu_hours"}}
+		for _, sc := range v.Servers {
+			rows = append(rows, []string{sc.Server, sc.Engine, sc.Model, sc.Executor, strconv.Itoa(sc.GPUs), ff(sc.HeldHours), ff(sc.GPUHours)})
+		}
+		out["servers.csv"] = rows
+	}
 	ctl := [][]string{{"control", "kind", "language", "metric", "designated", "control_value", "reference_value", "effect", "relative_effect", "ci_lo", "ci_hi", "ci_method", "worse", "caught", "test"}}
 	for _, c := range a.Controls {
 		lo, hi, m := "", "", ""
@@ -293,6 +300,14 @@ func markdown(v *view) []byte {
 		rows = [][]string{{"teacher", "cost (USD)", "saved by the cache (USD)", "PG-Score", "PG / USD", "PGR / USD"}}
 		for _, c := range a.Cost {
 			rows = append(rows, []string{c.Teacher, num(c.CostUSD), num(c.SavedUSD), num(c.PG), num(c.PGPerDollar), num(c.PGRPerDollar)})
+		}
+		mdTable(&b, rows)
+	}
+	if len(v.Servers) > 0 {
+		b.WriteString("### Model servers\n\nGPU time held by the servers the experiment ran itself, next to the API spend.\n\n")
+		rows = [][]string{{"server", "engine", "model", "executor", "GPUs", "hours held", "GPU-hours"}}
+		for _, sc := range v.Servers {
+			rows = append(rows, []string{sc.Server, sc.Engine, sc.Model, sc.Executor, strconv.Itoa(sc.GPUs), num(sc.HeldHours), num(sc.GPUHours)})
 		}
 		mdTable(&b, rows)
 	}
