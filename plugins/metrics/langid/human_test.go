@@ -150,6 +150,11 @@ func minHumanFidelity(lang string) float64 {
 func TestHumanFidelity(t *testing.T) {
 	_, m := testModel(t)
 	old := NewDetector(m, Calibration{MinLetters: 4, MinProb: 0.52, MinMargin: 0.1, MinHalfProb: 0.7})
+	prof, err := DefaultProfile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur := NewDetector(m, DefaultCalibration).WithProfile(prof)
 	c := startLangid(t)
 	var b strings.Builder
 	fmt.Fprintf(&b, "\n| lang | n | clean human | control | und | baseline human | baseline control | all seeds | control |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
@@ -170,6 +175,27 @@ func TestHumanFidelity(t *testing.T) {
 		}
 	}
 	t.Log(b.String())
+	logOffTarget(t, cur)
+}
+
+// logOffTarget lists, for each language under 0.95, the clean human texts
+// that are not identified as it, with the detector's guess and why: the
+// evidence for docs/langid.md's account of the remaining errors.
+func logOffTarget(t *testing.T, det *Detector) {
+	for _, lang := range quickstartLangs {
+		if minHumanFidelity(lang) >= 0.95 {
+			continue
+		}
+		var b strings.Builder
+		for _, e := range cleanHuman(t, lang) {
+			for _, s := range []string{e.Prompt, e.Response} {
+				if r := det.Detect(s); r.Lang != lang {
+					fmt.Fprintf(&b, "\n  %s %s p=%.2f (runner-up %s) %s letters=%d halves=%v: %.70q", e.ID, r.Guess, r.Prob, r.Second, r.Reason, r.Letters, r.Halves, s)
+				}
+			}
+		}
+		t.Logf("%s: clean texts not identified as %s:%s", lang, lang, b.String())
+	}
 }
 
 // BenchmarkDetectQuickstart measures detection over the quickstart's seed
