@@ -114,7 +114,12 @@ func (d *Detector) combine(text string, preds []fasttext.Prediction) []fasttext.
 		return preds
 	}
 	ns, n := d.ng.Scores(text)
-	if n == 0 {
+	return d.combineScores(ns, n, preds)
+}
+
+// combineScores is combine with the text's n-gram scores already known.
+func (d *Detector) combineScores(ns []float64, n int, preds []fasttext.Prediction) []fasttext.Prediction {
+	if d.ng == nil || len(preds) == 0 || n == 0 {
 		return preds
 	}
 	best, worst := ns[0], ns[0]
@@ -184,11 +189,32 @@ func LabelLang(label string) string {
 // Detect identifies the language and script of text.
 func (d *Detector) Detect(text string) Result {
 	k, kHalf := d.candidates()
-	preds := d.combine(text, d.model.Predict(text, k, 0))
+	cut := halfCut(text)
+	var halfPreds [2][]fasttext.Prediction
+	if cut >= 0 {
+		halfPreds[0] = d.model.Predict(text[:cut], kHalf, 0)
+		halfPreds[1] = d.model.Predict(text[cut:], kHalf, 0)
+	}
+	return d.detectOne(text, cut, d.model.Predict(text, k, 0), halfPreds)
+}
+
+// detectOne combines a text's (and its halves') fastText predictions with
+// the n-gram profile, the halves' n-grams looked up with the whole's.
+func (d *Detector) detectOne(text string, cut int, preds []fasttext.Prediction, halfPreds [2][]fasttext.Prediction) Result {
 	var halves [2][]fasttext.Prediction
-	if a, b, ok := splitHalves(text); ok {
-		halves[0] = d.combine(a, d.model.Predict(a, kHalf, 0))
-		halves[1] = d.combine(b, d.model.Predict(b, kHalf, 0))
+	switch {
+	case d.ng == nil:
+		preds, halves = d.combine(text, preds), halfPreds
+		if cut < 0 {
+			halves = [2][]fasttext.Prediction{}
+		}
+	case cut < 0:
+		preds = d.combine(text, preds)
+	default:
+		h := d.ng.ScoresHalves(text, cut)
+		preds = d.combineScores(h.Whole, h.NWhole, preds)
+		halves[0] = d.combineScores(h.A, h.NA, halfPreds[0])
+		halves[1] = d.combineScores(h.B, h.NB, halfPreds[1])
 	}
 	return d.result(text, preds, halves)
 }
@@ -214,14 +240,11 @@ func (d *Detector) DetectBatch(texts []string, workers int) []Result {
 		go func() { // the n-gram scores cost about as much as the prediction
 			defer wg.Done()
 			for i := int(next.Add(1) - 1); i < len(texts); i = int(next.Add(1) - 1) {
-				t := texts[i]
-				p := d.combine(t, preds[i])
 				var h [2][]fasttext.Prediction
 				if cuts[i] >= 0 {
-					h[0] = d.combine(t[:cuts[i]], halfPreds[i][0])
-					h[1] = d.combine(t[cuts[i]:], halfPreds[i][1])
+					h = halfPreds[i]
 				}
-				out[i] = d.result(t, p, h)
+				out[i] = d.detectOne(texts[i], cuts[i], preds[i], h)
 			}
 		}()
 	}

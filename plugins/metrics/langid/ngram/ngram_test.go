@@ -84,3 +84,33 @@ func TestReadErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestScoresHalvesEqualsThreeScores: the halves' shared lookups change
+// nothing, to the bit, wherever the cut falls (in a word, at punctuation,
+// in a run of spaces, in unspaced script, at either end).
+func TestScoresHalvesEqualsThreeScores(t *testing.T) {
+	p := Train(corpus, 200)
+	texts := []string{
+		"Der Hund läuft schnell über die Straße und bellt laut.",
+		"Die Kinder, watoto wanacheza!  Mpira -- katika bustani.",
+		"子どもたちは学校の庭でボールで遊んでいます。犬は道を速く走って",
+		"a",
+		"123 !!",
+		"",
+	}
+	for _, text := range texts {
+		for cut := 0; cut <= len(text); cut++ {
+			h := p.ScoresHalves(text, cut)
+			for _, c := range []struct {
+				part string
+				got  []float64
+				n    int
+			}{{text, h.Whole, h.NWhole}, {text[:cut], h.A, h.NA}, {text[cut:], h.B, h.NB}} {
+				want, n := p.Scores(c.part)
+				if n != c.n || !slices.Equal(want, c.got) {
+					t.Fatalf("%q cut at %d, part %q: %d grams %v, want %d grams %v", text, cut, c.part, c.n, c.got, n, want)
+				}
+			}
+		}
+	}
+}
