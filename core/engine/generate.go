@@ -149,16 +149,49 @@ func gather[T any](ch <-chan T, group []T, max int, wait time.Duration, more fun
 	return group
 }
 
+// pace estimates the rate at which a loop's items arrive, from the groups
+// it took and the time between them, so that the loop waits for others only
+// when many are likely to come within the wait. When answers trickle in (a
+// teacher with 100 ms latency), waiting 2 ms for a lookup group and 1 ms
+// for a commit group gathered one or two more items and delayed every
+// request by both waits; a request was never sent sooner for it.
+type pace struct {
+	last   time.Time
+	perSec float64 // moving average
+}
+
+// busyRate is the arrival rate (items per second) from which a loop waits
+// for others: 2 or more per millisecond of the commit wait. A teacher with
+// 100 ms latency at 128 requests in flight brings ~1.3 per millisecond;
+// without latency, several per millisecond come.
+const busyRate = 2000
+
+func (p *pace) observe(n int, now time.Time) {
+	if !p.last.IsZero() {
+		if dt := now.Sub(p.last).Seconds(); dt > 0 {
+			p.perSec += (float64(n)/dt - p.perSec) / 4
+		}
+	}
+	p.last = now
+}
+
+// busy reports whether items come fast enough that a wait gathers many.
+func (p *pace) busy() bool { return p.perSec >= busyRate }
+
 // lookupLoop answers the cache lookups waiting with one query: a lookup
 // each cost mostly the start of a read transaction.
 func (g *generator) lookupLoop(many cacheGetMany) {
 	defer g.cacheWG.Done()
+	var p pace
 	for first := range g.cacheGets {
 		// While many requests are in flight, more lookups are on their
 		// way: wait a little for them. A query per lookup or two cost three
 		// times as much per lookup as a group of dozens; a request alone is
 		// never held.
-		group := gather(g.cacheGets, []cacheGet{first}, 256, lookupWait, func(n int) bool { return int64(n)*2 < g.inflight.Load() })
+		group := gather(g.cacheGets, []cacheGet{first}, 256, lookupWait, func(n int) bool {
+			return int64(n)*2 < g.inflight.Load() && p.busy()
+		})
+		p.observe(len(group), time.Now())
 		hashes := make([]string, len(group))
 		for i, q := range group {
 			hashes[i] = q.hash
@@ -408,8 +441,12 @@ func (g *generator) pluginIdentity(plugin string, run *pluginhost.Running) strin
 // a slow teacher's outcomes are never held back.
 func (g *generator) commitLoop() {
 	defer g.wg.Done()
+	var p pace
 	for first := range g.commits {
-		group := gather(g.commits, []commitReq{first}, 4096, commitWait, func(n int) bool { return int64(n) < g.inflight.Load() })
+		group := gather(g.commits, []commitReq{first}, 4096, commitWait, func(n int) bool {
+			return int64(n) < g.inflight.Load() && p.busy()
+		})
+		p.observe(len(group), time.Now())
 		var err error
 		for _, c := range group {
 			if c.ex != nil {

@@ -103,3 +103,37 @@ func TestGather(t *testing.T) {
 		})
 	}
 }
+
+// TestPaceWaitsOnlyWhenItemsCome: the group loops wait for others only while
+// items arrive faster than busyRate, and stop as soon as they slow down.
+func TestPaceWaitsOnlyWhenItemsCome(t *testing.T) {
+	var p pace
+	now := time.Unix(0, 0)
+	if p.busy() {
+		t.Fatal("busy before anything arrived: the first request would wait")
+	}
+	step := func(n int, gap time.Duration) {
+		now = now.Add(gap)
+		p.observe(n, now)
+	}
+	// 100 ms latency at 128 in flight: one or two per millisecond.
+	for range 50 {
+		step(1, time.Millisecond)
+	}
+	if p.busy() {
+		t.Errorf("busy at %.0f items/s: every request would wait for others that do not come", p.perSec)
+	}
+	// No latency: groups of dozens every millisecond or two.
+	for range 10 {
+		step(40, 2*time.Millisecond)
+	}
+	if !p.busy() {
+		t.Errorf("not busy at %.0f items/s: commits would lose their groups", p.perSec)
+	}
+	for range 10 {
+		step(1, 5*time.Millisecond)
+	}
+	if p.busy() {
+		t.Errorf("still busy at %.0f items/s after the rate fell", p.perSec)
+	}
+}

@@ -49,7 +49,17 @@ func TestThroughputVersusBareClient(t *testing.T) {
 	if s := os.Getenv("POLYGLOT_E2E_BENCH_MIN"); s != "" {
 		minRatio, _ = strconv.ParseFloat(s, 64)
 	}
-	fake := fakeprovider.Start(t, fakeprovider.Options{Seed: 5, APIKey: testKey})
+	// POLYGLOT_E2E_BENCH_LATENCY (e.g. 100ms) holds every answer that
+	// long, for both sides: answers that trickle in instead of streaming.
+	var latency time.Duration
+	if s := os.Getenv("POLYGLOT_E2E_BENCH_LATENCY"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d < 0 {
+			t.Fatalf("POLYGLOT_E2E_BENCH_LATENCY=%q: want a duration such as 100ms", s)
+		}
+		latency = d
+	}
+	fake := fakeprovider.Start(t, fakeprovider.Options{Seed: 5, APIKey: testKey, AnswerDelay: latency})
 	seeds := writeSeeds(t, []string{"de"}, n)
 	bodies := bareBodies(t, seeds, n)
 
@@ -60,7 +70,8 @@ func TestThroughputVersusBareClient(t *testing.T) {
 	// times and judges the median ratio: on a shared machine one round
 	// can be off by a fifth either way.
 	rounds := max(envInt(t, "POLYGLOT_E2E_BENCH_ROUNDS", 1), 1)
-	var ratios []float64
+	var ratios, baseRatios []float64
+	baseline := os.Getenv("POLYGLOT_E2E_BASELINE_BIN")
 	for r := 1; r <= rounds; r++ {
 		c0 := selfCPU()
 		bare1, bareCPU1 := bareLoopProcess(t, fake, bodies)
@@ -73,8 +84,18 @@ func TestThroughputVersusBareClient(t *testing.T) {
 		bare := (bare1 + bare2) / 2
 		ratio := path / bare
 		ratios = append(ratios, ratio)
-		t.Logf("round %d/%d, N=%d concurrency=%d: bare net/http loop (own process) %.0f and %.0f req/s; polyglot run %.0f req/s at the server (%.0f req/s over the whole process, %s); ratio %.2f; peak RSS %d MiB",
-			r, rounds, n, benchConcurrency, bare1, bare2, path, float64(n)/wall.Seconds(), wall.Round(time.Millisecond), ratio, rss>>20)
+		// POLYGLOT_E2E_BASELINE_BIN (a polyglot built from another commit)
+		// runs the same path with that binary after the bare loop, so
+		// old and new are measured against the same loop in one round.
+		if baseline != "" {
+			old, _, _ := pathRunBin(t, baseline, fake, seeds, n, "", nil)
+			bare3, _ := bareLoopProcess(t, fake, bodies)
+			oldRatio := old / ((bare2 + bare3) / 2)
+			baseRatios = append(baseRatios, oldRatio)
+			t.Logf("round %d/%d: baseline binary %.0f req/s, ratio %.2f to its bare loops; this tree %.2f (%.2f of the baseline's ratio)", r, rounds, old, oldRatio, ratio, ratio/oldRatio)
+		}
+		t.Logf("round %d/%d, N=%d concurrency=%d latency=%s: bare net/http loop (own process) %.0f and %.0f req/s; polyglot run %.0f req/s at the server (%.0f req/s over the whole process, %s); ratio %.2f; peak RSS %d MiB",
+			r, rounds, n, benchConcurrency, latency, bare1, bare2, path, float64(n)/wall.Seconds(), wall.Round(time.Millisecond), ratio, rss>>20)
 		t.Logf("for reference: the bare loop inside the server's process %.0f req/s (polyglot run = %.2f of it)", inproc, path/inproc)
 		t.Logf("CPU per request: server %.0f µs during the bare loop, %.0f µs during the path; bare client %.0f µs; polyglot (host + plugin) %.0f µs; load average %s",
 			us(c1-c0, n), us(c2-c1, n), us((bareCPU1+bareCPU2)/2, n), us(pathCPU, n), loadavg())
@@ -83,6 +104,11 @@ func TestThroughputVersusBareClient(t *testing.T) {
 	ratio := ratios[len(ratios)/2]
 	if rounds > 1 {
 		t.Logf("median ratio over %d rounds: %.2f (lowest %.2f, highest %.2f)", rounds, ratio, ratios[0], ratios[len(ratios)-1])
+	}
+	if len(baseRatios) > 0 {
+		slices.Sort(baseRatios)
+		b := baseRatios[len(baseRatios)/2]
+		t.Logf("median ratio of the baseline binary: %.2f; this tree %.2f (%.2f of it)", b, ratio, ratio/b)
 	}
 	if ratio < minRatio {
 		t.Errorf("the full path reaches %.2f of the bare client's throughput, want at least %.2f", ratio, minRatio)
