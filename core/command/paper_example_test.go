@@ -162,7 +162,7 @@ func TestPaperExampleIsTheStudy(t *testing.T) {
 func TestPaperAblationSharesTheStudysSetup(t *testing.T) {
 	paper := filepath.Join(repoRoot, "examples", "paper")
 	ablation := filepath.Join(repoRoot, "examples", "paper-nllb-ablation")
-	for _, f := range []string{"teachers.hcl", "metrics.hcl", "translate.hcl", "templates/system.txt", "templates/translate.txt", "templates/judge_rubric.txt"} {
+	for _, f := range []string{"teachers.hcl", "metrics.hcl", "servers.hcl", "translate.hcl", "templates/system.txt", "templates/translate.txt", "templates/judge_rubric.txt"} {
 		a, err := os.ReadFile(filepath.Join(paper, f))
 		if err != nil {
 			t.Fatal(err)

@@ -180,7 +180,7 @@ var attrDocs = map[string]attrDoc{
 	"student.executor.extra":     {doc: "extra scheduler options, e.g. `{ constraint = \"a100\" }`", def: "none"},
 
 	"server.engine":        {doc: "what serves the model; the engine decides the command line (rendered from the engine's own argument list at a pinned version), the port flag and the readiness route", allowed: Engines},
-	"server.model":         {doc: "the model the engine loads (hub id or path for vLLM and SGLang, a GGUF path for llama.cpp, a tag for Ollama) and the name clients ask for (`server.NAME.model`)", def: "required except for `command`"},
+	"server.model":         {doc: "the model the engine loads (hub id or path for vLLM and SGLang, a GGUF path for llama.cpp, a tag for Ollama) and the name clients ask for (`server.NAME.model`)", def: "required except for `command` and `ollama` (which serves every model it has)"},
 	"server.command":       {doc: "the engine's executable and leading arguments, replacing its default (`vllm`, `python3 -m sglang.launch_server`, `llama-server`, `ollama`); for `engine = \"command\"` the whole command line, where `{host}` and `{port}` are replaced", def: "the engine's"},
 	"server.args":          {doc: "extra engine arguments, appended; checked against the engine's argument list where one is known", def: "none"},
 	"server.env":           {doc: "environment variables added to the server's", def: "none"},

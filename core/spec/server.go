@@ -101,7 +101,7 @@ func (l *loader) evalServer(n *node, ctx *hcl.EvalContext) {
 	switch {
 	case s.Engine == "command" && len(s.Command) == 0:
 		r.errorf("engine", "Missing required argument", "engine = \"command\" runs the argv given in command = [\"prog\", \"arg\", ...]; add it (it may use {host} and {port}), or name an engine: %s.", quoteList(Engines[:4]))
-	case s.Engine != "" && s.Engine != "command" && s.Model == "":
+	case s.Engine != "" && s.Engine != "command" && s.Engine != "ollama" && s.Model == "":
 		l.diags = append(l.diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Missing required argument",
 			Detail:  fmt.Sprintf("A %s server needs model = \"...\": the model it loads and the name clients ask for.", s.Engine),
 			Subject: n.block.DefRange.Ptr()})

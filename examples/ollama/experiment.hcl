@@ -28,10 +28,39 @@ variable "data" {
   description = "folder with seeds/{lang}.jsonl, reference/{lang}.txt, heldout/{lang}.txt and mc/{lang}.jsonl (the quickstart's data by default)"
 }
 
+# polyglot starts `ollama serve` itself (the server block below) and stops
+# it when the run ends. To use an Ollama you run yourself instead, set
+# -var ollama_url=http://127.0.0.1:11434/v1: the teachers then go there and
+# the server block is never started.
 variable "ollama_url" {
   type        = string
-  default     = "http://127.0.0.1:11434/v1"
-  description = "Ollama's OpenAI-compatible endpoint"
+  default     = ""
+  description = "OpenAI-compatible endpoint of an Ollama you run yourself; empty: polyglot runs its own"
+}
+
+variable "ollama" {
+  type        = string
+  default     = "ollama"
+  description = "the ollama executable polyglot starts (a name on PATH or a path)"
+}
+
+variable "ollama_env" {
+  type        = map(string)
+  default     = {}
+  description = "environment of the ollama server, e.g. { OLLAMA_MODELS = \"/data/ollama\" }"
+}
+
+server "ollama" {
+  engine  = "ollama"
+  command = [var.ollama]
+  env     = var.ollama_env
+  ready {
+    timeout = "2m"
+  }
+}
+
+locals {
+  ollama_url = var.ollama_url != "" ? var.ollama_url : server.ollama.url
 }
 
 # Human-written prompts and answers in the target languages; they feed the

@@ -31,7 +31,7 @@ teacher "gemma3" {
     max_retries = 2
   }
   config {
-    base_url = var.ollama_url
+    base_url = local.ollama_url
   }
 }
 
@@ -52,7 +52,7 @@ teacher "llama31" {
     max_retries = 2
   }
   config {
-    base_url = var.ollama_url
+    base_url = local.ollama_url
   }
 }
 
@@ -72,6 +72,6 @@ teacher "aya" {
     max_retries = 2
   }
   config {
-    base_url = var.ollama_url
+    base_url = local.ollama_url
   }
 }

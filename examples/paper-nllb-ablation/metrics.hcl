@@ -2,8 +2,8 @@
 # example sample of each cell stratified by strategy.
 
 # Perplexity of each response given its prompt (prompt tokens are context,
-# never scored) under the study's reference base model, Gemma 3 4B PT:
-#   vllm serve google/gemma-3-4b-pt --max-model-len 8192 --port 8010
+# never scored) under the study's reference base model, Gemma 3 4B PT,
+# served by vLLM (server gemma3_4b_pt in servers.hcl).
 # Per-example perplexity, then the mean over the cell's examples. (The
 # study's code gave every item of a batch the batch's mean loss; per-example
 # is the correct form and the one used here.) Lower is better; the score uses
@@ -13,7 +13,7 @@ metric "perplexity" {
   direction = "lower"
   config {
     backend     = "endpoint"
-    base_url    = var.perplexity_url
+    base_url    = server.gemma3_4b_pt.url
     model       = "google/gemma-3-4b-pt"
     batch       = 16
     concurrency = 8
@@ -39,15 +39,14 @@ metric "judge" {
 
 # Prompt diversity d_x and response diversity d_y: 1 - mean off-diagonal
 # cosine similarity of embeddings from the study's embedder,
-# nvidia/llama-embed-nemotron-8b, served as an OpenAI-compatible
-# /embeddings endpoint, e.g.
-#   vllm serve nvidia/llama-embed-nemotron-8b --task embed --trust-remote-code --port 8011
+# nvidia/llama-embed-nemotron-8b, served by vLLM as an OpenAI-compatible
+# /embeddings endpoint (server nemotron_embed in servers.hcl).
 # Both values, diversity.prompt and diversity.response, are in the score.
 metric "diversity" {
   plugin = "diversity"
   config {
     embedder   = "endpoint"
-    base_url   = var.embeddings_url
+    base_url   = server.nemotron_embed.url
     model      = "nvidia/llama-embed-nemotron-8b"
     batch_size = 64
   }
@@ -58,18 +57,6 @@ metric "diversity" {
 metric "length" {
   plugin   = "length"
   in_score = false
-}
-
-variable "embeddings_url" {
-  type        = string
-  default     = "http://127.0.0.1:8011/v1"
-  description = "OpenAI-compatible /embeddings endpoint serving the diversity metric's embedder"
-}
-
-variable "perplexity_url" {
-  type        = string
-  default     = "http://127.0.0.1:8010/v1"
-  description = "vLLM completions endpoint serving the perplexity reference model"
 }
 
 variable "judge_on_parse_failure" {

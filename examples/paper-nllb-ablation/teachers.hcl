@@ -2,42 +2,13 @@
 # and per-teacher sampling (temperature / top-p / top-k). Eight are open
 # models served by vLLM, two are vendor APIs (GPT-4o mini, Command A).
 #
-# Serving the open models. One vLLM server per model; its endpoint is in
-# var.vllm (kept a variable: point it at whatever your cluster runs). The
-# study served every model with a 4,096-token context; polyglot drops seed
-# prompts longer than 3,596 tokens (4,096 - 500) as the study did, and the
-# server needs room for the answer on top, hence --max-model-len 8192:
-#
-#   vllm serve meta-llama/Llama-3.1-70B-Instruct --tensor-parallel-size 4 --max-model-len 8192 --port 8001
-#   vllm serve meta-llama/Llama-3.1-8B-Instruct  --max-model-len 8192 --port 8002
-#   vllm serve CohereLabs/aya-expanse-32b        --tensor-parallel-size 2 --max-model-len 8192 --port 8003
-#   vllm serve google/gemma-3-27b-it             --tensor-parallel-size 2 --max-model-len 8192 --port 8004
-#   vllm serve google/gemma-3-12b-it             --max-model-len 8192 --port 8005
-#   vllm serve google/gemma-3-4b-it              --max-model-len 8192 --port 8006
-#   vllm serve ibm-granite/granite-4.0-1b        --max-model-len 8192 --port 8007
-#   vllm serve ibm-granite/granite-4.0-micro     --max-model-len 8192 --port 8008
-#   vllm serve Unbabel/M-Prometheus-14B          --max-model-len 8192 --port 8009   # the judge
+# Serving the open models: each is a vLLM server polyglot runs on Slurm
+# (servers.hcl); a teacher reaches its own as server.NAME.url.
 #
 # Sampling. The study's model table gives each family its recommended
 # sampling (below, the default). Its generation job, however, sent
 # temperature 0.8 and top-p 0.9 to every teacher; -var uniform_sampling=true
 # does that instead.
-
-variable "vllm" {
-  type = map(string)
-  default = {
-    llama31_70b     = "http://127.0.0.1:8001/v1"
-    llama31_8b      = "http://127.0.0.1:8002/v1"
-    aya_expanse_32b = "http://127.0.0.1:8003/v1"
-    gemma3_27b      = "http://127.0.0.1:8004/v1"
-    gemma3_12b      = "http://127.0.0.1:8005/v1"
-    gemma3_4b       = "http://127.0.0.1:8006/v1"
-    granite4_1b     = "http://127.0.0.1:8007/v1"
-    granite4_micro  = "http://127.0.0.1:8008/v1"
-    m_prometheus    = "http://127.0.0.1:8009/v1"
-  }
-  description = "OpenAI-compatible endpoint of each locally served model"
-}
 
 variable "uniform_sampling" {
   type        = bool
@@ -114,7 +85,7 @@ teacher "llama31_70b" {
     timeout     = local.vllm_limits.timeout
   }
   config {
-    base_url = var.vllm.llama31_70b
+    base_url = server.llama31_70b.url
   }
 }
 
@@ -134,7 +105,7 @@ teacher "llama31_8b" {
     timeout     = local.vllm_limits.timeout
   }
   config {
-    base_url = var.vllm.llama31_8b
+    base_url = server.llama31_8b.url
   }
 }
 
@@ -181,7 +152,7 @@ teacher "aya_expanse_32b" {
     timeout     = local.vllm_limits.timeout
   }
   config {
-    base_url = var.vllm.aya_expanse_32b
+    base_url = server.aya_expanse_32b.url
   }
 }
 
@@ -202,7 +173,7 @@ teacher "gemma3_27b" {
     timeout     = local.vllm_limits.timeout
   }
   config {
-    base_url = var.vllm.gemma3_27b
+    base_url = server.gemma3_27b.url
   }
 }
 
@@ -223,7 +194,7 @@ teacher "gemma3_12b" {
     timeout     = local.vllm_limits.timeout
   }
   config {
-    base_url = var.vllm.gemma3_12b
+    base_url = server.gemma3_12b.url
   }
 }
 
@@ -244,7 +215,7 @@ teacher "gemma3_4b" {
     timeout     = local.vllm_limits.timeout
   }
   config {
-    base_url = var.vllm.gemma3_4b
+    base_url = server.gemma3_4b.url
   }
 }
 
@@ -266,7 +237,7 @@ teacher "granite4_1b" {
     timeout     = local.vllm_limits.timeout
   }
   config {
-    base_url = var.vllm.granite4_1b
+    base_url = server.granite4_1b.url
   }
 }
 
@@ -288,7 +259,7 @@ teacher "granite4_micro" {
     timeout     = local.vllm_limits.timeout
   }
   config {
-    base_url = var.vllm.granite4_micro
+    base_url = server.granite4_micro.url
   }
 }
 
@@ -311,6 +282,6 @@ teacher "m_prometheus" {
     timeout     = local.vllm_limits.timeout
   }
   config {
-    base_url = var.vllm.m_prometheus
+    base_url = server.m_prometheus.url
   }
 }

@@ -86,13 +86,15 @@ type scoredText struct {
 }
 
 type completionRequest struct {
-	Model          string   `json:"model"`
-	Prompt         []string `json:"prompt"`
-	MaxTokens      int      `json:"max_tokens"`
-	Temperature    float64  `json:"temperature"`
-	Echo           bool     `json:"echo"`
-	Logprobs       int      `json:"logprobs"`
-	PromptLogprobs *int     `json:"prompt_logprobs,omitempty"`
+	Model string `json:"model"`
+	// Prompt is a string for one text and a list for several: servers
+	// that take only a string (Ollama) answer a list with HTTP 400.
+	Prompt         any     `json:"prompt"`
+	MaxTokens      int     `json:"max_tokens"`
+	Temperature    float64 `json:"temperature"`
+	Echo           bool    `json:"echo"`
+	Logprobs       int     `json:"logprobs"`
+	PromptLogprobs *int    `json:"prompt_logprobs,omitempty"`
 }
 
 type legacyLogprobs struct {
@@ -138,8 +140,14 @@ func (c *client) request(ctx context.Context, texts []scoredText) ([]score, erro
 		zero := 0
 		req.PromptLogprobs = &zero
 	}
-	for _, t := range texts {
-		req.Prompt = append(req.Prompt, t.text)
+	if len(texts) == 1 {
+		req.Prompt = texts[0].text
+	} else {
+		list := make([]string, len(texts))
+		for i, t := range texts {
+			list[i] = t.text
+		}
+		req.Prompt = list
 	}
 	body, err := json.Marshal(req)
 	if err != nil {
@@ -345,4 +353,52 @@ func promptLogprobsScore(ch completionChoice, t scoredText) (score, error) {
 		end = start
 	}
 	return sc, nil
+}
+
+// probeText is what the capability probe scores: a prompt part and a
+// response part, as a real example has.
+const probeText = "Question: what colour is the sky on a clear day?\nAnswer: It is blue."
+
+// capable is the error of a server that cannot return the log-probabilities
+// of a prompt's tokens, naming the engines that can.
+type incapable struct {
+	url string
+	err error
+}
+
+func (e *incapable) Error() string {
+	return fmt.Sprintf("the server at %s cannot return the log-probabilities of a prompt's tokens (%v). The endpoint back end needs an engine that can: vLLM (prompt_logprobs, or echo with logprobs) or llama-cpp-python's server (echo with logprobs); Ollama and llama.cpp's llama-server return log-probabilities of generated tokens only. Serve the reference model with vLLM, or use backend = \"offline\"", e.url, e.err)
+}
+
+// probe asks the server to score one short text, as the metric will, and
+// says whether it can: an *incapable error when it answers without prompt
+// log-probabilities, another error when it cannot be asked at all.
+func (c *client) probe(ctx context.Context) error {
+	boundary := strings.Index(probeText, "Answer:")
+	t := scoredText{text: probeText, boundary: utf8.RuneCountInString(probeText[:boundary]), total: utf8.RuneCountInString(probeText)}
+	one := *c
+	one.maxRetries = 0
+	_, err := one.request(ctx, []scoredText{t})
+	var ae *apiError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &ae) && ae.status >= 400 && ae.status < 500 && ae.status != http.StatusUnauthorized && ae.status != http.StatusForbidden && ae.status != http.StatusNotFound && ae.status != http.StatusTooManyRequests:
+		return &incapable{url: c.url, err: err}
+	case ae == nil && ctx.Err() == nil && isShapeError(err):
+		return &incapable{url: c.url, err: err}
+	}
+	return err
+}
+
+// isShapeError reports whether err came from reading a 2xx answer (it has
+// no prompt log-probabilities), not from reaching the server.
+func isShapeError(err error) bool {
+	msg := err.Error()
+	for _, s := range []string{"neither logprobs", "generated tokens only", "prompt_logprobs entry", "choices for", "not a completions response"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
 }

@@ -26,9 +26,12 @@ import (
 // expected perplexities can be worked out by hand.
 type fakeVLLM struct {
 	shape string // "legacy", "prompt_logprobs", "prompt_logprobs_bos", "prompt_logprobs_topk", "generated_only"
+	// stringOnly answers a list prompt with HTTP 400, as Ollama does.
+	stringOnly bool
 
 	// The first failN attempts fail with failStatus and failBody.
 	failN      int
+	failFrom   int // when > 0, attempts from this one on fail instead
 	failStatus int
 	failBody   string
 
@@ -71,7 +74,7 @@ func (f *fakeVLLM) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	n := f.attempts
 	f.requests = append(f.requests, req)
 	f.mu.Unlock()
-	if n <= f.failN {
+	if n <= f.failN || (f.failFrom > 0 && n >= f.failFrom) {
 		w.Header().Set("Retry-After", "0")
 		w.WriteHeader(f.failStatus)
 		fmt.Fprint(w, f.failBody)
@@ -83,8 +86,20 @@ func (f *fakeVLLM) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var prompts []string
-	for _, p := range req["prompt"].([]any) {
-		prompts = append(prompts, p.(string))
+	switch p := req["prompt"].(type) {
+	case string: // vLLM takes one prompt as a string, several as a list
+		prompts = []string{p}
+	case []any:
+		for _, x := range p {
+			prompts = append(prompts, x.(string))
+		}
+	}
+	if f.stringOnly {
+		if _, ok := req["prompt"].(string); !ok {
+			// Ollama's /v1/completions decodes prompt into a Go string.
+			http.Error(w, `{"error":{"message":"json: cannot unmarshal array into Go struct field CompletionRequest.prompt of type string","type":"invalid_request_error"}}`, http.StatusBadRequest)
+			return
+		}
 	}
 	var choices []map[string]any
 	// Choices go out in reverse order, with their index, as servers may
@@ -193,7 +208,12 @@ func TestEndpointShapes(t *testing.T) {
 					t.Errorf("%q + %q: perplexity %.12g, want %.12g", tc.prompt, tc.response, got, tc.want)
 				}
 			}
-			req := srv.requests[0]
+			// The first request is the capability probe: one text, sent
+			// as a string.
+			if p, ok := srv.requests[0]["prompt"].(string); !ok || !strings.Contains(p, "Answer:") {
+				t.Errorf("probe prompt %v, want one string", srv.requests[0]["prompt"])
+			}
+			req := srv.requests[1]
 			if req["echo"] != true || req["max_tokens"] != 1.0 || req["logprobs"] != 0.0 || req["prompt_logprobs"] != 0.0 || req["model"] != "gemma-3-4b-pt" {
 				t.Errorf("request %v lacks echo, max_tokens 1, logprobs 0, prompt_logprobs 0 or the model", req)
 			}
@@ -217,8 +237,8 @@ func TestEndpointBatching(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if srv.attempts != 3 {
-		t.Errorf("%d requests for 5 examples in batches of 2; want 3", srv.attempts)
+	if srv.attempts != 4 {
+		t.Errorf("%d requests for the probe and 5 examples in batches of 2; want 4", srv.attempts)
 	}
 	for _, r := range srv.requests {
 		if _, ok := r["prompt_logprobs"]; ok {
@@ -242,9 +262,10 @@ func TestEndpointErrors(t *testing.T) {
 		wantErr      string // "" means success
 	}{
 		{"429 then success", &fakeVLLM{shape: "prompt_logprobs", failN: 2, failStatus: 429, failBody: `{"error":{"message":"slow down"}}`}, 5, 3, ""},
-		{"503 persists", &fakeVLLM{shape: "legacy", failN: 100, failStatus: 503, failBody: `{"error":{"message":"overloaded"}}`}, 2, 3, "HTTP 503: overloaded"},
-		{"400 is not retried", &fakeVLLM{shape: "legacy", failN: 100, failStatus: 400, failBody: `{"error":{"message":"Only no echo is supported","type":"invalid_request_error"}}`}, 5, 1, "llama-server does not support echo"},
-		{"generated tokens only", &fakeVLLM{shape: "generated_only"}, 5, 1, "neither logprobs with the echoed prompt nor prompt_logprobs"},
+		// The probe's one attempt, then three.
+		{"503 persists", &fakeVLLM{shape: "legacy", failN: 100, failStatus: 503, failBody: `{"error":{"message":"overloaded"}}`}, 2, 4, "HTTP 503: overloaded"},
+		// A 400 after the probe passed is not retried (the probe is attempt 1).
+		{"400 is not retried", &fakeVLLM{shape: "legacy", failFrom: 2, failStatus: 400, failBody: `{"error":{"message":"prompt too long","type":"invalid_request_error"}}`}, 5, 2, "HTTP 400: prompt too long"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := tc.srv
@@ -281,5 +302,55 @@ func TestEndpointBadKey(t *testing.T) {
 	_, err := acc.Add(context.Background(), []sdk.Example{{ID: "1", Prompt: "a", Response: "b"}})
 	if err == nil || !strings.Contains(err.Error(), "HTTP 401") {
 		t.Fatalf("error %v, want HTTP 401", err)
+	}
+}
+
+// TestEndpointRefusedWhenItCannotScorePrompts: a server that returns no
+// prompt log-probabilities (Ollama, llama-server) is found out when the
+// metric opens, by one probe, with a message naming the engines that can;
+// no example is sent. A fixed URL is probed at validation too.
+func TestEndpointRefusedWhenItCannotScorePrompts(t *testing.T) {
+	for name, srv := range map[string]*fakeVLLM{
+		"generated tokens only": {shape: "generated_only"},
+		"echo rejected":         {shape: "legacy", failN: 100, failStatus: 400, failBody: `{"error":{"message":"Only no echo is supported","type":"invalid_request_error"}}`},
+		"ollama":                {shape: "generated_only", stringOnly: true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			hs := httptest.NewServer(srv)
+			defer hs.Close()
+			cfg := config(t, endpointAttrs(hs.URL, nil))
+			for what, ds := range map[string]sdk.Diagnostics{
+				"validate": Metric{}.ValidateConfig(context.Background(), cfg),
+				"open": func() sdk.Diagnostics {
+					_, ds := Metric{}.Open(context.Background(), sdk.MetricRequest{Config: cfg, Language: "de", Cell: "t/de"})
+					return ds
+				}(),
+			} {
+				if !ds.HasErrors() {
+					t.Fatalf("%s accepted a server without prompt log-probabilities", what)
+				}
+				msg := ds.Err().Error()
+				for _, want := range []string{"vLLM", "prompt_logprobs", "Ollama", hs.URL} {
+					if !strings.Contains(msg, want) {
+						t.Errorf("%s: error lacks %q: %s", what, want, msg)
+					}
+				}
+			}
+			if srv.attempts != 1 {
+				t.Errorf("%d requests; want the one probe (its answer is remembered)", srv.attempts)
+			}
+			if _, ok := srv.requests[0]["prompt"].(string); !ok {
+				t.Errorf("the probe sent prompt %v; one text goes as a string", srv.requests[0]["prompt"])
+			}
+		})
+	}
+}
+
+// TestEndpointManagedURLNotProbedAtValidation: the placeholder of a server
+// block is not a server yet.
+func TestEndpointManagedURLNotProbedAtValidation(t *testing.T) {
+	cfg := config(t, endpointAttrs("http://ppl.server.polyglot.invalid", nil))
+	if ds := (Metric{}).ValidateConfig(context.Background(), cfg); ds.HasErrors() || len(ds) > 0 {
+		t.Errorf("validation of a server block's URL: %v", ds)
 	}
 }

@@ -28,8 +28,14 @@
 //     position comes from text_offset, or, for prompt_logprobs, from the
 //     decoded tokens' lengths counted back from the end of the text (the
 //     first token has no decoded text). Offsets are in Unicode code points,
-//     as vLLM computes them. llama.cpp's own llama-server rejects echo and so
-//     cannot serve this back end; the error says so.
+//     as vLLM computes them. One text goes as a string, several as a list
+//     (servers that take only a string answer a list with HTTP 400). Whether
+//     the server can return prompt log-probabilities at all is asked once,
+//     with one short text, when the metric opens (and at validation for a
+//     fixed URL that answers): llama.cpp's llama-server rejects echo and
+//     Ollama returns log-probabilities of generated tokens only, and both are
+//     refused then, with the engines that can named, before any example is
+//     sent.
 //
 // The per-example values are "perplexity" and "tokens" (characters offline,
 // model tokens with an endpoint). An example with an empty response has no
@@ -38,6 +44,7 @@ package perplexity
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"runtime"
@@ -207,9 +214,54 @@ func parseSettings(cfg sdk.Config) (settings, sdk.Diagnostics) {
 
 // ValidateConfig implements sdk.Validator. It reads no files: the reference
 // path depends on the cell's language, which validation does not know.
-func (Metric) ValidateConfig(_ context.Context, cfg sdk.Config) sdk.Diagnostics {
-	_, ds := parseSettings(cfg)
+//
+// A fixed endpoint that answers is asked once whether it returns prompt
+// log-probabilities, so that a server that cannot (Ollama, llama-server)
+// is refused now and not after generation. A server polyglot starts itself
+// (its URL a placeholder until then) is asked when the metric opens, once
+// it runs; an endpoint that does not answer yet is not an error here.
+func (Metric) ValidateConfig(ctx context.Context, cfg sdk.Config) sdk.Diagnostics {
+	s, ds := parseSettings(cfg)
+	if ds.HasErrors() || s.backend != Endpoint || managedURL(s.baseURL) {
+		return ds
+	}
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	var inc *incapable
+	if err := probeOnce(pctx, s); errors.As(err, &inc) {
+		ds = append(ds, sdk.AttrError("base_url", "endpoint cannot score prompts", "%v", inc))
+	}
 	return ds
+}
+
+// managedURL reports whether u is the placeholder of a server block
+// (server.NAME.url), which the host replaces once the server runs; see
+// core/spec.ServerHostSuffix.
+func managedURL(u string) bool {
+	rest, ok := strings.CutPrefix(u, "http://")
+	if !ok {
+		return false
+	}
+	host, _, _ := strings.Cut(rest, "/")
+	return strings.HasSuffix(host, ".server.polyglot.invalid")
+}
+
+// probed remembers the probe's outcome per endpoint and model: every cell
+// opens the metric, and one answer is enough.
+var probed sync.Map // "url\x00model" -> error (nil when capable)
+
+func probeOnce(ctx context.Context, s settings) error {
+	key := s.baseURL + "\x00" + s.model
+	if v, ok := probed.Load(key); ok {
+		err, _ := v.(error)
+		return err
+	}
+	err := newClient(s).probe(ctx)
+	var inc *incapable
+	if err == nil || errors.As(err, &inc) {
+		probed.Store(key, err)
+	}
+	return err
 }
 
 // scoreFunc returns the negative log-likelihood and the number of scored
@@ -244,6 +296,12 @@ func (Metric) Open(ctx context.Context, req sdk.MetricRequest) (sdk.Accumulator,
 		acc.offline = newOfflineScorer(m, s.separator)
 		acc.score = acc.offline.score
 	case Endpoint:
+		// Refuse at once a server that cannot return prompt
+		// log-probabilities, before any example is sent.
+		var inc *incapable
+		if err := probeOnce(ctx, s); errors.As(err, &inc) {
+			return nil, append(ds, sdk.AttrError("base_url", "endpoint cannot score prompts", "%v", inc))
+		}
 		c := newClient(s)
 		acc.details["base_url"] = s.baseURL
 		acc.details["model"] = s.model

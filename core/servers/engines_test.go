@@ -1,0 +1,149 @@
+package servers
+
+import (
+	"bufio"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/polyglot-teachers/polyglot/core/spec"
+)
+
+// flagList reads testdata/engines/NAME.flags: the option strings of an
+// engine at a pinned revision (see each file's header for where they were
+// read).
+func flagList(t *testing.T, names ...string) map[string]bool {
+	t.Helper()
+	out := map[string]bool{}
+	for _, name := range names {
+		f, err := os.Open(filepath.Join("testdata", "engines", name+".flags"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			if l := strings.TrimSpace(sc.Text()); l != "" && !strings.HasPrefix(l, "#") {
+				out[l] = true
+			}
+		}
+		f.Close()
+	}
+	if len(out) < 50 {
+		t.Fatalf("%v: only %d flags", names, len(out))
+	}
+	return out
+}
+
+// unknownFlags returns the options of argv (after skip leading words) that
+// the list lacks; "--x=v" counts as "--x".
+func unknownFlags(argv []string, skip int, known map[string]bool) []string {
+	var bad []string
+	for _, a := range argv[skip:] {
+		if !strings.HasPrefix(a, "-") || a == "-" {
+			continue
+		}
+		name, _, _ := strings.Cut(a, "=")
+		if !known[name] {
+			bad = append(bad, name)
+		}
+	}
+	return bad
+}
+
+func TestRenderVLLM(t *testing.T) {
+	known := flagList(t, "vllm", "vllm-frontend")
+	s := &spec.Server{Name: "g", Engine: "vllm", Model: "google/gemma-3-27b-it", Args: []string{"--tensor-parallel-size", "2", "--max-model-len=8192"},
+		Env: map[string]string{"HF_HOME": "/scratch/hf"}}
+	l, err := Render(s, "0.0.0.0", 8123)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "vllm serve google/gemma-3-27b-it --host 0.0.0.0 --port 8123 --tensor-parallel-size 2 --max-model-len=8192"
+	if got := strings.Join(l.Argv, " "); got != want {
+		t.Errorf("argv\n got %s\nwant %s", got, want)
+	}
+	if bad := unknownFlags(l.Argv, 3, known); len(bad) > 0 {
+		t.Errorf("flags vLLM does not take: %v", bad)
+	}
+	if l.Env["HF_HOME"] != "/scratch/hf" || l.Env["POLYGLOT_SERVER_PORT"] != "8123" {
+		t.Errorf("env %v", l.Env)
+	}
+	// The check itself catches a misspelt option.
+	if bad := unknownFlags([]string{"vllm", "serve", "m", "--tensor-paralel-size", "2"}, 3, known); len(bad) != 1 {
+		t.Errorf("a misspelt flag passed the list: %v", bad)
+	}
+}
+
+func TestRenderOtherEngines(t *testing.T) {
+	for _, c := range []struct {
+		s    *spec.Server
+		want string
+		env  string
+	}{
+		{&spec.Server{Name: "a", Engine: "sglang", Model: "Qwen/Qwen2.5-7B-Instruct", Args: []string{"--tp", "2"}}, "python3 -m sglang.launch_server --model-path Qwen/Qwen2.5-7B-Instruct --host 127.0.0.1 --port 9000 --tp 2", ""},
+		{&spec.Server{Name: "b", Engine: "llama.cpp", Model: "/m/tiny.gguf", Command: []string{"/opt/llama/bin/llama-server"}}, "/opt/llama/bin/llama-server --model /m/tiny.gguf --host 127.0.0.1 --port 9000", ""},
+		{&spec.Server{Name: "c", Engine: "ollama", Model: "tiny", Command: []string{"/x/ollama"}}, "/x/ollama serve", "127.0.0.1:9000"},
+		{&spec.Server{Name: "d", Engine: "command", Model: "m1", Command: []string{"srv", "--listen={host}:{port}", "--model", "{model}"}, Args: []string{"-v"}}, "srv --listen=127.0.0.1:9000 --model m1 -v", ""},
+	} {
+		l, err := Render(c.s, "127.0.0.1", 9000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Join(l.Argv, " "); got != c.want {
+			t.Errorf("%s:\n got %s\nwant %s", c.s.Engine, got, c.want)
+		}
+		if l.Env["OLLAMA_HOST"] != c.env {
+			t.Errorf("%s: OLLAMA_HOST = %q, want %q", c.s.Engine, l.Env["OLLAMA_HOST"], c.env)
+		}
+	}
+}
+
+func TestKeyIgnoresPortChoiceNotSpec(t *testing.T) {
+	a := &spec.Server{Name: "a", Engine: "vllm", Model: "m", Executor: spec.Executor{Kind: "local"}}
+	b := *a
+	b.Args = []string{"--max-model-len", "4096"}
+	if Key(a) == Key(&b) {
+		t.Error("changed arguments kept the server's key: a running server would be reused for another spec")
+	}
+	c := *a
+	if Key(a) != Key(&c) {
+		t.Error("the same block gave two keys")
+	}
+}
+
+func TestGPUs(t *testing.T) {
+	for gres, want := range map[string]int{"": 3, "gpu:2": 2, "gpu:a100:4": 4, "gpu": 1, "shard:2": 0, "gpu:1,gpu:a100:2": 3} {
+		s := &spec.Server{Executor: spec.Executor{GPUs: 3, Gres: gres}}
+		if got := GPUs(s); got != want {
+			t.Errorf("gres %q: %d GPUs, want %d", gres, got, want)
+		}
+	}
+}
+
+// TestPaperServersUseRealFlags renders every vLLM server of examples/paper
+// and checks each option against vLLM's argument lists.
+func TestPaperServersUseRealFlags(t *testing.T) {
+	known := flagList(t, "vllm", "vllm-frontend")
+	e, diags := spec.LoadDir(filepath.Join("..", "..", "examples", "paper"), spec.LoadOptions{Env: func(k string) (string, bool) { return "not-a-key", strings.HasSuffix(k, "_API_KEY") }})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	n := 0
+	for _, s := range e.Servers {
+		if s.Engine != "vllm" {
+			continue
+		}
+		n++
+		l, err := Render(s, "0.0.0.0", 20000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bad := unknownFlags(l.Argv, 3, known); len(bad) > 0 {
+			t.Errorf("server %s: flags vLLM does not take: %v (argv %v)", s.Name, bad, l.Argv)
+		}
+	}
+	if n != 11 {
+		t.Errorf("examples/paper has %d vLLM servers, want 11 (8 teachers, judge, perplexity model, embedder)", n)
+	}
+}
