@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/polyglot-teachers/polyglot/core/engine"
 	"github.com/polyglot-teachers/polyglot/core/plan"
+	"github.com/polyglot-teachers/polyglot/core/screening"
 )
 
 func init() {
@@ -39,6 +41,8 @@ type PlanOutput struct {
 	// Servers are the model servers (server blocks), where they run and
 	// which units hold them.
 	Servers []engine.ServerPlan `json:"servers,omitempty"`
+	// Screening is the screened cells' worst-case and expected cost.
+	Screening *engine.ScreeningPlan `json:"screening,omitempty"`
 }
 
 // UnitStatus is a unit with its state in the store.
@@ -131,6 +135,7 @@ func runPlan(ctx context.Context, env *Env, args []string) error {
 	defer closeStore()
 	po := summarize(p.Exp.Name, p.Plan, match, state, *asJSON)
 	po.Servers = engine.PlanServers(p)
+	po.Screening = p.PlanScreening(planSimulations)
 	if *asJSON {
 		return writeJSON(env.Stdout, po)
 	}
@@ -141,6 +146,7 @@ func runPlan(ctx context.Context, env *Env, args []string) error {
 	fmt.Fprintln(env.Stdout)
 	printPlan(env.Stdout, po)
 	printServers(env.Stdout, po.Servers)
+	printScreening(env.Stdout, po.Screening)
 	return nil
 }
 
@@ -165,4 +171,31 @@ func printServers(w io.Writer, ss []engine.ServerPlan) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\n", s.Name, s.Engine, cmpOr(s.Model, "-"), s.Where, s.GPUs, len(s.Units), during, hold, gh)
 	}
 	tw.Flush()
+}
+
+// planSimulations is how many studies plan simulates for a screening's
+// expected cost: enough for two digits, quick on a laptop.
+const planSimulations = 200
+
+func printScreening(w io.Writer, sp *engine.ScreeningPlan) {
+	if sp == nil {
+		return
+	}
+	var stages []string
+	for _, n := range sp.Stages {
+		stages = append(stages, strconv.Itoa(n))
+	}
+	scope := "per language"
+	if sp.Scope == "overall" {
+		scope = "overall"
+	}
+	fmt.Fprintf(w, "\nScreening: stages of %s → %d (full) examples per cell, %s %s (the table above counts every cell in full).\n", strings.Join(stages, " → "), sp.Full, sp.Rule, scope)
+	amount := func(a screening.Amount) string {
+		return fmt.Sprintf("%.0f requests, %.0f tokens, $%.2f", a.Requests, a.InputTokens+a.OutputTokens, a.USD)
+	}
+	fmt.Fprintf(w, "  worst case (no teacher dropped): %s, %d training and evaluation jobs\n", amount(sp.WorstCase), sp.WorstJobs)
+	if sp.Simulated > 0 {
+		fmt.Fprintf(w, "  expected under the rule:         %s, %.0f jobs (%.0f%% of the generation)\n", amount(sp.Expected), sp.ExpectedJobs, sp.ExpectedShare*100)
+		fmt.Fprintf(w, "  expected assumes per-example noise %.2g× the spread of teacher effects (assume_noise; docs/method.md §9.3); over %d simulated studies the true best of a language survived in %.1f%%.\n", sp.AssumeNoise, sp.Simulated, sp.BestSurvives*100)
+	}
 }

@@ -1018,6 +1018,14 @@ func (g *generator) runUnit(ctx context.Context, u *plan.Unit) (any, error) {
 	if ts := g.r.P.Exp.Teacher(u.Teacher); ts != nil && ts.Batch {
 		return g.runBatchUnit(ctx, u) // batch.go
 	}
+	return g.runPrefix(ctx, u, 0)
+}
+
+// runPrefix runs the first limit requests of u (0: all of them). A
+// screening stage generates such a prefix: requests are made in index
+// order and their keys do not depend on the limit, so the next stage and
+// the full run continue where it stopped and send nothing twice.
+func (g *generator) runPrefix(ctx context.Context, u *plan.Unit, limit int) (any, error) {
 	st := g.r.P.Exp.Strategy(u.Strategy)
 	if st == nil {
 		return nil, fmt.Errorf("strategy %q not in the spec", u.Strategy)
@@ -1064,7 +1072,11 @@ func (g *generator) runUnit(ctx context.Context, u *plan.Unit) (any, error) {
 			mu.Unlock()
 		}
 	}
-	for i := range reqs.Len() {
+	total := reqs.Len()
+	if limit > 0 {
+		total = min(total, limit)
+	}
+	for i := range total {
 		req, err := reqs.Request(i)
 		if err != nil {
 			mu.Lock()
@@ -1117,6 +1129,22 @@ func (g *generator) runUnit(ctx context.Context, u *plan.Unit) (any, error) {
 	doneNow, err := g.r.Store.DoneRequests(u.Key)
 	if err != nil {
 		return nil, err
+	}
+	if total < reqs.Len() {
+		missing := 0
+		for i := range total {
+			req, err := reqs.Request(i)
+			if err != nil {
+				return nil, &fatalError{err}
+			}
+			if !doneNow[requestKey(u.Key, req.ID)] {
+				missing++
+			}
+		}
+		if missing > 0 {
+			return nil, fmt.Errorf("%d of the first %d requests failed temporarily (see `polyglot status`); run again to retry them", missing, total)
+		}
+		return map[string]int{"requests": total, "new_examples": produced, "new_failures": failed}, nil
 	}
 	// Every done key is one of this unit's requests (keys hash the unit
 	// key), so counting them is enough; rebuilding every request to look

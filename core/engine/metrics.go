@@ -28,11 +28,14 @@ type sampled struct {
 // the smallest hash of (key, seed). The choice depends only on the cell's
 // examples and the seed, so every metric sees the same sample and a re-run
 // sees the same one too.
-func (r *Runner) sampleCell(genUnits []string, seed int64, size int) (map[string]bool, int, error) {
+//
+// below, when not nil, restricts each generate unit to the prefix a
+// screening stage scores (store.Filter.Below).
+func (r *Runner) sampleCell(genUnits []string, seed int64, size int, below map[string]int) (map[string]bool, int, error) {
 	byStrategy := map[string][]sampled{}
 	total := 0
 	for _, gu := range genUnits {
-		err := r.Store.ExampleKeys(store.Filter{Unit: gu}, func(key, strategy string) error {
+		err := r.Store.ExampleKeys(store.Filter{Unit: gu, Below: below[gu]}, func(key, strategy string) error {
 			h := fnv.New64a()
 			h.Write([]byte(key))
 			h.Write([]byte(strconv.FormatInt(seed, 10)))
@@ -89,6 +92,13 @@ func (r *Runner) sampleCell(genUnits []string, seed int64, size int) (map[string
 }
 
 func (r *Runner) runMetric(ctx context.Context, u *plan.Unit) (any, error) {
+	return r.runMetricOn(ctx, u, nil)
+}
+
+// runMetricOn measures u's cell on the prefixes below gives (nil: all its
+// data) and stores the cell's aggregates, which a later, larger
+// measurement of the cell replaces.
+func (r *Runner) runMetricOn(ctx context.Context, u *plan.Unit, below map[string]int) (any, error) {
 	m := r.P.Exp.Metric(u.Metric)
 	comp := r.P.Bound.Metrics[u.Metric]
 	if m == nil || comp == nil {
@@ -98,7 +108,7 @@ func (r *Runner) runMetric(ctx context.Context, u *plan.Unit) (any, error) {
 	if size <= 0 {
 		size = r.P.Exp.MetricSample
 	}
-	chosen, total, err := r.sampleCell(u.Deps, u.Seed, size)
+	chosen, total, err := r.sampleCell(u.Deps, u.Seed, size, below)
 	if err != nil {
 		return nil, err
 	}
@@ -202,7 +212,7 @@ func (r *Runner) runMetric(ctx context.Context, u *plan.Unit) (any, error) {
 			return store1(vals)
 		}
 		for _, gu := range u.Deps {
-			err := r.Store.Examples(store.Filter{Unit: gu}, func(e *store.Example) error {
+			err := r.Store.Examples(store.Filter{Unit: gu, Below: below[gu]}, func(e *store.Example) error {
 				if !chosen[e.Key] {
 					return nil
 				}

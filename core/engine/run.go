@@ -15,6 +15,7 @@ import (
 
 	"github.com/polyglot-teachers/polyglot/core/apictl"
 	"github.com/polyglot-teachers/polyglot/core/plan"
+	"github.com/polyglot-teachers/polyglot/core/screening"
 	"github.com/polyglot-teachers/polyglot/core/servers"
 	"github.com/polyglot-teachers/polyglot/core/store"
 )
@@ -83,6 +84,9 @@ type Runner struct {
 	needs   map[string][]string
 	mu      sync.Mutex
 	failed  []unitFailure
+	// tracker holds the screening's decisions while it is on (screen.go);
+	// nil runs every cell in full.
+	tracker *screening.Tracker
 }
 
 // Match reports whether u passes the --only filter.
@@ -173,6 +177,25 @@ func Run(ctx context.Context, p *Prepared, st *store.Store, opts Options) error 
 	defer r.gen.close()
 	// Every plugin, also one restarted during the run, may call back.
 	p.Plugins.SetHost(&host{r: r})
+	if err := r.screen(ctx); err != nil {
+		return err
+	}
+	// The report scores what the cells have: when the set of cells
+	// screening leaves out changed (a stage dropped more, or screening was
+	// switched off to finish them), the score unit runs again.
+	scoreKeys := p.Plan.Of(plan.Score)
+	dropped := r.droppedSignature()
+	var scoredWith string
+	if _, err := st.KVGet(screeningNS, "scored_with", &scoredWith); err != nil {
+		return err
+	}
+	if scoredWith != dropped {
+		for _, u := range scoreKeys {
+			if err := st.SetUnit(u.Key, store.Pending, nil); err != nil {
+				return err
+			}
+		}
+	}
 	for _, stage := range plan.Stages {
 		ran, err := r.runStage(ctx, stage)
 		if err != nil {
@@ -185,6 +208,15 @@ func Run(ctx context.Context, p *Prepared, st *store.Store, opts Options) error 
 			// A stage that made nothing is a failure, whatever the units'
 			// states: say why, and do not go on to measure nothing.
 			if err := r.reportFailures(ran, since); err != nil {
+				return err
+			}
+		}
+	}
+	for _, u := range scoreKeys {
+		if su, ok, err := st.Unit(u.Key); err != nil {
+			return err
+		} else if ok && su.State == store.Done && scoredWith != dropped {
+			if err := st.KVPut(screeningNS, "scored_with", dropped); err != nil {
 				return err
 			}
 		}
@@ -295,6 +327,10 @@ func (r *Runner) runStage(ctx context.Context, stage plan.Stage) ([]*plan.Unit, 
 		if ok && su.State == store.Done {
 			continue
 		}
+		if r.skipped(u) {
+			r.skipServers(u) // dropped by screening: it will not hold them
+			continue
+		}
 		todo = append(todo, u)
 		items += max(u.N, 1)
 		if ok && stage == plan.Generate {
@@ -393,6 +429,9 @@ func (f *fatalError) Unwrap() error { return f.err }
 // depsSettled reports whether every unit u depends on is done or failed.
 func (r *Runner) depsSettled(u *plan.Unit) bool {
 	for _, d := range u.Deps {
+		if du := r.P.Plan.Unit(d); du != nil && r.skipped(du) {
+			continue // dropped by screening: scored on its last stage
+		}
 		su, ok, err := r.Store.Unit(d)
 		if err != nil || !ok || (su.State != store.Done && su.State != store.Failed) {
 			return false

@@ -339,7 +339,11 @@ func WriteReport(p *Prepared, st *store.Store, dir string) (*score.Result, error
 	if err != nil {
 		return nil, err
 	}
-	if err := report.Write(dir, &report.Model{Title: p.Exp.Name, Study: study, Result: res, Analysis: a, Missing: missing, Servers: serverCosts(p, st)}); err != nil {
+	scr, err := p.screeningReport(st)
+	if err != nil {
+		return nil, err
+	}
+	if err := report.Write(dir, &report.Model{Title: p.Exp.Name, Study: study, Result: res, Analysis: a, Missing: missing, Servers: serverCosts(p, st), Screening: scr}); err != nil {
 		return nil, err
 	}
 	return res, nil

@@ -37,6 +37,8 @@ type Model struct {
 	// Servers are the model servers the experiment ran itself, with the
 	// GPU time they held: the cost of self-hosted teachers, next to API spend.
 	Servers []ServerCost
+	// Screening is what a screened run decided; nil without screening.
+	Screening *Screening
 }
 
 // ServerCost is the GPU time one model server held, summed over runs.
@@ -86,13 +88,14 @@ func Write(dir string, m *Model) error {
 	}
 	files := map[string][]byte{"report.html": html.Bytes(), "report.md": markdown(v)}
 	js, err := json.MarshalIndent(jsonSafe(reflect.ValueOf(struct {
-		Title    string             `json:"title"`
-		Created  string             `json:"created,omitempty"`
-		Result   *score.Result      `json:"result"`
-		Analysis *analysis.Analysis `json:"analysis"`
-		Missing  []Missing          `json:"missing,omitempty"`
-		Servers  []ServerCost       `json:"servers,omitempty"`
-	}{m.Title, v.Created, m.Result, m.Analysis, m.Missing, m.Servers})), "", "  ")
+		Title     string             `json:"title"`
+		Created   string             `json:"created,omitempty"`
+		Result    *score.Result      `json:"result"`
+		Analysis  *analysis.Analysis `json:"analysis"`
+		Missing   []Missing          `json:"missing,omitempty"`
+		Servers   []ServerCost       `json:"servers,omitempty"`
+		Screening *Screening         `json:"screening,omitempty"`
+	}{m.Title, v.Created, m.Result, m.Analysis, m.Missing, m.Servers, m.Screening})), "", "  ")
 	if err != nil {
 		return fmt.Errorf("report: report.json: %w", err)
 	}
@@ -155,8 +158,9 @@ var pageTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
 		}
 		return fmt.Sprintf("[%s, %s]", num(c.Lo), num(c.Hi))
 	},
-	"mark": mark,
-	"add1": func(i int) int { return i + 1 },
+	"mark":      mark,
+	"add1":      func(i int) int { return i + 1 },
+	"savedText": savedText,
 	"undNote": func(ms []score.MetricStat) string {
 		if hasLangid(ms) {
 			return undNote

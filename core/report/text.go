@@ -191,7 +191,7 @@ func markdown(v *view) []byte {
 		r := []string{t.Teacher}
 		for _, l := range res.Languages {
 			if c, ok := res.Cell(t.Teacher, l); ok {
-				r = append(r, num(c.PG)+" "+mark(c.Standing))
+				r = append(r, num(c.PG)+" "+mark(c.Standing)+v.Screening.partialMark(t.Teacher, l))
 			} else {
 				r = append(r, "–")
 			}
@@ -199,6 +199,7 @@ func markdown(v *view) []byte {
 		rows = append(rows, r)
 	}
 	mdTable(&b, rows)
+	writeScreening(&b, v.Screening)
 	if len(res.ByStrategy) > 0 {
 		b.WriteString("## Per strategy\n\n")
 		rows = [][]string{{"language", "strategy", "teacher", "PG-Score", "CI"}}

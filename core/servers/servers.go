@@ -193,6 +193,18 @@ func (m *Manager) Expect(name string, units int) {
 	}
 }
 
+// ExpectMore adds n to the units expected to acquire name: work that
+// acquires the server for a unit that will acquire it again later (a
+// screening stage generating the unit's prefix) must not count as the
+// unit's own release.
+func (m *Manager) ExpectMore(name string, n int) {
+	if s := m.servers[name]; s != nil {
+		s.mu.Lock()
+		s.remaining += n
+		s.mu.Unlock()
+	}
+}
+
 // Acquire starts server name if it is not running (or re-attaches to a job
 // an earlier run left), and returns once it is ready. Every successful
 // Acquire must be followed by one Release.

@@ -18,6 +18,10 @@ type Filter struct {
 	Strategies []string
 	Seeds      []int
 	Unit       string
+	// Below keeps the examples whose position in their unit (the request
+	// index) is below it: a screening stage's prefix. 0 keeps all. Only
+	// for examples (failures have no position).
+	Below int
 }
 
 // where builds the WHERE clause for f; prefix qualifies column names.
@@ -40,6 +44,10 @@ func (f Filter) where(prefix string) (string, []any) {
 	if f.Unit != "" {
 		conds = append(conds, prefix+"unit_key = ?")
 		args = append(args, f.Unit)
+	}
+	if f.Below > 0 {
+		conds = append(conds, prefix+"idx < ?")
+		args = append(args, f.Below)
 	}
 	if len(conds) == 0 {
 		return "", nil

@@ -1,0 +1,152 @@
+package command_test
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/polyglot-teachers/polyglot/core/engine"
+	"github.com/polyglot-teachers/polyglot/core/store"
+)
+
+// cellKeys reads each teacher's example keys from a store, in request order.
+func cellKeys(t *testing.T, dir string) (map[string][]string, []engine.ScreenStage) {
+	t.Helper()
+	st, err := store.OpenReadOnly(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	keys := map[string][]string{}
+	if err := st.Examples(store.Filter{}, func(e *store.Example) error {
+		if len(keys[e.Teacher]) != e.Idx {
+			t.Errorf("%s: example %d stored at position %d: a prefix has a gap", e.Teacher, len(keys[e.Teacher]), e.Idx)
+		}
+		keys[e.Teacher] = append(keys[e.Teacher], e.Key)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	stages, err := engine.ScreenStages(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return keys, stages
+}
+
+func readReport(t *testing.T, storeDir string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(storeDir, "report", "report.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// TestScreeningEndToEnd runs a screened experiment through the real
+// binary, plugins and an HTTP teacher: a stage of 20 examples per cell
+// drops the teacher whose answers are cut to a fifth; a resumed run sends
+// nothing; continuing with screening switched off finishes the dropped
+// cells from where they stopped, so that over all runs every request is
+// sent once; and the request keys are those of a run that never screened.
+func TestScreeningEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	const n, stage = 60, 20
+	srv := startChatServer(t, "127.0.0.1:0", 0)
+	seeds := writeSeeds(t, t.TempDir(), 200)
+	r := newChaosRun(t, "screening", seeds, srv.baseURL(), n, 8)
+
+	plan := r.run(t, "plan")
+	for _, want := range []string{"screening", "worst case", "expected"} {
+		if !strings.Contains(plan, want) {
+			t.Errorf("plan does not show %q:\n%s", want, plan)
+		}
+	}
+
+	r.run(t, "run")
+	keys, stages := cellKeys(t, r.store)
+	if len(stages) != 1 || stages[0].N != stage {
+		t.Fatalf("stored stages: %+v", stages)
+	}
+	for _, v := range stages[0].Verdicts {
+		t.Logf("stage 1: %s rank %d score %.4g [%.4g, %.4g] dropped=%v: %s", v.Teacher, v.Rank, v.Mean, v.Lo, v.Hi, v.Dropped, v.Reason)
+	}
+	dropped := map[string]bool{}
+	for _, c := range stages[0].Dropped {
+		dropped[c.Teacher] = true
+	}
+	if !dropped["truncated"] || dropped["human"] {
+		t.Fatalf("stage 1 dropped %v; want truncated (answers cut to a fifth) and never human: %+v", stages[0].Dropped, stages[0].Verdicts)
+	}
+	for _, tn := range []string{"human", "truncated", "api"} {
+		want := n
+		if dropped[tn] {
+			want = stage
+		}
+		if len(keys[tn]) != want {
+			t.Errorf("%s generated %d examples, want %d", tn, len(keys[tn]), want)
+		}
+	}
+	sent := srv.requests.Load()
+	if want := int64(len(keys["api"])); sent != want {
+		t.Errorf("the screened run sent %d requests to the api teacher for %d examples", sent, want)
+	}
+	if stages[0].Saved.Requests <= 0 || stages[0].SavedJobs != 0 {
+		t.Errorf("stage 1 saved %+v and %d jobs; want the dropped cells' remaining requests", stages[0].Saved, stages[0].SavedJobs)
+	}
+	rep := readReport(t, r.store)
+	for _, want := range []string{"## Screening", "### Stage 1: 20 examples per cell", "truncated", "lies below human's", "partial: dropped at stage 1, 20 examples", "Saved in all:"} {
+		if !strings.Contains(rep, want) {
+			t.Errorf("the report lacks %q:\n%s", want, rep)
+		}
+	}
+
+	// Resumed: everything is decided and done; nothing is sent.
+	r.run(t, "run")
+	again, stagesAgain := cellKeys(t, r.store)
+	if srv.requests.Load() != sent || !slices.EqualFunc(stagesAgain, stages, func(a, b engine.ScreenStage) bool {
+		return a.Settings == b.Settings && len(a.Dropped) == len(b.Dropped)
+	}) {
+		t.Errorf("a resumed run sent %d requests and changed the stages to %+v", srv.requests.Load()-sent, stagesAgain)
+	}
+	for tn, ks := range keys {
+		if !slices.Equal(again[tn], ks) {
+			t.Errorf("%s: a resumed run changed the examples", tn)
+		}
+	}
+
+	// Continued without screening: the dropped cells finish; the stage's
+	// examples stay as they were and are the prefix of the full cell.
+	r.with("-var", "screen=false").run(t, "run")
+	full, _ := cellKeys(t, r.store)
+	for tn, ks := range keys {
+		if len(full[tn]) != n || !slices.Equal(full[tn][:len(ks)], ks) {
+			t.Errorf("%s after continuing: %d examples; the first %d must be the screened run's", tn, len(full[tn]), len(ks))
+		}
+	}
+	if total := srv.requests.Load(); total != n {
+		t.Errorf("over the screened, resumed and continued runs the api teacher got %d requests for %d examples: something was sent twice or not at all", total, n)
+	}
+	rep = readReport(t, r.store)
+	if !strings.Contains(rep, "continued with screening switched off") || strings.Contains(rep, "partial: dropped") {
+		t.Errorf("the report after continuing must show the stages and no partial cell:\n%s", rep)
+	}
+
+	// A run that never screened makes the same requests under the same
+	// keys: the screening block changes no unit or request key.
+	plain := newChaosRun(t, "screening", seeds, srv.baseURL(), n, 8).with("-var", "screen=false")
+	plain.run(t, "run")
+	never, neverStages := cellKeys(t, plain.store)
+	if len(neverStages) != 0 {
+		t.Errorf("a run with screening off decided stages: %+v", neverStages)
+	}
+	for tn, ks := range full {
+		if !slices.Equal(never[tn], ks) {
+			t.Errorf("%s: request keys differ between the screened-then-continued run and a run that never screened", tn)
+		}
+	}
+}
