@@ -34,7 +34,7 @@ const EnvVarPrefix = "POLYGLOT_VAR_"
 
 // blockTypes are the labeled top-level block types that other blocks may
 // reference as TYPE.NAME.ATTR, in the order the reference documents them.
-var blockTypes = []string{"seeds", "teacher", "control", "strategy", "metric", "student", "benchmark", "server"}
+var blockTypes = []string{"seeds", "teacher", "control", "strategy", "metric", "student", "benchmark", "server", "dataset"}
 
 var rootSchema = &hcl.BodySchema{
 	Blocks: []hcl.BlockHeaderSchema{
@@ -50,6 +50,7 @@ var rootSchema = &hcl.BodySchema{
 		{Type: "student", LabelNames: []string{"name"}},
 		{Type: "benchmark", LabelNames: []string{"name"}},
 		{Type: "server", LabelNames: []string{"name"}},
+		{Type: "dataset", LabelNames: []string{"name"}},
 		{Type: "score"},
 		{Type: "screening"},
 	},
@@ -174,6 +175,7 @@ type loader struct {
 	students     map[string]*Student
 	benchmarks   map[string]*Benchmark
 	servers      map[string]*Server
+	datasets     map[string]*Dataset
 	plugins      map[string]*RequiredPlugin
 	localDecl    map[string]*Local
 	scoreReader  *reader
@@ -227,6 +229,7 @@ func (l *loader) load(paths []string) {
 	l.strategies, l.metrics, l.students = map[string]*Strategy{}, map[string]*Metric{}, map[string]*Student{}
 	l.benchmarks, l.plugins, l.localDecl = map[string]*Benchmark{}, map[string]*RequiredPlugin{}, map[string]*Local{}
 	l.servers = map[string]*Server{}
+	l.datasets = map[string]*Dataset{}
 
 	var expBlocks []*hcl.Block
 	var varBlocks []*hcl.Block
@@ -584,6 +587,8 @@ func (l *loader) evalNode(n *node) {
 		l.evalBenchmark(n, ctx)
 	case "server":
 		l.evalServer(n, ctx)
+	case "dataset":
+		l.evalDataset(n, ctx)
 	}
 }
 
@@ -654,6 +659,10 @@ func (l *loader) finish() {
 		case "server":
 			if v := l.servers[n.name]; v != nil {
 				e.Servers = append(e.Servers, v)
+			}
+		case "dataset":
+			if v := l.datasets[n.name]; v != nil {
+				e.Datasets = append(e.Datasets, v)
 			}
 		}
 	}

@@ -220,6 +220,9 @@ seeds "s" {
   executor "zzz" {}
 }
 `},
+		{"dataset.rule", base + "dataset \"d\" {\n  rule = \"zzz\"\n}\n"},
+		{"dataset.langid", base + "dataset \"d\" {\n  langid = \"zzz\"\n}\n"},
+		{"dataset.system", base + "dataset \"d\" {\n  system = \"zzz\"\n}\n"},
 	}
 	tested := map[string]bool{}
 	for _, c := range cases {

@@ -41,6 +41,7 @@ type Experiment struct {
 	Students        []*Student
 	Benchmarks      []*Benchmark
 	Servers         []*Server
+	Datasets        []*Dataset // how `export --compose` builds training sets
 	Score           *Score     // never nil after a successful load (defaults when no block)
 	Screening       *Screening // nil without a screening block
 

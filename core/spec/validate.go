@@ -12,6 +12,7 @@ import (
 // be declared by another.
 func (l *loader) validate() {
 	e := l.e
+	l.validateDatasets()
 	names := func(n int, get func(int) string) []string {
 		out := make([]string, n)
 		for i := range out {

@@ -118,3 +118,29 @@ score {
   bootstrap   = 200
   alphas      = [0, 0.5, 1]
 }
+
+# Training sets built from the ranking (polyglot export --compose NAME).
+dataset "sft" {
+  rule         = "top_k"
+  k            = 2
+  rows         = 5000
+  strategy_mix = { respond = 3, translate = 1 }
+  held_out     = 0.1
+  split_seed   = 7
+  langid       = "keep"
+  dedup {
+    threshold = 0.9
+    seeds     = true
+  }
+  decontaminate {
+    files = ["data/bench_{lang}.jsonl"]
+    ngram = 8
+  }
+}
+
+dataset "hand" {
+  rule   = "table"
+  table  = { "*" = { gpt4o = 1 }, de = { "aya/translate" = 2, gpt4o = 1 } }
+  tokens = 100000
+  system = "messages"
+}
