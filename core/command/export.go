@@ -44,6 +44,7 @@ func runExport(ctx context.Context, env *Env, args []string) error {
 	licenseLink := fs.String("license-link", "", "the card's license_link when --license is other (default: a LICENSE.md written next to the card)")
 	system := fs.String("system", "field", "the system prompt each teacher answered under: field (a `system` column), messages (also the first turn of messages) or none")
 	partial := fs.Bool("partial", false, "export while a run is writing to the store; the dataset card is marked partial")
+	composeName := fs.String("compose", "", "build the training set of the spec's dataset block NAME (rule, deduplication, decontamination, language filter, split) instead of exporting every row; default folder <store>/datasets/NAME")
 	includeControls := fs.Bool("include-controls", false, "also export negative controls and their reference data (not training data), marked in a control column and in the card")
 	var teachers, languages, strategies listFlag
 	fs.Var(&teachers, "teacher", "export only these teachers (comma-separated or repeated)")
@@ -69,6 +70,12 @@ func runExport(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer mgr.Close()
+	if *composeName != "" {
+		if len(teachers)+len(languages)+len(strategies) > 0 || *includeControls {
+			return usagef("--compose takes its teachers, languages and strategies from the dataset block; drop --teacher, --language, --strategy and --include-controls")
+		}
+		return runCompose(ctx, env, p, *composeName, *out, *format, *partial)
+	}
 	units, err := exportUnits(p.Plan, teachers, languages, strategies)
 	if err != nil {
 		return err

@@ -117,6 +117,7 @@ func runPlan(ctx context.Context, env *Env, args []string) error {
 	sf := addSpecFlags(fs)
 	only := addOnlyFlag(fs)
 	asJSON := fs.Bool("json", false, "print the plan as JSON, with every unit")
+	composeName := fs.String("compose", "", "show what `export --compose NAME` would take: the teachers picked per language and the expected rows")
 	dir, err := parseDir(fs, args)
 	if err != nil {
 		return err
@@ -126,6 +127,9 @@ func runPlan(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer mgr.Close()
+	if *composeName != "" {
+		return planCompose(env, p, *composeName, *asJSON)
+	}
 	onlyMap, err := only.resolve(p.Plan)
 	if err != nil {
 		return err

@@ -251,3 +251,7 @@ func LicenseNote(res *Result, opts Options) []byte {
 	}
 	return b.Bytes()
 }
+
+// YAMLString quotes s as a YAML double-quoted scalar, for cards written
+// elsewhere (the composed dataset's).
+func YAMLString(s string) string { return yamlString(s) }

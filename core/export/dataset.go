@@ -68,6 +68,7 @@ type DatasetWriter struct {
 	open           map[[2]string]*rowFiles
 	closed         map[string]bool
 	rows           map[[2]string]int
+	streams        []*bufio.Writer
 	buf            []byte
 }
 
@@ -192,10 +193,28 @@ func (w *DatasetWriter) WriteFile(rel string, data []byte) error {
 	return nil
 }
 
+// Stream opens a side file written as it goes (a list of dropped rows);
+// Commit flushes it.
+func (w *DatasetWriter) Stream(rel string) (*bufio.Writer, error) {
+	f, err := w.create(filepath.Join(w.dir, filepath.FromSlash(rel)))
+	if err != nil {
+		return nil, err
+	}
+	bw := bufio.NewWriterSize(f, 256<<10)
+	w.streams = append(w.streams, bw)
+	return bw, nil
+}
+
 // Commit closes every language and renames every file into place; it
 // returns the paths written.
 func (w *DatasetWriter) Commit() ([]string, error) {
 	defer w.lock.Close()
+	for _, s := range w.streams {
+		if err := s.Flush(); err != nil {
+			w.abortAll()
+			return nil, fmt.Errorf("export: writing a side file: %w", err)
+		}
+	}
 	langs := map[string]bool{}
 	for k := range w.open {
 		langs[k[0]] = true
