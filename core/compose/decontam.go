@@ -265,9 +265,9 @@ func ReadItems(path string, fields []string) ([]Item, error) {
 		}
 		pf, err := parquet.OpenFile(f, st.Size())
 		if err != nil {
-			return nil, fmt.Errorf("%s: not a Parquet file (%v)", path, err)
+			return nil, fmt.Errorf("%s: not a readable Parquet file (%v)", path, err)
 		}
-		rd := parquet.NewGenericReader[map[string]any](pf)
+		rd := parquet.NewGenericReader[map[string]any](pf, pf.Schema())
 		defer rd.Close()
 		buf := make([]map[string]any, 64)
 		line := 0

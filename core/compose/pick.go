@@ -164,7 +164,9 @@ func Select(d *spec.Dataset, res *score.Result, languages []string, roles map[st
 // strategy cells, which the score ranks within a strategy only,
 // overlapping confidence intervals.
 func indistinguishable(rule string, best, c score.CellScore) bool {
-	ranked := func(s string) bool { return s == score.StandingBest || s == score.StandingIndistinguishable || s == score.StandingWorse }
+	ranked := func(s string) bool {
+		return s == score.StandingBest || s == score.StandingIndistinguishable || s == score.StandingWorse
+	}
 	if (rule == "best" || best.Strategy == c.Strategy) && ranked(best.Standing) && ranked(c.Standing) {
 		return c.Standing == score.StandingIndistinguishable
 	}
