@@ -110,6 +110,7 @@ func TestQuickstart(t *testing.T) {
 			}
 		}
 	}
+	checkComposeBest(t, store)
 	html, err := os.ReadFile(filepath.Join(report, "report.html"))
 	if err != nil || !strings.Contains(string(html), "<svg") {
 		t.Errorf("report.html missing or without plots: %v", err)

@@ -124,8 +124,9 @@ func Run(opts Options) (*Result, error) {
 	drops := csv.NewWriter(dropFile)
 	_ = drops.Write([]string{"id", "language", "teacher", "strategy", "reason", "of", "detail"})
 	res := &Result{}
+	benches := &benchCache{}
 	for _, lp := range opts.Plans {
-		lr, err := composeLanguage(opts, lp, w, drops)
+		lr, err := composeLanguage(opts, lp, w, drops, benches)
 		if err != nil {
 			return nil, err
 		}
@@ -187,7 +188,14 @@ type metricKey struct {
 	prompt  string // score.PairKey of the prompt
 }
 
-func composeLanguage(opts Options, lp LanguagePlan, w *export.DatasetWriter, drops *csv.Writer) (*LanguageResult, error) {
+// benchCache keeps the last benchmark index: languages whose files are
+// the same (no {lang} in them) share it instead of reading them again.
+type benchCache struct {
+	key string
+	c   *Contamination
+}
+
+func composeLanguage(opts Options, lp LanguagePlan, w *export.DatasetWriter, drops *csv.Writer, benches *benchCache) (*LanguageResult, error) {
 	d := opts.Dataset
 	lg := &language{opts: opts, lp: lp, res: &LanguageResult{Language: lp.Language, Dropped: map[string]int{}, PerPick: make([]int, len(lp.Picks))}}
 	const k, bands, maxCand = minhash.DefaultNumHashes, minhash.DefaultBands, 256
@@ -209,21 +217,28 @@ func composeLanguage(opts Options, lp LanguagePlan, w *export.DatasetWriter, dro
 		}
 	}
 	if c := d.Decontaminate; c != nil {
-		var items []Item
+		var paths []string
 		for _, f := range c.Files {
 			p := strings.ReplaceAll(f, "{lang}", lp.Language)
 			if _, err := os.Stat(p); err != nil && strings.Contains(f, "{lang}") {
 				lg.res.Unchecked = append(lg.res.Unchecked, p)
 				continue
 			}
-			its, err := ReadItems(p, c.Fields)
-			if err != nil {
-				return nil, err
-			}
-			items = append(items, its...)
+			paths = append(paths, p)
 		}
-		lg.bench = NewContamination(items, c.NGram, c.MinTokens)
-		lg.res.Items, lg.res.TooShort = len(items), lg.bench.TooShort
+		if key := strings.Join(paths, "\x00"); benches.c == nil || benches.key != key {
+			var items []Item
+			for _, p := range paths {
+				its, err := ReadItems(p, c.Fields)
+				if err != nil {
+					return nil, err
+				}
+				items = append(items, its...)
+			}
+			benches.key, benches.c = key, NewContamination(items, c.NGram, c.MinTokens)
+		}
+		lg.bench = benches.c
+		lg.res.Items, lg.res.TooShort = len(lg.bench.Items), lg.bench.TooShort
 	}
 	lg.indexMetrics()
 

@@ -153,3 +153,15 @@ score {
   alpha     = 0.5
   bootstrap = var.bootstrap
 }
+
+# The training set the study recommends: per language the best-ranked
+# teacher's rows (controls are never picked), deduplicated, checked against
+# the multiple-choice items, filtered by langid. Build it with
+#   polyglot export --compose sft      (see first: polyglot plan --compose sft)
+dataset "sft" {
+  rule     = "best"
+  held_out = 0.1
+  decontaminate {
+    files = ["data/mc/{lang}.jsonl"]
+  }
+}
