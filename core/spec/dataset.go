@@ -237,10 +237,6 @@ func (l *loader) validateDatasets() {
 	for _, s := range l.e.Strategies {
 		strategies[s.Name] = true
 	}
-	langs := map[string]bool{"*": true}
-	for _, lg := range l.e.Languages {
-		langs[lg] = true
-	}
 	metrics := map[string]bool{}
 	for _, m := range l.e.Metrics {
 		metrics[m.Name] = true
@@ -279,9 +275,6 @@ func (l *loader) validateDatasets() {
 			c.Files = kept
 		}
 		for _, lang := range sortedKeys(d.Table) {
-			if !langs[lang] {
-				bad("table", "Unknown language in table", "table has a row for %q, which is not among experiment.languages (%s); use one of them or \"*\".", lang, strings.Join(l.e.Languages, ", "))
-			}
 			for _, key := range sortedKeys(d.Table[lang]) {
 				t, s, hasS := strings.Cut(key, "/")
 				if !teachers[t] {

@@ -215,7 +215,7 @@ var attrDocs = map[string]attrDoc{
 	"dataset.rule":                     {doc: "how each language's teachers are picked: `best` (the best-ranked teacher), `best_strategy` (the best teacher × strategy cell), `top_k` (the `k` best, rows in proportion to their PG-Score) or `table` (the weights in `table`)", allowed: []string{"best", "best_strategy", "top_k", "table"}},
 	"dataset.k":                        {doc: "teachers per language under `rule = \"top_k\"`"},
 	"dataset.pool":                     {doc: "under `best` and `best_strategy`, also take the teachers whose score the confidence intervals cannot tell apart from the best, mixed in proportion to PG-Score"},
-	"dataset.table":                    {doc: "under `rule = \"table\"`: language (or `\"*\"` for the others) → `{ TEACHER = weight }` or `{ \"TEACHER/STRATEGY\" = weight }`"},
+	"dataset.table":                    {doc: "under `rule = \"table\"`: language (or `\"*\"` for the others; rows of languages the experiment lacks are unused) → `{ TEACHER = weight }` or `{ \"TEACHER/STRATEGY\" = weight }`"},
 	"dataset.rows":                     {doc: "rows per language (0: every row that passes the filters)"},
 	"dataset.tokens":                   {doc: "instead of rows: tokens (words of prompt and response, as the decontamination counts them) per language (0: no bound)"},
 	"dataset.strategy_mix":             {doc: "strategy → weight: each teacher's rows are split between the strategies in these proportions; strategies not named are left out", def: "every strategy as generated"},

@@ -197,8 +197,8 @@ func TestLoadFull(t *testing.T) {
 			{Name: "sft", Rule: "top_k", K: 2, Rows: 5000, StrategyMix: map[string]float64{"respond": 3, "translate": 1},
 				HeldOut: 0.1, SplitSeed: 7, Langid: "keep", System: "field", License: "other",
 				Dedup:         DatasetDedup{Exact: true, Near: true, Threshold: 0.9, Shingle: 5, Seeds: true},
-				Decontaminate: &DatasetDecontaminate{Files: []string{in("data/bench_{lang}.jsonl")}, NGram: 8, MinTokens: 6}},
-			{Name: "hand", Rule: "table", K: 2, Table: map[string]map[string]float64{"*": {"gpt4o": 1}, "de": {"aya/translate": 2, "gpt4o": 1}},
+				Decontaminate: &DatasetDecontaminate{Files: []string{in("data/bench.jsonl")}, NGram: 8, MinTokens: 6}},
+			{Name: "hand", Rule: "table", K: 2, Table: map[string]map[string]float64{"*": {"gpt4o": 1}, "ar": {"aya/translate": 2, "gpt4o": 1}},
 				Tokens: 100000, HeldOut: 0.05, SplitSeed: 1, Langid: "drop", System: "messages", License: "other",
 				Dedup: DatasetDedup{Exact: true, Near: true, Threshold: 0.8, Shingle: 5}},
 		}

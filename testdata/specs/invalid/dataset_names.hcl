@@ -12,10 +12,6 @@ dataset "a" {
     files = ["data/seeds.jsonl", "no/such/bench_{lang}.jsonl"] # ERROR: Benchmark file not found
   }
 }
-dataset "b" {
-  rule  = "table"
-  table = { fr = { t = 1 } } # ERROR: Unknown language in table
-}
 dataset "c" {
   rule  = "table"
   table = { de = { tt = 1 } } # ERROR: Unknown teacher in table

@@ -133,14 +133,14 @@ dataset "sft" {
     seeds     = true
   }
   decontaminate {
-    files = ["data/bench_{lang}.jsonl"]
+    files = ["data/bench.jsonl"]
     ngram = 8
   }
 }
 
 dataset "hand" {
   rule   = "table"
-  table  = { "*" = { gpt4o = 1 }, de = { "aya/translate" = 2, gpt4o = 1 } }
+  table  = { "*" = { gpt4o = 1 }, ar = { "aya/translate" = 2, gpt4o = 1 } }
   tokens = 100000
   system = "messages"
 }
