@@ -15,7 +15,7 @@ type Screening struct {
 	// Stages are the examples per cell scored at each stage, increasing
 	// and below experiment.examples_per_cell, which is the last stage.
 	Stages     []int
-	Score      string   // intrinsic (default) | pg | metrics
+	Score      string   // intrinsic (default) | metrics
 	Metrics    []string // score = "metrics": NAME or NAME.VALUE selectors
 	Rule       string   // racing (default) | halving
 	Scope      string   // language (default) | overall
@@ -67,7 +67,7 @@ func (l *loader) evalScreening(n *node, ctx *hcl.EvalContext) {
 		}
 		s.Stages = append(s.Stages, v)
 	}
-	s.Score = r.oneOf("score", "screening score", "intrinsic", "pg", "metrics")
+	s.Score = r.oneOf("score", "screening score", "intrinsic", "metrics")
 	s.Metrics = r.strList("metrics")
 	switch {
 	case s.Score == "metrics" && len(s.Metrics) == 0:
@@ -98,7 +98,7 @@ func (l *loader) evalScreening(n *node, ctx *hcl.EvalContext) {
 }
 
 // validateScreening checks what needs the other blocks: stage sizes below
-// the full size, the metric set, students for a PG stage score.
+// the full size and the metric set.
 func (l *loader) validateScreening(metrics []string, unknown func(rng hcl.Range, what, name string, known []string)) {
 	s := l.e.Screening
 	if s == nil || s.reader == nil {
@@ -112,9 +112,6 @@ func (l *loader) validateScreening(metrics []string, unknown func(rng hcl.Range,
 		if base, _, _ := strings.Cut(m, "."); !contains(metrics, base) {
 			unknown(r.elemRange("metrics", i), "metric", m, metrics)
 		}
-	}
-	if s.Score == "pg" && (len(l.e.Students) == 0 || len(l.e.Benchmarks) == 0) {
-		r.errorf("score", "PG stage score without students", "score = \"pg\" trains students on each stage's data and needs at least one student and one benchmark block; use score = \"intrinsic\" otherwise.")
 	}
 	if s.MinKeep > len(l.e.Teachers)+len(l.e.Controls) && len(l.e.Teachers) > 0 {
 		r.errorf("min_keep", "min_keep above the number of teachers", "min_keep = %d keeps more teachers than the experiment has (%d): screening could never drop one.", s.MinKeep, len(l.e.Teachers)+len(l.e.Controls))
