@@ -185,7 +185,7 @@ var attrDocs = map[string]attrDoc{
 
 	"server.engine":        {doc: "what serves the model; the engine decides the command line (rendered from the engine's own argument list at a pinned version), the port flag and the readiness route", allowed: Engines},
 	"server.model":         {doc: "the model the engine loads (hub id or path for vLLM and SGLang, a GGUF path for llama.cpp, a tag for Ollama) and the name clients ask for (`server.NAME.model`)", def: "required except for `command` and `ollama` (which serves every model it has)"},
-	"server.command":       {doc: "the engine's executable and leading arguments, replacing its default (`vllm`, `python3 -m sglang.launch_server`, `llama-server`, `ollama`); for `engine = \"command\"` the whole command line, where `{host}` and `{port}` are replaced", def: "the engine's"},
+	"server.command":       {doc: "the engine's executable and leading arguments, replacing its default (`vllm`, `python3 -m sglang.launch_server`, `llama-server`, `ollama`); for `engine = \"command\"` the whole command line, where `{host}`, `{port}` and `{model}` are replaced", def: "the engine's"},
 	"server.args":          {doc: "extra engine arguments, appended; checked against the engine's argument list where one is known", def: "none"},
 	"server.env":           {doc: "environment variables added to the server's", def: "none"},
 	"server.port":          {doc: "port the server listens on; 0 chooses a free port when it starts (locally) or before the job is submitted (Slurm)"},
