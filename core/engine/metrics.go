@@ -12,7 +12,6 @@ import (
 
 	"github.com/polyglot-teachers/polyglot/core/plan"
 	"github.com/polyglot-teachers/polyglot/core/pluginhost"
-	"github.com/polyglot-teachers/polyglot/core/score"
 	"github.com/polyglot-teachers/polyglot/core/seeds"
 	"github.com/polyglot-teachers/polyglot/core/store"
 	"github.com/polyglot-teachers/polyglot/sdk"
@@ -108,10 +107,11 @@ func (r *Runner) runMetricOn(ctx context.Context, u *plan.Unit, below map[string
 	if size <= 0 {
 		size = r.P.Exp.MetricSample
 	}
-	chosen, total, err := r.sampleCell(u.Deps, u.Seed, size, below)
+	cs, err := r.sample(u.Deps, u.Seed, size, below)
 	if err != nil {
 		return nil, err
 	}
+	chosen, total := cs.chosen, cs.total
 	if len(chosen) == 0 {
 		return nil, fmt.Errorf("the cell %s/%s has no examples to measure (every request failed? see `polyglot status`)", u.Teacher, u.Language)
 	}
@@ -211,22 +211,16 @@ func (r *Runner) runMetricOn(ctx context.Context, u *plan.Unit, below map[string
 			batch = batch[:0]
 			return store1(vals)
 		}
-		for _, gu := range u.Deps {
-			err := r.Store.Examples(store.Filter{Unit: gu, Below: below[gu]}, func(e *store.Example) error {
-				if !chosen[e.Key] {
-					return nil
-				}
-				strategyOf[e.Key] = e.Strategy
-				promptOf[e.Key] = score.PairKey(e.Prompt)
-				batch = append(batch, sdk.Example{ID: e.Key, Prompt: e.Prompt, Response: e.Response, Language: e.Language, Strategy: e.Strategy, Teacher: e.Teacher})
-				if len(batch) == cap(batch) {
-					return flush()
-				}
-				return nil
-			})
-			if err != nil {
-				return err
+		if err := r.eachSampled(cs, u.Deps, below, func(x sampledExample) error {
+			strategyOf[x.ex.ID] = x.ex.Strategy
+			promptOf[x.ex.ID] = x.pair
+			batch = append(batch, x.ex)
+			if len(batch) == cap(batch) {
+				return flush()
 			}
+			return nil
+		}); err != nil {
+			return err
 		}
 		if err := flush(); err != nil {
 			return err

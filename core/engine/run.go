@@ -78,6 +78,8 @@ type Runner struct {
 	gen    *generator
 	// seedIdx indexes the seed rows once for all units (seedindex.go).
 	seedIdx seedIndex
+	// cells keeps the last cells' metric samples (cellcache.go).
+	cells cellSamples
 	// servers runs the experiment's model servers; needs lists, by unit
 	// key, the servers each unit of this run needs.
 	servers *servers.Manager
@@ -198,6 +200,9 @@ func Run(ctx context.Context, p *Prepared, st *store.Store, opts Options) error 
 	}
 	for _, stage := range plan.Stages {
 		ran, err := r.runStage(ctx, stage)
+		if stage == plan.Metrics {
+			r.cells.clear()
+		}
 		if err != nil {
 			return err
 		}
