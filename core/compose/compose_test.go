@@ -456,3 +456,73 @@ func duckdbCheck(t *testing.T, dir string, l LanguageResult) {
 		}
 	}
 }
+
+// TestSelectRules: best with pooling takes the indistinguishable teacher,
+// never the control; best_strategy takes the best teacher × strategy cell;
+// negative PG-Scores still give positive weights in score order.
+func TestSelectRules(t *testing.T) {
+	res := &score.Result{
+		Cells: []score.CellScore{
+			{Teacher: "ctl", Language: "de", PG: 3, Rank: 1, Standing: score.StandingBest},
+			{Teacher: "a", Language: "de", PG: -0.2, Rank: 2, Standing: score.StandingIndistinguishable, CI: &score.Interval{Lo: -0.5, Hi: 0.1}},
+			{Teacher: "b", Language: "de", PG: -0.4, Rank: 3, Standing: score.StandingIndistinguishable},
+			{Teacher: "c", Language: "de", PG: -1, Rank: 4, Standing: score.StandingWorse},
+		},
+		ByStrategy: []score.CellScore{
+			{Teacher: "a", Language: "de", Strategy: "gen", PG: 0.1, Rank: 2, Standing: score.StandingWorse, CI: &score.Interval{Lo: 0, Hi: 0.2}},
+			{Teacher: "b", Language: "de", Strategy: "tr", PG: 0.5, Rank: 1, Standing: score.StandingBest, CI: &score.Interval{Lo: 0.15, Hi: 0.9}},
+			{Teacher: "c", Language: "de", Strategy: "tr", PG: 0.3, Rank: 2, Standing: score.StandingWorse, CI: &score.Interval{Lo: 0.25, Hi: 0.35}},
+		},
+	}
+	roles := map[string]string{"ctl": "control"}
+	names := func(lp LanguagePlan) []string {
+		var out []string
+		for _, p := range lp.Picks {
+			out = append(out, p.Teacher+"/"+p.Strategy)
+		}
+		return out
+	}
+	d := dataset("best")
+	d.Pool = true
+	lp := Select(d, res, []string{"de"}, roles)[0]
+	if got := names(lp); !slices.Equal(got, []string{"a/", "b/"}) {
+		t.Errorf("best+pool picks %v, want a and b (not the control, not c)", got)
+	}
+	if lp.Picks[0].Weight <= lp.Picks[1].Weight || lp.Picks[1].Weight <= 0 || lp.Picks[0].Weight+lp.Picks[1].Weight < 0.999 {
+		t.Errorf("weights %v, %v: want positive, in score order, summing to 1", lp.Picks[0].Weight, lp.Picks[1].Weight)
+	}
+	d = dataset("best_strategy")
+	if got := names(Select(d, res, []string{"de"}, roles)[0]); !slices.Equal(got, []string{"b/tr"}) {
+		t.Errorf("best_strategy picks %v, want b/tr", got)
+	}
+	d.Pool = true // c/tr is worse within its strategy; a/gen's interval overlaps b/tr's
+	if got := names(Select(d, res, []string{"de"}, roles)[0]); !slices.Equal(got, []string{"b/tr", "a/gen"}) {
+		t.Errorf("best_strategy+pool picks %v, want b/tr and a/gen", got)
+	}
+}
+
+// TestComposeAgainstSeeds: with dedup.seeds, rows that copy a seed row go.
+func TestComposeAgainstSeeds(t *testing.T) {
+	fx := newFixture(t)
+	d := dataset("best")
+	d.Dedup.Seeds = true
+	d.Langid = "off"
+	res := &score.Result{Cells: []score.CellScore{{Teacher: "a", Language: "de", PG: 1, Rank: 1, Standing: score.StandingBest}}}
+	plans := Select(d, res, []string{"de"}, nil)
+	Plan(plans, Available{{"a", "de", "respond"}: 60}, nil, 0, false)
+	seeds := func(lang string, fn func(SeedRow) error) error {
+		for _, e := range fx.rows[:7] {
+			if err := fn(SeedRow{ID: "seed-" + e.Key, Prompt: e.Prompt, Response: e.Response + " ok"}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	out, err := Run(Options{Dataset: d, Plans: plans, Source: fx.rows, SeedRows: seeds, Out: t.TempDir(), Parquet: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := out.Languages[0]; l.Dropped[DropSeedCopy] != 7 || l.Kept != 53 {
+		t.Errorf("dropped %v, kept %d; want 7 seed copies and 53 rows", l.Dropped, l.Kept)
+	}
+}
