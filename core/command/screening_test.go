@@ -1,6 +1,7 @@
 package command_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -46,8 +47,8 @@ func readReport(t *testing.T, storeDir string) string {
 }
 
 // TestScreeningEndToEnd runs a screened experiment through the real
-// binary, plugins and an HTTP teacher: a stage of 20 examples per cell
-// drops the teacher whose answers are cut to a fifth; a resumed run sends
+// binary, plugins and an HTTP teacher: stages of 10 and 30 examples per
+// cell drop the teacher whose answers are cut to a fifth; a resumed run sends
 // nothing; continuing with screening switched off finishes the dropped
 // cells from where they stopped, so that over all runs every request is
 // sent once; and the request keys are those of a run that never screened.
@@ -55,7 +56,8 @@ func TestScreeningEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end")
 	}
-	const n, stage = 60, 20
+	const n = 60
+	sizes := []int{10, 30}
 	srv := startChatServer(t, "127.0.0.1:0", 0)
 	seeds := writeSeeds(t, t.TempDir(), 200)
 	r := newChaosRun(t, "screening", seeds, srv.baseURL(), n, 8)
@@ -69,23 +71,31 @@ func TestScreeningEndToEnd(t *testing.T) {
 
 	r.run(t, "run")
 	keys, stages := cellKeys(t, r.store)
-	if len(stages) != 1 || stages[0].N != stage {
+	if len(stages) != len(sizes) {
 		t.Fatalf("stored stages: %+v", stages)
 	}
-	for _, v := range stages[0].Verdicts {
-		t.Logf("stage 1: %s rank %d score %.4g [%.4g, %.4g] dropped=%v: %s", v.Teacher, v.Rank, v.Mean, v.Lo, v.Hi, v.Dropped, v.Reason)
+	droppedAt := map[string]int{} // teacher -> examples of the stage that dropped it
+	for i, st := range stages {
+		if st.N != sizes[i] || st.Index != i {
+			t.Fatalf("stage %d stored as %+v", i+1, st.Stage)
+		}
+		for _, v := range st.Verdicts {
+			t.Logf("stage %d: %s rank %d score %.4g [%.4g, %.4g] dropped=%v: %s", i+1, v.Teacher, v.Rank, v.Mean, v.Lo, v.Hi, v.Dropped, v.Reason)
+			if _, gone := droppedAt[v.Teacher]; gone {
+				t.Errorf("stage %d decided on %s, dropped before", i+1, v.Teacher)
+			}
+		}
+		for _, c := range st.Dropped {
+			droppedAt[c.Teacher] = st.N
+		}
 	}
-	dropped := map[string]bool{}
-	for _, c := range stages[0].Dropped {
-		dropped[c.Teacher] = true
+	if _, ok := droppedAt["truncated"]; !ok || droppedAt["human"] != 0 {
+		t.Fatalf("dropped %v; want truncated (answers cut to a fifth) and never human", droppedAt)
 	}
-	if !dropped["truncated"] || dropped["human"] {
-		t.Fatalf("stage 1 dropped %v; want truncated (answers cut to a fifth) and never human: %+v", stages[0].Dropped, stages[0].Verdicts)
-	}
-	for _, tn := range []string{"human", "truncated", "api"} {
+	for _, tn := range []string{"human", "truncated", "partly", "api"} {
 		want := n
-		if dropped[tn] {
-			want = stage
+		if at, ok := droppedAt[tn]; ok {
+			want = at
 		}
 		if len(keys[tn]) != want {
 			t.Errorf("%s generated %d examples, want %d", tn, len(keys[tn]), want)
@@ -95,11 +105,14 @@ func TestScreeningEndToEnd(t *testing.T) {
 	if want := int64(len(keys["api"])); sent != want {
 		t.Errorf("the screened run sent %d requests to the api teacher for %d examples", sent, want)
 	}
-	if stages[0].Saved.Requests <= 0 || stages[0].SavedJobs != 0 {
-		t.Errorf("stage 1 saved %+v and %d jobs; want the dropped cells' remaining requests", stages[0].Saved, stages[0].SavedJobs)
+	for _, st := range stages {
+		if len(st.Dropped) > 0 && (st.Saved.Requests != float64(len(st.Dropped)*(n-st.N)) || st.SavedJobs != 0) {
+			t.Errorf("stage %d saved %+v and %d jobs; want the dropped cells' remaining %d requests each", st.Index+1, st.Saved, st.SavedJobs, n-st.N)
+		}
 	}
 	rep := readReport(t, r.store)
-	for _, want := range []string{"## Screening", "### Stage 1: 20 examples per cell", "truncated", "lies below human's", "partial: dropped at stage 1, 20 examples", "Saved in all:"} {
+	for _, want := range []string{"## Screening", "### Stage 1: 10 examples per cell", "### Stage 2: 30 examples per cell", "truncated", "lies below human's",
+		fmt.Sprintf("partial: dropped at stage %d, %d examples", slices.Index(sizes, droppedAt["truncated"])+1, droppedAt["truncated"]), "Saved in all:"} {
 		if !strings.Contains(rep, want) {
 			t.Errorf("the report lacks %q:\n%s", want, rep)
 		}

@@ -1,9 +1,9 @@
 # Used by the screening end-to-end test (core/command/screening_test.go):
-# three teachers of one language, two replaying data through the built-in
-# dataset plugin (one of them cutting every answer to a fifth) and one
+# four teachers of one language, three replaying data through the built-in
+# dataset plugin (one cutting every answer to a fifth, one half of them) and one
 # OpenAI-compatible teacher served by the test's own server, which counts
-# the requests. A stage of 20 examples per cell decides on response length;
-# the full run is var.examples per cell.
+# the requests. Stages of 10 and 30 examples per cell decide on response
+# length; the full run is var.examples per cell.
 experiment "screening" {
   languages         = ["de"]
   examples_per_cell = var.examples
@@ -64,6 +64,16 @@ teacher "truncated" {
   }
 }
 
+teacher "partly" {
+  plugin = "dataset"
+  model  = "human-partly-truncated"
+  config {
+    path       = var.seeds
+    corruption = "truncate"
+    fraction   = 0.5
+  }
+}
+
 teacher "api" {
   plugin = "openai"
   model  = "screening-1"
@@ -101,7 +111,7 @@ metric "length" {
 }
 
 screening {
-  stages  = [20]
+  stages  = [10, 30]
   score   = "metrics"
   metrics = ["length.response_chars"]
   enabled = var.screen
