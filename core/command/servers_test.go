@@ -37,8 +37,12 @@ type serverRun struct {
 }
 
 func newServerRun(t *testing.T, n int, serverArgs ...string) *serverRun {
+	return newServerRunIn(t, "servers-run", n, serverArgs...)
+}
+
+func newServerRunIn(t *testing.T, spec string, n int, serverArgs ...string) *serverRun {
 	tmp := t.TempDir()
-	r := &serverRun{dir: filepath.Join(repoRoot, "testdata/specs/servers-run"), store: filepath.Join(tmp, "store"), log: filepath.Join(tmp, "requests.log")}
+	r := &serverRun{dir: filepath.Join(repoRoot, "testdata/specs", spec), store: filepath.Join(tmp, "store"), log: filepath.Join(tmp, "requests.log")}
 	sa := `["-log", "` + r.log + `"`
 	for _, a := range serverArgs {
 		sa += `, "` + a + `"`
@@ -267,4 +271,86 @@ func TestServerThatCannotStartFailsItsUnits(t *testing.T) {
 		}
 	}
 	r.noServerLeft(t)
+}
+
+// serverJobs lists the running or pending Slurm jobs of server "fake".
+func serverJobs(t *testing.T) []string {
+	t.Helper()
+	out, err := exec.Command("squeue", "-h", "-o", "%i|%j|%T").Output()
+	if err != nil {
+		t.Fatalf("squeue: %v", err)
+	}
+	var ids []string
+	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.Split(l, "|")
+		if len(f) == 3 && strings.HasPrefix(f[1], "polyglot-server-fake") && (f[2] == "RUNNING" || f[2] == "PENDING") {
+			ids = append(ids, f[0])
+		}
+	}
+	return ids
+}
+
+// TestSlurmServerSurvivesHostKill runs the teacher's server as a Slurm job,
+// SIGKILLs polyglot mid-run, and runs again: the second run re-attaches to
+// the job still running (every request is answered by the one server
+// process), and when it ends no job is left.
+func TestSlurmServerSurvivesHostKill(t *testing.T) {
+	requireSlurm(t)
+	const n = 40
+	r := newServerRunIn(t, "servers-slurm", n, "-slow", "100ms")
+	if p := os.Getenv("POLYGLOT_SLURM_PARTITION"); p != "" {
+		r.args = append(r.args, "-var", "partition="+p)
+	}
+	t.Cleanup(func() {
+		if ids := serverJobs(t); len(ids) > 0 {
+			exec.Command("scancel", ids...).Run()
+		}
+	})
+	var errb bytes.Buffer
+	cmd := r.command("run")
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		if lines, _ := r.answered(t); len(lines) >= 5 {
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("the run made no progress:\n%s", errb.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	cmd.Process.Kill() // SIGKILL: no chance to stop its server
+	cmd.Wait()
+	before := serverJobs(t)
+	if len(before) != 1 {
+		t.Fatalf("after the host died: server jobs %v, want the one still running", before)
+	}
+	errb.Reset()
+	again := r.command("run")
+	again.Stderr = &errb
+	if err := again.Run(); err != nil {
+		t.Fatalf("second run: %v\n%s", err, errb.String())
+	}
+	lines, pids := r.answered(t)
+	seen := map[string]bool{}
+	for _, h := range lines {
+		seen[h] = true
+	}
+	if len(seen) != n || len(pids) != 1 {
+		t.Errorf("%d distinct requests answered by %d server processes; want %d by the one job's process", len(seen), len(pids), n)
+	}
+	if !strings.Contains(errb.String(), `"reattached":true`) {
+		t.Errorf("the second run did not say it re-attached:\n%s", errb.String())
+	}
+	deadline = time.Now().Add(30 * time.Second)
+	for len(serverJobs(t)) > 0 && time.Now().Before(deadline) {
+		time.Sleep(200 * time.Millisecond)
+	}
+	if ids := serverJobs(t); len(ids) > 0 {
+		t.Errorf("server jobs left after the run: %v", ids)
+	}
 }
