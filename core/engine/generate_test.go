@@ -104,8 +104,8 @@ func TestGather(t *testing.T) {
 	}
 }
 
-// TestPaceWaitsOnlyWhenItemsCome: the group loops wait for others only while
-// items arrive faster than busyRate, and stop as soon as they slow down.
+// TestPaceWaitsOnlyWhenItemsCome: the lookup loop waits for others only while
+// lookups arrive faster than busyRate, and stops as soon as they slow down.
 func TestPaceWaitsOnlyWhenItemsCome(t *testing.T) {
 	var p pace
 	now := time.Unix(0, 0)
@@ -128,7 +128,7 @@ func TestPaceWaitsOnlyWhenItemsCome(t *testing.T) {
 		step(40, 2*time.Millisecond)
 	}
 	if !p.busy() {
-		t.Errorf("not busy at %.0f items/s: commits would lose their groups", p.perSec)
+		t.Errorf("not busy at %.0f items/s: lookups would lose their groups", p.perSec)
 	}
 	for range 10 {
 		step(1, 5*time.Millisecond)
