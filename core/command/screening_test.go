@@ -1,6 +1,7 @@
 package command_test
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -130,6 +131,17 @@ func TestScreeningEndToEnd(t *testing.T) {
 		if !slices.Equal(again[tn], ks) {
 			t.Errorf("%s: a resumed run changed the examples", tn)
 		}
+	}
+
+	// Other stages than those decided: refused, nothing sent, decisions kept.
+	cmd := r.with("-var", "stages=[10, 40]").command("run")
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	if err := cmd.Run(); err == nil || !strings.Contains(errb.String(), "stage 2 was decided under other settings") || !strings.Contains(errb.String(), "enabled = false") {
+		t.Errorf("a run with changed stages: %v\n%s", err, errb.String())
+	}
+	if srv.requests.Load() != sent {
+		t.Errorf("a refused run sent %d requests", srv.requests.Load()-sent)
 	}
 
 	// Continued without screening: the dropped cells finish; the stage's

@@ -37,6 +37,11 @@ variable "concurrency" {
   default = 8
 }
 
+variable "stages" {
+  type    = list(number)
+  default = [10, 30]
+}
+
 variable "screen" {
   type        = bool
   default     = true
@@ -111,7 +116,7 @@ metric "length" {
 }
 
 screening {
-  stages  = [10, 30]
+  stages  = var.stages
   score   = "metrics"
   metrics = ["length.response_chars"]
   enabled = var.screen
