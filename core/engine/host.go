@@ -110,7 +110,7 @@ func (h *host) RunJob(ctx context.Context, job *sdk.Job, onLog func(string)) (*s
 	ej := executor.Job{Key: job.Key, Name: job.Name, Argv: job.Argv, Env: job.Env, Files: job.Files, WorkDir: job.WorkDir, Array: job.Array,
 		Resources: executor.Resources{GPUs: job.GPUs, CPUs: job.CPUs, MemoryMB: int(job.MemoryMB)}}
 	if job.TimeLimit != "" {
-		if d, err := parseSlurmTime(job.TimeLimit); err == nil {
+		if d, err := spec.ParseSlurmTime(job.TimeLimit); err == nil {
 			ej.Resources.TimeLimit = d
 		}
 	}
@@ -124,7 +124,7 @@ func (h *host) RunJob(ctx context.Context, job *sdk.Job, onLog func(string)) (*s
 			ej.Resources.GPUs = st.Executor.GPUs
 		}
 		if st.Executor.Time != "" {
-			if d, err := parseSlurmTime(st.Executor.Time); err == nil {
+			if d, err := spec.ParseSlurmTime(st.Executor.Time); err == nil {
 				ej.Resources.TimeLimit = d
 			}
 		}
@@ -250,37 +250,4 @@ func jobErrorText(je *executor.JobError, st *spec.Student, kind string, limit ti
 		hint = "read its log in " + filepath.Join(je.Handle.WorkDir, "logs")
 	}
 	return fmt.Sprintf("%s job %s: %s; %s", je.Handle.Backend, je.Handle.ID, what, hint)
-}
-
-// parseSlurmTime reads "HH:MM:SS", "MM:SS", "D-HH:MM:SS", minutes, or a Go duration.
-func parseSlurmTime(s string) (time.Duration, error) {
-	if d, err := time.ParseDuration(s); err == nil {
-		return d, nil
-	}
-	days := 0
-	if a, b, ok := strings.Cut(s, "-"); ok {
-		if _, err := fmt.Sscanf(a, "%d", &days); err != nil {
-			return 0, err
-		}
-		s = b
-	}
-	parts := strings.Split(s, ":")
-	nums := make([]int, len(parts))
-	for i, p := range parts {
-		if _, err := fmt.Sscanf(p, "%d", &nums[i]); err != nil {
-			return 0, fmt.Errorf("bad time %q", s)
-		}
-	}
-	var d time.Duration
-	switch len(nums) {
-	case 1:
-		d = time.Duration(nums[0]) * time.Minute
-	case 2:
-		d = time.Duration(nums[0])*time.Minute + time.Duration(nums[1])*time.Second
-	case 3:
-		d = time.Duration(nums[0])*time.Hour + time.Duration(nums[1])*time.Minute + time.Duration(nums[2])*time.Second
-	default:
-		return 0, fmt.Errorf("bad time %q", s)
-	}
-	return d + time.Duration(days)*24*time.Hour, nil
 }
