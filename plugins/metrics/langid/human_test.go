@@ -125,7 +125,8 @@ func baselineValue(det *Detector, lang string, exs []sdk.Example) float64 {
 // right; with the n-gram profile short conversational lines still go to
 // Esperanto or Croatian) and Tagalog (read as Cebuano or Waray, its close
 // relatives). Those floors catch regressions; raising them needs a better
-// model than the 917 KiB one built in.
+// model than the 917 KiB one built in (docs/langid.md says what was tried,
+// lingua-go among it, and why it was not adopted).
 func minHumanFidelity(lang string) float64 {
 	switch lang {
 	case "sw":
