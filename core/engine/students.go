@@ -139,20 +139,22 @@ func (r *Runner) runTrain(ctx context.Context, u *plan.Unit) (any, error) {
 			// A published reference model (the study's Instruct SFT): nothing to train.
 			return r.recordTraining(u, s.Reference, map[string]any{"reference": s.Reference})
 		}
-		// Otherwise the reference is the base trained on held-in human data.
+		// Otherwise the reference is the base trained on held-in human data:
+		// the language's rows, found in the run's seed index (reading and
+		// decoding every seed file for each language's reference was the
+		// host's largest part of the train stage).
 		req.DatasetPath = filepath.Join(dir, "reference.jsonl")
+		src, serr := r.seeds()
+		if serr != nil {
+			return nil, serr
+		}
 		n, err = r.writeChat(req.DatasetPath, func(emit func(string, string) error) error {
-			for _, set := range r.P.Exp.SeedSets {
-				if err := seeds.Read(set, func(row seeds.Row) error {
-					if row.Language != u.Language || row.Response == "" {
-						return nil
-					}
-					return emit(row.Prompt, row.Response)
-				}); err != nil {
-					return err
+			return src.ix.Each(func(c *seeds.Class) bool { return c.Language == u.Language }, func(row seeds.Row) error {
+				if row.Language != u.Language || row.Response == "" {
+					return nil
 				}
-			}
-			return nil
+				return emit(row.Prompt, row.Response)
+			})
 		})
 	case "student":
 		req.DatasetPath = filepath.Join(dir, "train.jsonl")
