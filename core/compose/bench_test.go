@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -32,10 +33,17 @@ import (
 //
 //	nice go test ./core/compose -run '^$' -bench Compose -benchtime 1x
 //
-// POLYGLOT_BENCH_N overrides the 1.4 million rows.
+// POLYGLOT_BENCH_N overrides the 1.4 million rows; POLYGLOT_BENCH_CPUPROFILE
+// names a file for the compose child's CPU profile.
 func TestMain(m *testing.M) {
 	if phase := os.Getenv("POLYGLOT_COMPOSE_CHILD"); phase != "" {
+		if p := os.Getenv("POLYGLOT_BENCH_CPUPROFILE"); p != "" && phase == "compose" {
+			if f, err := os.Create(p); err == nil && pprof.StartCPUProfile(f) == nil {
+				defer pprof.StopCPUProfile()
+			}
+		}
 		r, err := benchChild(phase, os.Getenv("POLYGLOT_BENCH_DIR"))
+		pprof.StopCPUProfile()
 		if err != nil {
 			fmt.Fprintln(os.Stderr, phase+":", err)
 			os.Exit(1)
