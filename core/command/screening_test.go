@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/polyglot-teachers/polyglot/core/engine"
 	"github.com/polyglot-teachers/polyglot/core/store"
 )
@@ -174,4 +176,38 @@ func TestScreeningEndToEnd(t *testing.T) {
 			t.Errorf("%s: request keys differ between the screened-then-continued run and a run that never screened", tn)
 		}
 	}
+
+	// Screening switched on over that finished run decides on what is
+	// there, sends nothing and leaves the full measurements alone.
+	before := aggregates(t, plain.store)
+	sent = srv.requests.Load()
+	plain.with("-var", "screen=true").run(t, "run")
+	if srv.requests.Load() != sent {
+		t.Errorf("screening a finished run sent %d requests", srv.requests.Load()-sent)
+	}
+	if after := aggregates(t, plain.store); !cmp.Equal(before, after) {
+		t.Errorf("screening a finished run changed its measurements:\n%s", cmp.Diff(before, after))
+	}
+	if rep := readReport(t, plain.store); !strings.Contains(rep, "## Screening") || strings.Contains(rep, "partial: dropped") {
+		t.Errorf("the report of a finished run screened afterwards must show the stages and no partial cell:\n%s", rep)
+	}
+}
+
+// aggregates reads a store's metric aggregates (values and sizes).
+func aggregates(t *testing.T, dir string) map[string][2]float64 {
+	t.Helper()
+	st, err := store.OpenReadOnly(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	as, err := st.MetricAggregates()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][2]float64{}
+	for _, a := range as {
+		out[a.Metric+" "+a.Teacher+"/"+a.Language+"/"+a.Strategy] = [2]float64{a.Value, float64(a.N)}
+	}
+	return out
 }

@@ -198,6 +198,14 @@ func (r *Runner) screenStage(ctx context.Context, tk *screening.Tracker, i int) 
 		if u.Control || !alive(u) || !bases[u.Metric] || !r.Opts.Match(u) {
 			continue
 		}
+		// A cell measured in full already (a store that ran before the
+		// block was added) keeps its full aggregates: the stage decides on
+		// them rather than overwrite what the finished unit stored.
+		if done, ok, err := r.Store.Unit(u.Key); err != nil {
+			return err
+		} else if ok && done.State == store.Done {
+			continue
+		}
 		g.Go(func() error {
 			su := *u
 			su.Label = fmt.Sprintf("screening stage %d: %s", i+1, u.Label)
@@ -320,6 +328,21 @@ func (p *Prepared) screeningReport(st *store.Store) (*report.Screening, error) {
 	out := &report.Screening{Enabled: p.Exp.Screening.Enabled, Full: p.Exp.ExamplesPerCell}
 	for _, s := range stages {
 		out.Stages = append(out.Stages, report.ScreeningStage{Stage: s.Stage, Saved: s.Saved, SavedJobs: s.SavedJobs})
+		for _, c := range s.Dropped {
+			complete := true
+			for _, u := range p.Plan.Of(plan.Generate) {
+				if u.Teacher == c.Teacher && u.Language == c.Language {
+					su, ok, err := st.Unit(u.Key)
+					if err != nil {
+						return nil, err
+					}
+					complete = complete && ok && su.State == store.Done
+				}
+			}
+			if complete {
+				out.Complete = append(out.Complete, c)
+			}
+		}
 	}
 	return out, nil
 }

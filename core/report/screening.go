@@ -18,6 +18,9 @@ type Screening struct {
 	Enabled bool             `json:"enabled"`
 	Full    int              `json:"full"` // examples per cell of the full run
 	Stages  []ScreeningStage `json:"stages"`
+	// Complete lists dropped cells that have all their data anyway (it
+	// was generated before the stage dropped them): their scores are full.
+	Complete []screening.Cell `json:"complete,omitempty"`
 }
 
 // ScreeningStage is one decided stage.
@@ -32,6 +35,11 @@ type ScreeningStage struct {
 func (s *Screening) Partial(teacher, language string) (ScreeningStage, bool) {
 	if s == nil || !s.Enabled {
 		return ScreeningStage{}, false
+	}
+	for _, c := range s.Complete {
+		if c.Teacher == teacher && c.Language == language {
+			return ScreeningStage{}, false
+		}
 	}
 	for _, st := range s.Stages {
 		for _, c := range st.Dropped {
