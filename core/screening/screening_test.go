@@ -124,24 +124,6 @@ func TestTrackerPerLanguageAndOverall(t *testing.T) {
 	}
 }
 
-func TestSpendCountsPrefixesAndStages(t *testing.T) {
-	cells := []Cell{{"a", "de"}, {"b", "de"}}
-	drop := map[Cell]int{{"b", "de"}: 0}
-	full := func(Cell) Amount { return Amount{Requests: 1000, USD: 10, GPUHours: 2} }
-	stage := func(_ Cell, n int) Amount { return Amount{GPUHours: float64(n) / 1000} }
-	spent, saved := Spend([]int{100, 400}, 1000, cells, func(c Cell) (int, bool) { i, ok := drop[c]; return i, ok }, full, stage)
-	// a: 1000 requests + stages 0.1 + 0.4 GPU h; b: 100 requests + stage 0.1.
-	want := Amount{Requests: 1100, USD: 11, GPUHours: 2 + 0.5 + 0.2 + 0.1}
-	if !cmp.Equal(spent, want, cmpFloat) {
-		t.Fatalf("spent %+v, want %+v", spent, want)
-	}
-	if want := (Amount{Requests: 900, USD: 9, GPUHours: 1.8}); !cmp.Equal(saved, want, cmpFloat) {
-		t.Fatalf("saved %+v, want %+v", saved, want)
-	}
-}
-
-var cmpFloat = cmp.Comparer(func(a, b float64) bool { return math.Abs(a-b) < 1e-9 })
-
 func TestSimulateIsDeterministicAndSane(t *testing.T) {
 	m := Reference()
 	cfg := SimConfig{Stages: []int{500, 2000}, Full: 10500, Reps: 20, Seed: 7}

@@ -179,30 +179,3 @@ func (a Amount) Scale(f float64) Amount {
 func (a Amount) Add(b Amount) Amount {
 	return Amount{a.Requests + b.Requests, a.InputTokens + b.InputTokens, a.OutputTokens + b.OutputTokens, a.USD + b.USD, a.GPUHours + b.GPUHours}
 }
-
-// Spend is what a screened run costs. full(c) is the cell's cost with all
-// full examples (generation, and the training of the student on them);
-// stage(c, n) is what scoring a stage of n examples costs on top (students
-// trained on the stage's data when the stage score is a PG-Score; zero for
-// an intrinsic stage score). A cell dropped at stage i costs its share
-// sizes[i]/full of full(c) plus the stages it was scored at; a cell that
-// survives costs full(c) plus every stage. saved is what the dropped cells
-// did not spend of full(c).
-func Spend(sizes []int, full int, cells []Cell, droppedAt func(Cell) (int, bool), fullCost func(Cell) Amount, stageCost func(Cell, int) Amount) (spent, saved Amount) {
-	for _, c := range cells {
-		fc := fullCost(c)
-		last := len(sizes) - 1
-		share := 1.0
-		if i, ok := droppedAt(c); ok {
-			last, share = i, float64(sizes[i])/float64(full)
-			saved = saved.Add(fc.Scale(1 - share))
-		}
-		spent = spent.Add(fc.Scale(share))
-		if stageCost != nil {
-			for i := 0; i <= last && i < len(sizes); i++ {
-				spent = spent.Add(stageCost(c, sizes[i]))
-			}
-		}
-	}
-	return spent, saved
-}
