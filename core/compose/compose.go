@@ -8,7 +8,7 @@
 //
 // Languages are composed one after the other and rows stream from the
 // store to the files: memory holds one language's deduplication index
-// (the kept rows' signatures, about 0.6 KB a row), its benchmark index
+// (the kept rows' signatures, LSH buckets and ids, about 1 KB a row), its benchmark index
 // and one Parquet row group per open file, whatever the dataset's size.
 package compose
 
