@@ -172,6 +172,23 @@ func (e *Executor) reap(cmd *exec.Cmd, workDir string, done chan struct{}) {
 		delete(e.reaps, workDir)
 	}
 	e.mu.Unlock()
+	e.endGroup(cmd.Process.Pid)
+}
+
+// endGroup ends what a job whose runner has exited left in its process group
+// (e.g. the model runner of an `ollama serve` that was SIGKILLed, which would
+// otherwise hold its memory, or a GPU, for good): SIGTERM, SIGKILL after Grace.
+// The group's id cannot be reused while any member lives.
+func (e *Executor) endGroup(pgid int) {
+	if !groupAlive(pgid) || syscall.Kill(-pgid, syscall.SIGTERM) != nil {
+		return
+	}
+	for deadline := time.Now().Add(e.Grace); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if !groupAlive(pgid) {
+			return
+		}
+	}
+	_ = syscall.Kill(-pgid, syscall.SIGKILL)
 }
 
 func load(h executor.Handle) (executor.Record, procInfo, error) {
