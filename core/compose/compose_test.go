@@ -526,3 +526,23 @@ func TestComposeAgainstSeeds(t *testing.T) {
 		t.Errorf("dropped %v, kept %d; want 7 seed copies and 53 rows", l.Dropped, l.Kept)
 	}
 }
+
+// TestPlanStrategyMix: a size per language split by teacher weight, then by
+// the strategy mix; strategies outside the mix get nothing.
+func TestPlanStrategyMix(t *testing.T) {
+	lps := []LanguagePlan{{Language: "de", Picks: []Pick{{Teacher: "a", Weight: 0.75}, {Teacher: "b", Weight: 0.25}}}}
+	avail := Available{{"a", "de", "gen"}: 100, {"a", "de", "tr"}: 5, {"a", "de", "resp"}: 100, {"b", "de", "gen"}: 100, {"b", "de", "tr"}: 100}
+	Plan(lps, avail, map[string]float64{"gen": 3, "tr": 1}, 40, false)
+	var got []string
+	for _, s := range lps[0].Slots {
+		got = append(got, fmt.Sprintf("%s/%s:%d of %d", lps[0].Picks[s.Pick].Teacher, s.Strategy, s.Quota, s.Available))
+	}
+	// 22.5, 7.5, 7.5, 2.5: ties of the remainder go to the earlier slots.
+	want := []string{"a/gen:23 of 100", "a/tr:8 of 5", "b/gen:7 of 100", "b/tr:2 of 100"}
+	if !slices.Equal(got, want) {
+		t.Errorf("slots %v, want %v", got, want)
+	}
+	if lps[0].Expected != 23+5+7+2 {
+		t.Errorf("expected %d rows, want 37 (a/tr has only 5)", lps[0].Expected)
+	}
+}
