@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/polyglot-teachers/polyglot/internal/ollamatest"
+	"github.com/polyglot-teachers/polyglot/internal/slurmtest"
 )
 
 // The `server` block against a real Ollama: polyglot starts `ollama serve`
@@ -34,7 +35,7 @@ func newOllamaServerRun(t *testing.T, slurm bool, n int) *ollamaServerRun {
 	t.Helper()
 	tools := ollamatest.Find(t)
 	if slurm {
-		requireSlurm(t)
+		slurmtest.Require(t)
 	}
 	tmp := t.TempDir()
 	r := &ollamaServerRun{spec: filepath.Join(repoRoot, "testdata/specs/ollama-server"), store: filepath.Join(tmp, "store"), models: ollamatest.Models(t, tools)}

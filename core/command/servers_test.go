@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/polyglot-teachers/polyglot/internal/slurmtest"
 )
 
 // The model-server tests run `polyglot run` on a spec whose teacher is a
@@ -295,7 +297,7 @@ func serverJobs(t *testing.T) []string {
 // the job still running (every request is answered by the one server
 // process), and when it ends no job is left.
 func TestSlurmServerSurvivesHostKill(t *testing.T) {
-	requireSlurm(t)
+	slurmtest.Require(t)
 	const n = 40
 	r := newServerRunIn(t, "servers-slurm", n, "-slow", "100ms")
 	if p := os.Getenv("POLYGLOT_SLURM_PARTITION"); p != "" {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/polyglot-teachers/polyglot/core/executor"
 	"github.com/polyglot-teachers/polyglot/core/store"
+	"github.com/polyglot-teachers/polyglot/internal/slurmtest"
 )
 
 // These tests run students through the whole engine with the trl trainer:
@@ -187,22 +188,6 @@ func jobDir(storeDir string, u studentUnit) string {
 		sub = "eval-lighteval"
 	}
 	return filepath.Join(storeDir, "work", u.Stage, u.Key[:16], sub)
-}
-
-// requireSlurm skips the test when no Slurm cluster answers, unless
-// POLYGLOT_REQUIRE_SLURM=1 (CI, after .ci/slurm-up.sh).
-func requireSlurm(t *testing.T) {
-	t.Helper()
-	_, err := exec.LookPath("sbatch")
-	if err == nil {
-		err = exec.Command("sinfo", "-h").Run()
-	}
-	if err != nil {
-		if os.Getenv("POLYGLOT_REQUIRE_SLURM") == "1" {
-			t.Fatalf("POLYGLOT_REQUIRE_SLURM=1 but Slurm does not answer (%v): run .ci/slurm-up.sh", err)
-		}
-		t.Skipf("no Slurm cluster (%v); run .ci/slurm-up.sh, or set POLYGLOT_REQUIRE_SLURM=1 to fail instead", err)
-	}
 }
 
 // scontrolJobs returns Slurm's records (`scontrol show job -o`) of the
@@ -476,7 +461,7 @@ func TestStudentsTimeLimitLocal(t *testing.T) {
 // the real cluster while student on_local's run as local processes, in one
 // run; everything is evaluated, stored and reported.
 func TestStudentsSlurmExecutor(t *testing.T) {
-	requireSlurm(t)
+	slurmtest.Require(t)
 	start := time.Now()
 	pd := installEcho(t)
 	dir := filepath.Join(repoRoot, "testdata/specs/students/slurm")
@@ -497,7 +482,7 @@ func TestStudentsSlurmExecutor(t *testing.T) {
 // re-attaches to that same job — no second sbatch for its key — and
 // completes the experiment.
 func TestStudentsSlurmRestart(t *testing.T) {
-	requireSlurm(t)
+	slurmtest.Require(t)
 	start := time.Now()
 	pd := installEcho(t)
 	dir := filepath.Join(repoRoot, "testdata/specs/students/slurm")
@@ -590,7 +575,7 @@ func TestStudentsSlurmRestart(t *testing.T) {
 // TIMEOUT and the executor block's time to raise. The published reference
 // is used so that only one job holds a CPU of the test cluster.
 func TestStudentsSlurmTimeLimit(t *testing.T) {
-	requireSlurm(t)
+	slurmtest.Require(t)
 	if testing.Short() {
 		t.Skip("waits over a minute for Slurm's time limit")
 	}

@@ -14,23 +14,8 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/polyglot-teachers/polyglot/core/spec"
+	"github.com/polyglot-teachers/polyglot/internal/slurmtest"
 )
-
-// requireSlurm skips the test when no Slurm cluster answers, unless CI demands one.
-func requireSlurm(t *testing.T) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, "sinfo", "-h", "-o", "%T").Output()
-	if err == nil && strings.TrimSpace(string(out)) != "" {
-		return
-	}
-	msg := "slurm not available: run .ci/slurm-up.sh"
-	if os.Getenv("POLYGLOT_REQUIRE_SLURM") == "1" {
-		t.Fatalf("%s (POLYGLOT_REQUIRE_SLURM=1; sinfo: %v %s)", msg, err, out)
-	}
-	t.Skip(msg)
-}
 
 func slurmServer(name string) *spec.Server {
 	s := fakeServer(name)
@@ -98,7 +83,7 @@ func TestHelperHost(t *testing.T) {
 }
 
 func TestSlurmServerSurvivesHostKill(t *testing.T) {
-	requireSlurm(t)
+	slurmtest.Require(t)
 	dir := t.TempDir()
 	name := fmt.Sprintf("k%d", os.Getpid())
 	t.Cleanup(func() { waitNoJobs(t, name) })

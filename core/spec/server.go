@@ -149,29 +149,7 @@ func (l *loader) evalServer(n *node, ctx *hcl.EvalContext) {
 			}
 			ex.TimeLimit = d
 		}
-		switch ex.Kind {
-		case "slurm":
-			if ex.Partition == "" {
-				l.diags = append(l.diags, &hcl.Diagnostic{
-					Severity: hcl.DiagError, Summary: "Missing required argument",
-					Detail:  "The slurm executor needs partition = \"...\" naming the partition to submit the server job to.",
-					Subject: eb.block.DefRange.Ptr(),
-				})
-			}
-		case "local":
-			for _, a := range []string{"partition", "account", "qos", "gres"} {
-				if er.has(a) {
-					er.errorf(a, "Unsupported argument", "%s only applies to the slurm executor; remove it or use executor \"slurm\".", a)
-				}
-			}
-		default:
-			l.diags = append(l.diags, &hcl.Diagnostic{
-				Severity: hcl.DiagError,
-				Summary:  "Invalid executor kind",
-				Detail:   fmt.Sprintf("%q is not an executor.%s Use one of: %s.", ex.Kind, didYouMean(ex.Kind, executorKinds), quoteList(executorKinds)),
-				Subject:  eb.block.LabelRanges[0].Ptr(),
-			})
-		}
+		l.checkExecutorKind(eb, er, ex.Kind, ex.Partition, "submit the server job to", "partition", "account", "qos", "gres")
 		s.Executor = ex
 	}
 	l.servers[n.name] = s

@@ -58,31 +58,38 @@ func (l *loader) evalStudent(n *node, ctx *hcl.EvalContext) {
 			QOS: er.str("qos"), Time: er.str("time"), GPUs: er.nonNegInt("gpus"), Extra: er.strMap("extra"),
 			DeclRange: eb.block.DefRange, Ranges: er.ranges(),
 		}
-		switch ex.Kind {
-		case "slurm":
-			if ex.Partition == "" {
-				l.diags = append(l.diags, &hcl.Diagnostic{
-					Severity: hcl.DiagError, Summary: "Missing required argument",
-					Detail:  "The slurm executor needs partition = \"...\" naming the partition to submit to.",
-					Subject: eb.block.DefRange.Ptr(),
-				})
-			}
-		case "local":
-			for _, a := range []string{"partition", "account", "qos", "time"} {
-				if er.has(a) {
-					er.errorf(a, "Unsupported argument", "%s only applies to the slurm executor; remove it or use executor \"slurm\".", a)
-				}
-			}
-		default:
-			l.diags = append(l.diags, &hcl.Diagnostic{
-				Severity: hcl.DiagError,
-				Summary:  "Invalid executor kind",
-				Detail:   fmt.Sprintf("%q is not an executor.%s Use one of: %s.", ex.Kind, didYouMean(ex.Kind, executorKinds), quoteList(executorKinds)),
-				Subject:  eb.block.LabelRanges[0].Ptr(),
-			})
-		}
+		l.checkExecutorKind(eb, er, ex.Kind, ex.Partition, "submit to", "partition", "account", "qos", "time")
 		s.Executor = ex
 	}
 	s.Config, s.ConfigRange = configBody(ev, n.block.DefRange)
 	l.students[n.name] = s
+}
+
+// checkExecutorKind validates an executor block's label, shared by students
+// and servers: slurm needs a partition (to submit what), and local refuses the
+// slurm-only arguments the caller names.
+func (l *loader) checkExecutorKind(eb *evalBlock, er *reader, kind, partition, what string, slurmOnly ...string) {
+	switch kind {
+	case "slurm":
+		if partition == "" {
+			l.diags = append(l.diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError, Summary: "Missing required argument",
+				Detail:  "The slurm executor needs partition = \"...\" naming the partition to " + what + ".",
+				Subject: eb.block.DefRange.Ptr(),
+			})
+		}
+	case "local":
+		for _, a := range slurmOnly {
+			if er.has(a) {
+				er.errorf(a, "Unsupported argument", "%s only applies to the slurm executor; remove it or use executor \"slurm\".", a)
+			}
+		}
+	default:
+		l.diags = append(l.diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Invalid executor kind",
+			Detail:   fmt.Sprintf("%q is not an executor.%s Use one of: %s.", kind, didYouMean(kind, executorKinds), quoteList(executorKinds)),
+			Subject:  eb.block.LabelRanges[0].Ptr(),
+		})
+	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/polyglot-teachers/polyglot/core/executor"
+	"github.com/polyglot-teachers/polyglot/internal/slurmtest"
 )
 
 var errCrash = errors.New("simulated crash")
@@ -115,7 +116,7 @@ func crashAt(t *testing.T, j executor.Job, point string) {
 // next Submit start the job a second time; one that dies before sbatch must not keep the
 // job from being started once.
 func TestSubmitAfterCrash(t *testing.T) {
-	requireSlurm(t)
+	slurmtest.Require(t)
 	t.Parallel()
 	tests := []struct {
 		name string
@@ -237,7 +238,7 @@ exec "$REAL" "$@"
 // A retry (Attempt+1) over an attempt that was only ever an intent cancels that attempt's
 // job: nobody would wait on it, and the retry does its work again.
 func TestRetryCancelsUnrecordedAttempt(t *testing.T) {
-	requireSlurm(t)
+	slurmtest.Require(t)
 	t.Parallel()
 	dir := workDir(t)
 	j := crashJob(dir, "retry-orphan")

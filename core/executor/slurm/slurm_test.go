@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -14,23 +13,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/polyglot-teachers/polyglot/core/executor"
+	"github.com/polyglot-teachers/polyglot/internal/slurmtest"
 )
-
-// requireSlurm skips the test when no Slurm cluster answers, unless CI demands one.
-func requireSlurm(t *testing.T) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, "sinfo", "-h", "-o", "%T").Output()
-	if err == nil && strings.TrimSpace(string(out)) != "" {
-		return
-	}
-	msg := "slurm not available: run .ci/slurm-up.sh"
-	if os.Getenv("POLYGLOT_REQUIRE_SLURM") == "1" {
-		t.Fatalf("%s (POLYGLOT_REQUIRE_SLURM=1; sinfo: %v %s)", msg, err, out)
-	}
-	t.Skip(msg)
-}
 
 func newExec() *Executor {
 	e := New()
@@ -84,7 +68,7 @@ func workDir(t *testing.T) string {
 }
 
 func TestSubmitRunsToCompletion(t *testing.T) {
-	requireSlurm(t)
+	slurmtest.Require(t)
 	t.Parallel()
 	tests := []struct {
 		name     string
@@ -139,7 +123,7 @@ func TestSubmitRunsToCompletion(t *testing.T) {
 }
 
 func TestCancel(t *testing.T) {
-	requireSlurm(t)
+	slurmtest.Require(t)
 	t.Parallel()
 	dir := workDir(t)
 	e := newExec()
@@ -182,7 +166,7 @@ func TestCancel(t *testing.T) {
 }
 
 func TestTimeLimitBecomesTimeout(t *testing.T) {
-	requireSlurm(t)
+	slurmtest.Require(t)
 	t.Parallel()
 	dir := workDir(t)
 	e := newExec()
@@ -207,7 +191,7 @@ func TestTimeLimitBecomesTimeout(t *testing.T) {
 }
 
 func TestReattachAfterRestart(t *testing.T) {
-	requireSlurm(t)
+	slurmtest.Require(t)
 	t.Parallel()
 	dir := workDir(t)
 	job := executor.Job{
@@ -252,7 +236,7 @@ func TestReattachAfterRestart(t *testing.T) {
 }
 
 func TestArrayJob(t *testing.T) {
-	requireSlurm(t)
+	slurmtest.Require(t)
 	t.Parallel()
 	dir := workDir(t)
 	e := newExec()
