@@ -201,22 +201,26 @@ func resampleSum(src *rand.PCG, rng *rand.Rand, xs []float64) float64 {
 	i := uint64(0)
 	switch k {
 	case 16:
+		// n <= 2^16, so a 16-bit field times n fits in 32 bits: one multiply
+		// scales fields 0 and 2 (or 1 and 3) at once without the products overlapping.
+		const pair = 0x0000ffff_0000ffff
 		for i+4 <= n {
 			w := src.Uint64()
-			m0, m1, m2, m3 := (w&mask)*n, (w>>16&mask)*n, (w>>32&mask)*n, (w>>48)*n
-			if m0&mask >= thresh {
+			p02, p13 := (w&pair)*n, (w>>16&pair)*n
+			m0, m1, m2, m3 := uint32(p02), uint32(p13), uint32(p02>>32), uint32(p13>>32)
+			if m0&0xffff >= uint32(thresh) {
 				a += xs[m0>>16]
 				i++
 			}
-			if m1&mask >= thresh {
+			if m1&0xffff >= uint32(thresh) {
 				b += xs[m1>>16]
 				i++
 			}
-			if m2&mask >= thresh {
+			if m2&0xffff >= uint32(thresh) {
 				c += xs[m2>>16]
 				i++
 			}
-			if m3&mask >= thresh {
+			if m3&0xffff >= uint32(thresh) {
 				d += xs[m3>>16]
 				i++
 			}
