@@ -383,6 +383,9 @@ func TestStudentsLocalExecutor(t *testing.T) {
 			t.Errorf("a 2-GPU training ran via %s, want accelerate launch", fr.Via)
 		}
 	}
+	if gpuJobs := checkJobs(t, storeDir, units, map[string]string{"olmo": "local"}); gpuJobs == 0 {
+		t.Error("no job with GPUs recorded for a 2-GPU training")
+	}
 	t.Logf("took %s", time.Since(start).Round(time.Millisecond))
 }
 
@@ -474,7 +477,47 @@ func TestStudentsSlurmExecutor(t *testing.T) {
 	}
 	units := studentUnits(t, pd, dir, "store="+storeDir)
 	checkStudents(t, n, units, storeDir, map[string]string{"on_slurm": "slurm", "on_local": "local"})
+	checkJobs(t, storeDir, units, map[string]string{"on_slurm": "slurm", "on_local": "local"})
 	t.Logf("took %s", time.Since(start).Round(time.Millisecond))
+}
+
+// checkJobs: every job of the run is in the store, succeeded, on its
+// student's backend, with its times, so GPU-hours are recorded rather than
+// estimated; one job per unit but the base model's training (it trains
+// nothing). It returns how many jobs asked for GPUs.
+func checkJobs(t *testing.T, storeDir string, units []studentUnit, backend map[string]string) (gpuJobs int) {
+	t.Helper()
+	st, err := store.OpenReadOnly(storeDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	jobs, err := st.Jobs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	withJob := map[string]bool{}
+	for _, u := range units {
+		if u.Stage != "train" || u.Role != "base" {
+			withJob[u.Key] = true
+		}
+	}
+	for _, j := range jobs {
+		delete(withJob, j.Key)
+		if j.State != "SUCCEEDED" || j.Backend != backend[j.Student] || j.Started.IsZero() || j.Ended.Before(j.Started) {
+			t.Errorf("job record %+v: want a SUCCEEDED %s job with its times", j, backend[j.Student])
+		}
+		if j.GPUs > 0 {
+			gpuJobs++
+			if h := j.GPUHours(time.Now()); h <= 0 || h != float64(j.GPUs)*j.Ended.Sub(j.Started).Hours() {
+				t.Errorf("job %s: %v GPU-hours for %d GPUs over %s", j.Name, h, j.GPUs, j.Ended.Sub(j.Started))
+			}
+		}
+	}
+	if len(withJob) > 0 {
+		t.Errorf("the store records %d jobs and none for units %v", len(jobs), withJob)
+	}
+	return gpuJobs
 }
 
 // TestStudentsSlurmRestart kills polyglot (SIGKILL, with its plugins)

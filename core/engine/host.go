@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -17,6 +18,7 @@ import (
 	"github.com/polyglot-teachers/polyglot/core/executor/slurm"
 	"github.com/polyglot-teachers/polyglot/core/plan"
 	"github.com/polyglot-teachers/polyglot/core/spec"
+	"github.com/polyglot-teachers/polyglot/core/store"
 	"github.com/polyglot-teachers/polyglot/sdk"
 )
 
@@ -163,15 +165,29 @@ func (h *host) RunJob(ctx context.Context, job *sdk.Job, onLog func(string)) (*s
 	const maxAttempts = 3
 	for attempt := first; ; attempt++ {
 		ej.Attempt = attempt
+		submitted := time.Now()
 		hd, err := ex.Submit(ctx, ej)
 		if err != nil {
 			return nil, err
 		}
+		rec := store.Job{Key: ej.Key, Attempt: attempt, Student: st.Name, Name: ej.Name, Backend: hd.Backend, ID: hd.ID,
+			GPUs: ej.Resources.GPUs, Tasks: max(ej.Array, 1), State: string(executor.StatePending), Submitted: submitted}
+		h.recordJob(rec)
 		res, err := ex.Wait(ctx, hd, func(ev executor.Event) {
 			if ev.Kind == executor.EventLog && onLog != nil {
 				onLog(ev.Line)
 			}
+			if ev.Kind == executor.EventState && ev.State == executor.StateRunning && rec.Started.IsZero() {
+				rec.State, rec.Started = string(executor.StateRunning), cmp.Or(ev.Time, time.Now())
+				h.recordJob(rec)
+			}
 		})
+		if ctx.Err() == nil {
+			rec.State = string(res.State)
+			rec.Started = cmp.Or(res.Started, rec.Started)
+			rec.Ended = cmp.Or(res.Ended, time.Now())
+			h.recordJob(rec)
+		}
 		if ctx.Err() != nil {
 			// Cancelled by the user: stop the job too (a restart would
 			// otherwise find it running and re-attach, which is also fine).
@@ -194,6 +210,14 @@ func (h *host) RunJob(ctx context.Context, job *sdk.Job, onLog func(string)) (*s
 			h.r.log.Warn().Err(err).Str("job", job.Name).Msg("cannot record the failure; the next run will report it again instead of retrying")
 		}
 		return &sdk.JobResult{ExitCode: res.ExitCode, State: string(je.Reason), Error: jobErrorText(je, st, kind, ej.Resources.TimeLimit), Retryable: je.Retryable(), WorkDir: job.WorkDir}, nil
+	}
+}
+
+// recordJob keeps a job's GPUs and times in the store (for GPU-hours); a
+// failure to record is logged, never fatal to the job.
+func (h *host) recordJob(j store.Job) {
+	if err := h.r.Store.PutJob(j); err != nil {
+		h.r.log.Warn().Err(err).Str("job", j.Name).Msg("cannot record the job's GPU time")
 	}
 }
 

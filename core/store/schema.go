@@ -180,6 +180,27 @@ ALTER TABLE examples ADD COLUMN cached_calls INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE cell_totals ADD COLUMN saved_usd REAL NOT NULL DEFAULT 0;
 ALTER TABLE cell_totals ADD COLUMN cached_calls INTEGER NOT NULL DEFAULT 0;
 ` + identityMigration,
+
+	// 5: the jobs trainers ran on an executor, with the GPUs they asked for
+	// and when they ran, so GPU-hours are the store's record rather than an
+	// estimate (see Job.GPUHours).
+	`
+CREATE TABLE jobs (
+	key       TEXT NOT NULL,
+	attempt   INTEGER NOT NULL,
+	student   TEXT NOT NULL,
+	name      TEXT NOT NULL,
+	backend   TEXT NOT NULL,
+	job_id    TEXT NOT NULL,
+	gpus      INTEGER NOT NULL,
+	tasks     INTEGER NOT NULL,
+	state     TEXT NOT NULL,
+	submitted INTEGER NOT NULL,
+	started   INTEGER NOT NULL DEFAULT 0,
+	ended     INTEGER NOT NULL DEFAULT 0,
+	PRIMARY KEY (key, attempt)
+) WITHOUT ROWID;
+`,
 }
 
 // identityMigration empties the response cache. Its keys used to name
