@@ -1,19 +1,26 @@
 package command
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	_ "embed"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/polyglot-teachers/polyglot/core/engine"
+	"github.com/polyglot-teachers/polyglot/core/live"
+	"github.com/polyglot-teachers/polyglot/core/report"
+	"github.com/polyglot-teachers/polyglot/core/secret"
 	"github.com/polyglot-teachers/polyglot/core/servers"
 	"github.com/polyglot-teachers/polyglot/core/spec"
 	"github.com/polyglot-teachers/polyglot/core/store"
@@ -31,7 +38,11 @@ func init() {
 }
 
 //go:embed ui.html
-var uiPage []byte
+var uiTemplate string
+
+// uiPage is the page with the report's example browser script inlined
+// (the page stays one request, and the CSP allows inline scripts only).
+var uiPage = []byte(strings.Replace(uiTemplate, "/*EXAMPLES_JS*/", report.ExamplesJS, 1))
 
 func runUI(ctx context.Context, env *Env, args []string) error {
 	fs := newFlags("ui")
@@ -46,6 +57,22 @@ func runUI(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer st.Close()
+	view := live.New(st)
+	// The plan (budgets, cells, the ranking) needs the plugins bound, which
+	// takes a while: the page shows the status meanwhile. The plugins are
+	// stopped once bound; scoring calls none.
+	go func() {
+		p, mgr, err := prepare(ctx, env, sf, dir)
+		if err != nil {
+			if errors.As(err, new(exitError)) {
+				err = errors.New("the spec has errors (printed where `polyglot ui` runs)")
+			}
+			view.SetPrepared(nil, err)
+			return
+		}
+		mgr.Close()
+		view.SetPrepared(p, nil)
+	}()
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fmt.Errorf("ui: %w (choose another with --addr)", err)
@@ -56,7 +83,7 @@ func runUI(ctx context.Context, env *Env, args []string) error {
 		rand.Read(b)
 		token = hex.EncodeToString(b)
 	}
-	srv := &http.Server{Handler: uiHandler(exp, st, token), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: uiHandler(exp, st, view, token), ReadHeaderTimeout: 10 * time.Second}
 	u := url.URL{Scheme: "http", Host: ln.Addr().String(), Path: "/"}
 	if token != "" {
 		u.RawQuery = "token=" + token
@@ -88,24 +115,44 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// uiHandler serves the page and the status it polls. It only reads.
-func uiHandler(exp *spec.Experiment, st *store.Store, token string) http.Handler {
+// uiHandler serves the page and the JSON it polls. It only reads: every
+// route is GET (the mux answers anything else with 405), and every body
+// passes secret.RedactBytes on its way out.
+func uiHandler(exp *spec.Experiment, st *store.Store, view *live.View, token string) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Header().Set("Content-Security-Policy", "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:")
-		w.Write(uiPage)
+		w.Write(secret.RedactBytes(uiPage))
 	})
 	mux.HandleFunc("GET /status.json", func(w http.ResponseWriter, r *http.Request) {
 		out, err := statusOf(exp, st)
+		uiJSON(w, out, err)
+	})
+	mux.HandleFunc("GET /live.json", func(w http.ResponseWriter, r *http.Request) {
+		out, err := statusOf(exp, st)
 		if err != nil {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
+			uiJSON(w, nil, err)
 			return
 		}
-		w.Header().Set("Cache-Control", "no-store")
-		if err := writeJSON(w, out); err != nil {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
+		snap, err := view.Snapshot(out.Summary)
+		uiJSON(w, struct {
+			Status statusOutput   `json:"status"`
+			Live   *live.Snapshot `json:"live"`
+		}{out, snap}, err)
+	})
+	mux.HandleFunc("GET /examples.json", func(w http.ResponseWriter, r *http.Request) {
+		q, err := examplesQuery(r.URL.Query())
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
 		}
+		page, err := view.Examples(q)
+		if errors.Is(err, live.ErrNoPlan) {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		uiJSON(w, page, err)
 	})
 	if token == "" {
 		return mux
@@ -117,6 +164,62 @@ func uiHandler(exp *spec.Experiment, st *store.Store, token string) http.Handler
 		}
 		mux.ServeHTTP(w, r)
 	})
+}
+
+// uiJSON writes v, redacted, or the error.
+func uiJSON(w http.ResponseWriter, v any, err error) {
+	var b bytes.Buffer
+	if err == nil {
+		err = writeJSON(&b, v)
+	}
+	if err != nil {
+		http.Error(w, secret.Redact(err.Error()), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Write(secret.RedactBytes(b.Bytes()))
+}
+
+// examplesQuery reads the example browser's query string: teacher,
+// language, strategy and metric filter when present (an empty value is a
+// name: the strategy of unsplit data); order, q (search), from, count,
+// shown; cell, a JSON object naming one cell, pages through its examples.
+func examplesQuery(v url.Values) (live.ExampleQuery, error) {
+	q := live.ExampleQuery{Order: v.Get("order"), Search: v.Get("q")}
+	for _, f := range []struct {
+		name string
+		to   **string
+	}{{"teacher", &q.Teacher}, {"language", &q.Language}, {"strategy", &q.Strategy}, {"metric", &q.Metric}} {
+		if v.Has(f.name) {
+			s := v.Get(f.name)
+			*f.to = &s
+		}
+	}
+	for _, f := range []struct {
+		name string
+		to   *int
+	}{{"from", &q.From}, {"count", &q.Count}, {"shown", &q.Shown}} {
+		if s := v.Get(f.name); s != "" {
+			n, err := strconv.Atoi(s)
+			if err != nil || n < 0 {
+				return q, fmt.Errorf("%s=%q: want a whole number >= 0", f.name, s)
+			}
+			*f.to = n
+		}
+	}
+	switch q.Order {
+	case "", "best", "worst", "asc", "desc":
+	default:
+		return q, fmt.Errorf("order=%q: want best, worst, asc or desc", q.Order)
+	}
+	if c := v.Get("cell"); c != "" {
+		q.Cell = &live.ExampleCell{}
+		if err := json.Unmarshal([]byte(c), q.Cell); err != nil {
+			return q, fmt.Errorf("cell=%q: want a JSON object with metric, teacher, language and strategy", c)
+		}
+	}
+	return q, nil
 }
 
 // statusOf is what `status --json` prints, read now.

@@ -16,7 +16,7 @@ func TestUIToken(t *testing.T) {
 			t.Errorf("isLoopback(%q) = %v, want %v", tc.host, got, tc.want)
 		}
 	}
-	h := uiHandler(nil, nil, "s3cr3t")
+	h := uiHandler(nil, nil, nil, "s3cr3t")
 	for _, tc := range []struct {
 		path string
 		code int
@@ -29,7 +29,7 @@ func TestUIToken(t *testing.T) {
 	}
 	// Read-only: nothing but GET is served.
 	rec := httptest.NewRecorder()
-	uiHandler(nil, nil, "").ServeHTTP(rec, httptest.NewRequest("POST", "/status.json", nil))
+	uiHandler(nil, nil, nil, "").ServeHTTP(rec, httptest.NewRequest("POST", "/status.json", nil))
 	if rec.Code != http.StatusMethodNotAllowed {
 		t.Errorf("POST /status.json: %d, want 405", rec.Code)
 	}

@@ -3,7 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/json"
-	"fmt"
+	"errors"
 	"sort"
 	"strings"
 
@@ -161,7 +161,7 @@ func (p *Prepared) Study(st *store.Store, examplesShown int) (*score.Study, erro
 		study.Controls = append(study.Controls, score.Control{Name: c.Name, Kind: c.Kind, Reference: p.referenceTeacher(c.Seeds), CaughtBy: c.CaughtBy})
 	}
 	if examplesShown > 0 {
-		ex, err := p.browserExamples(st, examplesShown)
+		ex, err := p.BrowserExamples(st, examplesShown)
 		if err != nil {
 			return nil, err
 		}
@@ -234,9 +234,9 @@ func (p *Prepared) isReference(name string) bool {
 	return false
 }
 
-// browserExamples picks, per cell and metric value, the best and worst
-// examples for the report's example browser.
-func (p *Prepared) browserExamples(st *store.Store, k int) ([]score.Example, error) {
+// BrowserExamples picks, per cell and metric value, the k best and k worst
+// examples for the example browser (the report's and the live view's).
+func (p *Prepared) BrowserExamples(st *store.Store, k int) ([]score.Example, error) {
 	aggs, err := st.MetricAggregates()
 	if err != nil {
 		return nil, err
@@ -319,18 +319,35 @@ func setOf(xs []string) map[string]bool {
 	return m
 }
 
-// WriteReport scores what the store holds and writes the report.
-func WriteReport(p *Prepared, st *store.Store, dir string) (*score.Result, error) {
-	study, err := p.Study(st, 3)
+// ErrNothingToScore: the store holds no metric value and no evaluation yet.
+var ErrNothingToScore = errors.New("nothing to score yet: run the experiment first (`polyglot run`)")
+
+// Score scores what the store holds now with the spec's settings, the
+// bootstrap capped at maxBootstrap resamples when maxBootstrap > 0 (the
+// live view's provisional ranking). examplesShown as for Study.
+func (p *Prepared) Score(st *store.Store, examplesShown, maxBootstrap int) (*score.Study, *score.Result, error) {
+	study, err := p.Study(st, examplesShown)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if len(study.Metrics) == 0 && len(study.Benchmarks) == 0 {
-		return nil, fmt.Errorf("nothing to score yet: run the experiment first (`polyglot run`)")
+		return study, nil, ErrNothingToScore
 	}
 	set := p.Settings()
 	set.Metrics = scoredMetrics(study, set.Metrics)
+	if maxBootstrap > 0 {
+		set.Bootstrap = min(set.Bootstrap, maxBootstrap)
+	}
 	res, err := score.Compute(study, set)
+	if err != nil {
+		return study, nil, err
+	}
+	return study, res, nil
+}
+
+// WriteReport scores what the store holds and writes the report.
+func WriteReport(p *Prepared, st *store.Store, dir string) (*score.Result, error) {
+	study, res, err := p.Score(st, 3, 0)
 	if err != nil {
 		return nil, err
 	}

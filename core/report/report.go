@@ -67,6 +67,13 @@ type Missing struct {
 //go:embed report.html.tmpl
 var htmlTemplate string
 
+// ExamplesJS is the example browser's script, which the live view
+// (`polyglot ui`) shares: polyglotExamples.mount over a local or a remote
+// source of examples.
+//
+//go:embed examples.js
+var ExamplesJS string
+
 // Write writes report.html, report.md, report.json and the CSV tables into dir (created if needed).
 func Write(dir string, m *Model) error {
 	if m == nil || m.Result == nil || m.Study == nil {
@@ -224,6 +231,7 @@ type view struct {
 	ScaleWhy string
 	// ExamplesJSON is every example, for the example browser's script.
 	ExamplesJSON   template.JS
+	ExamplesScript template.JS
 	ExampleCount   int
 	ScreeSVG       template.HTML
 	ScaleSVG       template.HTML
@@ -240,7 +248,8 @@ type view struct {
 }
 
 func newView(m *Model) *view {
-	v := &view{Model: m, Settings: m.Result.Settings, Languages: m.Result.Languages, MinControlEffect: analysis.MinControlEffect}
+	v := &view{Model: m, Settings: m.Result.Settings, Languages: m.Result.Languages, MinControlEffect: analysis.MinControlEffect,
+		ExamplesScript: template.JS(ExamplesJS)}
 	if !m.Created.IsZero() {
 		v.Created = m.Created.UTC().Format(time.RFC3339)
 	}

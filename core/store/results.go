@@ -84,6 +84,29 @@ func (s *Store) MetricAggregates(metrics ...string) ([]MetricAggregate, error) {
 	return out, s.wrap("read metric aggregates", rows.Err())
 }
 
+// MetricAggregateValues is MetricAggregates without the per-example
+// values (Detail stays nil): what a poll of the live view reads, which
+// must stay cheap when every aggregate carries thousands of values.
+func (s *Store) MetricAggregateValues() ([]MetricAggregate, error) {
+	rows, err := s.rdb.Query(`SELECT metric, teacher, language, strategy, seed, value, direction, n, stderr, updated FROM metric_aggregates
+ORDER BY metric, teacher, language, strategy, seed`)
+	if err != nil {
+		return nil, s.wrap("read metric aggregates", err)
+	}
+	defer rows.Close()
+	var out []MetricAggregate
+	for rows.Next() {
+		var a MetricAggregate
+		var up int64
+		if err := rows.Scan(&a.Metric, &a.Teacher, &a.Language, &a.Strategy, &a.Seed, &a.Value, &a.Direction, &a.N, &a.Stderr, &up); err != nil {
+			return nil, s.wrap("read metric aggregates", err)
+		}
+		a.Updated = fromMS(up)
+		out = append(out, a)
+	}
+	return out, s.wrap("read metric aggregates", rows.Err())
+}
+
 // Training is the outcome of one training job.
 type Training struct {
 	Unit       string // unit key of the training job
