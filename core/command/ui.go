@@ -29,12 +29,15 @@ import (
 func init() {
 	register(cmd{name: "ui", synopsis: "serve a live, read-only web view of a run", run: runUI,
 		usage: "ui [DIR] [flags]",
-		help: "Serves a web page that follows a running or finished study: units per stage,\n" +
-			"examples, failures, tokens and cost per cell, each teacher's last error and the\n" +
-			"failed units, the same figures as `status --json`, refreshed every second.\n" +
-			"It reads the store read-only, so it works from another terminal while `run`\n" +
-			"is going. It listens on 127.0.0.1 unless --addr says otherwise; bound to\n" +
-			"another address it requires a random token, printed in its URL."})
+		help: "Serves a web page that follows a running or finished study, refreshed every\n" +
+			"second: units per stage and per cell; requests, tokens and dollars per teacher\n" +
+			"against the plan and the budgets; GPU-hours of jobs and model servers; each\n" +
+			"teacher's rate, failures and last error; metric values as they land; a\n" +
+			"provisional ranking with its intervals; and the report's example browser. Its\n" +
+			"figures are those of `status --json`. It reads the store read-only, so it works\n" +
+			"from another terminal while `run` is going, and answers only GET. It listens on\n" +
+			"127.0.0.1 unless --addr says otherwise; bound to another address it requires a\n" +
+			"random token, printed in its URL."})
 }
 
 //go:embed ui.html

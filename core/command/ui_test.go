@@ -249,6 +249,7 @@ func TestUILiveView(t *testing.T) {
 	if !strings.Contains(dom, `class="excell"`) || !strings.Contains(dom, `class="lbl">prompt`) {
 		t.Errorf("the example browser shows no examples:\n%s", uiSection(dom, "ex-list"))
 	}
+	uiScreenshot(t, bin, url, "during-run.png")
 
 	select {
 	case err := <-runDone:
@@ -369,6 +370,31 @@ func TestUILiveView(t *testing.T) {
 			t.Errorf("%s: the live view ranks it at %s (%s), the report at %s", rt.Teacher, row[1], row[2], want)
 		}
 	}
+}
+
+// uiScreenshot keeps a picture of the page (1,280 px wide, long enough for
+// most sections) for the reviewer: in $POLYGLOT_ARTIFACTS/ui when set (CI
+// collects it), else in a temporary folder that is logged.
+func uiScreenshot(t *testing.T, bin, url, name string) {
+	t.Helper()
+	dir := os.Getenv("POLYGLOT_ARTIFACTS")
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	dir = filepath.Join(dir, "ui")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	shot := filepath.Join(dir, name)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, bin, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+		"--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars", "--user-data-dir="+t.TempDir(),
+		"--window-size=1280,2400", "--virtual-time-budget=3000", "--screenshot="+shot, url).CombinedOutput()
+	if err != nil {
+		t.Fatalf("chromium --screenshot: %v\n%s", err, out)
+	}
+	t.Logf("screenshot of the live view: %s", shot)
 }
 
 // uiSection is the DOM of the element with id, for failure messages.

@@ -91,7 +91,7 @@ func (v *View) Examples(q ExampleQuery) (*ExamplePage, error) {
 	if err != nil {
 		return nil, err
 	}
-	fp := fingerprint(aggs, nil, nil)
+	fp := fingerprint(aggs, nil)
 	v.exMu.Lock()
 	set := v.ex
 	if set == nil || v.exFP != fp {

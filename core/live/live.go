@@ -13,7 +13,6 @@ package live
 
 import (
 	"errors"
-	"fmt"
 	"sort"
 	"strconv"
 	"sync"
@@ -216,8 +215,11 @@ func (v *View) Snapshot(sum *store.Summary) (*Snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	fp := fingerprint(aggs, evs, sum)
-	out.Examples = fingerprint(aggs, nil, nil)
+	if evs == nil {
+		evs = []store.Eval{}
+	}
+	fp := fingerprint(aggs, evs)
+	out.Examples = fingerprint(aggs, nil)
 	var complete map[[2]string]bool
 	if p != nil {
 		units, err := v.st.Units("")
@@ -410,23 +412,23 @@ func cells(p *engine.Prepared, units []store.Unit) ([]Cell, map[[2]string]bool) 
 }
 
 // fingerprint changes whenever a result the ranking reads changes: a metric
-// aggregate or evaluation written (count and latest write), or generation
-// totals moving (they decide which cells are ranked).
-func fingerprint(aggs []store.MetricAggregate, evs []store.Eval, sum *store.Summary) string {
+// aggregate or an evaluation written (their count and latest write).
+// Generation totals are left out although they decide which cells are
+// ranked: a cell's totals are final once its generate unit is done, which
+// is before its metric values land, so counting them would only rescore
+// the store at every poll while data is generated.
+func fingerprint(aggs []store.MetricAggregate, evs []store.Eval) string {
 	var last int64
 	for _, a := range aggs {
 		last = max(last, a.Updated.UnixMilli())
 	}
 	fp := strconv.Itoa(len(aggs)) + ":" + strconv.FormatInt(last, 10)
-	if evs != nil || sum != nil {
+	if evs != nil {
 		last = 0
 		for _, e := range evs {
 			last = max(last, e.Updated.UnixMilli())
 		}
 		fp += "/" + strconv.Itoa(len(evs)) + ":" + strconv.FormatInt(last, 10)
-	}
-	if sum != nil {
-		fp += fmt.Sprintf("/%d:%d", sum.Total.Examples, sum.Total.Failures)
 	}
 	return fp
 }

@@ -42,3 +42,18 @@ func processCPU() time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// BenchmarkComputePaperScaleProvisional scores the same study with the
+// bootstrap capped as the live view's provisional ranking caps it
+// (live.RankingBootstrap = 200 resamples); compare with
+// BenchmarkComputePaperScale in the same run.
+func BenchmarkComputePaperScaleProvisional(b *testing.B) {
+	st := paperStudy()
+	s := score.DefaultSettings()
+	s.Bootstrap = 200
+	for b.Loop() {
+		if _, err := score.Compute(st, s); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
