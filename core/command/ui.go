@@ -173,7 +173,8 @@ func uiHandler(exp *spec.Experiment, st *store.Store, view *live.View, token str
 func uiJSON(w http.ResponseWriter, v any, err error) {
 	var b bytes.Buffer
 	if err == nil {
-		err = writeJSON(&b, v)
+		// Compact: the page parses it every second; status --json indents.
+		err = json.NewEncoder(&b).Encode(v)
 	}
 	if err != nil {
 		http.Error(w, secret.Redact(err.Error()), http.StatusInternalServerError)

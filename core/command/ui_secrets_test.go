@@ -128,7 +128,7 @@ func TestUINeverShowsSecretsAndOnlyReads(t *testing.T) {
 	}
 	// The example browser needs the plan, which the view loads after it
 	// starts listening.
-	for deadline := time.Now().Add(time.Minute); !strings.Contains(get("live.json"), `"plan": "ready"`); {
+	for deadline := time.Now().Add(time.Minute); !strings.Contains(get("live.json"), `"plan":"ready"`); {
 		if time.Now().After(deadline) {
 			t.Fatal("the view never loaded the plan")
 		}

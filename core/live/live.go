@@ -12,7 +12,10 @@
 package live
 
 import (
+	"encoding/binary"
 	"errors"
+	"hash/fnv"
+	"math"
 	"sort"
 	"strconv"
 	"sync"
@@ -215,9 +218,6 @@ func (v *View) Snapshot(sum *store.Summary) (*Snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	if evs == nil {
-		evs = []store.Eval{}
-	}
 	fp := fingerprint(aggs, evs)
 	out.Examples = fingerprint(aggs, nil)
 	var complete map[[2]string]bool
@@ -411,26 +411,41 @@ func cells(p *engine.Prepared, units []store.Unit) ([]Cell, map[[2]string]bool) 
 	return out, complete
 }
 
-// fingerprint changes whenever a result the ranking reads changes: a metric
-// aggregate or an evaluation written (their count and latest write).
-// Generation totals are left out although they decide which cells are
-// ranked: a cell's totals are final once its generate unit is done, which
-// is before its metric values land, so counting them would only rescore
-// the store at every poll while data is generated.
+// fingerprint changes whenever a result the ranking reads changes: it
+// hashes every metric aggregate's name, cell, value, count and standard
+// error, and every evaluation's score. Generation totals are left out
+// although they decide which cells are ranked: a cell's totals are final
+// once its generate unit is done, which is before its metric values land,
+// so counting them would only rescore the store at every poll while data
+// is generated.
 func fingerprint(aggs []store.MetricAggregate, evs []store.Eval) string {
-	var last int64
+	h := fnv.New64a()
+	var buf []byte
+	str := func(s string) { buf = append(append(buf, s...), 0) }
+	num := func(x uint64) { buf = binary.LittleEndian.AppendUint64(buf, x) }
 	for _, a := range aggs {
-		last = max(last, a.Updated.UnixMilli())
+		buf = buf[:0]
+		str(a.Metric)
+		str(a.Teacher)
+		str(a.Language)
+		str(a.Strategy)
+		num(uint64(a.Seed))
+		num(math.Float64bits(a.Value))
+		num(uint64(a.N))
+		num(math.Float64bits(a.Stderr))
+		h.Write(buf)
 	}
-	fp := strconv.Itoa(len(aggs)) + ":" + strconv.FormatInt(last, 10)
-	if evs != nil {
-		last = 0
-		for _, e := range evs {
-			last = max(last, e.Updated.UnixMilli())
+	for _, e := range evs {
+		buf = buf[:0]
+		for _, s := range []string{e.Role, e.Student, e.Teacher, e.Strategy, e.Language, e.Benchmark} {
+			str(s)
 		}
-		fp += "/" + strconv.Itoa(len(evs)) + ":" + strconv.FormatInt(last, 10)
+		num(uint64(e.Seed))
+		num(math.Float64bits(e.Score))
+		num(math.Float64bits(e.Stderr))
+		h.Write(buf)
 	}
-	return fp
+	return strconv.Itoa(len(aggs)) + "-" + strconv.Itoa(len(evs)) + "-" + strconv.FormatUint(h.Sum64(), 36)
 }
 
 // maybeRank starts scoring the store again when its results changed since

@@ -85,10 +85,12 @@ func (s *Store) MetricAggregates(metrics ...string) ([]MetricAggregate, error) {
 }
 
 // MetricAggregateValues is MetricAggregates without the per-example
-// values (Detail stays nil): what a poll of the live view reads, which
-// must stay cheap when every aggregate carries thousands of values.
+// values and the write time (Detail stays nil, Updated zero): what a poll
+// of the live view reads. Both columns come after detail in the row, so
+// reading them walks each row's overflow pages, which made a paper-scale
+// poll read its thousands of per-example values every second.
 func (s *Store) MetricAggregateValues() ([]MetricAggregate, error) {
-	rows, err := s.rdb.Query(`SELECT metric, teacher, language, strategy, seed, value, direction, n, stderr, updated FROM metric_aggregates
+	rows, err := s.rdb.Query(`SELECT metric, teacher, language, strategy, seed, value, direction, n, stderr FROM metric_aggregates
 ORDER BY metric, teacher, language, strategy, seed`)
 	if err != nil {
 		return nil, s.wrap("read metric aggregates", err)
@@ -97,11 +99,9 @@ ORDER BY metric, teacher, language, strategy, seed`)
 	var out []MetricAggregate
 	for rows.Next() {
 		var a MetricAggregate
-		var up int64
-		if err := rows.Scan(&a.Metric, &a.Teacher, &a.Language, &a.Strategy, &a.Seed, &a.Value, &a.Direction, &a.N, &a.Stderr, &up); err != nil {
+		if err := rows.Scan(&a.Metric, &a.Teacher, &a.Language, &a.Strategy, &a.Seed, &a.Value, &a.Direction, &a.N, &a.Stderr); err != nil {
 			return nil, s.wrap("read metric aggregates", err)
 		}
-		a.Updated = fromMS(up)
 		out = append(out, a)
 	}
 	return out, s.wrap("read metric aggregates", rows.Err())
