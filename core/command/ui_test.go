@@ -162,8 +162,10 @@ func TestUILiveView(t *testing.T) {
 		t.Skip("runs polyglot")
 	}
 	bin := uiChromium(t)
+	// The slow teacher (concurrency 1) needs n × 80 ms = 32 s: time for
+	// the view to score the fast one's results and the page to be checked.
 	const n = 400 // per teacher
-	srv := startChatServer(t, "127.0.0.1:0", 60*time.Millisecond)
+	srv := startChatServer(t, "127.0.0.1:0", 80*time.Millisecond)
 	r := newChaosRun(t, "live", writeSeeds(t, t.TempDir(), n), srv.baseURL(), n, 8)
 	r.run(t, "run", "--only", "teacher=plain")
 	run := r.command("run")
@@ -333,7 +335,7 @@ func TestUILiveView(t *testing.T) {
 			t.Errorf("the budget table lacks %s with %d of %d requests and $%.4f:\n%s", teacher, reqs[teacher], n, cost[teacher], uiSection(dom, "budget"))
 		}
 	}
-	if !regexp.MustCompile(`<tr data-teacher="plain">.*?<td class="n">20\.0000</td><td><span class="barbg">`).MatchString(dom) {
+	if !regexp.MustCompile(`<tr data-teacher="plain">.*?<td class="n">20\.0000</td><td class="n"><span class="barbg">`).MatchString(dom) {
 		t.Errorf("the budget table does not show plain's cap of $20:\n%s", uiSection(dom, "budget"))
 	}
 	if want := "of the experiment's budget of $50.0000"; !strings.Contains(dom, want) {

@@ -192,6 +192,9 @@ func (h *host) RunJob(ctx context.Context, job *sdk.Job, onLog func(string)) (*s
 			// Cancelled by the user: stop the job too (a restart would
 			// otherwise find it running and re-attach, which is also fine).
 			_ = ex.Cancel(context.Background(), hd)
+			// Its GPU time ends here, not whenever the view is looked at.
+			rec.State, rec.Ended = "CANCELLED", time.Now()
+			h.recordJob(rec)
 			return nil, ctx.Err()
 		}
 		if err == nil {

@@ -18,7 +18,7 @@ type Job struct {
 	ID        string // the backend's id (a pid, a Slurm job id)
 	GPUs      int    // GPUs per task, as requested
 	Tasks     int    // array tasks (1 for a plain job)
-	State     string // PENDING | RUNNING | SUCCEEDED | FAILED
+	State     string // PENDING | RUNNING | SUCCEEDED | FAILED | CANCELLED (the run was interrupted)
 	Submitted time.Time
 	Started   time.Time // zero until the job runs
 	Ended     time.Time // zero until it ends
