@@ -50,6 +50,16 @@ variable "ollama_env" {
   description = "environment of the ollama server, e.g. { OLLAMA_MODELS = \"/data/ollama\" }"
 }
 
+variable "models" {
+  type = map(string)
+  default = {
+    gemma3  = "gemma3:12b"
+    llama31 = "llama3.1:8b"
+    aya     = "aya-expanse:8b"
+  }
+  description = "the Ollama model of each teacher (CI puts a tiny test model in all three)"
+}
+
 server "ollama" {
   engine  = "ollama"
   command = [var.ollama]

@@ -15,7 +15,7 @@ locals {
 
 teacher "gemma3" {
   plugin     = "openai"
-  model      = "gemma3:12b"
+  model      = var.models.gemma3
   family     = "gemma"
   parameters = 12e9
 
@@ -37,7 +37,7 @@ teacher "gemma3" {
 
 teacher "llama31" {
   plugin     = "openai"
-  model      = "llama3.1:8b"
+  model      = var.models.llama31
   family     = "llama"
   parameters = 8e9
 
@@ -58,7 +58,7 @@ teacher "llama31" {
 
 teacher "aya" {
   plugin     = "openai"
-  model      = "aya-expanse:8b"
+  model      = var.models.aya
   family     = "aya"
   parameters = 8e9
 
