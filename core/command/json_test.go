@@ -110,10 +110,10 @@ func TestJSONOutputsPinKeys(t *testing.T) {
 
 	status := get(append([]string{"status", "--json"}, spec...)...)
 	checkSnake(t, "status", status, nil)
-	pin("status", status, "format_version", "experiment", "store", "summary", "failure_reasons", "teacher_errors", "failed_units")
+	pin("status", status, "format_version", "experiment", "store", "summary", "failure_reasons", "teacher_errors", "failed_units", "dropped_cells")
 	sum := object(t, status["summary"], "status.summary")
 	pin("status.summary", sum, "stages", "cells", "total")
-	pin("status.summary.stages[]", first(t, sum["stages"], "stages"), "stage", "pending", "running", "done", "failed")
+	pin("status.summary.stages[]", first(t, sum["stages"], "stages"), "stage", "pending", "running", "done", "failed", "dropped")
 	cell := first(t, sum["cells"], "cells")
 	pin("status.summary.cells[]", cell, "teacher", "language", "strategy", "seed", "examples", "failures", "retrying", "input_tokens", "output_tokens", "cost_usd", "saved_usd", "cached_calls")
 	if cell["failures"] != 0.0 || cell["cost_usd"] != 0.0 {

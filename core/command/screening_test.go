@@ -2,10 +2,13 @@ package command_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -121,6 +124,9 @@ func TestScreeningEndToEnd(t *testing.T) {
 		}
 	}
 
+	checkScreenedStatus(t, r, stages)
+	checkScreenedCSV(t, r.store, stages)
+
 	// Resumed: everything is decided and done; nothing is sent.
 	r.run(t, "run")
 	again, stagesAgain := cellKeys(t, r.store)
@@ -158,6 +164,8 @@ func TestScreeningEndToEnd(t *testing.T) {
 	if total := srv.requests.Load(); total != n {
 		t.Errorf("over the screened, resumed and continued runs the api teacher got %d requests for %d examples: something was sent twice or not at all", total, n)
 	}
+	checkScreenedStatus(t, r, nil)
+	checkScreenedCSV(t, r.store, nil)
 	rep = readReport(t, r.store)
 	if !strings.Contains(rep, "continued with screening switched off") || strings.Contains(rep, "partial: dropped") {
 		t.Errorf("the report after continuing must show the stages and no partial cell:\n%s", rep)
@@ -210,4 +218,118 @@ func aggregates(t *testing.T, dir string) map[string][2]float64 {
 		out[a.Metric+" "+a.Teacher+"/"+a.Language+"/"+a.Strategy] = [2]float64{a.Value, float64(a.N)}
 	}
 	return out
+}
+
+// screenedStatus is what the screening checks read of `status --json`.
+type screenedStatus struct {
+	Summary struct {
+		Stages []struct {
+			Stage                                   string
+			Pending, Running, Done, Failed, Dropped int
+		}
+	}
+	DroppedCells []struct {
+		Teacher, Language string
+		Stage, Units      int
+	} `json:"dropped_cells"`
+}
+
+// checkScreenedStatus checks `status` after a finished run: nothing is
+// pending or running, and the units of the cells the stages dropped (all
+// of them: none ran in full) are counted as dropped, with their stage;
+// no stages means the screening is off and nothing counts as dropped.
+func checkScreenedStatus(t *testing.T, r *chaosRun, stages []engine.ScreenStage) {
+	t.Helper()
+	var po struct {
+		Units []struct{ Teacher, Language string }
+	}
+	if err := json.Unmarshal([]byte(r.run(t, "plan", "--json")), &po); err != nil {
+		t.Fatal(err)
+	}
+	type cell struct {
+		teacher, language string
+		stage, units      int
+	}
+	var want []cell
+	for _, st := range stages {
+		for _, c := range st.Dropped {
+			n := 0
+			for _, u := range po.Units {
+				if u.Teacher == c.Teacher && u.Language == c.Language {
+					n++
+				}
+			}
+			want = append(want, cell{c.Teacher, c.Language, st.Index + 1, n})
+		}
+	}
+	out := r.run(t, "status", "--json")
+	var s screenedStatus
+	if err := json.Unmarshal([]byte(out), &s); err != nil {
+		t.Fatalf("status --json: %v\n%s", err, out)
+	}
+	var got []cell
+	for _, c := range s.DroppedCells {
+		got = append(got, cell{c.Teacher, c.Language, c.Stage, c.Units})
+	}
+	if diff := cmp.Diff(want, got, cmp.AllowUnexported(cell{})); diff != "" {
+		t.Errorf("status --json dropped_cells (-want +got):\n%s\n%s", diff, out)
+	}
+	dropped, units := 0, 0
+	for _, st := range s.Summary.Stages {
+		if st.Pending != 0 || st.Running != 0 || st.Failed != 0 {
+			t.Errorf("status after a finished screened run: stage %s has %d pending, %d running, %d failed units", st.Stage, st.Pending, st.Running, st.Failed)
+		}
+		dropped += st.Dropped
+		units += st.Pending + st.Running + st.Done + st.Failed + st.Dropped
+	}
+	wantDropped := 0
+	for _, c := range want {
+		wantDropped += c.units
+	}
+	if dropped != wantDropped || units != len(po.Units) {
+		t.Errorf("status counts %d units, %d dropped; the plan has %d, of which the dropped cells' are %d", units, dropped, len(po.Units), wantDropped)
+	}
+	text := r.run(t, "status")
+	for _, c := range want {
+		line := fmt.Sprintf(`(?m)^\s+%s\s+%s\s+dropped \(screening stage %d\)\s+%d units$`, regexp.QuoteMeta(c.teacher), regexp.QuoteMeta(c.language), c.stage, c.units)
+		if !regexp.MustCompile(line).MatchString(text) {
+			t.Errorf("status does not show %s/%s dropped at stage %d:\n%s", c.teacher, c.language, c.stage, text)
+		}
+	}
+	if len(want) == 0 && strings.Contains(text, "Dropped by screening") {
+		t.Errorf("status lists dropped cells with screening off:\n%s", text)
+	}
+}
+
+// checkScreenedCSV checks cells.csv and strategies.csv of the run's
+// report: a cell's screened_out_at_stage is the stage that dropped it
+// (its scores are that stage's), empty for every other cell.
+func checkScreenedCSV(t *testing.T, storeDir string, stages []engine.ScreenStage) {
+	t.Helper()
+	want := map[[2]string]string{}
+	for _, st := range stages {
+		for _, c := range st.Dropped {
+			want[[2]string{c.Teacher, c.Language}] = strconv.Itoa(st.Index + 1)
+		}
+	}
+	for _, f := range []string{"cells.csv", "strategies.csv"} {
+		rows := readCSV(t, filepath.Join(storeDir, "report", f))
+		marked := 0
+		for _, row := range rows {
+			got, ok := row["screened_out_at_stage"]
+			if !ok {
+				t.Fatalf("%s has no screened_out_at_stage column: %v", f, row)
+			}
+			if w := want[[2]string{row["teacher"], row["language"]}]; got != w {
+				t.Errorf("%s: %s/%s/%s screened_out_at_stage = %q, want %q", f, row["teacher"], row["language"], row["strategy"], got, w)
+			}
+			if got != "" {
+				marked++
+			}
+		}
+		// strategies.csv has rows only with more than one strategy.
+		if (f == "cells.csv" && len(rows) == 0) || (len(rows) > 0 && len(want) > 0 && marked == 0) {
+			t.Errorf("%s: %d rows, %d marked screened out; want rows and the dropped cells marked", f, len(rows), marked)
+		}
+	}
 }

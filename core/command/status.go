@@ -1,12 +1,14 @@
 package command
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -53,6 +55,84 @@ type statusOutput struct {
 	// Servers are the experiment's model servers (server blocks) as their
 	// records under STORE/servers say.
 	Servers []servers.Status `json:"servers,omitempty"`
+	// DroppedCells are the cells a screening dropped, with the stage and
+	// how many of their units it leaves out (counted as dropped in
+	// summary.stages, not as pending).
+	DroppedCells []droppedCell `json:"dropped_cells"`
+}
+
+// droppedCell is a teacher × language a screening stage dropped.
+type droppedCell struct {
+	Teacher  string `json:"teacher"`
+	Language string `json:"language"`
+	Stage    int    `json:"stage"` // 1-based
+	Units    int    `json:"units"` // pending units left out
+}
+
+// statusOf is what `status --json` prints, read now.
+func statusOf(exp *spec.Experiment, st *store.Store) (statusOutput, error) {
+	sum, err := st.Summary()
+	if err != nil {
+		return statusOutput{}, err
+	}
+	fails, err := readFailures(st)
+	if err != nil {
+		return statusOutput{}, err
+	}
+	dropped, err := applyDropped(st, sum)
+	if err != nil {
+		return statusOutput{}, err
+	}
+	if sum.Stages == nil {
+		sum.Stages = []store.StageCount{}
+	}
+	if sum.Cells == nil {
+		sum.Cells = []store.CellSummary{}
+	}
+	return statusOutput{jsonFormatVersion, exp.Name, exp.Store, sum, fails.Reasons, fails.TeacherErrors, fails.Units, servers.Records(engine.ServersDir(exp.Store)), dropped}, nil
+}
+
+// applyDropped counts the pending units of cells a screening dropped as
+// dropped instead of pending (they do not run while screening is on, so
+// a finished screened run would otherwise look unfinished), and lists
+// those cells by stage, teacher and language.
+func applyDropped(st *store.Store, sum *store.Summary) ([]droppedCell, error) {
+	out := []droppedCell{}
+	drop, err := engine.DroppedUnits(st)
+	if err != nil || len(drop) == 0 {
+		return out, err
+	}
+	units, err := st.Units("")
+	if err != nil {
+		return nil, err
+	}
+	stages := map[string]*store.StageCount{}
+	for i := range sum.Stages {
+		stages[sum.Stages[i].Stage] = &sum.Stages[i]
+	}
+	cells := map[engine.DroppedUnit]int{}
+	for _, u := range units {
+		d, ok := drop[u.Key]
+		sc := stages[u.Stage]
+		// A unit read pending here may have moved on since Summary
+		// counted it (a run is going): never count below zero.
+		if !ok || u.State != store.Pending || sc == nil || sc.Pending == 0 {
+			continue
+		}
+		sc.Pending--
+		sc.Dropped++
+		i, seen := cells[d]
+		if !seen {
+			i = len(out)
+			cells[d] = i
+			out = append(out, droppedCell{Teacher: d.Teacher, Language: d.Language, Stage: d.Stage})
+		}
+		out[i].Units++
+	}
+	slices.SortFunc(out, func(a, b droppedCell) int {
+		return cmp.Or(cmp.Compare(a.Stage, b.Stage), cmp.Compare(a.Teacher, b.Teacher), cmp.Compare(a.Language, b.Language))
+	})
+	return out, nil
 }
 
 func runStatus(ctx context.Context, env *Env, args []string) error {
@@ -68,30 +148,30 @@ func runStatus(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer st.Close()
-	sum, err := st.Summary()
-	if err != nil {
-		return err
-	}
-	fails, err := readFailures(st)
+	so, err := statusOf(exp, st)
 	if err != nil {
 		return err
 	}
 	if *asJSON {
-		if sum.Stages == nil {
-			sum.Stages = []store.StageCount{}
-		}
-		if sum.Cells == nil {
-			sum.Cells = []store.CellSummary{}
-		}
-		return writeJSON(env.Stdout, statusOutput{jsonFormatVersion, exp.Name, exp.Store, sum, fails.Reasons, fails.TeacherErrors, fails.Units, servers.Records(engine.ServersDir(exp.Store))})
+		return writeJSON(env.Stdout, so)
 	}
+	sum := so.Summary
+	fails := &statusFailures{Reasons: so.FailureReasons, TeacherErrors: so.TeacherErrors, Units: so.FailedUnits}
 	fmt.Fprintf(env.Stdout, "Experiment %q (store %s)\n\n", exp.Name, exp.Store)
 	tw := tabwriter.NewWriter(env.Stdout, 0, 2, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "STAGE\tPENDING\tRUNNING\tDONE\tFAILED\t")
+	fmt.Fprintln(tw, "STAGE\tPENDING\tRUNNING\tDONE\tFAILED\tDROPPED\t")
 	for _, s := range sum.Stages {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t\n", s.Stage, s.Pending, s.Running, s.Done, s.Failed)
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t\n", s.Stage, s.Pending, s.Running, s.Done, s.Failed, s.Dropped)
 	}
 	tw.Flush()
+	if len(so.DroppedCells) > 0 {
+		fmt.Fprintln(env.Stdout, "\nDropped by screening (their units do not run while screening is on; enabled = false in the screening block runs them):")
+		tw = tabwriter.NewWriter(env.Stdout, 0, 2, 2, ' ', 0)
+		for _, c := range so.DroppedCells {
+			fmt.Fprintf(tw, "  %s\t%s\tdropped (screening stage %d)\t%d units\n", c.Teacher, c.Language, c.Stage, c.Units)
+		}
+		tw.Flush()
+	}
 	fmt.Fprintln(env.Stdout)
 	tw = tabwriter.NewWriter(env.Stdout, 0, 2, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "TEACHER\tLANGUAGE\tSTRATEGY\tSEED\tEXAMPLES\tFAILED\tRETRYING\tTOKENS IN\tTOKENS OUT\tCOST\tSAVED BY CACHE\t")

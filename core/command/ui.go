@@ -17,11 +17,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/polyglot-teachers/polyglot/core/engine"
 	"github.com/polyglot-teachers/polyglot/core/live"
 	"github.com/polyglot-teachers/polyglot/core/report"
 	"github.com/polyglot-teachers/polyglot/core/secret"
-	"github.com/polyglot-teachers/polyglot/core/servers"
 	"github.com/polyglot-teachers/polyglot/core/spec"
 	"github.com/polyglot-teachers/polyglot/core/store"
 )
@@ -224,23 +222,4 @@ func examplesQuery(v url.Values) (live.ExampleQuery, error) {
 		}
 	}
 	return q, nil
-}
-
-// statusOf is what `status --json` prints, read now.
-func statusOf(exp *spec.Experiment, st *store.Store) (statusOutput, error) {
-	sum, err := st.Summary()
-	if err != nil {
-		return statusOutput{}, err
-	}
-	fails, err := readFailures(st)
-	if err != nil {
-		return statusOutput{}, err
-	}
-	if sum.Stages == nil {
-		sum.Stages = []store.StageCount{}
-	}
-	if sum.Cells == nil {
-		sum.Cells = []store.CellSummary{}
-	}
-	return statusOutput{jsonFormatVersion, exp.Name, exp.Store, sum, fails.Reasons, fails.TeacherErrors, fails.Units, servers.Records(engine.ServersDir(exp.Store))}, nil
 }

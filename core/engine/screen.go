@@ -83,7 +83,9 @@ func ScreenStages(st *store.Store) ([]ScreenStage, error) {
 func (r *Runner) screen(ctx context.Context) error {
 	sc := r.P.Exp.Screening
 	if sc == nil || !sc.Enabled {
-		return nil
+		// Nothing is left out: `status` must not count units as dropped
+		// that this run (continued without screening) will run.
+		return r.Store.KVDelete(screeningNS, droppedKey)
 	}
 	for _, t := range r.P.Exp.Teachers {
 		if t.Batch && t.Generate {
@@ -107,12 +109,54 @@ func (r *Runner) screen(ctx context.Context) error {
 		}
 	}
 	r.tracker = tk
+	if err := r.recordDropped(); err != nil {
+		return err
+	}
 	for i := len(stored); i < len(sc.Stages); i++ {
 		if err := r.screenStage(ctx, tk, i); err != nil {
 			return err
 		}
+		if err := r.recordDropped(); err != nil {
+			return err
+		}
 	}
 	return nil
+}
+
+// droppedKey is the kv entry (in screeningNS) of the units the screening
+// leaves out, by unit key. The store's units carry no teacher or language,
+// so `polyglot status`, which reads the store without planning, learns
+// from it which pending units will not run.
+const droppedKey = "dropped-units"
+
+// DroppedUnit is a unit whose cell a screening stage dropped.
+type DroppedUnit struct {
+	Teacher  string `json:"teacher"`
+	Language string `json:"language"`
+	Stage    int    `json:"stage"` // 1-based, as reports and logs number stages
+}
+
+// recordDropped stores which of the plan's units the run skips now.
+func (r *Runner) recordDropped() error {
+	out := map[string]DroppedUnit{}
+	for _, u := range r.P.Plan.Units {
+		if !r.skipped(u) {
+			continue
+		}
+		i, _ := r.tracker.DroppedAt(screening.Cell{Teacher: u.Teacher, Language: u.Language})
+		out[u.Key] = DroppedUnit{Teacher: u.Teacher, Language: u.Language, Stage: i + 1}
+	}
+	return r.Store.KVPut(screeningNS, droppedKey, out)
+}
+
+// DroppedUnits reads the units the screening leaves out, by unit key: none
+// without screening or once it is switched off.
+func DroppedUnits(st *store.Store) (map[string]DroppedUnit, error) {
+	out := map[string]DroppedUnit{}
+	if _, err := st.KVGet(screeningNS, droppedKey, &out); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 func (r *Runner) sigOr(i int) string {

@@ -57,7 +57,7 @@ func tables(v *view) map[string][][]string {
 	}
 	out["ranking.csv"] = rk
 	cellRows := func(strat bool) [][]string {
-		rows := [][]string{{"language", "strategy", "teacher", "rank", "pg", "ci_lo", "ci_hi", "intrinsic", "extrinsic", "standing"}}
+		rows := [][]string{{"language", "strategy", "teacher", "rank", "pg", "ci_lo", "ci_hi", "intrinsic", "extrinsic", "standing", "screened_out_at_stage"}}
 		cs := res.Cells
 		if strat {
 			cs = res.ByStrategy
@@ -74,7 +74,13 @@ func tables(v *view) map[string][][]string {
 			if c.HasExtrinsic {
 				ex = ff(c.Extrinsic)
 			}
-			rows = append(rows, []string{c.Language, c.Strategy, c.Teacher, strconv.Itoa(c.Rank), ff(c.PG), lo, hi, in, ex, c.Standing})
+			// A cell a screening dropped is scored on its last stage's
+			// prefix (docs/method.md §9): the stage, else empty.
+			screened := ""
+			if st, ok := v.Screening.Partial(c.Teacher, c.Language); ok {
+				screened = strconv.Itoa(st.Index + 1)
+			}
+			rows = append(rows, []string{c.Language, c.Strategy, c.Teacher, strconv.Itoa(c.Rank), ff(c.PG), lo, hi, in, ex, c.Standing, screened})
 		}
 		return rows
 	}

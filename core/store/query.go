@@ -192,6 +192,9 @@ type StageCount struct {
 	Running int    `json:"running"`
 	Done    int    `json:"done"`
 	Failed  int    `json:"failed"`
+	// Dropped counts pending units a screening left out (their cell was
+	// dropped); Summary leaves it 0: the store alone does not know which.
+	Dropped int `json:"dropped"`
 }
 
 // CellSummary sums one (teacher, language, strategy, seed) cell.
