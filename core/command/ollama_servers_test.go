@@ -394,3 +394,41 @@ func TestOllamaServerCtrlC(t *testing.T) {
 	}
 	r.noneLeft(t)
 }
+
+// TestOllamaServerPerplexityRefused: the perplexity metric's endpoint back
+// end on the managed Ollama, which returns log-probabilities of generated
+// tokens only, fails its units with a message that names the engines that
+// can, while generation and diversity go through.
+func TestOllamaServerPerplexityRefused(t *testing.T) {
+	const n = 4
+	r := newOllamaServerRun(t, false, n)
+	tmp := t.TempDir()
+	r.spec = copySpec(t, r.spec, filepath.Join(tmp, "spec"), nil)
+	b, err := os.ReadFile(filepath.Join(repoRoot, "testdata/specs/ollama-server/perplexity/metrics.hcl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(r.spec, "metrics.hcl"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var errb bytes.Buffer
+	cmd := r.command("run")
+	cmd.Stderr = &errb
+	cmd.Stdout = &errb
+	err = cmd.Run()
+	r.noneLeft(t)
+	if err == nil {
+		t.Fatalf("run succeeded with perplexity through Ollama:\n%s", errb.String())
+	}
+	for _, want := range []string{"cannot return the log-probabilities of a prompt's tokens", "vLLM"} {
+		if !strings.Contains(errb.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, errb.String())
+		}
+	}
+	if got := r.answered(t)["/v1/chat/completions"]; got != n {
+		t.Errorf("Ollama answered %d chat completions for %d examples", got, n)
+	}
+	if got := r.answered(t)["/v1/completions"]; got > 1 {
+		t.Errorf("the refused metric sent %d completions requests; one probe at most", got)
+	}
+}
