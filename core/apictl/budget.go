@@ -34,6 +34,18 @@ func NewBudget(name string, capUSD float64) *Budget {
 	return &Budget{name: name, capUSD: capUSD, changed: make(chan struct{})}
 }
 
+// Carry counts usd already spent against this cap by earlier runs of the
+// same experiment (read from the store), so a resumed run cannot spend the
+// cap a second time.
+func (b *Budget) Carry(usd float64) {
+	if usd <= 0 || math.IsNaN(usd) {
+		return
+	}
+	b.mu.Lock()
+	b.spent += usd
+	b.mu.Unlock()
+}
+
 // Name is the budget's name.
 func (b *Budget) Name() string { return b.name }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"strings"
 	"sync"
@@ -685,4 +686,31 @@ func TestForTeacherChargesBothBudgets(t *testing.T) {
 		t.Fatal(err)
 	}
 	p.Done(ok(), 100)
+}
+
+func TestCarriedSpendCountsAgainstTheCap(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		carried float64
+		est     float64
+		fits    bool
+	}{
+		{"nothing carried", 0, 0.9, true},
+		{"room left", 0.5, 0.5, true},
+		{"earlier runs used the room", 0.5, 0.6, false},
+		{"cap already spent", 1.2, 0.01, false},
+		{"NaN is ignored", math.NaN(), 1, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := NewBudget("experiment", 1)
+			b.Carry(tc.carried)
+			err := b.Reserve(tc.est)
+			if fits := err == nil; fits != tc.fits {
+				t.Fatalf("Reserve(%v) after Carry(%v) = %v, want fits=%v", tc.est, tc.carried, err, tc.fits)
+			}
+			if !tc.fits && !errors.Is(err, ErrBudgetExhausted) {
+				t.Fatalf("err = %v, want ErrBudgetExhausted", err)
+			}
+		})
+	}
 }

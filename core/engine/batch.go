@@ -361,6 +361,9 @@ func (g *generator) runBatchUnit(ctx context.Context, u *plan.Unit) (any, error)
 			b.keyConn = &teacherConn{name: u.Teacher, comp: comp, spec: ts, ident: ident}
 		}
 	}
+	if err := g.budgetReadable(u.Teacher, ts.Limits.BudgetUSD != nil); err != nil {
+		return nil, err
+	}
 	if ts.Limits.BudgetUSD != nil {
 		b.budgets = append(b.budgets, g.batchTeacherBudget(u.Teacher, *ts.Limits.BudgetUSD))
 	}
@@ -1109,7 +1112,9 @@ func (g *generator) batchTeacherBudget(name string, capUSD float64) *apictl.Budg
 	if v, ok := batchBudgets.Load(k); ok {
 		return v.(*apictl.Budget)
 	}
-	v, loaded := batchBudgets.LoadOrStore(k, apictl.NewBudget("teacher "+name, capUSD))
+	nb := apictl.NewBudget("teacher "+name, capUSD)
+	nb.Carry(g.spent[name])
+	v, loaded := batchBudgets.LoadOrStore(k, nb)
 	if !loaded {
 		runtime.AddCleanup(g, func(k batchBudgetKey) { batchBudgets.Delete(k) }, k)
 	}

@@ -39,6 +39,11 @@ import (
 type generator struct {
 	r      *Runner
 	budget *apictl.Budget
+	// spent is each teacher's spend recorded by earlier runs, carried into
+	// the budgets so a cap holds across resumes; spentErr fails every
+	// teacher that has a cap when it could not be read.
+	spent    map[string]float64
+	spentErr error
 
 	mu    sync.Mutex
 	conns map[string]*teacherConn
@@ -308,8 +313,12 @@ type commitReq struct {
 
 func newGenerator(r *Runner) *generator {
 	g := &generator{r: r, conns: map[string]*teacherConn{}, commits: make(chan commitReq, 1024)}
+	g.spent, g.spentErr = r.Store.SpentUSD()
 	if b := r.P.Exp.BudgetUSD; b != nil {
 		g.budget = apictl.NewBudget("experiment", *b)
+		for _, usd := range g.spent {
+			g.budget.Carry(usd)
+		}
 	}
 	g.wg.Add(1)
 	go g.commitLoop()
@@ -579,6 +588,16 @@ func (g *generator) conn(ctx context.Context, name string) (*teacherConn, error)
 	return c, nil
 }
 
+// budgetReadable refuses to send for a teacher under a cap (its own or the
+// experiment's) when what earlier runs spent could not be read: the cap
+// would silently start from zero.
+func (g *generator) budgetReadable(name string, ownCap bool) error {
+	if g.spentErr != nil && (ownCap || g.budget != nil) {
+		return fmt.Errorf("teacher %q: reading what earlier runs spent against budget_usd: %w", name, g.spentErr)
+	}
+	return nil
+}
+
 func (g *generator) newConn(name string) (*teacherConn, error) {
 	comp := g.r.P.Bound.Teachers[name]
 	if comp == nil {
@@ -594,8 +613,13 @@ func (g *generator) newConn(name string) (*teacherConn, error) {
 		c.price = ts.Price
 		c.sampling = resolveSampling(ts)
 		model = ts.Model
+		if err := g.budgetReadable(name, ts.Limits.BudgetUSD != nil); err != nil {
+			return nil, err
+		}
 		if ts.Limits.BudgetUSD != nil {
-			budgets = append(budgets, apictl.NewBudget("teacher "+name, *ts.Limits.BudgetUSD))
+			b := apictl.NewBudget("teacher "+name, *ts.Limits.BudgetUSD)
+			b.Carry(g.spent[name])
+			budgets = append(budgets, b)
 		}
 	}
 	if g.budget != nil {

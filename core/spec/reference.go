@@ -99,7 +99,7 @@ var attrDocs = map[string]attrDoc{
 	"experiment.store":             {doc: "folder of the experiment store (results, caches, artifacts), relative to the spec folder"},
 	"experiment.examples_per_cell": {doc: "examples generated per (teacher, language) and seed, split between strategies by their `share`"},
 	"experiment.metric_sample":     {doc: "examples per cell that metrics see, stratified by strategy"},
-	"experiment.budget_usd":        {doc: "spend cap in USD for the whole experiment", def: "no cap"},
+	"experiment.budget_usd":        {doc: "spend cap in USD for the whole experiment, over every run of its store", def: "no cap"},
 	"experiment.allow_read":        {doc: "folders (or files) outside the spec folder that `file()`, `template`, `system` and seed `path` may read, as literal paths relative to the spec folder; otherwise a spec reads only inside its folder (also: `--allow-read DIR`, and paths given as `-var` values)", def: "none"},
 
 	"seeds.path":     {doc: "file or glob (`data/*.jsonl`), relative to the spec folder"},
@@ -139,7 +139,7 @@ var attrDocs = map[string]attrDoc{
 	"teacher.limits.timeout":             {doc: "time limit of one attempt of a call, a Go duration such as `\"90s\"`; the one per-request timeout, sent to the plugin with every call (plugins have no timeout of their own)"},
 	"teacher.limits.max_retries":         {doc: "retries after rate limits, server errors and timeouts, with backoff"},
 	"teacher.limits.max_retry_wait":      {doc: "longest wait a provider may ask for before a retry (`Retry-After`, rate-limit reset headers); a longer one stops the teacher with an error, its requests kept for the next run"},
-	"teacher.limits.budget_usd":          {doc: "spend cap in USD for this teacher", def: "no cap"},
+	"teacher.limits.budget_usd":          {doc: "spend cap in USD for this teacher, over every run of the store", def: "no cap"},
 	"teacher.limits.reasks":              {doc: "re-asks after a structured output that does not parse (a failure is recorded either way)"},
 	"teacher.limits.adaptive":            {doc: "lower concurrency on rate-limit answers and raise it again when they stop"},
 

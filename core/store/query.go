@@ -291,6 +291,26 @@ ORDER BY c.teacher, c.language, c.strategy, c.seed`)
 	return sum, s.wrap("summary", rows.Err())
 }
 
+// SpentUSD sums the recorded spend per teacher over every run of the store:
+// what budgets carry over, so that a cap holds across resumes.
+func (s *Store) SpentUSD() (map[string]float64, error) {
+	rows, err := s.rdb.Query(`SELECT teacher, sum(cost_usd) FROM cell_totals GROUP BY teacher`)
+	if err != nil {
+		return nil, s.wrap("spent", err)
+	}
+	defer rows.Close()
+	out := map[string]float64{}
+	for rows.Next() {
+		var t string
+		var usd float64
+		if err := rows.Scan(&t, &usd); err != nil {
+			return nil, s.wrap("spent", err)
+		}
+		out[t] = usd
+	}
+	return out, s.wrap("spent", rows.Err())
+}
+
 // ExampleKeys streams just the key and strategy of the examples matching f,
 // in the same order as Examples, for callers that choose examples before
 // reading their texts (the metric sample).

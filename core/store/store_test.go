@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -918,5 +919,32 @@ func TestDamagedStoreRefused(t *testing.T) {
 	}
 	if _, err := acquireLock(filepath.Join(dir, "lock")); err != nil {
 		t.Errorf("lock still held after the refused Open: %v", err)
+	}
+}
+
+func TestSpentUSDSumsEveryRunPerTeacher(t *testing.T) {
+	dir := t.TempDir()
+	s := openT(t, dir)
+	if got, err := s.SpentUSD(); err != nil || len(got) != 0 {
+		t.Fatalf("empty store: %v, %v", got, err)
+	}
+	writeExamples(t, s, 0, 100)
+	s.Close()
+	// A second run (a new open) adds to what the first spent.
+	s = openT(t, dir)
+	writeExamples(t, s, 100, 140)
+	got, err := s.SpentUSD()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// testExample alternates teachers and costs 0.001 each.
+	want := map[string]float64{"alpha": 0.070, "beta": 0.070}
+	for k, v := range want {
+		if math.Abs(got[k]-v) > 1e-9 {
+			t.Errorf("SpentUSD()[%s] = %v, want %v (all: %v)", k, got[k], v, got)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("SpentUSD() = %v, want teachers %v", got, want)
 	}
 }
