@@ -98,7 +98,7 @@ func TestJSONOutputsPinKeys(t *testing.T) {
 	checkSnake(t, "plan", plan, nil)
 	pin("plan", plan, "format_version", "experiment", "stages", "est_cost_usd", "units")
 	stage := first(t, plan["stages"], "plan.stages")
-	pin("plan.stages[]", stage, "stage", "units", "done", "partial", "to_run", "requests", "requests_done", "est_cost_usd")
+	pin("plan.stages[]", stage, "stage", "units", "done", "partial", "dropped", "to_run", "requests", "requests_done", "est_cost_usd")
 	for _, u := range plan["units"].([]any) {
 		u := object(t, u, "plan.units[]")
 		for _, k := range []string{"key", "stage", "label", "seed", "n", "est_input_tokens", "est_output_tokens", "est_cost_usd", "state", "requests_done"} {

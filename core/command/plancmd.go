@@ -25,6 +25,7 @@ type StageSummary struct {
 	Units      int        `json:"units"`
 	Done       int        `json:"done"`
 	Partial    int        `json:"partial"`
+	Dropped    int        `json:"dropped"` // left out: a screening stage dropped their cell
 	ToRun      int        `json:"to_run"`
 	Requests   int        `json:"requests"`      // left to send
 	ReqsDone   int        `json:"requests_done"` // sent with a final outcome (done units' included)
@@ -53,8 +54,8 @@ type UnitStatus struct {
 }
 
 // unitStateFunc returns a unit's state in the store ("done", "partial",
-// "pending") and, for a partial one, how many of its requests have a
-// final outcome; an experiment never run has none.
+// "dropped", "pending") and, for a partial or dropped one, how many of its
+// requests have a final outcome; an experiment never run has none.
 type unitStateFunc func(key string) (state string, requestsDone int)
 
 // summarize counts the units of p that match (all when match is nil).
@@ -78,6 +79,9 @@ func summarize(name string, p *plan.Plan, match func(*plan.Unit) bool, state uni
 			case "done":
 				s.Done++
 				done = u.Requests
+			case "dropped": // not run, so neither to run nor costed
+				s.Dropped++
+				done = min(done, u.Requests)
 			case "partial":
 				s.Partial++
 				s.ToRun++
@@ -104,9 +108,9 @@ func summarize(name string, p *plan.Plan, match func(*plan.Unit) bool, state uni
 
 func printPlan(w io.Writer, po *PlanOutput) {
 	tw := tabwriter.NewWriter(w, 0, 2, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "STAGE\tUNITS\tDONE\tRESUMES\tTO RUN\tREQUESTS DONE\tREQUESTS LEFT\tEST. COST\t")
+	fmt.Fprintln(tw, "STAGE\tUNITS\tDONE\tRESUMES\tTO RUN\tDROPPED\tREQUESTS DONE\tREQUESTS LEFT\tEST. COST\t")
 	for _, s := range po.Stages {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t$%.2f\t\n", s.Stage, s.Units, s.Done, s.Partial, s.ToRun, s.ReqsDone, s.Requests, s.EstCostUSD)
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t$%.2f\t\n", s.Stage, s.Units, s.Done, s.Partial, s.ToRun, s.Dropped, s.ReqsDone, s.Requests, s.EstCostUSD)
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "\nEstimated cost of what is left to run: $%.2f (from the prices in the spec; real cost uses reported token usage).\n", po.EstCostUSD)
@@ -135,7 +139,7 @@ func runPlan(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	match := engine.Options{Only: onlyMap}.Match
-	state, closeStore := storeStates(p.Exp.Store)
+	state, closeStore := storeStates(p.Exp.Store, p.Exp.Screening != nil && p.Exp.Screening.Enabled)
 	defer closeStore()
 	po := summarize(p.Exp.Name, p.Plan, match, state, *asJSON)
 	po.Servers = engine.PlanServers(p)

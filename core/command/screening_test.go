@@ -241,6 +241,11 @@ type screenedStatus struct {
 func checkScreenedStatus(t *testing.T, r *chaosRun, stages []engine.ScreenStage) {
 	t.Helper()
 	var po struct {
+		Stages []struct {
+			Stage   string
+			Dropped int
+			ToRun   int `json:"to_run"`
+		}
 		Units []struct{ Teacher, Language string }
 	}
 	if err := json.Unmarshal([]byte(r.run(t, "plan", "--json")), &po); err != nil {
@@ -288,6 +293,16 @@ func checkScreenedStatus(t *testing.T, r *chaosRun, stages []engine.ScreenStage)
 	}
 	if dropped != wantDropped || units != len(po.Units) {
 		t.Errorf("status counts %d units, %d dropped; the plan has %d, of which the dropped cells' are %d", units, dropped, len(po.Units), wantDropped)
+	}
+	planDropped := 0
+	for _, st := range po.Stages {
+		if st.ToRun != 0 {
+			t.Errorf("plan after a finished screened run: stage %s has %d units to run", st.Stage, st.ToRun)
+		}
+		planDropped += st.Dropped
+	}
+	if planDropped != wantDropped {
+		t.Errorf("plan counts %d units dropped, want %d", planDropped, wantDropped)
 	}
 	text := r.run(t, "status")
 	for _, c := range want {
