@@ -6,6 +6,7 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	"gonum.org/v1/gonum/stat"
 	"gonum.org/v1/gonum/stat/distuv"
@@ -204,24 +205,28 @@ func resampleSum(src *rand.PCG, rng *rand.Rand, xs []float64) float64 {
 		// n <= 2^16, so a 16-bit field times n fits in 32 bits: one multiply
 		// scales fields 0 and 2 (or 1 and 3) at once without the products overlapping.
 		const pair = 0x0000ffff_0000ffff
+		// x·n>>16 < n for every 16-bit x, so each index is within xs; reading it
+		// unchecked saves the bounds test (~10% of the paper-scale CPU).
+		base := unsafe.Pointer(unsafe.SliceData(xs))
+		at := func(j uint32) float64 { return *(*float64)(unsafe.Add(base, uintptr(j)*8)) }
 		for i+4 <= n {
 			w := src.Uint64()
 			p02, p13 := (w&pair)*n, (w>>16&pair)*n
 			m0, m1, m2, m3 := uint32(p02), uint32(p13), uint32(p02>>32), uint32(p13>>32)
 			if m0&0xffff >= uint32(thresh) {
-				a += xs[m0>>16]
+				a += at(m0 >> 16)
 				i++
 			}
 			if m1&0xffff >= uint32(thresh) {
-				b += xs[m1>>16]
+				b += at(m1 >> 16)
 				i++
 			}
 			if m2&0xffff >= uint32(thresh) {
-				c += xs[m2>>16]
+				c += at(m2 >> 16)
 				i++
 			}
 			if m3&0xffff >= uint32(thresh) {
-				d += xs[m3>>16]
+				d += at(m3 >> 16)
 				i++
 			}
 		}
