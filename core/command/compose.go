@@ -2,7 +2,6 @@ package command
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -133,28 +132,17 @@ func runCompose(ctx context.Context, env *Env, p *engine.Prepared, name, out, fo
 	if err != nil {
 		return err
 	}
-	release, err := store.ReadLock(p.Exp.Store)
-	switch {
-	case errors.Is(err, store.ErrLocked) && partial:
-		env.Log.Warn().Msg("a run is writing to the store: this composition uses what is there now")
-	case errors.Is(err, store.ErrLocked):
-		return fmt.Errorf("a run is still writing to this experiment's store (%v); compose when it has finished, or pass --partial", err)
-	case err != nil:
-		return err
-	default:
-		defer release()
-	}
-	st, err := store.OpenReadOnly(p.Exp.Store)
+	st, done, writing, err := openStoreToExport(env, p, "composition", partial)
 	if err != nil {
-		return fmt.Errorf("%w (has the experiment run? `polyglot run`)", err)
+		return err
 	}
-	defer st.Close()
+	defer done()
 	c, err := planComposition(p, st, d)
 	if err != nil {
 		return err
 	}
 	opts := compose.Options{Dataset: d, Plans: c.plans, Source: st, Study: c.study, JSONL: format != "parquet", Parquet: format != "jsonl",
-		Card: compose.CardInfo{Name: p.Exp.Name + " / " + d.Name, Confidence: c.res.Settings.Confidence,
+		Card: compose.CardInfo{Name: p.Exp.Name + " / " + d.Name, Confidence: c.res.Settings.Confidence, Partial: writing,
 			Description: fmt.Sprintf("Composed with polyglot from the experiment %q by its dataset %q.", p.Exp.Name, d.Name)}}
 	opts.Units = map[string]bool{}
 	for _, u := range c.units {

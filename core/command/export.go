@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/polyglot-teachers/polyglot/core/engine"
 	"github.com/polyglot-teachers/polyglot/core/export"
 	"github.com/polyglot-teachers/polyglot/core/plan"
 	"github.com/polyglot-teachers/polyglot/core/spec"
@@ -80,27 +81,12 @@ func runExport(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	// A run still writing would give a dataset that silently lacks its
-	// newest rows: refuse, unless the user asks for a partial export, which
-	// the card then says it is. Holding the shared lock keeps a run from
-	// starting during the export.
-	release, err := store.ReadLock(p.Exp.Store)
-	switch {
-	case errors.Is(err, store.ErrLocked) && *partial:
-		opts.Partial = true
-		env.Log.Warn().Msg("a run is writing to the store: this export is partial and its dataset card says so")
-	case errors.Is(err, store.ErrLocked):
-		return fmt.Errorf("a run is still writing to this experiment's store (%v); export when it has finished, or pass --partial to export what is there now, marked as partial", err)
-	case err != nil:
-		return err
-	default:
-		defer release()
-	}
-	st, err := store.OpenReadOnly(p.Exp.Store)
+	st, done, writing, err := openStoreToExport(env, p, "export", *partial)
 	if err != nil {
-		return fmt.Errorf("%w (has the experiment run? `polyglot run`)", err)
+		return err
 	}
-	defer st.Close()
+	defer done()
+	opts.Partial = writing
 
 	dir := *out
 	if dir == "" {
@@ -312,4 +298,28 @@ func currentAggregates(st *store.Store, p *plan.Plan, units []*plan.Unit) ([]sto
 		}
 	}
 	return out, nil
+}
+
+// openStoreToExport opens the store read-only under its shared lock, which
+// keeps a run from starting meanwhile. A run still writing would give a
+// dataset that silently lacks its newest rows: that is refused unless the
+// user asks for partial, and then writing is true so that the caller marks
+// what it writes as partial.
+func openStoreToExport(env *Env, p *engine.Prepared, verb string, partial bool) (st *store.Store, done func(), writing bool, err error) {
+	release, err := store.ReadLock(p.Exp.Store)
+	switch {
+	case errors.Is(err, store.ErrLocked) && partial:
+		writing, release = true, func() {}
+		env.Log.Warn().Msgf("a run is writing to the store: this %s is partial, and its dataset card says so", verb)
+	case errors.Is(err, store.ErrLocked):
+		return nil, nil, false, fmt.Errorf("a run is still writing to this experiment's store (%v); %s when it has finished, or pass --partial to use what is there now, marked as partial", err, verb)
+	case err != nil:
+		return nil, nil, false, err
+	}
+	st, err = store.OpenReadOnly(p.Exp.Store)
+	if err != nil {
+		release()
+		return nil, nil, false, fmt.Errorf("%w (has the experiment run? `polyglot run`)", err)
+	}
+	return st, func() { st.Close(); release() }, writing, nil
 }

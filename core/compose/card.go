@@ -16,6 +16,8 @@ type CardInfo struct {
 	Name        string // pretty name
 	Description string
 	Confidence  float64 // of the score's intervals
+	// Partial marks a composition made while its run was still writing.
+	Partial bool
 
 	// Set by Run.
 	Dataset        *spec.Dataset
@@ -108,6 +110,9 @@ func (c *CardInfo) Render() []byte {
 	b.WriteString("task_categories:\n- text-generation\n")
 	fmt.Fprintf(&b, "size_categories:\n- %s\n", y(export.SizeCategory(res.Rows)))
 	b.WriteString("tags:\n- synthetic\n- polyglot\n")
+	if c.Partial {
+		b.WriteString("- partial\n")
+	}
 	ext := c.dataExt()
 	if len(langs) > 0 {
 		b.WriteString("configs:\n")
@@ -138,6 +143,9 @@ func (c *CardInfo) Render() []byte {
 	}
 	b.WriteString("---\n\n")
 	fmt.Fprintf(&b, "# %s\n\n", cmpOr(c.Name, d.Name))
+	if c.Partial {
+		b.WriteString(export.PartialNote)
+	}
 	if c.Description != "" {
 		b.WriteString(strings.TrimSpace(c.Description) + "\n\n")
 	}

@@ -14,6 +14,10 @@ import (
 )
 
 // SizeCategory is the Hugging Face size bucket for n examples.
+// PartialNote opens the card of a dataset exported while its run was still
+// writing (export --partial), composed or not.
+const PartialNote = "> **Partial export.** This dataset was exported while its run was still writing; it lacks the rows generated after the export began. Export again when the run has finished.\n\n"
+
 func SizeCategory(n int) string {
 	switch {
 	case n < 1000:
@@ -99,7 +103,7 @@ func Card(res *Result, opts Options) []byte {
 
 	fmt.Fprintf(&b, "# %s\n\n", name)
 	if opts.Partial {
-		b.WriteString("> **Partial export.** This dataset was exported while its run was still writing; it lacks the rows generated after the export began. Export again when the run has finished.\n\n")
+		b.WriteString(PartialNote)
 	}
 	if opts.Description != "" {
 		b.WriteString(strings.TrimSpace(opts.Description) + "\n\n")

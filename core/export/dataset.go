@@ -331,18 +331,8 @@ func (p *parquetRowSink) close() error {
 // appendRowJSON appends r as one JSON line, as encoding/json (without HTML
 // escaping) writes Row; TestAppendRowJSON holds it to that.
 func appendRowJSON(b []byte, r *Row) []byte {
-	b = append(b, `{"messages":[`...)
-	for i, m := range r.Messages {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, `{"role":`...)
-		b = appendJSONString(b, m.Role)
-		b = append(b, `,"content":`...)
-		b = appendJSONString(b, m.Content)
-		b = append(b, '}')
-	}
-	b = append(b, `],"id":`...)
+	b = appendMessagesJSON(b, r.Messages)
+	b = append(b, `,"id":`...)
 	b = appendJSONString(b, r.ID)
 	for _, f := range [...]struct{ k, v string }{{"language", r.Language}, {"split", r.Split}, {"teacher", r.Teacher}, {"model", r.Model}, {"strategy", r.Strategy}} {
 		b = append(b, `,"`...)
