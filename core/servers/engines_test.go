@@ -147,3 +147,51 @@ func TestPaperServersUseRealFlags(t *testing.T) {
 		t.Errorf("examples/paper has %d vLLM servers, want 11 (8 teachers, judge, perplexity model, embedder)", n)
 	}
 }
+
+// TestRenderLlamaServer checks every rendered llama-server argv, user args
+// included, against the option names of llama.cpp's common/arg.cpp at the
+// revision named in testdata/engines/llama-server.flags. Like vLLM, unknown
+// flags are caught here, not at render time: the engine itself rejects them
+// ("invalid argument") and its log line reaches the unit's error.
+func TestRenderLlamaServer(t *testing.T) {
+	known := flagList(t, "llama-server")
+	for _, c := range []struct {
+		name string
+		args []string
+		bad  []string
+	}{
+		{"plain", nil, nil},
+		{"gpu and context", []string{"-ngl", "99", "--ctx-size", "8192", "-fa", "on"}, nil},
+		{"server options", []string{"--parallel", "4", "--cont-batching", "--jinja", "--api-key", "k", "--metrics"}, nil},
+		{"equals form", []string{"--threads=8", "--cache-type-k=q8_0"}, nil},
+		// llama.cpp turns '_' into '-' in long options before the lookup.
+		{"underscore", []string{"--n_gpu_layers", "20"}, nil},
+		{"cli-only option", []string{"--interactive"}, []string{"--interactive"}},
+		{"excluded from server", []string{"--prompt", "hi"}, []string{"--prompt"}},
+		{"misspelt", []string{"--n-gpu-layer", "20"}, []string{"--n-gpu-layer"}},
+	} {
+		s := &spec.Server{Name: "l", Engine: "llama.cpp", Model: "/m/q.gguf", Args: c.args}
+		l, err := Render(s, "0.0.0.0", 8200)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := strings.TrimSpace("llama-server --model /m/q.gguf --host 0.0.0.0 --port 8200 " + strings.Join(c.args, " "))
+		if got := strings.Join(l.Argv, " "); got != want {
+			t.Errorf("%s: argv\n got %s\nwant %s", c.name, got, want)
+		}
+		argv := make([]string, len(l.Argv))
+		for i, a := range l.Argv {
+			if strings.HasPrefix(a, "--") {
+				name, val, eq := strings.Cut(a, "=")
+				a = strings.ReplaceAll(name, "_", "-")
+				if eq {
+					a += "=" + val
+				}
+			}
+			argv[i] = a
+		}
+		if bad := unknownFlags(argv, 1, known); strings.Join(bad, " ") != strings.Join(c.bad, " ") {
+			t.Errorf("%s: unknown flags %v, want %v", c.name, bad, c.bad)
+		}
+	}
+}
