@@ -251,3 +251,37 @@ func TestRenderSGLang(t *testing.T) {
 		}
 	}
 }
+
+// TestSpecFixtureServersUseRealFlags renders every vLLM, SGLang and
+// llama.cpp server of the valid servers spec fixture and checks its argv
+// against that engine's list.
+func TestSpecFixtureServersUseRealFlags(t *testing.T) {
+	lists := map[string]map[string]bool{
+		"vllm":      flagList(t, "vllm", "vllm-frontend"),
+		"sglang":    argparsePrefix(flagList(t, "sglang")),
+		"llama.cpp": flagList(t, "llama-server"),
+	}
+	skip := map[string]int{"vllm": 3, "sglang": 3, "llama.cpp": 1}
+	e, diags := spec.LoadDir(filepath.Join("..", "..", "testdata", "specs", "valid", "servers"), spec.LoadOptions{Env: func(k string) (string, bool) { return "not-a-key", strings.HasSuffix(k, "_API_KEY") }})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	n := 0
+	for _, s := range e.Servers {
+		known, ok := lists[s.Engine]
+		if !ok {
+			continue
+		}
+		n++
+		l, err := Render(s, "0.0.0.0", 20000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bad := unknownFlags(l.Argv, skip[s.Engine], known); len(bad) > 0 {
+			t.Errorf("server %s (%s): unknown flags %v (argv %v)", s.Name, s.Engine, bad, l.Argv)
+		}
+	}
+	if n < 2 {
+		t.Errorf("only %d engine servers in the fixture", n)
+	}
+}
